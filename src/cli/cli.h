@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include "core/ctx.h"
+#include "core/error.h"
+
+/* A subcommand: parses its own argv (argv[0] is the command name), calls the
+ * core, renders. Returns an exit code >= 0, or -errno with *err set, which
+ * main() prints and maps to an exit code. */
+struct dk_cmd {
+	const char *name;
+	const char *summary;
+	int (*run)(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err);
+};
+
+extern const struct dk_cmd dk_cmd_detect;
+extern const struct dk_cmd dk_cmd_modinfo;
+extern const struct dk_cmd dk_cmd_check;
+
+/* Prints "drvkit <cmd>: <msg>" plus a hint to run --help; returns DK_EXIT_USAGE. */
+int dk_usage_error(const char *cmd, const char *fmt, ...) _printf_format_(2, 3);

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "shared/macro.h"
+
+/* "<root>/<rel>" with exactly one slash between; NULL on OOM. root NULL or "/" gives
+ * "/rel". */
+char *dk_path_join(const char *root, const char *rel) _must_check_;
+/* Reads a whole file (at most max bytes, 0 = 64 MiB) NUL-terminated. Returns 0 or -errno
+ * (-EFBIG when larger than max). */
+int dk_read_file(const char *path, size_t max, char **out, size_t *len) _must_check_;
+/* First line of a small file, trailing newline removed. */
+int dk_read_line(const char *path, char **out) _must_check_;
+/* Writes data to path atomically: temp file in the same directory, fsync, rename. */
+int dk_write_file_atomic(const char *path, const void *data, size_t len,
+			 mode_t mode) _must_check_;
+bool dk_path_exists(const char *path);
+bool dk_is_dir(const char *path);
+/* Removes trailing whitespace in place. */
+void dk_strip(char *s);

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdbool.h>
+
+#include "shared/macro.h"
+
+enum dk_log_level { DK_LOG_ERROR, DK_LOG_WARN, DK_LOG_INFO, DK_LOG_DEBUG };
+
+/* Set once by main() before any work; the only process-wide settings. */
+void dk_log_setup(enum dk_log_level level, bool json, const char *cmd);
+int dk_log_level_parse(const char *s, enum dk_log_level *out);
+bool dk_log_enabled(enum dk_log_level level);
+void dk_log(enum dk_log_level level, int errnum, const char *fmt, ...)
+	_printf_format_(3, 4);
+
+#define dk_err(...) dk_log(DK_LOG_ERROR, 0, __VA_ARGS__)
+#define dk_warn(...) dk_log(DK_LOG_WARN, 0, __VA_ARGS__)
+#define dk_info(...) dk_log(DK_LOG_INFO, 0, __VA_ARGS__)
+#define dk_debug(...) dk_log(DK_LOG_DEBUG, 0, __VA_ARGS__)

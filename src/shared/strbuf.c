@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strbuf.h"
+
+void strbuf_init(struct strbuf *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+void strbuf_release(struct strbuf *b)
+{
+	free(b->s);
+	strbuf_init(b);
+}
+
+static bool strbuf_reserve(struct strbuf *b, size_t extra)
+{
+	size_t need, cap;
+	char *n;
+
+	if (b->oom)
+		return false;
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return true;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	n = realloc(b->s, cap);
+	if (!n) {
+		b->oom = true;
+		return false;
+	}
+	b->s = n;
+	b->cap = cap;
+	return true;
+}
+
+void strbuf_putn(struct strbuf *b, const char *s, size_t n)
+{
+	if (!strbuf_reserve(b, n))
+		return;
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void strbuf_puts(struct strbuf *b, const char *s)
+{
+	strbuf_putn(b, s, strlen(s));
+}
+
+void strbuf_putc(struct strbuf *b, char c)
+{
+	strbuf_putn(b, &c, 1);
+}
+
+void strbuf_vprintf(struct strbuf *b, const char *fmt, va_list ap)
+{
+	va_list aq;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0 || !strbuf_reserve(b, (size_t)n))
+		return;
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+}
+
+void strbuf_printf(struct strbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+char *strbuf_steal(struct strbuf *b)
+{
+	char *s;
+
+	if (b->oom) {
+		strbuf_release(b);
+		return NULL;
+	}
+	s = b->s ? b->s : strdup("");
+	strbuf_init(b);
+	return s;
+}
+
+const char *strbuf_str(const struct strbuf *b)
+{
+	return b->s ? b->s : "";
+}

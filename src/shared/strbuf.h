@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+/* Growable NUL-terminated string. On allocation failure it latches `oom`
+ * and further appends are no-ops, so callers check once at the end. */
+struct strbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+void strbuf_init(struct strbuf *b);
+void strbuf_release(struct strbuf *b);
+void strbuf_putn(struct strbuf *b, const char *s, size_t n);
+void strbuf_puts(struct strbuf *b, const char *s);
+void strbuf_putc(struct strbuf *b, char c);
+void strbuf_printf(struct strbuf *b, const char *fmt, ...) _printf_format_(2, 3);
+void strbuf_vprintf(struct strbuf *b, const char *fmt, va_list ap);
+/* Returns the string (never NULL unless oom) and leaves the buffer empty. */
+char *strbuf_steal(struct strbuf *b);
+const char *strbuf_str(const struct strbuf *b);
+
+#define _cleanup_strbuf_ __attribute__((cleanup(strbuf_release)))

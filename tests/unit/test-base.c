@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* error chain, strbuf, json-writer, path helpers, atomic writes */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+#include "shared/json-writer.h"
+#include "shared/strbuf.h"
+
+#include "core/error.h"
+#include "core/fsutil.h"
+
+#include "tap.h"
+
+static int fails_deep(struct dk_error **err)
+{
+	return dk_error_set(err, ENOENT, "open %s", "x.ko");
+}
+
+static void test_error(void)
+{
+	_cleanup_error_ struct dk_error *err = NULL;
+	int r = fails_deep(&err);
+
+	is_int(r, -ENOENT, "dk_error_set returns -errnum");
+	r = dk_error_wrap(&err, "load %s", "nvidia");
+	is_int(r, -ENOENT, "wrap keeps errnum");
+	is_str(err->msg, "load nvidia: open x.ko", "wrap prefixes context");
+	is_int(dk_exit_code_for(EBADMSG), DK_EXIT_BADINPUT, "EBADMSG maps to exit 3");
+	is_int(dk_exit_code_for(ENOENT), DK_EXIT_NOTFOUND, "ENOENT maps to exit 4");
+	ok(dk_error_hint(EKEYREJECTED) != NULL, "EKEYREJECTED has a hint");
+}
+
+static void test_json(void)
+{
+	struct json_writer w;
+
+	json_init(&w, false);
+	json_begin_object(&w);
+	json_kv_string(&w, "a", "q\"\n\x01");
+	json_key(&w, "list");
+	json_begin_array(&w);
+	json_int(&w, 1);
+	json_bool(&w, true);
+	json_null(&w);
+	json_begin_object(&w);
+	json_end_object(&w);
+	json_end_array(&w);
+	json_kv_string(&w, "n", NULL);
+	json_end_object(&w);
+	is_str(json_str(&w),
+	       "{\"a\":\"q\\\"\\n\\u0001\",\"list\":[1,true,null,{}],\"n\":null}",
+	       "json writer escapes and separates");
+	json_release(&w);
+}
+
+static void test_strbuf_path(void)
+{
+	struct strbuf b;
+	_cleanup_free_ char *p1 = dk_path_join("/host/", "/etc/os-release");
+	_cleanup_free_ char *p2 = dk_path_join("/", "proc");
+	_cleanup_free_ char *s = NULL;
+
+	strbuf_init(&b);
+	strbuf_printf(&b, "%d-%s", 7, "x");
+	strbuf_putc(&b, '!');
+	s = strbuf_steal(&b);
+	is_str(s, "7-x!", "strbuf printf/putc");
+	is_str(p1, "/host/etc/os-release", "path join strips duplicate slashes");
+	is_str(p2, "/proc", "path join on /");
+}
+
+static void test_atomic(void)
+{
+	char dir[] = "/tmp/dk-test-XXXXXX";
+	_cleanup_free_ char *path = NULL, *back = NULL;
+	struct stat st;
+	size_t len = 0;
+
+	ok(mkdtemp(dir) != NULL, "mkdtemp");
+	path = dk_path_join(dir, "f");
+	is_int(dk_write_file_atomic(path, "hello", 5, 0640), 0, "atomic write");
+	is_int(dk_read_file(path, 0, &back, &len), 0, "read back");
+	is_str(back, "hello", "content round trip");
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "mode applied");
+	is_int(dk_write_file_atomic("/nonexistent-dir/x", "a", 1, 0644), -ENOENT,
+	       "atomic write into missing dir fails with ENOENT");
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	test_error();
+	test_json();
+	test_strbuf_path();
+	test_atomic();
+	return tap_done();
+}

@@ -16,9 +16,17 @@
 #define DRVKIT_VERSION "0.0.0"
 #endif
 
+/* clang-format off */
 static const struct dk_cmd *const dk_cmds[] = {
-	&dk_cmd_detect, &dk_cmd_modinfo, &dk_cmd_check, &dk_cmd_load, &dk_cmd_unload,
+	&dk_cmd_detect,
+	&dk_cmd_modinfo,
+	&dk_cmd_check,
+	&dk_cmd_load,
+	&dk_cmd_unload,
+	&dk_cmd_status,
+	&dk_cmd_init,
 };
+/* clang-format on */
 
 static void usage(FILE *f)
 {
@@ -92,6 +100,9 @@ int main(int argc, char *argv[])
 			argv[optind]);
 		return DK_EXIT_USAGE;
 	}
+	/* init is a long-running service: its steps are logged by default. */
+	if (!level_s && streq(cmd->name, "init"))
+		level = DK_LOG_INFO;
 	if (level_s && dk_log_level_parse(level_s, &level) < 0) {
 		fprintf(stderr,
 			"drvkit: unknown log level '%s' (error, warn, info, debug)\n",

@@ -140,9 +140,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	for (size_t i = 0; i < done; i++)
 		printf("%s %s\n", actions[i] == DK_LOAD_INSERTED ? "loaded" : "skipped",
 		       fl.v[order[i]]->name);
-	if (r < 0)
-		return dk_error_wrap(err, "load");
-	return DK_EXIT_OK;
+	return r < 0 ? r : DK_EXIT_OK;
 }
 
 const struct dk_cmd dk_cmd_load = {"load", "load modules in dependency order", run};

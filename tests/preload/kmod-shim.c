@@ -13,6 +13,7 @@
  *                            busy anyway, as in the kernel
  *   DK_SHIM_LOG=FILE         appends "insert <name> <params>", "delete <name>",
  *                            "busy <name>" lines, in call order
+ *   DK_SHIM_WATCH=FILE       delete lines say whether FILE exists ("watch=absent")
  *   DK_SHIM_NOUNLOAD=1       delete_module fails with ENOSYS and no refcnt files are
  *                            written (a kernel without CONFIG_MODULE_UNLOAD)
  *
@@ -334,7 +335,17 @@ static int fake_delete(const char *name)
 		shim_log("busy %s\n", name);
 		return -EAGAIN;
 	}
-	shim_log("delete %s\n", name);
+	{
+		/* DK_SHIM_WATCH=FILE: record whether FILE exists at each delete (the
+		 * ready file must be gone before the first one). */
+		const char *watch = getenv("DK_SHIM_WATCH");
+
+		if (watch && *watch)
+			shim_log("delete %s watch=%s\n", name,
+				 access(watch, F_OK) == 0 ? "present" : "absent");
+		else
+			shim_log("delete %s\n", name);
+	}
 	/* Drop our holder links in the modules we used (the shim keeps them as
 	 * directories named after us). */
 	{

@@ -642,7 +642,7 @@ static int plan(struct init *in, struct dk_error **err)
 			ours->act = ACT_RELOAD;
 		}
 		r = plan_add(in, DK_PLAN_UNLOAD, ir->name, "%s",
-			     ours	? "another build of ours is loaded"
+			     ours	? "another build of this module is loaded"
 			     : ir->comp ? "in-tree module replaced by this config"
 					: "uses a module being replaced");
 		if (r < 0)
@@ -888,7 +888,7 @@ static int shutdown_modules(struct init *in, struct strbuf *failure)
 		r = dk_module_remove(in->m, name, &ro, &err);
 		if (r < 0) {
 			strbuf_printf(failure, "step 10 (stop): %s", err->msg);
-			if (dk_module_hint(err->errnum))
+			if (err->errnum != EBUSY && dk_module_hint(err->errnum))
 				strbuf_printf(failure, " (%s)",
 					      dk_module_hint(err->errnum));
 			return -err->errnum;

@@ -156,6 +156,13 @@ is "$rc" 0 "empty root text: exit 0"
 like "$TMP/out" "^  id: +unknown \\($TMP/empty/etc/os-release: No such file or directory" "text: unknown (reason)"
 like "$TMP/out" '^  sig_enforce: +unknown \(' "text: sig_enforce unknown"
 
+# <procfs>/config.gz is the last resort for the kernel config
+mkdir -p "$TMP/gzroot/proc"
+printf 'CONFIG_MODULES=y\nCONFIG_MODULE_UNLOAD=y\n# CONFIG_MODVERSIONS is not set\n' | gzip -c >"$TMP/gzroot/proc/config.gz"
+run "$DRVKIT" detect --host-root "$TMP/gzroot" --kernel 6.1.0-test --json
+jq 'd["policy"]["module_unload"]["value"] == "yes" and d["policy"]["module_unload"]["source"].endswith("proc/config.gz")' "config.gz: MODULE_UNLOAD=y"
+jq 'd["policy"]["modversions"]["value"] == "no"' "config.gz: MODVERSIONS not set"
+
 # unreadable source (skipped as root: root reads anything)
 if [ "$(id -u)" != 0 ]; then
 	mkdir -p "$TMP/unread/etc" && echo ID=x >"$TMP/unread/etc/os-release" && chmod 000 "$TMP/unread/etc/os-release"

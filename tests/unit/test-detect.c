@@ -221,7 +221,6 @@ static void test_root_resolve(void)
 	ok(mkdtemp(dir) != NULL, "mkdtemp");
 	sub = dk_path_join(dir, "usr/src/hdr");
 	want = dk_path_join(dir, "usr/src/hdr");
-	ok(system("true") == 0, "shell available"); /* keep mkdir -p simple below */
 	{
 		_cleanup_free_ char *u = dk_path_join(dir, "usr");
 		_cleanup_free_ char *us = dk_path_join(dir, "usr/src");

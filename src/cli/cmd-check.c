@@ -3,7 +3,6 @@
 
 #include "cli.h"
 
-/* Placeholder until the command lands; kept only so the tree builds. */
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
 	return dk_error_set(err, ENOSYS, "not implemented yet");

@@ -128,11 +128,15 @@ int dk_kernel_find_headers(const char *host_root, const char *kver, char **dir,
 			rel = NULL;
 		if (!rel)
 			break;
-		d = resolve_in_root(host_root, rel);
 		shown = dk_path_join(host_root, rel);
-		if (!d || !shown)
-			continue;
+		if (!shown)
+			break;
 		strbuf_printf(&looked, "%s%s", looked.len ? ", " : "", shown);
+		d = resolve_in_root(host_root, rel);
+		if (!d) {
+			strbuf_printf(&looked, " (%s)", strerror(errno));
+			continue;
+		}
 		if (!dk_is_dir(d))
 			continue;
 		sv = dk_path_join(d, "Module.symvers");

@@ -443,7 +443,7 @@ int dk_module_open(const char *path, struct dk_module **out, struct dk_error **e
 
 	*out = NULL;
 	if (dk_is_dir(path))
-		return dk_error_set(err, EISDIR, "%s: is a directory, not a module file",
+		return dk_error_set(err, EBADMSG, "%s: is a directory, not a module file",
 				    path);
 	r = dk_read_file(path, 1u << 30, &data, &len);
 	if (r < 0)

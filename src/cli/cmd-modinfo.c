@@ -11,6 +11,7 @@
 #include "shared/strbuf.h"
 
 #include "core/elf.h"
+#include "core/log.h"
 
 #include "cli.h"
 
@@ -99,8 +100,7 @@ static int info_collect(const struct dk_module *mod, struct info *in,
 	for (size_t i = 0; i < n; i++)
 		in->kv[in->n++] = (struct kv){e[i].key, e[i].value};
 	if (dk_module_signature_info(mod, &in->sig, &serr) < 0) {
-		fprintf(stderr, "drvkit modinfo: %s: warning: %s\n", dk_module_path(mod),
-			serr->msg);
+		dk_warn("%s: signature not shown: %s", dk_module_path(mod), serr->msg);
 		return 0;
 	}
 	/* kmod shows no signature fields for modules signed by key id (no signer) */
@@ -135,9 +135,8 @@ static size_t params_collect(const struct dk_module *mod, const struct info *in,
 			continue;
 		colon = strchr(v, ':');
 		if (!colon) {
-			fprintf(stderr,
-				"drvkit modinfo: %s: invalid \"%s=%s\": missing ':'\n",
-				dk_module_path(mod), in->kv[i].key, v);
+			dk_warn("%s: invalid \"%s=%s\": missing ':'", dk_module_path(mod),
+				in->kv[i].key, v);
 			continue;
 		}
 		nl = (int)(colon - v);

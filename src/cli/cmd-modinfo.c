@@ -75,12 +75,14 @@ struct info {
 	size_t n;
 	struct dk_modsig_info sig;
 	bool has_sig;
+	char *sig_error;	   /* signed, but the blob could not be described */
 	char *sig_key, *signature; /* wrapped */
 };
 
 static void info_clear(struct info *in)
 {
 	free(in->kv);
+	free(in->sig_error);
 	free(in->sig_key);
 	free(in->signature);
 	dk_modsig_info_clear(&in->sig);
@@ -100,7 +102,9 @@ static int info_collect(const struct dk_module *mod, struct info *in,
 	for (size_t i = 0; i < n; i++)
 		in->kv[in->n++] = (struct kv){e[i].key, e[i].value};
 	if (dk_module_signature_info(mod, &in->sig, &serr) < 0) {
-		dk_warn("%s: signature not shown: %s", dk_module_path(mod), serr->msg);
+		/* kmod stays silent here (e.g. signed by key id, CMS): so do we */
+		dk_debug("%s: signature not shown: %s", dk_module_path(mod), serr->msg);
+		in->sig_error = strdup(serr->msg);
 		return 0;
 	}
 	/* kmod shows no signature fields for modules signed by key id (no signer) */
@@ -265,8 +269,11 @@ static void print_json(struct json_writer *w, const struct dk_module *mod,
 	}
 	json_end_array(w);
 	json_key(w, "signature");
-	if (in->sig.sig_id) {
+	if (dk_module_signature(mod)) {
 		json_begin_object(w);
+		json_kv_int(w, "sig_len", (int64_t)dk_module_signature(mod)->sig_len);
+		if (in->sig_error)
+			json_kv_string(w, "error", in->sig_error);
 		json_kv_string(w, "sig_id", in->sig.sig_id);
 		json_kv_string(w, "signer", in->sig.signer);
 		json_kv_string(w, "sig_key", in->sig.sig_key);

@@ -20,13 +20,16 @@ openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -subj "/CN=drvkit
 	-newkey rsa:2048 -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
 cp "$TMP/dktest_params.ko" "$TMP/signed.ko"
 "$SIGN_FILE" sha256 "$TMP/key.pem" "$TMP/cert.pem" "$TMP/signed.ko"
+# signed by subject key id (-k): kmod shows no signature fields
+cp "$TMP/dktest_params.ko" "$TMP/signed-keyid.ko"
+"$SIGN_FILE" -k sha256 "$TMP/key.pem" "$TMP/cert.pem" "$TMP/signed-keyid.ko"
 
 # A copy whose .modinfo exercises kmod's corner cases: parmtype without parm, parm
 # without type, a parm without ':', repeated keys, no '=', an empty key, a long key.
 printf 'alias=a1\0parmtype=t1:int\0parm=p1:desc one\0parm=p2\0parmtype=p3:\0parm=p4:\0alias=a2\0noeq\0=emptykey\0k=v=w\0averyveryverylongkeyname=x\0\0\0name=crafted\0parmtype=p4:uint\0' >"$TMP/mi.bin"
 objcopy --update-section .modinfo="$TMP/mi.bin" "$TMP/dktest_params.ko" "$TMP/crafted.ko"
 
-MODULES="dktest_params.ko dktest_export.ko dktest_user.ko signed.ko crafted.ko"
+MODULES="dktest_params.ko dktest_export.ko dktest_user.ko signed.ko signed-keyid.ko crafted.ko"
 FIELDS="filename license version description author alias srcversion depends retpoline
 name vermagic parm sig_id signer sig_key sig_hashalgo signature noeq k"
 
@@ -49,6 +52,14 @@ for m in $MODULES; do
 		fi
 	done
 done
+
+run "$DRVKIT" modinfo crafted.ko
+like "$TMP/err" 'crafted.ko: invalid "parm=p2": missing' "crafted.ko: warns about parm=p2 like kmod"
+run "$DRVKIT" modinfo --json signed-keyid.ko
+t "signed-keyid.ko: JSON signature present, undescribed, with sig_len" python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["signature"]
+assert s["sig_len"] > 0 and s["sig_id"] is None and "error" in s, s' "$TMP/out"
 
 # Absolute paths as given, relative ones joined to the cwd (no normalisation).
 for arg in ./dktest_params.ko "$TMP//dktest_params.ko" ../"$(basename "$TMP")"/signed.ko; do

@@ -187,7 +187,7 @@ static int load_key(const char *path, const char *pass, EVP_PKEY **out,
 		return dk_ssl_error(err, EBADMSG,
 				    "signing key %s: wrong passphrase or damaged key",
 				    path);
-	if (!strstr(pem.p, "-----BEGIN"))
+	if (!strstr(pem.p, "PRIVATE KEY-----"))
 		return dk_ssl_error(err, EBADMSG, "signing key %s: not a PEM private key",
 				    path);
 	return dk_ssl_error(err, EBADMSG, "signing key %s: cannot parse the key", path);

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -105,6 +106,35 @@ int dk_sign_buffer(const struct dk_signer *s, const void *data, size_t len,
 	return 0;
 }
 
+/* Without a complete marker, is this the tail of a cut-off signature? A file that
+ * ends in the first 8+ bytes of the marker, or in a struct module_signature naming
+ * PKCS#7 and a plausible length, was signed and then truncated. */
+static int check_truncated(const unsigned char *p, size_t len, struct dk_error **err)
+{
+	static const unsigned char trailer_head[8] = {0, 0, DK_MODSIG_ID_PKCS7, 0, 0, 0,
+						      0, 0};
+
+	for (size_t n = DK_MODSIG_MAGIC_LEN - 1; n >= 8; n--)
+		if (len >= n && memcmp(p + len - n, DK_MODSIG_MAGIC, n) == 0)
+			return dk_error_set(err, EBADMSG,
+					    "the signature marker is cut short (%zu of "
+					    "%zu bytes): file truncated",
+					    n, DK_MODSIG_MAGIC_LEN);
+	if (len >= DK_MODSIG_TRAILER_LEN &&
+	    memcmp(p + len - DK_MODSIG_TRAILER_LEN, trailer_head, 8) == 0) {
+		const unsigned char *t = p + len - 4;
+		uint32_t sig_len = (uint32_t)t[0] << 24 | (uint32_t)t[1] << 16 |
+				   (uint32_t)t[2] << 8 | t[3];
+
+		if (sig_len > 0 && sig_len <= len - DK_MODSIG_TRAILER_LEN)
+			return dk_error_set(
+				err, EBADMSG,
+				"the file ends in a signature trailer without "
+				"the marker: file truncated");
+	}
+	return 0;
+}
+
 int dk_unsign_buffer(const void *data, size_t len, size_t *module_len,
 		     struct dk_error **err)
 {
@@ -115,6 +145,11 @@ int dk_unsign_buffer(const void *data, size_t len, size_t *module_len,
 		r = dk_modsig_locate(data, len, &sig, err);
 		if (r < 0)
 			return r;
+		if (r == 0 && n == 0) {
+			r = check_truncated(data, len, err);
+			if (r < 0)
+				return r;
+		}
 		if (r == 0)
 			break;
 		len = sig.module_len;
@@ -395,6 +430,8 @@ int dk_verify_buffer(X509 *cert, const void *data, size_t len,
 		return dk_error_set(err, ENOMEM, "out of memory");
 
 	r = dk_modsig_locate(data, len, &sig, &lerr);
+	if (r == 0)
+		r = check_truncated(data, len, &lerr);
 	if (r < 0)
 		return verdict(res, DK_VERIFY_MALFORMED, lerr->msg);
 	if (r == 0)

@@ -116,6 +116,14 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		if (r < 0) {
 			/* Could not check at all (missing, unreadable): not a verdict. */
 			dk_log(DK_LOG_ERROR, 0, "%s", (*err)->msg);
+			if (json) {
+				json_begin_object(&w);
+				json_kv_string(&w, "file", argv[i]);
+				json_kv_string(&w, "verdict", "error");
+				json_kv_bool(&w, "ok", false);
+				json_kv_string(&w, "detail", (*err)->msg);
+				json_end_object(&w);
+			}
 			dk_error_free(err);
 			if (code == DK_EXIT_OK || code == DK_EXIT_FAILURE)
 				code = dk_exit_code_for(-r);

@@ -200,12 +200,12 @@ is "$rc" 4 "verify: missing certificate exits 4"
 drv verify --cert "$K/rsa2048.key" "$SIGNED"
 is "$rc" 3 "verify: a key is not a certificate (exit 3)"
 
-drv verify --cert "$K/rsa2048.crt" --json "$SIGNED" "$MODS/dktest_user.ko" "$W/body.ko"
-is "$rc" 1 "verify --json: exit 1 with a bad file"
-t "verify --json: verdicts ok, unsigned, mismatch" python3 -c '
+drv verify --cert "$K/rsa2048.crt" --json "$SIGNED" "$MODS/dktest_user.ko" "$W/body.ko" "$W/siglen.ko" "$W/gone.ko"
+is "$rc" 4 "verify --json: exit 4 with a missing file"
+t "verify --json: verdicts ok, unsigned, mismatch, malformed, error" python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
-assert [x["verdict"] for x in r] == ["ok", "unsigned", "mismatch"], r
+assert [x["verdict"] for x in r] == ["ok", "unsigned", "mismatch", "malformed", "error"], r
 assert r[0]["signer"] == "drvkit rsa2048" and r[0]["hash"] == "sha256"
 ' "$TMP/out"
 

@@ -20,6 +20,7 @@ static const struct dk_cmd *const dk_cmds[] = {
 	&dk_cmd_detect,
 	&dk_cmd_modinfo,
 	&dk_cmd_check,
+	&dk_cmd_fetch,
 };
 
 static void usage(FILE *f)

@@ -235,6 +235,14 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 			"%zu --sha256, %zu -o)",
 			nurl, nsha, nout);
 	for (size_t i = 0; i < nurl; i++) {
+		char hex[DK_SHA256_HEX_LEN + 1];
+
+		if (dk_sha256_parse_hex(reqs[i].sha256, hex) < 0)
+			return dk_usage_error("fetch",
+					      "--sha256 '%s' is not 64 hex digits",
+					      reqs[i].sha256);
+	}
+	for (size_t i = 0; i < nurl; i++) {
 		if (!streq(reqs[i].dest, "-"))
 			continue;
 		if (nurl > 1)

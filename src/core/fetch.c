@@ -422,12 +422,13 @@ static int sink_finish(struct xfer *x)
 	x->req->size = x->done;
 	if (x->part) {
 		if (fsync(x->fd) < 0)
-			return dk_error_set(&x->err, errno, "fsync %s", x->part);
+			return dk_error_set(&x->err, errno, "fsync %s: %s", x->part,
+					    strerror(errno));
 		if (x->cache_path && !x->req->from_cache)
 			cache_add(x);
 		if (rename(x->part, x->req->dest) < 0)
-			return dk_error_set(&x->err, errno, "rename %s to %s", x->part,
-					    x->req->dest);
+			return dk_error_set(&x->err, errno, "rename %s to %s: %s",
+					    x->part, x->req->dest, strerror(errno));
 	} else if (x->cache_tmp) {
 		if (fsync(x->fd) < 0 || rename(x->cache_tmp, x->cache_path) < 0)
 			run_log(x->run, DK_LOG_WARN, "cache %s: %s", x->cache_path,
@@ -450,14 +451,15 @@ static int sink_from_file(struct xfer *x, const char *path)
 
 	in = open(path, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
-		return dk_error_set(&x->err, errno, "open %s", path);
+		return dk_error_set(&x->err, errno, "open %s: %s", path, strerror(errno));
 	for (;;) {
 		ssize_t n = read(in, buf, sizeof(buf));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return dk_error_set(&x->err, errno, "read %s", path);
+			return dk_error_set(&x->err, errno, "read %s: %s", path,
+					    strerror(errno));
 		if (n == 0)
 			break;
 		if (sink_write(x, buf, (size_t)n) < 0)
@@ -506,8 +508,8 @@ static int cache_lookup(struct xfer *x)
 				int e = errno;
 
 				unlink(tmp);
-				return dk_error_set(&x->err, e, "rename %s to %s", tmp,
-						    x->req->dest);
+				return dk_error_set(&x->err, e, "rename %s to %s: %s",
+						    tmp, x->req->dest, strerror(e));
 			}
 			if (stat(x->req->dest, &st) == 0)
 				x->req->size = (uint64_t)st.st_size;
@@ -698,7 +700,8 @@ static int attempt_start(struct xfer *x)
 		bool reuse;
 
 		if (fstat(x->fd, &st) < 0)
-			return dk_error_set(&x->err, errno, "stat %s", x->part);
+			return dk_error_set(&x->err, errno, "stat %s: %s", x->part,
+					    strerror(errno));
 		/* A partial file from an earlier attempt (or an earlier run with
 		 * keep_partial): continue it if the server can, else start over. */
 		reuse = st.st_size > 0 && !x->restart &&
@@ -710,13 +713,15 @@ static int attempt_start(struct xfer *x)
 				r = dk_sha256_update_fd(&x->sha, x->fd,
 							(uint64_t)st.st_size);
 			if (r < 0)
-				return dk_error_set(&x->err, -r, "hash %s", x->part);
+				return dk_error_set(&x->err, -r, "hash %s: %s", x->part,
+						    strerror(-r));
 			x->done = (uint64_t)st.st_size;
 			from = x->done;
 		} else {
 			r = sink_truncate(x);
 			if (r < 0)
-				return dk_error_set(&x->err, -r, "truncate %s", x->part);
+				return dk_error_set(&x->err, -r, "truncate %s: %s",
+						    x->part, strerror(-r));
 		}
 	} else if (x->done > 0) {
 		/* Stream: the consumer has x->done bytes; never send them twice. */
@@ -944,7 +949,8 @@ static int sink_open(struct xfer *x)
 			r = errno;
 			free(x->part);
 			x->part = NULL; /* not ours to remove */
-			return dk_error_set(&x->err, r, "create %s.part", req->dest);
+			return dk_error_set(&x->err, r, "create %s.part: %s", req->dest,
+					    strerror(r));
 		}
 		if (flock(x->fd, LOCK_EX | LOCK_NB) < 0) {
 			r = errno == EWOULDBLOCK ? EBUSY : errno;
@@ -957,7 +963,8 @@ static int sink_open(struct xfer *x)
 					    x->url_log, req->dest);
 		}
 		if (!x->run->cfg.keep_partial && ftruncate(x->fd, 0) < 0)
-			return dk_error_set(&x->err, errno, "truncate %s", x->part);
+			return dk_error_set(&x->err, errno, "truncate %s: %s", x->part,
+					    strerror(errno));
 	}
 	return 0;
 }
@@ -1113,8 +1120,7 @@ static int run_loop(struct fetch_run *run)
 			curl_multi_remove_handle(run->multi, msg->easy_handle);
 			x->state = X_PENDING; /* until attempt_done decides */
 			attempt_done(x, msg->data.result);
-			if (x->state == X_PENDING && x->next_ms <= mono_ms())
-				ready = true;
+			ready = true; /* start retries or return without waiting */
 		}
 		progress_update(run);
 		if (ready)

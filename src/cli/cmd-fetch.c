@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +134,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	struct dk_fetch_req reqs[MAX_FILES] = {};
 	struct dk_fetch_opts o = {};
 	size_t nurl = 0, nsha = 0, nout = 0;
-	unsigned long long v = 0;
+	unsigned long long num[O_PAR - O_RETRIES + 1] = {};
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -168,57 +169,30 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		case O_NOPROG:
 			o.progress = c == O_PROG ? 1 : 2;
 			continue;
-		case O_RETRIES:
-		case O_DELAY:
-		case O_MAXDELAY:
-		case O_CONN:
-		case O_LSTIME:
-		case O_LSLIMIT:
-		case O_TIMEOUT:
-		case O_MAXSIZE:
-		case O_REDIRS:
-		case O_PAR:
-			break;
 		default:
-			return dk_usage_error("fetch", "unknown option");
+			if (c < O_RETRIES || c > O_PAR)
+				return dk_usage_error("fetch", "unknown option");
 		}
-		r = parse_num(optarg, c == O_MAXSIZE ? UINT64_MAX : 1000000000ull, &v);
-		if (r < 0 ||
-		    (v == 0 && c != O_RETRIES && c != O_TIMEOUT && c != O_MAXSIZE))
+		/* Numbers: 0 keeps the library default, except for these three. */
+		if (parse_num(optarg, c == O_MAXSIZE ? UINT64_MAX : 1000000000ull,
+			      &num[c - O_RETRIES]) < 0 ||
+		    (num[c - O_RETRIES] == 0 && c != O_RETRIES && c != O_TIMEOUT &&
+		     c != O_MAXSIZE))
 			return dk_usage_error("fetch", "invalid number '%s'", optarg);
-		switch (c) {
-		case O_RETRIES:
-			o.attempts = (unsigned)v + 1;
-			break;
-		case O_DELAY:
-			o.retry_delay_ms = (unsigned)v;
-			break;
-		case O_MAXDELAY:
-			o.retry_max_delay_ms = (unsigned)v;
-			break;
-		case O_CONN:
-			o.connect_timeout_s = (long)v;
-			break;
-		case O_LSTIME:
-			o.low_speed_time_s = (long)v;
-			break;
-		case O_LSLIMIT:
-			o.low_speed_limit = (long)v;
-			break;
-		case O_TIMEOUT:
-			o.timeout_s = (long)v;
-			break;
-		case O_MAXSIZE:
-			o.max_size = v;
-			break;
-		case O_REDIRS:
-			o.max_redirs = (long)v;
-			break;
-		case O_PAR:
-			o.parallel = (unsigned)v;
-			break;
-		}
+		if (c == O_RETRIES)
+			o.attempts = (unsigned)num[0] + 1;
 	}
+#define NUM(opt) num[(opt)-O_RETRIES]
+	o.retry_delay_ms = (unsigned)NUM(O_DELAY);
+	o.retry_max_delay_ms = (unsigned)NUM(O_MAXDELAY);
+	o.connect_timeout_s = (long)NUM(O_CONN);
+	o.low_speed_time_s = (long)NUM(O_LSTIME);
+	o.low_speed_limit = (long)NUM(O_LSLIMIT);
+	o.timeout_s = (long)NUM(O_TIMEOUT);
+	o.max_size = NUM(O_MAXSIZE);
+	o.max_redirs = (long)NUM(O_REDIRS);
+	o.parallel = (unsigned)NUM(O_PAR);
+#undef NUM
 	if (optind < argc) {
 		if (optind + 1 < argc || nurl > 0)
 			return dk_usage_error("fetch",
@@ -248,6 +222,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		if (nurl > 1)
 			return dk_usage_error("fetch",
 					      "-o - works with a single download");
+		signal(SIGPIPE, SIG_IGN); /* a closed pipe is an error, not a kill */
 		r = dk_fetch_stream(&o, reqs[0].url, reqs[0].sha256, to_stdout, NULL,
 				    err);
 		if (r == 0 && fflush(stdout) != 0)

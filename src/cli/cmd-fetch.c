@@ -235,7 +235,9 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	for (size_t i = 0; i < nurl; i++)
 		dk_info("%s: %llu bytes%s", reqs[i].dest,
 			(unsigned long long)reqs[i].size,
-			reqs[i].from_cache ? " (from cache)" : "");
+			reqs[i].from_cache   ? " (from cache)"
+			: reqs[i].up_to_date ? " (already there)"
+					     : "");
 	return DK_EXIT_OK;
 }
 

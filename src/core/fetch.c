@@ -290,6 +290,8 @@ static int abort_with(struct xfer *x, int r, bool retry, const char *fmt, ...)
 	return r;
 }
 
+static void sink_discard(struct xfer *x, bool keep);
+
 /* Takes body bytes: drops a skipped prefix, enforces max_size, writes, hashes. */
 static int sink_write(struct xfer *x, const char *buf, size_t len)
 {
@@ -311,9 +313,18 @@ static int sink_write(struct xfer *x, const char *buf, size_t len)
 				  (unsigned long long)cfg->max_size);
 	if (x->fd >= 0) {
 		r = write_all_at(x->fd, buf, len, x->done);
-		if (r < 0)
-			return abort_with(x, r, false, "write %s: %s",
-					  x->part ? x->part : x->cache_tmp, strerror(-r));
+		if (r < 0 && x->part)
+			return abort_with(x, r, false, "write %s: %s", x->part,
+					  strerror(-r));
+		if (r < 0) {
+			/* Stream mode: only the cache copy failed; the consumer goes on.
+			 */
+			run_log(x->run, DK_LOG_WARN, "cache %s: %s", x->cache_tmp,
+				strerror(-r));
+			sink_discard(x, false);
+			free(x->cache_tmp);
+			x->cache_tmp = NULL;
+		}
 	}
 	if (x->req->write_fn) {
 		r = x->req->write_fn(buf, len, x->req->userdata);
@@ -1001,6 +1012,7 @@ static void stream_cache_open(struct xfer *x)
 static int xfer_prepare(struct xfer *x)
 {
 	struct dk_fetch_req *req = x->req;
+	char got[DK_SHA256_HEX_LEN + 1];
 	int r;
 
 	if (!req->url || !req->sha256 || (!req->dest == !req->write_fn))
@@ -1023,6 +1035,14 @@ static int xfer_prepare(struct xfer *x)
 		x->cache_path = xasprintf("%s/sha256/%s", x->run->cfg.cache_dir, x->want);
 		if (!x->cache_path)
 			return dk_error_set(&x->err, ENOMEM, "out of memory");
+	}
+	if (req->dest && dk_sha256_file(req->dest, got) == 0 && streq(got, x->want)) {
+		struct stat st;
+
+		req->up_to_date = true;
+		if (stat(req->dest, &st) == 0)
+			req->size = (uint64_t)st.st_size;
+		return 1;
 	}
 	r = sink_open(x);
 	if (r < 0)
@@ -1053,6 +1073,7 @@ static void xfer_init(struct fetch_run *run, struct xfer *x, struct dk_fetch_req
 	req->result = 0;
 	req->attempts = 0;
 	req->from_cache = false;
+	req->up_to_date = false;
 	req->size = 0;
 	req->http_status = 0;
 	if (xfer_prepare(x) < 0)

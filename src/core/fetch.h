@@ -18,6 +18,13 @@
  *
  * A file download writes DEST.part in DEST's directory and renames it to DEST only
  * after the digest matches, so DEST is either absent/old or complete and verified.
+ * A DEST that already has the digest is left alone. DEST.part is locked while in use;
+ * a second download to the same DEST fails with EBUSY.
+ *
+ * With cache_dir, verified files are kept as <cache_dir>/sha256/<hex> (added with a
+ * hard link or a copy, then rename). A hit is re-verified, then hard-linked to DEST
+ * (copied across filesystems): replace DEST rather than editing it in place, or the
+ * cache entry is damaged too (a damaged entry is detected, removed and refetched).
  *
  * Transient failures (connection errors, timeouts, cut transfers, HTTP 408/429/5xx)
  * are retried with exponential backoff and jitter; 429/503 Retry-After is honoured,
@@ -67,6 +74,7 @@ struct dk_fetch_req {
 	int result;	   /* 0 or -errno */
 	unsigned attempts; /* network attempts made */
 	bool from_cache;   /* served from cache_dir without network */
+	bool up_to_date;   /* dest already had this digest: left alone */
 	uint64_t size;	   /* bytes of the verified file */
 	long http_status;  /* last HTTP status, 0 when none */
 };

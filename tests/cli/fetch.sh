@@ -75,6 +75,25 @@ is "$rc" 0 "ok: exit 0"
 t "ok: content matches" same "$WWW/a.bin" "$D/a.bin"
 is "$(sha "$D/a.bin")" "$A" "ok: digest matches"
 is "$(ls -A "$D")" "a.bin" "ok: no .part left"
+run "${F[@]}" "$BASE/ok/a.bin" --sha256 "$A" -o "$D/a.bin"
+is "$rc" 0 "up to date: exit 0"
+is "$(requests "$LOG" /ok/a.bin)" 1 "up to date: a verified DEST is not fetched again"
+run "${F[@]}" "$BASE/ok/c.bin" --sha256 "$C" -o "$D/a.bin"
+is "$rc" 0 "DEST with other content: replaced"
+t "DEST with other content: content matches" same "$WWW/c.bin" "$D/a.bin"
+
+fresh
+"${F[@]}" --retries 0 --low-speed-time 5 "$BASE/slow/a.bin" --sha256 "$A" -o "$D/a" 2>/dev/null &
+slow_pid=$!
+for _ in $(seq 100); do
+	[ -e "$D/a.part" ] && break
+	sleep 0.05
+done
+run "${F[@]}" "$BASE/ok/a.bin" --sha256 "$A" -o "$D/a"
+is "$rc" 1 "same DEST twice at once: the second fails"
+like "$TMP/err" "another download to .* is running" "same DEST twice: clear message"
+kill "$slow_pid" 2>/dev/null || true
+wait "$slow_pid" 2>/dev/null || true
 
 fresh
 run "${F[@]}" "$BASE/redirect/b.bin" --sha256 "$B" -o "$D/b.bin"

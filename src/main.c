@@ -16,15 +16,11 @@
 #define DRVKIT_VERSION "0.0.0"
 #endif
 
-/* clang-format off */
+/* clang-format off: one command per line keeps additions easy to review */
 static const struct dk_cmd *const dk_cmds[] = {
-	&dk_cmd_detect,
-	&dk_cmd_modinfo,
-	&dk_cmd_check,
-	&dk_cmd_load,
-	&dk_cmd_unload,
-	&dk_cmd_status,
-	&dk_cmd_init,
+	&dk_cmd_detect, &dk_cmd_modinfo, &dk_cmd_check, &dk_cmd_sign,
+	&dk_cmd_verify, &dk_cmd_unsign,	 &dk_cmd_fetch, &dk_cmd_load,
+	&dk_cmd_unload, &dk_cmd_status,	 &dk_cmd_init,
 };
 /* clang-format on */
 
@@ -125,7 +121,9 @@ int main(int argc, char *argv[])
 		return r;
 	{
 		int errnum = -r;
-		const char *hint = dk_error_hint(errnum);
+		/* errno-based hints speak of module loading: only for commands that load.
+		 */
+		const char *hint = cmd->module_hints ? dk_error_hint(errnum) : NULL;
 
 		fprintf(stderr, "drvkit %s: %s\n", cmd->name,
 			err && err->msg ? err->msg : strerror(errnum));

@@ -84,4 +84,5 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	return dk_init_run(ctx, cfg, err);
 }
 
-const struct dk_cmd dk_cmd_init = {"init", "run the driver container lifecycle", run};
+const struct dk_cmd dk_cmd_init = {"init", "run the driver container lifecycle", run,
+				   true};

@@ -143,4 +143,4 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	return r < 0 ? r : DK_EXIT_OK;
 }
 
-const struct dk_cmd dk_cmd_load = {"load", "load modules in dependency order", run};
+const struct dk_cmd dk_cmd_load = {"load", "load modules in dependency order", run, true};

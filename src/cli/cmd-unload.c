@@ -110,8 +110,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 			break;
 		printf("%s %s\n", r == 0 ? "unloaded" : "not loaded", order[i]);
 	}
-	dk_strv_free(order, n_order);
+	dk_names_free(order, n_order);
 	return r < 0 ? r : DK_EXIT_OK;
 }
 
-const struct dk_cmd dk_cmd_unload = {"unload", "unload modules, users first", run};
+const struct dk_cmd dk_cmd_unload = {"unload", "unload modules, users first", run, true};

@@ -42,7 +42,7 @@ static char *xstrdup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-void dk_strv_free(char **v, size_t n)
+void dk_names_free(char **v, size_t n)
 {
 	if (!v)
 		return;
@@ -168,7 +168,7 @@ void dk_modfile_free(struct dk_modfile *f)
 	free(f->srcversion);
 	free(f->version);
 	free(f->vermagic);
-	dk_strv_free(f->depends, f->n_depends);
+	dk_names_free(f->depends, f->n_depends);
 	free(f->params);
 	free(f);
 }
@@ -289,7 +289,7 @@ int dk_modfile_open_dir(struct dk_modctx *m, const char *dir, struct dk_modfile 
 
 		if (l > 3 && streq(de->d_name + l - 3, ".ko") &&
 		    strv_push(&names, &nn, de->d_name) < 0) {
-			dk_strv_free(names, nn);
+			dk_names_free(names, nn);
 			return dk_error_set(err, ENOMEM, "out of memory");
 		}
 	}
@@ -314,7 +314,7 @@ int dk_modfile_open_dir(struct dk_modctx *m, const char *dir, struct dk_modfile 
 		if (r >= 0)
 			(*n)++;
 	}
-	dk_strv_free(names, nn);
+	dk_names_free(names, nn);
 	return r < 0 ? r : 0;
 }
 
@@ -344,7 +344,7 @@ void dk_modstate_release(struct dk_modstate *st)
 {
 	free(st->srcversion);
 	free(st->version);
-	dk_strv_free(st->holders, st->n_holders);
+	dk_names_free(st->holders, st->n_holders);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -906,9 +906,9 @@ int dk_module_removal_order(const struct dk_modctx *m, char *const *names, size_
 	free(states);
 	free(nodes);
 	free(order);
-	dk_strv_free(set, ns);
+	dk_names_free(set, ns);
 	if (r < 0) {
-		dk_strv_free(*out, *n_out);
+		dk_names_free(*out, *n_out);
 		*out = NULL;
 		*n_out = 0;
 	}

@@ -133,7 +133,7 @@ int dk_module_remove(struct dk_modctx *m, const char *name,
 int dk_module_removal_order(const struct dk_modctx *m, char *const *names, size_t n,
 			    bool with_users, char ***out, size_t *n_out,
 			    struct dk_error **err) _must_check_;
-void dk_strv_free(char **v, size_t n);
+void dk_names_free(char **v, size_t n);
 
 /* What happened to each module of a load. */
 enum dk_load_action {

@@ -19,9 +19,12 @@
 #include "shared/json-writer.h"
 #include "shared/strbuf.h"
 
+#include "check.h"
+#include "elf.h"
 #include "fsutil.h"
 #include "init.h"
 #include "log.h"
+#include "sign.h"
 
 #define TERMINATION_LOG_MAX 4096
 
@@ -501,6 +504,100 @@ static int check_module(struct init *in, const struct imod *im, struct dk_error 
 	return 0;
 }
 
+static void modules_free(struct dk_module **mods, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dk_module_free(mods[i]);
+	free(mods);
+}
+
+/* Step 4 with the kernel's headers (core/check.c: vermagic, every __versions CRC
+ * against Module.symvers, missing symbols); without headers on the host, the
+ * vermagic release only. */
+static int check_modules(struct init *in, struct dk_error **err)
+{
+	_cleanup_error_ struct dk_error *herr = NULL;
+	_cleanup_free_ char *hdr = NULL;
+	_cleanup_kernel_ struct dk_kernel *k = NULL;
+	struct dk_module **mods = NULL;
+	struct dk_check_result *res = NULL;
+	bool any = false;
+	int r;
+
+	for (size_t i = 0; i < in->n_mods; i++)
+		any = any || in->mods[i].act == ACT_LOAD || in->mods[i].act == ACT_RELOAD;
+	if (!any)
+		return 0;
+	r = dk_kernel_find_headers(in->m->host_root, in->m->kver, &hdr, &herr);
+	if (r < 0) {
+		dk_info("step 4 (check): %s; checking the vermagic release only",
+			herr ? herr->msg : strerror(-r));
+		for (size_t i = 0; i < in->n_mods; i++) {
+			const struct imod *im = &in->mods[i];
+
+			if (im->act != ACT_LOAD && im->act != ACT_RELOAD)
+				continue;
+			r = check_module(in, im, err);
+			if (r < 0)
+				return dk_error_wrap(err, "component %s", im->comp->name);
+			if (plan_add(
+				    in, DK_PLAN_CHECK, im->file->name,
+				    "vermagic release fits (%s; no kernel headers on the "
+				    "host, CRCs not checked)",
+				    im->file->vermagic) < 0)
+				return dk_error_set(err, ENOMEM, "out of memory");
+		}
+		return 0;
+	}
+	r = dk_kernel_open(hdr, &k, err);
+	if (r < 0)
+		return dk_error_wrap(err, "step 4 (check): kernel headers %s", hdr);
+	/* All our modules: they provide symbols to each other. */
+	mods = calloc(in->n_mods ? in->n_mods : 1, sizeof(*mods));
+	if (!mods)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < in->n_mods; i++) {
+		r = dk_module_open(in->mods[i].file->path, &mods[i], err);
+		if (r < 0) {
+			modules_free(mods, i);
+			return dk_error_wrap(err, "step 4 (check)");
+		}
+	}
+	r = dk_check_modules(k, mods, in->n_mods, &res, err);
+	if (r < 0) {
+		modules_free(mods, in->n_mods);
+		return dk_error_wrap(err, "step 4 (check)");
+	}
+	for (size_t i = 0; i < in->n_mods && r >= 0; i++) {
+		const struct imod *im = &in->mods[i];
+		struct strbuf b;
+
+		if (im->act != ACT_LOAD && im->act != ACT_RELOAD)
+			continue;
+		if (res[i].fits) {
+			if (plan_add(in, DK_PLAN_CHECK, im->file->name,
+				     "fits %s (vermagic, symbol CRCs)", hdr) < 0)
+				r = dk_error_set(err, ENOMEM, "out of memory");
+			continue;
+		}
+		strbuf_init(&b);
+		for (size_t j = 0; j < res[i].n_issues; j++)
+			if (res[i].issues[j].fatal)
+				strbuf_printf(&b, "%s%s", b.len ? "; " : "",
+					      res[i].issues[j].message);
+		r = dk_error_set(
+			err, ENOEXEC,
+			"step 4 (check): component %s: %s (%s) does not fit kernel "
+			"%s: %s",
+			im->comp->name, im->file->name, im->file->path, in->m->kver,
+			b.oom || !b.len ? "see drvkit check" : b.s);
+		strbuf_release(&b);
+	}
+	dk_check_results_free(res, in->n_mods);
+	modules_free(mods, in->n_mods);
+	return r < 0 ? r : 0;
+}
+
 static bool replaces_name(const struct dk_config_component *c, const char *name)
 {
 	for (size_t i = 0; i < c->n_replaces; i++)
@@ -691,19 +788,16 @@ static int plan(struct init *in, struct dk_error **err)
 				in->remove[0].name, why ? why : "it cannot");
 	}
 
-	/* Steps 4 and 5 planned, then the loads. */
+	/* Step 4: check, then step 5 planned, then the loads. */
+	r = check_modules(in, err);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < in->n_mods; i++) {
 		struct imod *im = &in->mods[i];
 		_cleanup_free_ char *params = NULL;
 
 		if (im->act != ACT_LOAD && im->act != ACT_RELOAD)
 			continue;
-		r = check_module(in, im, err);
-		if (r < 0)
-			return dk_error_wrap(err, "component %s", im->comp->name);
-		if (plan_add(in, DK_PLAN_CHECK, im->file->name, "vermagic %s fits",
-			     im->file->vermagic) < 0)
-			return dk_error_set(err, ENOMEM, "out of memory");
 		if (cfg->signing &&
 		    plan_add(in, DK_PLAN_SIGN, im->file->name, "with %s (%s)",
 			     cfg->signing->cert, cfg->signing->hash) < 0)
@@ -768,19 +862,60 @@ int dk_init_plan(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_plan
 	return r;
 }
 
-/* Step 5: sign what we load when a key is configured. */
+/* Step 5: sign what we load when a key is configured. The source directory may
+ * be read-only (an image layer): signed copies go to <state_dir>/signed/. */
 static int sign_modules(struct init *in, struct dk_error **err)
 {
-	if (!in->cfg->signing)
+	const struct dk_config_signing *cs = in->cfg->signing;
+	struct dk_signer_opts so = {0};
+	_cleanup_signer_ struct dk_signer *signer = NULL;
+	_cleanup_free_ char *dir = NULL;
+	int64_t t = dk_now_ms();
+	size_t n = 0;
+	int r;
+
+	if (!cs)
 		return 0;
-	for (size_t i = 0; i < in->n_mods; i++)
-		if (in->mods[i].act == ACT_LOAD || in->mods[i].act == ACT_RELOAD)
-			return dk_error_set(
-				err, ENOSYS,
-				"step 5 (sign): %s: signing is configured but "
-				"this drvkit cannot sign yet; remove signing: or "
-				"sign the files beforehand",
-				in->mods[i].file->name);
+	so.key_path = cs->key;
+	so.cert_path = cs->cert;
+	so.hash = cs->hash;
+	so.passphrase_file = cs->passphrase_file;
+	dir = dk_path_join(in->cfg->state_dir, "signed");
+	if (!dir)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < in->n_mods; i++) {
+		struct imod *im = &in->mods[i];
+		_cleanup_free_ char *base = NULL, *out = NULL;
+
+		if (im->act != ACT_LOAD && im->act != ACT_RELOAD)
+			continue;
+		if (!signer) {
+			r = dk_signer_new(&so, &signer, err);
+			if (r < 0)
+				return dk_error_wrap(err, "step 5 (sign)");
+			r = mkdir_p(dir, 0700);
+			if (r < 0)
+				return dk_error_set(err, -r,
+						    "step 5 (sign): create %s: %s", dir,
+						    strerror(-r));
+		}
+		if (asprintf(&base, "%s.ko", im->file->name) < 0)
+			base = NULL;
+		out = base ? dk_path_join(dir, base) : NULL;
+		if (!out)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		r = dk_sign_file(signer, im->file->path, out, DK_SIGN_RESIGN, err);
+		if (r < 0)
+			return dk_error_wrap(err, "step 5 (sign): component %s: %s",
+					     im->comp->name, im->file->name);
+		free(im->file->path);
+		im->file->path = TAKE_PTR(out);
+		n++;
+	}
+	if (n)
+		dk_info("step 5 (sign): %zu modules signed with %s (%s) into %s (%lld "
+			"ms)",
+			n, cs->cert, cs->hash, dir, (long long)(dk_now_ms() - t));
 	return 0;
 }
 

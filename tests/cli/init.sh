@@ -257,4 +257,62 @@ else
 	for i in 1 2 3 4 5 6 7; do skip "depmod not installed"; done
 fi
 
+# --- step 4 with kernel headers: vermagic and CRCs ---
+HDR=/usr/src/linux-headers-$KVER
+if [ -e "$HDR/Module.symvers" ]; then
+	new_host check
+	rm -f "$HOST/lib/modules/$KVER"
+	mkdir -p "$HOST/lib/modules/$KVER" "$HOST/usr/src/linux-headers-$KVER/include/generated"
+	for f in Module.symvers .config include/generated/utsrelease.h include/generated/randomize_layout_hash.h; do
+		[ -e "$HDR/$f" ] && ln -s "$HDR/$f" "$HOST/usr/src/linux-headers-$KVER/$f"
+	done
+	config check
+	run dk init --config "$CFG" --dry-run
+	is "$rc" 0 "dry-run with the kernel headers"
+	like "$TMP/out" "check +dktest_user +fits .*linux-headers-$KVER \(vermagic, symbol CRCs\)" \
+		"step 4 checks against the headers"
+	# a copy of the modules with other vermagic flags
+	BAD=$TMP/badmods/$KVER
+	mkdir -p "$BAD"
+	cp "$MODS"/*.ko "$BAD/"
+	python3 - "$BAD/dktest_params.ko" <<'PY'
+import sys
+p = sys.argv[1]
+b = open(p, 'rb').read()
+old = b'SMP preempt mod_unload modversions'
+assert old in b
+open(p, 'wb').write(b.replace(old, b'SMP preempt mod_unload modversionz'))
+PY
+	sed -i "s|dir: .*|dir: $TMP/badmods/\$KVER }|" "$CFG"
+	run dk init --config "$CFG"
+	is "$rc" 3 "a module that does not fit: exit 3"
+	like "$TMP/err" "step 4 \(check\): component example: dktest_params \(.*\) does not fit kernel $KVER: .*vermagic" \
+		"step 4 names the module and the vermagic difference"
+	is "$(shimlog 'insert|delete')" "" "nothing loaded"
+else
+	for i in 1 2 3 4 5; do skip "no kernel headers for $KVER"; done
+fi
+
+# --- step 5: signing ---
+if command -v openssl >/dev/null; then
+	new_host sign
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/sign.key" -out "$TMP/sign.crt" \
+		-days 1 -subj "/CN=drvkit test signing key" 2>/dev/null
+	chmod 600 "$TMP/sign.key"
+	config sign "signing: { key: $TMP/sign.key, cert: $TMP/sign.crt, hash: sha256 }"
+	run dk init --config "$CFG" --dry-run
+	like "$TMP/out" "sign +dktest_export +with $TMP/sign.crt \(sha256\)" "dry-run plans signing"
+	start_init
+	wait_ready
+	ok $? "ready with signing configured"
+	like "$STATE/state.json" "\"path\": \"$STATE/signed/dktest_params.ko\"" "the signed copy is loaded"
+	is "$(tail -c 28 "$STATE/signed/dktest_params.ko")" "~Module signature appended~" "the copy carries a signature"
+	[ "$(tail -c 28 "$MODS/dktest_params.ko")" != "~Module signature appended~" ]
+	ok $? "the source module is untouched"
+	stop_init TERM
+	is "$rc" 0 "exit 0"
+else
+	for i in 1 2 3 4 5 6; do skip "openssl not installed"; done
+fi
+
 done_testing

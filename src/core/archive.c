@@ -77,7 +77,7 @@ static int refuse(struct dk_error **err, const char *aname, const char *entry,
 static int refuse(struct dk_error **err, const char *aname, const char *entry,
 		  const char *fmt, ...)
 {
-	_cleanup_strbuf_ struct strbuf b;
+	_cleanup_strbuf_ struct strbuf b = {0};
 	va_list ap;
 
 	strbuf_init(&b);
@@ -136,7 +136,7 @@ static int rm_rf_at(int pfd, const char *name)
  * path is refused. */
 static const char *normalise_path(const char *p, char **out)
 {
-	_cleanup_strbuf_ struct strbuf b;
+	_cleanup_strbuf_ struct strbuf b = {0};
 	const char *c = p;
 
 	*out = NULL;
@@ -433,7 +433,7 @@ static int write_dir(struct archive_entry *e, int pfd, const char *name,
  * whose parent directory is depth levels below the root. */
 static char *rewrite_absolute(const char *target, unsigned depth)
 {
-	_cleanup_strbuf_ struct strbuf norm;
+	_cleanup_strbuf_ struct strbuf norm = {0};
 	struct strbuf b;
 	const char *c = target;
 
@@ -790,7 +790,7 @@ static int process(struct dk_extract *x, struct archive *a, const char *aname,
 
 static int no_match(const char *aname, const char *const *globs, struct dk_error **err)
 {
-	_cleanup_strbuf_ struct strbuf b;
+	_cleanup_strbuf_ struct strbuf b = {0};
 
 	strbuf_init(&b);
 	for (size_t i = 0; globs[i]; i++)
@@ -967,7 +967,7 @@ int dk_extract_stream(struct dk_extract *x, const char *name, dk_archive_read_fn
  * components are resolved lexically. */
 static int resolve_inside(int rootfd, const char *link)
 {
-	_cleanup_strbuf_ struct strbuf cur;
+	_cleanup_strbuf_ struct strbuf cur = {0};
 	_cleanup_free_ char *rest = NULL;
 	char t[PATH_MAX];
 	const char *slash = strrchr(link, '/');

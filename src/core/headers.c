@@ -364,7 +364,7 @@ void dk_headers_info_free(struct dk_headers_info *info)
 static int fix_makefile(const char *outdir, const char *rel_dir, struct dk_error **err)
 {
 	_cleanup_free_ char *mk = NULL, *text = NULL;
-	_cleanup_strbuf_ struct strbuf b;
+	_cleanup_strbuf_ struct strbuf b = {0};
 	unsigned depth = 1;
 	bool changed = false;
 	struct stat st;

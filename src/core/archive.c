@@ -539,9 +539,10 @@ static int write_symlink(struct dk_extract *x, struct archive_entry *e, int pfd,
 	return 0;
 }
 
-static int write_hardlink(struct dk_extract *x, const char *hardlink, const char *parent,
-			  const char *name, const char *aname, const char *entry,
-			  struct dk_error **err)
+static int write_hardlink(struct dk_extract *x, struct archive *a,
+			  struct archive_entry *e, const char *hardlink,
+			  const char *parent, const char *name, const char *aname,
+			  const char *entry, struct dk_error **err)
 {
 	_cleanup_free_ char *norm = NULL;
 	_cleanup_free_ char *tparent = NULL;
@@ -588,6 +589,22 @@ static int write_hardlink(struct dk_extract *x, const char *hardlink, const char
 		if (linkat(tfd_owned, tname, pfd, name, 0) < 0)
 			return sys_error(err, errno, aname, entry, "create hardlink");
 	}
+	/* cpio (rpm payloads) stores a hardlinked file's data with its last link */
+	if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0) {
+		_cleanup_close_ int fd = -1;
+
+		r = check_size(x, (uint64_t)archive_entry_size(e), aname, entry, err);
+		if (r < 0)
+			return r;
+		fd = openat(pfd, name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return sys_error(err, errno, aname, entry, "open");
+		r = write_data(x, a, fd, aname, entry, err);
+		if (r < 0)
+			return r;
+		if (close(TAKE_FD(fd)) < 0)
+			return sys_error(err, errno, aname, entry, "write");
+	}
 	return 0;
 }
 
@@ -623,7 +640,7 @@ static int write_entry(struct dk_extract *x, struct archive *a, struct archive_e
 
 	hardlink = archive_entry_hardlink(e);
 	if (hardlink)
-		return write_hardlink(x, hardlink, parent, name, aname, raw, err);
+		return write_hardlink(x, a, e, hardlink, parent, name, aname, raw, err);
 
 	switch (archive_entry_filetype(e)) {
 	case AE_IFDIR:
@@ -907,8 +924,12 @@ int dk_extract_file(struct dk_extract *x, const char *path, struct dk_error **er
 	if (archive_read_open_filename(a, path, READ_BLOCK) != ARCHIVE_OK) {
 		int e = archive_errno(a);
 
-		return dk_error_set(err, e > 0 ? e : EBADMSG, "%s: %s", path,
-				    archive_error_string(a));
+		/* system errors keep their errno; format errors (EILSEQ, EINVAL...)
+		 * mean bad input */
+		if (e != ENOENT && e != EACCES && e != EPERM && e != EISDIR &&
+		    e != ENOTDIR && e != EIO && e != ENOMEM)
+			e = EBADMSG;
+		return dk_error_set(err, e, "%s: %s", path, archive_error_string(a));
 	}
 	return run_reader(x, a, path, err);
 }

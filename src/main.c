@@ -17,11 +17,7 @@
 #endif
 
 static const struct dk_cmd *const dk_cmds[] = {
-	&dk_cmd_detect,
-	&dk_cmd_modinfo,
-	&dk_cmd_check,
-	&dk_cmd_extract,
-	&dk_cmd_headers,
+	&dk_cmd_detect, &dk_cmd_modinfo, &dk_cmd_check, &dk_cmd_extract, &dk_cmd_headers,
 };
 
 static void usage(FILE *f)

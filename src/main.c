@@ -16,11 +16,22 @@
 #define DRVKIT_VERSION "0.0.0"
 #endif
 
-/* clang-format off: one command per line keeps additions easy to review */
+/* One command per line keeps additions easy to review. */
+/* clang-format off */
 static const struct dk_cmd *const dk_cmds[] = {
-	&dk_cmd_detect, &dk_cmd_modinfo, &dk_cmd_check, &dk_cmd_sign,
-	&dk_cmd_verify, &dk_cmd_unsign,	 &dk_cmd_fetch, &dk_cmd_load,
-	&dk_cmd_unload, &dk_cmd_status,	 &dk_cmd_init,
+	&dk_cmd_detect,
+	&dk_cmd_modinfo,
+	&dk_cmd_check,
+	&dk_cmd_sign,
+	&dk_cmd_verify,
+	&dk_cmd_unsign,
+	&dk_cmd_fetch,
+	&dk_cmd_extract,
+	&dk_cmd_headers,
+	&dk_cmd_load,
+	&dk_cmd_unload,
+	&dk_cmd_status,
+	&dk_cmd_init,
 };
 /* clang-format on */
 

@@ -21,6 +21,7 @@ extern const struct dk_cmd dk_cmd_modinfo;
 extern const struct dk_cmd dk_cmd_check;
 extern const struct dk_cmd dk_cmd_sign, dk_cmd_verify, dk_cmd_unsign;
 extern const struct dk_cmd dk_cmd_fetch;
+extern const struct dk_cmd dk_cmd_extract, dk_cmd_headers;
 extern const struct dk_cmd dk_cmd_load, dk_cmd_unload, dk_cmd_status, dk_cmd_init;
 
 /* Prints "drvkit <cmd>: <msg>" plus a hint to run --help; returns DK_EXIT_USAGE. */

@@ -620,8 +620,10 @@ static int plan(struct init *in, struct dk_error **err)
 	_cleanup_free_ size_t *order = NULL;
 	_cleanup_free_ const struct dk_config_component **fcomp = NULL;
 	_cleanup_free_ const struct dk_config_module **fcm = NULL;
+	_cleanup_free_ char *policy = NULL;
 	char **want = NULL, **rm = NULL;
 	size_t n_want = 0, n_rm = 0, total = 0;
+	bool enforcing = false;
 	int r;
 
 	/* Step 2: detect. The kernel release and the host tree. */
@@ -633,8 +635,14 @@ static int plan(struct init *in, struct dk_error **err)
 		return dk_error_wrap(err, "step 2 (detect)");
 	if (in->plan && !(in->plan->kernel = strdup(in->m->kver)))
 		return dk_error_set(err, ENOMEM, "out of memory");
-	dk_info("step 2 (detect): kernel %s, host modules %s, sysfs %s", in->m->kver,
-		in->m->moddir, in->m->sysfs);
+	policy = dk_kernel_enforcement(in->m, &enforcing);
+	dk_info("step 2 (detect): kernel %s, host modules %s, sysfs %s, %s", in->m->kver,
+		in->m->moddir, in->m->sysfs, policy ? policy : "");
+	if (enforcing && !cfg->signing)
+		dk_warn("step 2 (detect): the kernel enforces module signatures (%s) and "
+			"no signing key is configured: only modules already signed by a "
+			"trusted key will load",
+			policy ? policy : "");
 	r = dk_state_read(in->state_path, &in->state, err);
 	if (r < 0) {
 		dk_warn("ignoring the previous state: %s", (*err)->msg);

@@ -219,8 +219,12 @@ is "$rc" 0 "exit 0"
 # --- EKEYREJECTED at start ---
 new_host key
 config key
+mkdir -p "$HOST/sys/module/module/parameters"
+echo Y >"$HOST/sys/module/module/parameters/sig_enforce"
 DK_SHIM_FAIL=dktest_export:EKEYREJECTED run dk init --config "$CFG"
 is "$rc" 1 "EKEYREJECTED at start: exit 1"
+like "$TMP/err" "warn: step 2 \(detect\): the kernel enforces module signatures \(sig_enforce=Y" \
+	"step 2 warns: enforcing kernel, no signing configured"
 like "$TERMLOG" "step 7 \(load\): component example: insert dktest_export .*Key was rejected by service" \
 	"termination log names step, module and errno"
 like "$TERMLOG" "configure signing with a key enrolled in MOK" "and the fix"

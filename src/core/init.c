@@ -856,7 +856,7 @@ static int init_setup(struct init *in, struct dk_ctx *ctx, const struct dk_confi
 int dk_init_plan(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_plan *p,
 		 struct dk_error **err)
 {
-	_cleanup_(init_release) struct init in;
+	_cleanup_(init_release) struct init in = {.lock_fd = -1, .sfd = -1};
 	int r;
 
 	memset(p, 0, sizeof(*p));
@@ -1148,7 +1148,7 @@ static int startup_failed(struct init *in, int r, struct dk_error **err)
 
 int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error **err)
 {
-	_cleanup_(init_release) struct init in;
+	_cleanup_(init_release) struct init in = {.lock_fd = -1, .sfd = -1};
 	int64_t t;
 	int r;
 

@@ -49,7 +49,7 @@ rm -f "$TMP/port"
 : >"$TMP/log"
 python3 "$SERVER" --dir "$WWW" --port-file "$TMP/port" --log "$TMP/log" &
 SPID=$!
-trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; rm -rf "$TMP"' EXIT
 for _ in $(seq 200); do
 	[ -s "$TMP/port" ] && break
 	sleep 0.05

@@ -88,7 +88,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy
 : >"$TMP/srv.log"
 python3 "$DK_SRCDIR/tests/fetch-server.py" --dir "$CACHE" --port-file "$TMP/srv.port" --log "$TMP/srv.log" &
 SPID=$!
-trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; rm -rf "$TMP"' EXIT
 for _ in $(seq 200); do
 	[ -s "$TMP/srv.port" ] && break
 	sleep 0.05

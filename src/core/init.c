@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -227,6 +228,8 @@ static bool shutdown_wait(void *userdata, int ms)
  * pages (a hint: nothing is lost, pages come back from the page cache on use). */
 static void trim_memory(void)
 {
+	/* The heap first: Module.symvers and libkmod's indexes were freed. */
+	malloc_trim(0);
 #ifdef MADV_PAGEOUT
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/maps", "re");
 	char line[512];

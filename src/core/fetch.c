@@ -92,19 +92,6 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static char *xasprintf(const char *fmt, ...) _printf_format_(1, 2);
-static char *xasprintf(const char *fmt, ...)
-{
-	struct strbuf b;
-	va_list ap;
-
-	strbuf_init(&b);
-	va_start(ap, fmt);
-	strbuf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	return strbuf_steal(&b);
-}
-
 char *dk_fetch_redact_url(const char *url)
 {
 	const char *auth = strstr(url, "://"), *end, *at = NULL;
@@ -123,17 +110,6 @@ char *dk_fetch_redact_url(const char *url)
 	strbuf_putn(&b, url, (size_t)(auth - url));
 	strbuf_puts(&b, at + 1);
 	return strbuf_steal(&b);
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Classifies a source: *path set for file:// and plain paths, NULL for http(s). */
@@ -158,8 +134,9 @@ static int parse_source(const char *url, char **path)
 			return -EINVAL;
 		strbuf_init(&b);
 		for (; *p && *p != '?' && *p != '#'; p++) {
-			if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-				strbuf_putc(&b, (char)(hexval(p[1]) * 16 + hexval(p[2])));
+			if (*p == '%' && dk_hexval(p[1]) >= 0 && dk_hexval(p[2]) >= 0) {
+				strbuf_putc(&b, (char)(dk_hexval(p[1]) * 16 +
+						       dk_hexval(p[2])));
 				p += 2;
 			} else {
 				strbuf_putc(&b, *p);
@@ -371,8 +348,8 @@ static void cache_add(struct xfer *x)
 	uint64_t off = 0;
 	int r;
 
-	dir = xasprintf("%s/sha256", x->run->cfg.cache_dir);
-	tmp = xasprintf("%s/.%s.%d.tmp", dir ? dir : "", x->want, (int)getpid());
+	dir = dk_strdup_printf("%s/sha256", x->run->cfg.cache_dir);
+	tmp = dk_strdup_printf("%s/.%s.%d.tmp", dir ? dir : "", x->want, (int)getpid());
 	if (!dir || !tmp)
 		return;
 	r = mkdir_p(dir);
@@ -510,7 +487,7 @@ static int cache_lookup(struct xfer *x)
 	x->req->from_cache = true;
 	if (x->part) {
 		/* We hold the lock on DEST.part, so DEST.part.link is ours. */
-		tmp = xasprintf("%s.link", x->part);
+		tmp = dk_strdup_printf("%s.link", x->part);
 		if (!tmp)
 			return dk_error_set(&x->err, ENOMEM, "out of memory");
 		unlink(tmp);
@@ -827,7 +804,7 @@ static void attempt_done(struct xfer *x, CURLcode rc)
 			return;
 		}
 	} else if (rc == CURLE_HTTP_RETURNED_ERROR) {
-		what = xasprintf("HTTP %ld", code);
+		what = dk_strdup_printf("HTTP %ld", code);
 		if (code == 416 && x->offset > 0) {
 			x->restart = true;
 			retry = true;
@@ -867,8 +844,9 @@ static void attempt_done(struct xfer *x, CURLcode rc)
 		case CURLE_FILESIZE_EXCEEDED:
 			errnum = EFBIG;
 			free(what);
-			what = xasprintf("larger than the maximum size of %llu bytes",
-					 (unsigned long long)run->cfg.max_size);
+			what = dk_strdup_printf(
+				"larger than the maximum size of %llu bytes",
+				(unsigned long long)run->cfg.max_size);
 			break;
 		case CURLE_UNSUPPORTED_PROTOCOL:
 			errnum = EPROTONOSUPPORT;
@@ -952,7 +930,7 @@ static int sink_open(struct xfer *x)
 	if (r < 0)
 		return dk_error_set(&x->err, -r, "sha256 init failed");
 	if (!req->write_fn) {
-		x->part = xasprintf("%s.part", req->dest);
+		x->part = dk_strdup_printf("%s.part", req->dest);
 		if (!x->part)
 			return dk_error_set(&x->err, ENOMEM, "out of memory");
 		x->fd = open(x->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -983,7 +961,7 @@ static int sink_open(struct xfer *x)
 /* Stream mode with a cache: the bytes also go to a cache temp file. */
 static void stream_cache_open(struct xfer *x)
 {
-	_cleanup_free_ char *dir = xasprintf("%s/sha256", x->run->cfg.cache_dir);
+	_cleanup_free_ char *dir = dk_strdup_printf("%s/sha256", x->run->cfg.cache_dir);
 	int r;
 
 	if (!dir)
@@ -993,7 +971,7 @@ static void stream_cache_open(struct xfer *x)
 		run_log(x->run, DK_LOG_WARN, "cache %s: %s", dir, strerror(-r));
 		return;
 	}
-	x->cache_tmp = xasprintf("%s/.%s.XXXXXX", dir, x->want);
+	x->cache_tmp = dk_strdup_printf("%s/.%s.XXXXXX", dir, x->want);
 	if (!x->cache_tmp)
 		return;
 	x->fd = mkostemp(x->cache_tmp, O_CLOEXEC);
@@ -1032,7 +1010,8 @@ static int xfer_prepare(struct xfer *x)
 				    "%s: unsupported URL (http, https, file or a path)",
 				    x->url_log);
 	if (x->run->cfg.cache_dir) {
-		x->cache_path = xasprintf("%s/sha256/%s", x->run->cfg.cache_dir, x->want);
+		x->cache_path =
+			dk_strdup_printf("%s/sha256/%s", x->run->cfg.cache_dir, x->want);
 		if (!x->cache_path)
 			return dk_error_set(&x->err, ENOMEM, "out of memory");
 	}

@@ -27,23 +27,6 @@ static char *path_in_root(const char *root, const char *rel)
 	return dk_path_join(root, rel);
 }
 
-static char *strdup_printf(const char *fmt, ...) _printf_format_(1, 2);
-static char *strdup_printf(const char *fmt, ...)
-{
-	struct strbuf b;
-	va_list ap;
-
-	strbuf_init(&b);
-	va_start(ap, fmt);
-	strbuf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	if (b.oom) {
-		strbuf_release(&b);
-		return NULL;
-	}
-	return strbuf_steal(&b);
-}
-
 bool dk_headers_check_tree(const char *dir, const char *kver, char **reason)
 {
 	_cleanup_free_ char *uts = NULL, *cfg = NULL, *sym = NULL, *text = NULL;
@@ -53,8 +36,8 @@ bool dk_headers_check_tree(const char *dir, const char *kver, char **reason)
 
 	*reason = NULL;
 	if (stat(dir, &st) < 0) {
-		*reason = strdup_printf("%s", errno == ENOENT ? "does not exist"
-							      : strerror(errno));
+		*reason = dk_strdup_printf("%s", errno == ENOENT ? "does not exist"
+								 : strerror(errno));
 		return false;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -68,8 +51,8 @@ bool dk_headers_check_tree(const char *dir, const char *kver, char **reason)
 		return false;
 	r = dk_read_file(uts, 4096, &text, NULL);
 	if (r < 0) {
-		*reason = strdup_printf("cannot read include/generated/utsrelease.h: %s",
-					strerror(-r));
+		*reason = dk_strdup_printf(
+			"cannot read include/generated/utsrelease.h: %s", strerror(-r));
 		return false;
 	}
 	p = strstr(text, "UTS_RELEASE");
@@ -81,8 +64,8 @@ bool dk_headers_check_tree(const char *dir, const char *kver, char **reason)
 	}
 	p++;
 	if ((size_t)(q - p) != strlen(kver) || strncmp(p, kver, (size_t)(q - p)) != 0) {
-		*reason = strdup_printf("UTS_RELEASE is '%.*s', not '%s'", (int)(q - p),
-					p, kver);
+		*reason = dk_strdup_printf("UTS_RELEASE is '%.*s', not '%s'",
+					   (int)(q - p), p, kver);
 		return false;
 	}
 	if (!dk_path_exists(cfg)) {
@@ -184,9 +167,9 @@ int dk_headers_find(const char *root, const char *kver, struct dk_headers_info *
 		return dk_error_set(err, ENOMEM, "out of memory");
 	info->kver = strdup(kver);
 	info->root = strdup(root ? root : "/");
-	w1 = strdup_printf("lib/modules/%s/build", kver);
-	w2 = strdup_printf("usr/src/kernels/%s", kver);
-	w3 = strdup_printf("usr/src/linux-headers-%s", kver);
+	w1 = dk_strdup_printf("lib/modules/%s/build", kver);
+	w2 = dk_strdup_printf("usr/src/kernels/%s", kver);
+	w3 = dk_strdup_printf("usr/src/linux-headers-%s", kver);
 	if (!info->kver || !info->root || !w1 || !w2 || !w3)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	r = add_candidate(info, w1, resolve_build_link(root, w1));
@@ -370,7 +353,7 @@ static int fix_makefile(const char *outdir, const char *rel_dir, struct dk_error
 	struct stat st;
 	int r;
 
-	mk = strdup_printf("%s/%s/Makefile", outdir, rel_dir);
+	mk = dk_strdup_printf("%s/%s/Makefile", outdir, rel_dir);
 	if (!mk)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	if (lstat(mk, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 64 * 1024)
@@ -482,8 +465,8 @@ int dk_headers_materialise(const char *kver, const char *const *packages,
 		if (r < 0)
 			return r;
 	}
-	d1 = strdup_printf("usr/src/linux-headers-%s", kver);
-	d2 = strdup_printf("usr/src/kernels/%s", kver);
+	d1 = dk_strdup_printf("usr/src/linux-headers-%s", kver);
+	d2 = dk_strdup_printf("usr/src/kernels/%s", kver);
 	if (!d1 || !d2)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	r = fix_makefile(outdir, d1, err);

@@ -269,17 +269,6 @@ static int jfail(struct jparser *p, struct dk_error **err, const char *what)
 	return dk_error_set(err, EBADMSG, "malformed JSON: %s at offset %zu", what, p->i);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Parses a JSON string at p (on the opening quote) into *out. */
 static int jstring(struct jparser *p, char **out, struct dk_error **err)
 {
@@ -330,7 +319,7 @@ static int jstring(struct jparser *p, char **out, struct dk_error **err)
 			unsigned cp = 0;
 
 			for (int k = 0; k < 4; k++) {
-				int h = hexval(p->s[p->i]);
+				int h = dk_hexval(p->s[p->i]);
 
 				if (h < 0)
 					return jfail(p, err, "bad \\u escape");

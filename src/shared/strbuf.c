@@ -98,3 +98,26 @@ const char *strbuf_str(const struct strbuf *b)
 {
 	return b->s ? b->s : "";
 }
+
+char *dk_strdup_printf(const char *fmt, ...)
+{
+	struct strbuf b;
+	va_list ap;
+
+	strbuf_init(&b);
+	va_start(ap, fmt);
+	strbuf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	return strbuf_steal(&b);
+}
+
+int dk_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

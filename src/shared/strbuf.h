@@ -25,5 +25,9 @@ void strbuf_vprintf(struct strbuf *b, const char *fmt, va_list ap);
 /* Returns the string (never NULL unless oom) and leaves the buffer empty. */
 char *strbuf_steal(struct strbuf *b);
 const char *strbuf_str(const struct strbuf *b);
+/* malloc'd formatted string, NULL on OOM (asprintf without the int dance). */
+char *dk_strdup_printf(const char *fmt, ...) _printf_format_(1, 2);
+/* Value of a hex digit, -1 when c is not one. */
+int dk_hexval(char c);
 
 #define _cleanup_strbuf_ __attribute__((cleanup(strbuf_release)))

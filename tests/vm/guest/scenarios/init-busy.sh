@@ -1,0 +1,21 @@
+# A module in use (dktest_user loaded by hand on top of dktest_export): SIGTERM must end
+# within the grace period, fail, and name the holder in the termination log.
+. /dk/lib.sh
+start_init /dk/configs/busy.yaml init
+wait_ready 30
+seen=$?
+okf $seen "ready file appears" "$TMP/init.out"
+insmod /dk/mods/dktest_user.ko
+check "dktest_user loaded by hand on top of dktest_export" loaded dktest_user
+kill -TERM "$pid"
+stop_wait "$pid" 20
+check "drvkit init exits non-zero when a module stays in use (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 137
+check "it gave up within the grace period (3 s) plus 2 s ($waited tenths)" test "$waited" -le 50
+check "ready file (seen before) removed" test "$seen" -eq 0 -a ! -e "$READY"
+like "$TERMLOG" "dktest_user" "termination log names the holder dktest_user"
+like "$TERMLOG" "dktest_export" "termination log names the module in use"
+like "$TMP/init.out" "dktest_user" "drvkit's log names the holder"
+check "dktest_export still loaded (held)" loaded dktest_export
+check "dktest_params, not in use, was unloaded" test "$seen" -eq 0 -a -z "$(grep '^dktest_params ' /proc/modules)"
+[ "$_fail" -eq 0 ] || diag_file "$TMP/init.out" 30
+cleanup_modules

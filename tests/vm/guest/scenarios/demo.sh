@@ -9,6 +9,13 @@ start_init /dk/configs/demo.yaml init
 wait_ready 30
 seen=$?
 okf $seen "drvkit init reached ready" "$TMP/init.out"
+if [ "$seen" -ne 0 ]; then
+	say "drvkit init did not get ready; its log:"
+	show <"$TMP/init.out"
+	alive "$pid" && kill -KILL "$pid"
+	cleanup_modules
+	exit 0
+fi
 say "ready file $READY is there: the startup probe would pass now"
 say "drvkit init's log so far:"
 show <"$TMP/init.out"

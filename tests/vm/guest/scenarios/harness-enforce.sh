@@ -1,7 +1,7 @@
 # The enforcing test kernel with busybox insmod only: unsigned and wrong-key modules are
 # refused, modules signed with the kernel's test key (scripts/sign-file) load and unload.
 . /dk/lib.sh
-check "kernel has no sig_enforce parameter to turn off (MODULE_SIG_FORCE)" test -d /sys/module/module
+is "$(cat /sys/module/module/parameters/sig_enforce 2>&1)" Y "signature enforcement is on (MODULE_SIG_FORCE)"
 insmod /dk/mods/dktest_params.ko >"$TMP/unsigned.out" 2>&1
 check "unsigned dktest_params refused" test $? -ne 0
 like "$TMP/unsigned.out" "Key was rejected by service" "unsigned: Key was rejected by service"

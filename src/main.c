@@ -17,9 +17,8 @@
 #endif
 
 static const struct dk_cmd *const dk_cmds[] = {
-	&dk_cmd_detect,
-	&dk_cmd_modinfo,
-	&dk_cmd_check,
+	&dk_cmd_detect, &dk_cmd_modinfo, &dk_cmd_check,
+	&dk_cmd_sign,	&dk_cmd_verify,	 &dk_cmd_unsign,
 };
 
 static void usage(FILE *f)

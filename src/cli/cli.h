@@ -16,6 +16,7 @@ struct dk_cmd {
 extern const struct dk_cmd dk_cmd_detect;
 extern const struct dk_cmd dk_cmd_modinfo;
 extern const struct dk_cmd dk_cmd_check;
+extern const struct dk_cmd dk_cmd_sign, dk_cmd_verify, dk_cmd_unsign;
 
 /* Prints "drvkit <cmd>: <msg>" plus a hint to run --help; returns DK_EXIT_USAGE. */
 int dk_usage_error(const char *cmd, const char *fmt, ...) _printf_format_(2, 3);

@@ -1,12 +1,121 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
 
 #include "cli.h"
+#include "core/detect.h"
+#include "detect-render.h"
 
-/* Placeholder until the command lands; kept only so the tree builds. */
-static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
+static void help(void)
 {
-	return dk_error_set(err, ENOSYS, "not implemented yet");
+	printf("Usage: drvkit detect [--host-root DIR] [--sysfs DIR] [--procfs DIR]\n"
+	       "                     [--kernel KVER] [--json]\n"
+	       "\n"
+	       "Report what a driver init decides from: kernel, OS, Driver Toolkit, "
+	       "kernel\n"
+	       "headers, module policy, NVIDIA/Mellanox PCI devices and loaded modules.\n"
+	       "Sources that are missing or unreadable are reported as unknown with the\n"
+	       "reason; the exit status is 0 unless the command line is bad (2).\n"
+	       "\n"
+	       "Options:\n"
+	       "  --host-root DIR  the host filesystem (default /)\n"
+	       "  --sysfs DIR      sysfs to read (default <host-root>/sys)\n"
+	       "  --procfs DIR     procfs to read (default <host-root>/proc)\n"
+	       "  --kernel KVER    kernel release (default "
+	       "<procfs>/sys/kernel/osrelease,\n"
+	       "                   else uname -r)\n"
+	       "  --json           one JSON object instead of text\n"
+	       "  -h, --help       this help\n"
+	       "\n"
+	       "JSON keys (unknown values are null; \"reason\" says why):\n"
+	       "  kernel   {release, arch: {value,source,reason}, built_with: "
+	       "{compiler,\n"
+	       "           version,text,source,reason}, gcc_available: [{path,version,\n"
+	       "           reason}], gcc_matching}\n"
+	       "  os       {source, reason, id, id_like, name, pretty_name, version_id,\n"
+	       "           version_major, version_minor (int), version_codename,\n"
+	       "           variant_id, ostree_version, rhel_version,\n"
+	       "           family: debian|rhel|suse|amzn|flatcar|unknown}\n"
+	       "  dtk      {present, source, reason, kernel_version, rt_kernel_version,\n"
+	       "           rhel_version, broken (bool|null), broken_reason}\n"
+	       "  headers  {selected, candidates: [{kind: "
+	       "build|source|debian|rhel|suse,\n"
+	       "           path, resolved, exists, reason, uts_release,\n"
+	       "           uts_release_matches (bool|null), uts_reason, config,\n"
+	       "           module_symvers, config_gcc_version, "
+	       "config_cc_version_text}]}\n"
+	       "  policy   {sig_enforce, lockdown, secure_boot, module_unload, "
+	       "modversions:\n"
+	       "           {value, source, reason}}; value yes|no (lockdown: none|\n"
+	       "           integrity|confidentiality; secure_boot no with reason \"not "
+	       "EFI\")\n"
+	       "  devices  {source, reason, pci: [{address, vendor, device, class,\n"
+	       "           kind: gpu|nvswitch|mellanox, driver, numa_node (int|null)}]}\n"
+	       "  modules  {source, reason, loaded: [{name, size, refcnt, state, "
+	       "holders,\n"
+	       "           version, srcversion}]}\n"
+	       "  nvidia   {source, reason, flavour: open|proprietary, version, gcc}\n");
 }
 
-const struct dk_cmd dk_cmd_detect = {"detect", "(not yet)", run};
+static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
+{
+	static const struct option opts[] = {
+		{"host-root", required_argument, NULL, 'r'},
+		{"sysfs", required_argument, NULL, 's'},
+		{"procfs", required_argument, NULL, 'p'},
+		{"kernel", required_argument, NULL, 'k'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	struct dk_detect d;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			ctx->host_root = optarg;
+			break;
+		case 's':
+			ctx->sysfs = optarg;
+			break;
+		case 'p':
+			ctx->procfs = optarg;
+			break;
+		case 'k':
+			ctx->kernel = optarg;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			help();
+			return DK_EXIT_OK;
+		default:
+			return dk_usage_error("detect", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return dk_usage_error("detect", "unexpected argument '%s'", argv[optind]);
+	if (!ctx->host_root[0] || (ctx->sysfs && !ctx->sysfs[0]) ||
+	    (ctx->procfs && !ctx->procfs[0]) || (ctx->kernel && !ctx->kernel[0]))
+		return dk_usage_error("detect", "empty option value");
+
+	r = dk_detect_run(ctx, &d, err);
+	if (r < 0) {
+		dk_detect_free(&d);
+		return r;
+	}
+	if (ctx->json)
+		r = dk_detect_render_json(stdout, &d);
+	else
+		dk_detect_render_text(stdout, &d);
+	dk_detect_free(&d);
+	if (r < 0)
+		return dk_error_set(err, -r, "render JSON");
+	return DK_EXIT_OK;
+}
+
+const struct dk_cmd dk_cmd_detect = {"detect",
+				     "report kernel, OS, headers, policy, devices", run};

@@ -7,6 +7,8 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: build.sh OUTDIR [KVER]}
+mkdir -p "$out"
+out=$(cd "$out" && pwd) # kbuild needs an absolute M=
 kver=${2:-${DK_KVER:-}}
 if [ -z "$kver" ]; then
 	kver=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sed 's|.*/linux-headers-||' | sort -V | tail -n1)

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Loading signing keys and certificates. Key bytes and passphrases are wiped
+ * (OPENSSL_cleanse) as soon as OpenSSL has parsed them and never reach a message. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+#include "shared/strbuf.h"
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "core/fsutil.h"
+#include "core/log.h"
+#include "core/sign.h"
+#include "core/sslerr.h"
+
+DK_DEFINE_CLEANUP(BIO *, BIO_free)
+DK_DEFINE_CLEANUP(X509 *, X509_free)
+DK_DEFINE_CLEANUP(EVP_PKEY *, EVP_PKEY_free)
+
+/* A buffer holding secret bytes: wiped before it is freed. */
+struct secret {
+	char *p;
+	size_t len;
+};
+
+static void secret_clear(struct secret *s)
+{
+	if (s->p) {
+		OPENSSL_cleanse(s->p, s->len + 1);
+		free(s->p);
+	}
+	s->p = NULL;
+	s->len = 0;
+}
+
+/* Reads a small file in one allocation (no realloc leaving copies behind). */
+static int read_secret(const char *path, size_t max, struct secret *s, struct stat *st,
+		       struct dk_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	size_t n = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return dk_error_set(err, errno, "open %s: %s", path, strerror(errno));
+	if (fstat(fd, st) < 0)
+		return dk_error_set(err, errno, "stat %s: %s", path, strerror(errno));
+	if (S_ISDIR(st->st_mode))
+		return dk_error_set(err, EISDIR, "%s: is a directory, not a file", path);
+	if (!S_ISREG(st->st_mode))
+		return dk_error_set(err, EINVAL, "%s: not a regular file", path);
+	if ((size_t)st->st_size > max)
+		return dk_error_set(err, EFBIG, "%s: larger than %zu bytes", path, max);
+	s->len = (size_t)st->st_size;
+	s->p = malloc(s->len + 1);
+	if (!s->p)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	while (n < s->len) {
+		ssize_t r = read(fd, s->p + n, s->len - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			secret_clear(s);
+			return dk_error_set(err, e, "read %s: %s", path, strerror(e));
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	s->len = n;
+	s->p[n] = '\0';
+	return 0;
+}
+
+const EVP_MD *dk_sign_hash_parse(const char *name)
+{
+	if (!name)
+		return NULL;
+	if (streq(name, "sha256"))
+		return EVP_sha256();
+	if (streq(name, "sha384"))
+		return EVP_sha384();
+	if (streq(name, "sha512"))
+		return EVP_sha512();
+	return NULL;
+}
+
+struct pass_ctx {
+	const char *pass; /* NULL: none given */
+	bool asked;
+};
+
+/* Never prompts: an encrypted key without a passphrase source is an error. */
+static int pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	struct pass_ctx *pc = u;
+	size_t n;
+
+	pc->asked = true;
+	if (!pc->pass)
+		return -1;
+	n = strlen(pc->pass);
+	if (size < 0 || n > (size_t)size)
+		return -1;
+	memcpy(buf, pc->pass, n);
+	return (int)n;
+}
+
+static int load_passphrase(const struct dk_signer_opts *o, struct secret *pass,
+			   struct dk_error **err)
+{
+	struct stat st;
+	const char *v;
+	int r;
+
+	if (o->passphrase_file && o->passphrase_env)
+		return dk_error_set(err, EINVAL,
+				    "give either a passphrase file or a passphrase "
+				    "environment variable, not both");
+	if (o->passphrase_file) {
+		r = read_secret(o->passphrase_file, 64 * 1024, pass, &st, err);
+		if (r < 0)
+			return dk_error_wrap(err, "passphrase file");
+		/* The first line is the passphrase, as with openssl -passin file: */
+		pass->p[strcspn(pass->p, "\r\n")] = '\0';
+		return 0;
+	}
+	if (o->passphrase_env) {
+		v = secure_getenv(o->passphrase_env);
+		if (!v)
+			return dk_error_set(err, ENOENT,
+					    "passphrase variable %s is not set",
+					    o->passphrase_env);
+		pass->len = strlen(v);
+		pass->p = strdup(v);
+		if (!pass->p)
+			return dk_error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int load_key(const char *path, const char *pass, EVP_PKEY **out,
+		    struct dk_error **err)
+{
+	_cleanup_(secret_clear) struct secret pem = {NULL, 0};
+	_cleanup_(dk_BIO_freep) BIO *bio = NULL;
+	struct pass_ctx pc = {pass, false};
+	struct stat st;
+	EVP_PKEY *key;
+	int r;
+
+	r = read_secret(path, 1u << 20, &pem, &st, err);
+	if (r < 0)
+		return dk_error_wrap(err, "signing key");
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		dk_warn("signing key %s is accessible by group or others (mode %04o); "
+			"chmod 600 it",
+			path, (unsigned)(st.st_mode & 07777));
+	bio = BIO_new_mem_buf(pem.p, (int)pem.len);
+	if (!bio)
+		return dk_ssl_error(err, ENOMEM, "signing key %s", path);
+	ERR_clear_error();
+	key = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, &pc);
+	if (key) {
+		*out = key;
+		return 0;
+	}
+	if (pc.asked && !pass)
+		return dk_ssl_error(err, EINVAL,
+				    "signing key %s is encrypted: give "
+				    "--passphrase-file or --passphrase-env",
+				    path);
+	if (pc.asked)
+		return dk_ssl_error(err, EBADMSG,
+				    "signing key %s: wrong passphrase or damaged key",
+				    path);
+	if (!strstr(pem.p, "PRIVATE KEY-----"))
+		return dk_ssl_error(err, EBADMSG, "signing key %s: not a PEM private key",
+				    path);
+	return dk_ssl_error(err, EBADMSG, "signing key %s: cannot parse the key", path);
+}
+
+int dk_cert_load(const char *path, X509 **out, struct dk_error **err)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_(dk_BIO_freep) BIO *bio = NULL;
+	const unsigned char *p;
+	size_t len = 0;
+	X509 *x;
+	int r;
+
+	r = dk_read_file(path, 1u << 20, &buf, &len);
+	if (r < 0)
+		return dk_error_set(err, -r, "certificate %s: %s", path, strerror(-r));
+	ERR_clear_error();
+	if (memmem(buf, len, "-----BEGIN", 10)) {
+		bio = BIO_new_mem_buf(buf, (int)len);
+		if (!bio)
+			return dk_ssl_error(err, ENOMEM, "certificate %s", path);
+		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	} else {
+		p = (const unsigned char *)buf;
+		x = d2i_X509(NULL, &p, (long)len);
+	}
+	if (!x)
+		return dk_ssl_error(err, EBADMSG,
+				    "certificate %s: not a PEM or DER X.509 certificate",
+				    path);
+	*out = x;
+	return 0;
+}
+
+int dk_signer_new_from(EVP_PKEY *key, X509 *cert, const char *hash,
+		       struct dk_signer **out, struct dk_error **err)
+{
+	struct dk_signer *s;
+	const EVP_MD *md;
+
+	md = dk_sign_hash_parse(hash ? hash : "sha256");
+	if (!md)
+		return dk_error_set(err, EINVAL,
+				    "unsupported hash '%s' (sha256, sha384, sha512)",
+				    hash);
+	ERR_clear_error();
+	if (X509_check_private_key(cert, key) != 1)
+		return dk_ssl_error(err, EINVAL,
+				    "the signing key does not belong to the certificate");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	EVP_PKEY_up_ref(key);
+	X509_up_ref(cert);
+	s->key = key;
+	s->cert = cert;
+	s->md = md;
+	s->hash = hash ? (streq(hash, "sha384")	  ? "sha384"
+			  : streq(hash, "sha512") ? "sha512"
+						  : "sha256")
+		       : "sha256";
+	/* Fill the certificate's cached extensions now, before threads share it. */
+	(void)X509_check_purpose(cert, -1, 0);
+	*out = s;
+	return 0;
+}
+
+int dk_signer_new(const struct dk_signer_opts *opts, struct dk_signer **out,
+		  struct dk_error **err)
+{
+	_cleanup_(secret_clear) struct secret pass = {NULL, 0};
+	_cleanup_(dk_EVP_PKEY_freep) EVP_PKEY *key = NULL;
+	_cleanup_(dk_X509_freep) X509 *cert = NULL;
+	int r;
+
+	if (!opts->key_path || !opts->cert_path)
+		return dk_error_set(err, EINVAL,
+				    "a signing key and a certificate are needed");
+	if (opts->hash && !dk_sign_hash_parse(opts->hash))
+		return dk_error_set(err, EINVAL,
+				    "unsupported hash '%s' (sha256, sha384, sha512)",
+				    opts->hash);
+	r = load_passphrase(opts, &pass, err);
+	if (r < 0)
+		return r;
+	r = load_key(opts->key_path, pass.p, &key, err);
+	if (r < 0)
+		return r;
+	r = dk_cert_load(opts->cert_path, &cert, err);
+	if (r < 0)
+		return r;
+	r = dk_signer_new_from(key, cert, opts->hash, out, err);
+	if (r < 0)
+		return dk_error_wrap(err, "key %s, certificate %s", opts->key_path,
+				     opts->cert_path);
+	return 0;
+}
+
+void dk_signer_free(struct dk_signer *s)
+{
+	if (!s)
+		return;
+	EVP_PKEY_free(s->key);
+	X509_free(s->cert);
+	free(s);
+}

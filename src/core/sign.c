@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Appending, removing and checking module signatures (the format of the kernel's
+ * scripts/sign-file; layout in core/modsig.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+
+#include "core/fsutil.h"
+#include "core/modsig.h"
+#include "core/sign.h"
+#include "core/sslerr.h"
+
+DK_DEFINE_CLEANUP(BIO *, BIO_free)
+DK_DEFINE_CLEANUP(CMS_ContentInfo *, CMS_ContentInfo_free)
+DK_DEFINE_CLEANUP(STACK_OF(X509) *, sk_X509_free)
+
+#define TAIL_LEN (DK_MODSIG_TRAILER_LEN + DK_MODSIG_MAGIC_LEN)
+/* Modules are read whole; the largest real ones (nvidia.ko with debug info) are
+ * a few hundred MB. */
+#define MAX_MODULE_SIZE ((size_t)1 << 30)
+/* Room left after the module for the signature, so appending does not copy. */
+#define SIG_SLACK 16384
+
+void dk_modsig_trailer(unsigned char *buf, size_t sig_len)
+{
+	/* struct module_signature: algo, hash, id_type, signer_len, key_id_len,
+	 * pad[3], __be32 sig_len. Only id_type and sig_len carry information. */
+	memset(buf, 0, DK_MODSIG_TRAILER_LEN);
+	buf[2] = DK_MODSIG_ID_PKCS7;
+	buf[8] = (unsigned char)(sig_len >> 24);
+	buf[9] = (unsigned char)(sig_len >> 16);
+	buf[10] = (unsigned char)(sig_len >> 8);
+	buf[11] = (unsigned char)sig_len;
+	memcpy(buf + DK_MODSIG_TRAILER_LEN, DK_MODSIG_MAGIC, DK_MODSIG_MAGIC_LEN);
+}
+
+/* The detached PKCS#7 DER for data, built as sign-file builds it (no certificates,
+ * no S/MIME capabilities, no signed attributes, issuer and serial as signer id). */
+static int sign_der(const struct dk_signer *s, const void *data, size_t len, BIO **der,
+		    struct dk_error **err)
+{
+	_cleanup_(dk_CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+	_cleanup_(dk_BIO_freep) BIO *in = NULL;
+	_cleanup_(dk_BIO_freep) BIO *out = NULL;
+
+	if (len > INT_MAX)
+		return dk_error_set(err, EFBIG, "module larger than %d bytes", INT_MAX);
+	ERR_clear_error();
+	in = BIO_new_mem_buf(data, (int)len);
+	out = BIO_new(BIO_s_mem());
+	if (!in || !out)
+		return dk_ssl_error(err, ENOMEM, "out of memory");
+	cms = CMS_sign(NULL, NULL, NULL, NULL,
+		       CMS_NOCERTS | CMS_PARTIAL | CMS_BINARY | CMS_DETACHED |
+			       CMS_STREAM);
+	if (!cms)
+		return dk_ssl_error(err, EIO, "create PKCS#7 message");
+	if (!CMS_add1_signer(cms, s->cert, s->key, s->md,
+			     CMS_NOCERTS | CMS_BINARY | CMS_NOSMIMECAP | CMS_NOATTR))
+		return dk_ssl_error(err, EIO, "add signer");
+	if (CMS_final(cms, in, NULL, CMS_NOCERTS | CMS_BINARY) != 1)
+		return dk_ssl_error(err, EIO, "sign");
+	if (i2d_CMS_bio_stream(out, cms, NULL, 0) != 1)
+		return dk_ssl_error(err, EIO, "encode PKCS#7 message");
+	*der = TAKE_PTR(out);
+	return 0;
+}
+
+int dk_sign_buffer(const struct dk_signer *s, const void *data, size_t len,
+		   unsigned char **out, size_t *out_len, struct dk_error **err)
+{
+	_cleanup_(dk_BIO_freep) BIO *der = NULL;
+	unsigned char *buf;
+	char *sig = NULL;
+	long sig_len;
+	int r;
+
+	r = sign_der(s, data, len, &der, err);
+	if (r < 0)
+		return r;
+	sig_len = BIO_get_mem_data(der, &sig);
+	if (sig_len <= 0)
+		return dk_error_set(err, EIO, "empty signature");
+	buf = malloc(len + (size_t)sig_len + TAIL_LEN);
+	if (!buf)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	memcpy(buf, data, len);
+	memcpy(buf + len, sig, (size_t)sig_len);
+	dk_modsig_trailer(buf + len + (size_t)sig_len, (size_t)sig_len);
+	*out = buf;
+	*out_len = len + (size_t)sig_len + TAIL_LEN;
+	return 0;
+}
+
+/* Without a complete marker, is this the tail of a cut-off signature? A file that
+ * ends in the first 8+ bytes of the marker, or in a struct module_signature naming
+ * PKCS#7 and a plausible length, was signed and then truncated. */
+static int check_truncated(const unsigned char *p, size_t len, struct dk_error **err)
+{
+	static const unsigned char trailer_head[8] = {0, 0, DK_MODSIG_ID_PKCS7, 0, 0, 0,
+						      0, 0};
+
+	for (size_t n = DK_MODSIG_MAGIC_LEN - 1; n >= 8; n--)
+		if (len >= n && memcmp(p + len - n, DK_MODSIG_MAGIC, n) == 0)
+			return dk_error_set(err, EBADMSG,
+					    "the signature marker is cut short (%zu of "
+					    "%zu bytes): file truncated",
+					    n, DK_MODSIG_MAGIC_LEN);
+	if (len >= DK_MODSIG_TRAILER_LEN &&
+	    memcmp(p + len - DK_MODSIG_TRAILER_LEN, trailer_head, 8) == 0) {
+		const unsigned char *t = p + len - 4;
+		uint32_t sig_len = (uint32_t)t[0] << 24 | (uint32_t)t[1] << 16 |
+				   (uint32_t)t[2] << 8 | t[3];
+
+		if (sig_len > 0 && sig_len <= len - DK_MODSIG_TRAILER_LEN)
+			return dk_error_set(
+				err, EBADMSG,
+				"the file ends in a signature trailer without "
+				"the marker: file truncated");
+	}
+	return 0;
+}
+
+int dk_unsign_buffer(const void *data, size_t len, size_t *module_len,
+		     struct dk_error **err)
+{
+	struct dk_modsig sig;
+	int n = 0, r;
+
+	for (;;) {
+		r = dk_modsig_locate(data, len, &sig, err);
+		if (r < 0)
+			return r;
+		if (r == 0 && n == 0) {
+			r = check_truncated(data, len, err);
+			if (r < 0)
+				return r;
+		}
+		if (r == 0)
+			break;
+		len = sig.module_len;
+		n++;
+	}
+	*module_len = len;
+	return n;
+}
+
+/* A module read into memory with room to append a signature. */
+struct module_buf {
+	unsigned char *p;
+	size_t len, cap;
+	mode_t mode;
+};
+
+static void module_buf_clear(struct module_buf *m)
+{
+	free(m->p);
+	m->p = NULL;
+}
+
+static int read_module(const char *path, struct module_buf *m, struct dk_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	size_t n = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return dk_error_set(err, EISDIR, "%s: is a directory", path);
+	if (!S_ISREG(st.st_mode))
+		return dk_error_set(err, EINVAL, "%s: not a regular file", path);
+	if ((size_t)st.st_size > MAX_MODULE_SIZE)
+		return dk_error_set(err, EFBIG, "%s: larger than %zu bytes", path,
+				    MAX_MODULE_SIZE);
+	m->mode = st.st_mode & 07777;
+	/* A batch reuses one buffer per thread: fewer page faults than a fresh one. */
+	if (!m->p || m->cap < (size_t)st.st_size + SIG_SLACK) {
+		free(m->p);
+		m->cap = (size_t)st.st_size + SIG_SLACK;
+		m->p = malloc(m->cap);
+		if (!m->p)
+			return dk_error_set(err, ENOMEM, "%s: out of memory", path);
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (n == m->cap)
+			return dk_error_set(err, EIO, "%s: file grew while being read",
+					    path);
+		r = read(fd, m->p + n, m->cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return dk_error_set(err, errno, "read %s: %s", path,
+					    strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	m->len = n;
+	return 0;
+}
+
+/* In-place writes go to the file a symlink points at, not over the link. */
+static int write_module(const char *path, const char *output, const void *data,
+			size_t len, mode_t mode, struct dk_error **err)
+{
+	_cleanup_free_ char *real = NULL;
+	const char *dest = output;
+	int r;
+
+	if (!dest) {
+		real = realpath(path, NULL);
+		if (!real)
+			return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
+		dest = real;
+	}
+	r = dk_write_file_atomic(dest, data, len, mode);
+	if (r < 0)
+		return dk_error_set(err, -r, "write %s: %s", dest, strerror(-r));
+	return 0;
+}
+
+static int sign_file(const struct dk_signer *s, const char *path, const char *output,
+		     unsigned flags, struct module_buf *mb, struct dk_error **err)
+{
+	_cleanup_(dk_BIO_freep) BIO *der = NULL;
+	struct module_buf *m = mb;
+	size_t module_len;
+	char *sig = NULL;
+	long sig_len;
+	int r;
+
+	r = read_module(path, m, err);
+	if (r < 0)
+		return r;
+	r = dk_unsign_buffer(m->p, m->len, &module_len, err);
+	if (r < 0)
+		return dk_error_wrap(err, "%s", path);
+	if (r > 0 && !(flags & DK_SIGN_RESIGN))
+		return dk_error_set(err, EEXIST,
+				    "%s: already signed (use --resign to replace the "
+				    "signature)",
+				    path);
+	r = sign_der(s, m->p, module_len, &der, err);
+	if (r < 0)
+		return dk_error_wrap(err, "%s", path);
+	sig_len = BIO_get_mem_data(der, &sig);
+	if (sig_len <= 0)
+		return dk_error_set(err, EIO, "%s: empty signature", path);
+	if (module_len + (size_t)sig_len + TAIL_LEN > m->cap) {
+		unsigned char *np =
+			realloc(m->p, module_len + (size_t)sig_len + TAIL_LEN);
+
+		if (!np)
+			return dk_error_set(err, ENOMEM, "%s: out of memory", path);
+		m->p = np;
+		m->cap = module_len + (size_t)sig_len + TAIL_LEN;
+	}
+	memcpy(m->p + module_len, sig, (size_t)sig_len);
+	dk_modsig_trailer(m->p + module_len + (size_t)sig_len, (size_t)sig_len);
+	return write_module(path, output, m->p, module_len + (size_t)sig_len + TAIL_LEN,
+			    m->mode, err);
+}
+
+int dk_sign_file(const struct dk_signer *s, const char *path, const char *output,
+		 unsigned flags, struct dk_error **err)
+{
+	_cleanup_(module_buf_clear) struct module_buf m = {NULL, 0, 0, 0};
+
+	return sign_file(s, path, output, flags, &m, err);
+}
+
+int dk_unsign_file(const char *path, const char *output, bool *was_signed,
+		   struct dk_error **err)
+{
+	_cleanup_(module_buf_clear) struct module_buf m = {NULL, 0, 0, 0};
+	size_t module_len;
+	int r;
+
+	r = read_module(path, &m, err);
+	if (r < 0)
+		return r;
+	r = dk_unsign_buffer(m.p, m.len, &module_len, err);
+	if (r < 0)
+		return dk_error_wrap(err, "%s", path);
+	*was_signed = r > 0;
+	if (r == 0 && !output)
+		return 0; /* nothing to do: leave the file alone */
+	return write_module(path, output, m.p, module_len, m.mode, err);
+}
+
+struct sign_pool {
+	const struct dk_signer *signer;
+	const char *const *paths;
+	struct dk_sign_result *results;
+	size_t n;
+	unsigned flags;
+	atomic_size_t next;
+};
+
+static void *sign_worker(void *arg)
+{
+	_cleanup_(module_buf_clear) struct module_buf m = {NULL, 0, 0, 0};
+	struct sign_pool *pool = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&pool->next, 1)) < pool->n) {
+		struct dk_sign_result *res = &pool->results[i];
+
+		res->r = sign_file(pool->signer, pool->paths[i], NULL, pool->flags, &m,
+				   &res->err);
+		/* OpenSSL keeps a per-thread error queue; leave none behind. */
+		ERR_clear_error();
+	}
+	return NULL;
+}
+
+size_t dk_sign_files(const struct dk_ctx *ctx, const struct dk_signer *s,
+		     const char *const *paths, size_t n, unsigned flags, int jobs,
+		     struct dk_sign_result *results)
+{
+	struct sign_pool pool = {s, paths, results, n, flags, 0};
+	_cleanup_free_ pthread_t *threads = NULL;
+	size_t started = 0, failed = 0;
+
+	for (size_t i = 0; i < n; i++)
+		results[i] = (struct dk_sign_result){paths[i], 0, NULL};
+	if (jobs <= 0 && ctx)
+		jobs = ctx->jobs;
+	if (jobs <= 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+
+		jobs = c > 0 ? (int)MIN(c, 1024L) : 1;
+	}
+	if ((size_t)jobs > n)
+		jobs = (int)n;
+	/* The calling thread works too, so jobs - 1 helpers. */
+	if (jobs > 1)
+		threads = calloc((size_t)jobs - 1, sizeof(*threads));
+	for (int t = 0; threads && t < jobs - 1; t++) {
+		if (pthread_create(&threads[t], NULL, sign_worker, &pool) != 0)
+			break; /* fewer threads still finish the work */
+		started++;
+	}
+	sign_worker(&pool);
+	for (size_t t = 0; t < started; t++)
+		pthread_join(threads[t], NULL);
+	for (size_t i = 0; i < n; i++)
+		if (results[i].r < 0)
+			failed++;
+	return failed;
+}
+
+const char *dk_verify_verdict_name(enum dk_verify_verdict v)
+{
+	switch (v) {
+	case DK_VERIFY_OK:
+		return "ok";
+	case DK_VERIFY_UNSIGNED:
+		return "unsigned";
+	case DK_VERIFY_OTHER_KEY:
+		return "other-key";
+	case DK_VERIFY_MISMATCH:
+		return "mismatch";
+	case DK_VERIFY_MALFORMED:
+		return "malformed";
+	}
+	return "?";
+}
+
+static char *issuer_cn(X509 *cert)
+{
+	X509_NAME *name = X509_get_issuer_name(cert);
+	int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	ASN1_STRING *str;
+
+	if (idx < 0)
+		return strdup("");
+	str = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+	return strndup((const char *)ASN1_STRING_get0_data(str),
+		       (size_t)ASN1_STRING_length(str));
+}
+
+static char *ssl_detail(const char *what)
+{
+	unsigned long e = ERR_peek_error();
+	char buf[256] = "";
+	char *s = NULL;
+
+	if (e)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	if (asprintf(&s, "%s%s%s%s", what, e ? " (" : "", buf, e ? ")" : "") < 0)
+		return NULL;
+	return s;
+}
+
+static int verdict(struct dk_verify_result *res, enum dk_verify_verdict v,
+		   const char *detail)
+{
+	res->verdict = v;
+	if (detail && !res->detail)
+		res->detail = strdup(detail);
+	return 0;
+}
+
+int dk_verify_buffer(X509 *cert, const void *data, size_t len,
+		     struct dk_verify_result *res, struct dk_error **err)
+{
+	_cleanup_(dk_CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
+	_cleanup_(dk_sk_X509_freep) STACK_OF(X509) *certs = NULL;
+	_cleanup_(dk_BIO_freep) BIO *content = NULL;
+	_cleanup_error_ struct dk_error *lerr = NULL;
+	struct dk_modsig_info info;
+	STACK_OF(CMS_SignerInfo) * sis;
+	const unsigned char *der;
+	struct dk_modsig sig;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->cert_name = issuer_cn(cert);
+	res->cert_serial =
+		dk_hex_colon(ASN1_STRING_get0_data(X509_get0_serialNumber(cert)),
+			     (size_t)ASN1_STRING_length(X509_get0_serialNumber(cert)));
+	if (!res->cert_name || !res->cert_serial)
+		return dk_error_set(err, ENOMEM, "out of memory");
+
+	r = dk_modsig_locate(data, len, &sig, &lerr);
+	if (r == 0)
+		r = check_truncated(data, len, &lerr);
+	if (r < 0)
+		return verdict(res, DK_VERIFY_MALFORMED, lerr->msg);
+	if (r == 0)
+		return verdict(res, DK_VERIFY_UNSIGNED, NULL);
+	der = (const unsigned char *)data + sig.sig_offset;
+	if (dk_modsig_describe(der, sig.sig_len, &info, &lerr) < 0)
+		return verdict(res, DK_VERIFY_MALFORMED, lerr->msg);
+	res->signer = TAKE_PTR(info.signer);
+	res->signer_serial = TAKE_PTR(info.sig_key);
+	res->hash = TAKE_PTR(info.sig_hashalgo);
+	dk_modsig_info_clear(&info);
+
+	ERR_clear_error();
+	cms = d2i_CMS_ContentInfo(NULL, &der, (long)sig.sig_len);
+	if (!cms) {
+		res->detail = ssl_detail("cannot parse the PKCS#7 signature");
+		return verdict(res, DK_VERIFY_MALFORMED, NULL);
+	}
+	sis = CMS_get0_SignerInfos(cms);
+	if (!sis || sk_CMS_SignerInfo_num(sis) < 1)
+		return verdict(res, DK_VERIFY_MALFORMED,
+			       "PKCS#7 signature has no signer");
+	for (int i = 0; i < sk_CMS_SignerInfo_num(sis); i++)
+		if (CMS_SignerInfo_cert_cmp(sk_CMS_SignerInfo_value(sis, i), cert) != 0)
+			return verdict(res, DK_VERIFY_OTHER_KEY, NULL);
+
+	certs = sk_X509_new_null();
+	content = BIO_new_mem_buf(data, (int)MIN(sig.module_len, (size_t)INT_MAX));
+	if (!certs || !content || !sk_X509_push(certs, cert))
+		return dk_ssl_error(err, ENOMEM, "out of memory");
+	if (sig.module_len > INT_MAX)
+		return dk_error_set(err, EFBIG, "module larger than %d bytes", INT_MAX);
+	if (CMS_verify(cms, certs, NULL, content, NULL,
+		       CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY | CMS_NOINTERN) != 1) {
+		res->detail = ssl_detail("signature check failed");
+		return verdict(res, DK_VERIFY_MISMATCH, NULL);
+	}
+	ERR_clear_error();
+	return verdict(res, DK_VERIFY_OK, NULL);
+}
+
+int dk_verify_file(X509 *cert, const char *path, struct dk_verify_result *res,
+		   struct dk_error **err)
+{
+	_cleanup_(module_buf_clear) struct module_buf m = {NULL, 0, 0, 0};
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = read_module(path, &m, err);
+	if (r < 0)
+		return r;
+	r = dk_verify_buffer(cert, m.p, m.len, res, err);
+	if (r < 0)
+		return dk_error_wrap(err, "%s", path);
+	return 0;
+}
+
+void dk_verify_result_clear(struct dk_verify_result *res)
+{
+	free(res->signer);
+	free(res->signer_serial);
+	free(res->hash);
+	free(res->cert_name);
+	free(res->cert_serial);
+	free(res->detail);
+	memset(res, 0, sizeof(*res));
+}

@@ -18,6 +18,7 @@ if [ "$seen" -ne 0 ]; then
 fi
 say "ready file $READY is there: the startup probe would pass now"
 say "drvkit init's log so far:"
+shown=$(wc -l <"$TMP/init.out")
 show <"$TMP/init.out"
 say "\$ drvkit status"
 "$DRVKIT" status 2>&1 | show
@@ -30,8 +31,8 @@ say "\$ kill -TERM $pid   (the kubelet stopping the pod)"
 kill -TERM "$pid"
 stop_wait "$pid" 30
 is "$rc" 0 "drvkit init exited 0"
-say "drvkit init exited with status $rc; its log:"
-show <"$TMP/init.out"
+say "drvkit init exited with status $rc; its log since the signal:"
+tail -n +$((shown + 1)) "$TMP/init.out" | show
 check "ready file removed" test "$seen" -eq 0 -a ! -e "$READY"
 check "example driver unloaded" test "$seen" -eq 0 -a -z "$(grep ^dktest_ /proc/modules)"
 say "\$ lsmod | grep dktest   -> $(lsmod | grep -c '^dktest_') modules left"

@@ -26,9 +26,9 @@ tap() { # tap STATUS DESC
 
 # Groups: name kernel(debian|enforcing) scenarios extra-cmdline
 groups=(
-	"harness debian harness,load-cli"
+	"harness debian harness,load-cli,demo"
 	"lifecycle debian init-lifecycle,init-busy,init-restart,pid1"
-	"replace debian replace-intree"
+	"replace debian replace-intree,bench"
 	"sigenforce debian sigenforce-debian module.sig_enforce=1"
 	"enforcing enforcing harness-enforce,enforce-init"
 )
@@ -52,7 +52,8 @@ fi
 if [ "$prep_enf" -eq 1 ]; then
 	echo "# vm: enforcing kernel: tests/vm/build-kernel.sh (cached; a cold build takes about 10 min)"
 	vm_prepare_enforcing 2>"$VM_DIR/prepare-enforcing.err"
-	tap $? "prepare enforcing test kernel ${VM_ENF_KVER:-?} (build/lookup ${VM_ENF_KBUILD_S:-?} s) and its initramfs"
+	tap $? "prepare enforcing test kernel ${VM_ENF_KVER:-?} and its initramfs"
+	echo "# vm: enforcing kernel: ${VM_ENF_KBUILD_S:-?} s now; its build took $(cat "${VM_ENF_KERNEL%/*}/build-seconds" 2>/dev/null || echo ?) s (cache ${VM_ENF_KERNEL%/*})"
 	sed 's/^/# /' "$VM_DIR/prepare-enforcing.err"
 	tap "$([ "${VM_ENF_SIGNER:-}" = drvkit ] && echo 0 || echo 1)" \
 		"test modules signed with drvkit sign (signer used: ${VM_ENF_SIGNER:-none})"

@@ -20,6 +20,9 @@ while [ "$i" -le "$runs" ]; do
 	okf $? "run $i: drvkit init ready, SIGTERM, exit 0" "$TMP/init.err"
 	check "run $i: drvkit init unloaded the set" test -z "$(grep ^dktest_ /proc/modules)"
 	cleanup_modules
-	echo "DKVM: # bench run=$i insmod_$a $(echo $b | sed 's/^us=/init_us=/')"
+	c=$(dkvm-bench seq "$DRVKIT" --version 2>/dev/null | grep '^us=')
+	d=$(dkvm-bench seq /bin/true 2>/dev/null)
+	e=$(sed -n 's/.*ready \([0-9]*\) ms after start.*/\1/p' "$TMP/init.err")
+	echo "DKVM: # bench run=$i insmod_$a $(echo $b | sed 's/^us=/init_us=/') version_$c true_$d self_ms=${e:-nan}"
 	i=$((i + 1))
 done

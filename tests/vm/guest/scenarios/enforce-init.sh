@@ -31,6 +31,8 @@ for case in unsigned wrong-key; do
 	check "$case modules: no ready file" test ! -e "$READY"
 	like "$TMP/$case.out" "Key was rejected|signed by a trusted key" "$case modules: the message says the key was rejected / needs a trusted key"
 	like "$TERMLOG" "Key was rejected|signed by a trusted key" "$case modules: termination log says why"
+	diag "$case: drvkit said:"
+	grep -E 'error|rejected|trusted' "$TMP/$case.out" | tail -n 2 | while IFS= read -r l; do diag "  $l"; done
 	check "$case modules: nothing loaded" sh -c '! grep -q ^dktest_ /proc/modules'
 	cleanup_modules
 done

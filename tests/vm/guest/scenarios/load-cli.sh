@@ -8,7 +8,7 @@ check "dktest_user holds dktest_export" test -e /sys/module/dktest_export/holder
 "$DRVKIT" load /dk/mods/dktest_user.ko /dk/mods/dktest_export.ko >"$TMP/load2.out" 2>&1
 okf $? "drvkit load of the same files again exits 0" "$TMP/load2.out"
 like "$TMP/load2.out" "[Aa]lready|[Ss]kip|unchanged" "second load says the modules are already loaded"
-"$DRVKIT" unload dktest_export >"$TMP/unload-busy.out" 2>&1
+"$DRVKIT" unload --wait 1 dktest_export >"$TMP/unload-busy.out" 2>&1
 check "drvkit unload dktest_export alone fails (in use)" test $? -ne 0
 like "$TMP/unload-busy.out" "dktest_user" "the failure names the holder dktest_user"
 check "dktest_export still loaded" loaded dktest_export

@@ -18,5 +18,6 @@ check "drvkit init exits non-zero (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 137
 check "no ready file" test ! -e "$READY"
 like "$TMP/init.out" "signed by a trusted key" "drvkit init's message: signed by a trusted key"
 like "$TERMLOG" "signed by a trusted key|MOK" "termination log carries the reason"
+diag "termination log: $(head -c 400 "$TERMLOG" 2>/dev/null)"
 check "no test module loaded" sh -c '! grep -q ^dktest_ /proc/modules'
 cleanup_modules

@@ -29,6 +29,10 @@ if [ -f "$dir/.done" ]; then
 	echo "$dir"
 	exit 0
 fi
+# Partial builds left by killed runs (we hold the lock, so nobody is building them).
+for d in "$cache"/kernel-*; do
+	[ -d "$d" ] && [ ! -f "$d/.done" ] && [ "$d" != "$dir" ] && rm -rf "$d"
+done
 start=$(date +%s)
 echo "build-kernel.sh: building the enforcing kernel in $dir (about 10 minutes on 2 cores)" >&2
 rm -rf "$dir"

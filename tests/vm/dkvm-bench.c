@@ -3,14 +3,13 @@
  * Static helper for the VM benchmark (scripts/bench-init), built into the initramfs.
  *
  *   dkvm-bench seq CMD ARGS... [:: CMD ARGS...]...
- *       runs the commands one after another; prints "us=N" (CLOCK_MONOTONIC, fork of the
- *       first to exit of the last) and fails if one fails.
+ *       runs the commands one after another; prints "us=N" (CLOCK_MONOTONIC, fork of
+ *       the first to exit of the last) and fails if one fails.
  *   dkvm-bench init READY_FILE SETTLE_MS CMD ARGS...
- *       starts CMD, waits for READY_FILE with inotify on its directory (created first; no
- *       busy polling to steal the single emulated CPU); prints "us=N" (start to ready file),
- *       waits SETTLE_MS, prints "rss_kb=N anon_kb=N file_kb=N" (VmRSS, RssAnon, RssFile
- *       of CMD), sends SIGTERM, waits, prints
- *       "stop_us=N exit=N" (SIGTERM to exit).
+ *       starts CMD and waits for READY_FILE with inotify on its directory (no busy
+ *       polling stealing the one emulated CPU); prints "us=N" (start to ready file);
+ *       waits SETTLE_MS; prints "rss_kb= anon_kb= file_kb= shmem_kb=" of CMD; sends
+ *       SIGTERM, waits, prints "stop_us=N exit=N" (SIGTERM to exit).
  */
 #include <errno.h>
 #include <signal.h>
@@ -55,7 +54,8 @@ static int wait_exit(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* Prints VmRSS, RssAnon, RssFile, RssShmem of pid (files in an initramfs count as shmem). */
+/* Prints VmRSS, RssAnon, RssFile, RssShmem of pid (files in an initramfs count as shmem).
+ */
 static void print_rss(pid_t pid)
 {
 	char path[64], line[256];
@@ -77,7 +77,8 @@ static void print_rss(pid_t pid)
 		}
 		fclose(f);
 	}
-	printf("rss_kb=%ld anon_kb=%ld file_kb=%ld shmem_kb=%ld\n", rss, anon, file, shmem);
+	printf("rss_kb=%ld anon_kb=%ld file_kb=%ld shmem_kb=%ld\n", rss, anon, file,
+	       shmem);
 }
 
 static int cmd_seq(int argc, char **argv)
@@ -118,7 +119,8 @@ static int cmd_init(int argc, char **argv)
 	const char *dir = dirname(dirbuf);
 	mkdir(dir, 0755);
 	int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (in < 0 || inotify_add_watch(in, dir, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+	if (in < 0 ||
+	    inotify_add_watch(in, dir, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
 		fprintf(stderr, "dkvm-bench: inotify on %s: %s\n", dir, strerror(errno));
 		return 1;
 	}
@@ -163,6 +165,7 @@ int main(int argc, char **argv)
 		return cmd_seq(argc - 2, argv + 2);
 	if (argc >= 5 && strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 2, argv + 2);
-	fprintf(stderr, "usage: dkvm-bench seq CMD... [:: CMD...] | init READY SETTLE_MS CMD...\n");
+	fprintf(stderr, "usage: dkvm-bench seq CMD... [:: CMD...] | init READY SETTLE_MS "
+			"CMD...\n");
 	return 2;
 }

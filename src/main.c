@@ -16,10 +16,24 @@
 #define DRVKIT_VERSION "0.0.0"
 #endif
 
+/* One command per line keeps additions easy to review. */
+/* clang-format off */
 static const struct dk_cmd *const dk_cmds[] = {
-	&dk_cmd_detect, &dk_cmd_modinfo, &dk_cmd_check,
-	&dk_cmd_sign,	&dk_cmd_verify,	 &dk_cmd_unsign,
+	&dk_cmd_detect,
+	&dk_cmd_modinfo,
+	&dk_cmd_check,
+	&dk_cmd_sign,
+	&dk_cmd_verify,
+	&dk_cmd_unsign,
+	&dk_cmd_fetch,
+	&dk_cmd_extract,
+	&dk_cmd_headers,
+	&dk_cmd_load,
+	&dk_cmd_unload,
+	&dk_cmd_status,
+	&dk_cmd_init,
 };
+/* clang-format on */
 
 static void usage(FILE *f)
 {
@@ -93,6 +107,9 @@ int main(int argc, char *argv[])
 			argv[optind]);
 		return DK_EXIT_USAGE;
 	}
+	/* init is a long-running service: its steps are logged by default. */
+	if (!level_s && streq(cmd->name, "init"))
+		level = DK_LOG_INFO;
 	if (level_s && dk_log_level_parse(level_s, &level) < 0) {
 		fprintf(stderr,
 			"drvkit: unknown log level '%s' (error, warn, info, debug)\n",
@@ -115,7 +132,9 @@ int main(int argc, char *argv[])
 		return r;
 	{
 		int errnum = -r;
-		const char *hint = dk_error_hint(errnum);
+		/* errno-based hints speak of module loading: only for commands that load.
+		 */
+		const char *hint = cmd->module_hints ? dk_error_hint(errnum) : NULL;
 
 		fprintf(stderr, "drvkit %s: %s\n", cmd->name,
 			err && err->msg ? err->msg : strerror(errnum));

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <stdbool.h>
+
 #include "core/ctx.h"
 #include "core/error.h"
 
@@ -11,12 +13,16 @@ struct dk_cmd {
 	const char *name;
 	const char *summary;
 	int (*run)(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err);
+	bool module_hints; /* main() adds the errno hint of dk_error_hint() to failures */
 };
 
 extern const struct dk_cmd dk_cmd_detect;
 extern const struct dk_cmd dk_cmd_modinfo;
 extern const struct dk_cmd dk_cmd_check;
 extern const struct dk_cmd dk_cmd_sign, dk_cmd_verify, dk_cmd_unsign;
+extern const struct dk_cmd dk_cmd_fetch;
+extern const struct dk_cmd dk_cmd_extract, dk_cmd_headers;
+extern const struct dk_cmd dk_cmd_load, dk_cmd_unload, dk_cmd_status, dk_cmd_init;
 
 /* Prints "drvkit <cmd>: <msg>" plus a hint to run --help; returns DK_EXIT_USAGE. */
 int dk_usage_error(const char *cmd, const char *fmt, ...) _printf_format_(2, 3);

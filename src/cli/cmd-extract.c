@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+
+#include "cli.h"
+#include "core/archive.h"
+#include "core/log.h"
+
+#define MAX_GLOBS 64
+
+static void help(void)
+{
+	printf("Usage: drvkit extract ARCHIVE [-C DIR] [OPTIONS]\n"
+	       "\n"
+	       "Extract a tar (gz, xz, zst, bz2), .deb, .rpm or zip archive below DIR,\n"
+	       "refusing anything that would land outside it. ARCHIVE '-' reads stdin.\n"
+	       "\n"
+	       "  -C, --directory DIR      extract into DIR (default: .; created if "
+	       "missing)\n"
+	       "      --strip N            drop N leading path components\n"
+	       "      --member GLOB        only entries matching GLOB (repeatable)\n"
+	       "      --nested             the --member entries are archives: extract "
+	       "their\n"
+	       "                           contents in the same pass\n"
+	       "      --inner-member GLOB  with --nested: entries of the inner archives\n"
+	       "      --max-size BYTES     limit on total uncompressed size (K/M/G "
+	       "suffix;\n"
+	       "                           default 16G)\n"
+	       "      --max-entries N      limit on the number of entries (default "
+	       "1000000)\n"
+	       "      --rewrite-absolute-symlinks\n"
+	       "                           make /x symlinks point at DIR/x instead of "
+	       "refusing\n"
+	       "\n"
+	       "Exit codes: 0 ok, 1 failure (e.g. no space), 2 usage, 3 archive refused\n"
+	       "(hostile entry, limit exceeded, damaged), 4 not found.\n");
+}
+
+static int parse_u64(const char *s, bool suffixes, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (suffixes && *end) {
+		unsigned shift = *end == 'K' || *end == 'k'   ? 10
+				 : *end == 'M' || *end == 'm' ? 20
+				 : *end == 'G' || *end == 'g' ? 30
+				 : *end == 'T' || *end == 't' ? 40
+							      : 0;
+
+		if (!shift || end[1] || v > (UINT64_MAX >> shift))
+			return -EINVAL;
+		v <<= shift;
+		end++;
+	}
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int read_stdin(void *userdata, const void **buf, size_t *len,
+		      struct dk_error **err)
+{
+	char *b = userdata;
+	ssize_t n;
+
+	do
+		n = read(STDIN_FILENO, b, 64 * 1024);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return dk_error_set(err, errno, "read stdin: %s", strerror(errno));
+	*buf = b;
+	*len = (size_t)n;
+	return 0;
+}
+
+static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
+{
+	enum {
+		OPT_STRIP = 256,
+		OPT_MEMBER,
+		OPT_NESTED,
+		OPT_INNER,
+		OPT_MAXSIZE,
+		OPT_MAXENT,
+		OPT_REWRITE
+	};
+	static const struct option opts[] = {
+		{"directory", required_argument, NULL, 'C'},
+		{"strip", required_argument, NULL, OPT_STRIP},
+		{"strip-components", required_argument, NULL, OPT_STRIP},
+		{"member", required_argument, NULL, OPT_MEMBER},
+		{"nested", no_argument, NULL, OPT_NESTED},
+		{"inner-member", required_argument, NULL, OPT_INNER},
+		{"max-size", required_argument, NULL, OPT_MAXSIZE},
+		{"max-entries", required_argument, NULL, OPT_MAXENT},
+		{"rewrite-absolute-symlinks", no_argument, NULL, OPT_REWRITE},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	const char *members[MAX_GLOBS + 1] = {0}, *inner[MAX_GLOBS + 1] = {0};
+	struct dk_archive_opts o = {0};
+	struct dk_archive_stats stats = {0};
+	const char *dir = ".";
+	size_t n_members = 0, n_inner = 0;
+	bool nested = false;
+	uint64_t v;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "C:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			dir = optarg;
+			break;
+		case OPT_STRIP:
+			if (parse_u64(optarg, false, &v) < 0 || v > 1024)
+				return dk_usage_error("extract", "bad --strip '%s'",
+						      optarg);
+			o.strip = (unsigned)v;
+			break;
+		case OPT_MEMBER:
+		case OPT_INNER:
+			if ((c == OPT_MEMBER ? n_members : n_inner) >= MAX_GLOBS)
+				return dk_usage_error("extract", "too many globs");
+			if (c == OPT_MEMBER)
+				members[n_members++] = optarg;
+			else
+				inner[n_inner++] = optarg;
+			break;
+		case OPT_NESTED:
+			nested = true;
+			break;
+		case OPT_MAXSIZE:
+			if (parse_u64(optarg, true, &o.max_size) < 0 || o.max_size == 0)
+				return dk_usage_error("extract", "bad --max-size '%s'",
+						      optarg);
+			break;
+		case OPT_MAXENT:
+			if (parse_u64(optarg, false, &o.max_entries) < 0 ||
+			    o.max_entries == 0)
+				return dk_usage_error("extract", "bad --max-entries '%s'",
+						      optarg);
+			break;
+		case OPT_REWRITE:
+			o.flags |= DK_ARCHIVE_REWRITE_ABS_SYMLINKS;
+			break;
+		case 'h':
+			help();
+			return DK_EXIT_OK;
+		default:
+			return dk_usage_error("extract", "unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return dk_usage_error("extract", "expected one ARCHIVE argument");
+	if (nested && n_members == 0)
+		return dk_usage_error("extract",
+				      "--nested needs --member GLOB (the inner "
+				      "archives)");
+	if (!nested && n_inner > 0)
+		return dk_usage_error("extract", "--inner-member needs --nested");
+	if (nested) {
+		o.nested_members = members;
+		o.members = inner;
+	} else {
+		o.members = members;
+	}
+
+	if (streq(argv[optind], "-")) {
+		_cleanup_free_ char *buf = malloc(64 * 1024);
+
+		if (!buf)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		r = dk_archive_extract_stream("stdin", read_stdin, buf, dir, &o, &stats,
+					      err);
+	} else {
+		r = dk_archive_extract_file(argv[optind], dir, &o, &stats, err);
+	}
+	if (r < 0)
+		return r;
+	dk_info("extracted %" PRIu64 " entries, %" PRIu64 " bytes into %s", stats.entries,
+		stats.bytes, dir);
+	return DK_EXIT_OK;
+}
+
+const struct dk_cmd dk_cmd_extract = {"extract",
+				      "extract an archive safely below a directory", run};

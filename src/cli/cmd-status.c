@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "shared/cleanup.h"
+#include "shared/json-writer.h"
+
+#include "core/fsutil.h"
+#include "core/init.h"
+
+#include "cli.h"
+
+static void help(void)
+{
+	printf("Usage: drvkit status [--json] [--state-dir DIR]\n"
+	       "\n"
+	       "What drvkit init loaded (its state file), checked against the kernel:\n"
+	       "loaded, missing, or different srcversion. Exit 1 unless all are loaded.\n"
+	       "\n"
+	       "  --json              JSON output\n"
+	       "  --state-dir DIR     default /run/drvkit\n"
+	       "  --host-root DIR     host filesystem (default /)\n"
+	       "  --sysfs DIR         sysfs root (default HOST-ROOT/sys)\n");
+}
+
+static void state_releasep(struct dk_state *st)
+{
+	dk_state_release(st);
+}
+
+static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"state-dir", required_argument, NULL, 'd'},
+		{"host-root", required_argument, NULL, 'r'},
+		{"sysfs", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	_cleanup_modctx_ struct dk_modctx *m = NULL;
+	_cleanup_(state_releasep) struct dk_state st = {0};
+	_cleanup_free_ char *path = NULL;
+	const char *state_dir = "/run/drvkit";
+	struct json_writer w;
+	bool json = false, all = true;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'd':
+			state_dir = optarg;
+			break;
+		case 'r':
+			ctx->host_root = optarg;
+			break;
+		case 's':
+			ctx->sysfs = optarg;
+			break;
+		case 'h':
+			help();
+			return DK_EXIT_OK;
+		default:
+			return dk_usage_error("status", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return dk_usage_error("status", "unexpected argument '%s'", argv[optind]);
+	path = dk_path_join(state_dir, "state.json");
+	if (!path)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = dk_state_read(path, &st, err);
+	if (r < 0)
+		return r;
+	if (st.kernel)
+		ctx->kernel = st.kernel;
+	r = dk_modctx_new(ctx, &m, err);
+	if (r < 0)
+		return r;
+	json_init(&w, true);
+	json_begin_object(&w);
+	json_kv_string(&w, "state_file", path);
+	json_kv_bool(&w, "present", dk_path_exists(path));
+	json_kv_string(&w, "kernel", st.kernel);
+	json_kv_int(&w, "pid", st.pid);
+	json_key(&w, "modules");
+	json_begin_array(&w);
+	if (!json)
+		printf("state %s%s\n", path, dk_path_exists(path) ? "" : " (none)");
+	for (size_t i = 0; i < st.n_modules; i++) {
+		const struct dk_state_module *sm = &st.modules[i];
+		_cleanup_free_ char *detail = NULL;
+		enum dk_status_check s = dk_status_check_module(m, sm, &detail);
+
+		all = all && s == DK_STATUS_LOADED;
+		json_begin_object(&w);
+		json_kv_string(&w, "name", sm->name);
+		json_kv_string(&w, "component", sm->component);
+		json_kv_string(&w, "srcversion", sm->srcversion);
+		json_kv_string(&w, "status", dk_status_check_str(s));
+		json_kv_string(&w, "detail", detail);
+		json_end_object(&w);
+		if (!json)
+			printf("%-20s %-10s %s\n", sm->name, dk_status_check_str(s),
+			       detail ? detail : "");
+	}
+	json_end_array(&w);
+	json_key(&w, "replaced");
+	json_begin_array(&w);
+	for (size_t i = 0; i < st.n_replaced; i++) {
+		json_string(&w, st.replaced[i].name);
+		if (!json)
+			printf("%-20s replaced%s\n", st.replaced[i].name,
+			       st.replaced[i].restore ? " (restored on exit)" : "");
+	}
+	json_end_array(&w);
+	json_kv_bool(&w, "ok", all);
+	json_end_object(&w);
+	if (json)
+		printf("%s\n", json_str(&w));
+	json_release(&w);
+	return all ? DK_EXIT_OK : DK_EXIT_FAILURE;
+}
+
+const struct dk_cmd dk_cmd_status = {"status", "what drvkit loaded, checked", run};

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/cleanup.h"
+
+#include "core/module.h"
+
+#include "cli.h"
+
+static void help(void)
+{
+	printf("Usage: drvkit unload [OPTIONS] NAME...\n"
+	       "\n"
+	       "Unload modules, users before the modules they use. A module in use is\n"
+	       "retried with backoff until --wait ends; then its holders are named.\n"
+	       "A module that is not loaded is fine.\n"
+	       "\n"
+	       "  --wait SECONDS      how long to retry modules in use (default 10)\n"
+	       "  --host-root DIR     host filesystem (default /)\n"
+	       "  --sysfs DIR         sysfs root (default HOST-ROOT/sys)\n"
+	       "  --kernel KVER       kernel release (default uname -r)\n");
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end = NULL;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 86400)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
+{
+	static const struct option opts[] = {
+		{"wait", required_argument, NULL, 'w'},
+		{"host-root", required_argument, NULL, 'r'},
+		{"sysfs", required_argument, NULL, 's'},
+		{"kernel", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	_cleanup_modctx_ struct dk_modctx *m = NULL;
+	char **names = NULL, **order = NULL;
+	size_t n_order = 0, n = 0;
+	struct dk_remove_opts ro = {0, NULL, NULL};
+	double wait_s = 10;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'w':
+			if (parse_seconds(optarg, &wait_s) < 0)
+				return dk_usage_error("unload",
+						      "--wait: '%s' is not a "
+						      "number of seconds",
+						      optarg);
+			break;
+		case 'r':
+			ctx->host_root = optarg;
+			break;
+		case 's':
+			ctx->sysfs = optarg;
+			break;
+		case 'k':
+			ctx->kernel = optarg;
+			break;
+		case 'h':
+			help();
+			return DK_EXIT_OK;
+		default:
+			return dk_usage_error("unload", "unknown option");
+		}
+	}
+	if (optind >= argc)
+		return dk_usage_error("unload", "give at least one module NAME");
+	r = dk_modctx_new(ctx, &m, err);
+	if (r < 0)
+		return r;
+	/* Module names use _ in the kernel. */
+	names = argv + optind;
+	n = (size_t)(argc - optind);
+	for (size_t i = 0; i < n; i++)
+		for (char *p = names[i]; *p; p++)
+			if (*p == '-')
+				*p = '_';
+	r = dk_module_removal_order(m, names, n, false, &order, &n_order, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		bool listed = false;
+
+		for (size_t j = 0; j < n_order; j++)
+			listed = listed || streq(order[j], names[i]);
+		if (!listed)
+			printf("not loaded %s\n", names[i]);
+	}
+	ro.deadline_ms = dk_now_ms() + (int64_t)(wait_s * 1000);
+	for (size_t i = 0; i < n_order; i++) {
+		r = dk_module_remove(m, order[i], &ro, err);
+		if (r < 0)
+			break;
+		printf("%s %s\n", r == 0 ? "unloaded" : "not loaded", order[i]);
+	}
+	dk_names_free(order, n_order);
+	return r < 0 ? r : DK_EXIT_OK;
+}
+
+const struct dk_cmd dk_cmd_unload = {"unload", "unload modules, users first", run, true};

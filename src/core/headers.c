@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+#include "shared/strbuf.h"
+
+#include "archive.h"
+#include "fsutil.h"
+#include "headers.h"
+#include "log.h"
+
+extern char **environ;
+
+static char *path_in_root(const char *root, const char *rel)
+{
+	if (!root || streq(root, "/"))
+		return dk_path_join("/", rel);
+	return dk_path_join(root, rel);
+}
+
+static char *strdup_printf(const char *fmt, ...) _printf_format_(1, 2);
+static char *strdup_printf(const char *fmt, ...)
+{
+	struct strbuf b;
+	va_list ap;
+
+	strbuf_init(&b);
+	va_start(ap, fmt);
+	strbuf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (b.oom) {
+		strbuf_release(&b);
+		return NULL;
+	}
+	return strbuf_steal(&b);
+}
+
+bool dk_headers_check_tree(const char *dir, const char *kver, char **reason)
+{
+	_cleanup_free_ char *uts = NULL, *cfg = NULL, *sym = NULL, *text = NULL;
+	const char *p, *q;
+	struct stat st;
+	int r;
+
+	*reason = NULL;
+	if (stat(dir, &st) < 0) {
+		*reason = strdup_printf("%s", errno == ENOENT ? "does not exist"
+							      : strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*reason = strdup("not a directory");
+		return false;
+	}
+	uts = dk_path_join(dir, "include/generated/utsrelease.h");
+	cfg = dk_path_join(dir, ".config");
+	sym = dk_path_join(dir, "Module.symvers");
+	if (!uts || !cfg || !sym)
+		return false;
+	r = dk_read_file(uts, 4096, &text, NULL);
+	if (r < 0) {
+		*reason = strdup_printf("cannot read include/generated/utsrelease.h: %s",
+					strerror(-r));
+		return false;
+	}
+	p = strstr(text, "UTS_RELEASE");
+	p = p ? strchr(p, '"') : NULL;
+	q = p ? strchr(p + 1, '"') : NULL;
+	if (!q) {
+		*reason = strdup("include/generated/utsrelease.h has no UTS_RELEASE");
+		return false;
+	}
+	p++;
+	if ((size_t)(q - p) != strlen(kver) || strncmp(p, kver, (size_t)(q - p)) != 0) {
+		*reason = strdup_printf("UTS_RELEASE is '%.*s', not '%s'", (int)(q - p),
+					p, kver);
+		return false;
+	}
+	if (!dk_path_exists(cfg)) {
+		*reason = strdup("no .config");
+		return false;
+	}
+	if (!dk_path_exists(sym)) {
+		*reason = strdup("no Module.symvers");
+		return false;
+	}
+	return true;
+}
+
+/* lib/modules/KVER/build is usually a symlink, absolute on every distro: resolve
+ * it inside root, not on this machine. */
+static char *resolve_build_link(const char *root, const char *rel)
+{
+	_cleanup_free_ char *p = path_in_root(root, rel);
+	char t[PATH_MAX];
+	ssize_t n;
+
+	if (!p)
+		return NULL;
+	n = readlink(p, t, sizeof(t) - 1);
+	if (n < 0)
+		return TAKE_PTR(p); /* not a link (or missing): the path itself */
+	t[n] = '\0';
+	if (t[0] == '/')
+		return path_in_root(root, t);
+	{
+		_cleanup_free_ char *parent = NULL;
+		char *slash = strrchr(p, '/');
+
+		parent = strndup(p, (size_t)(slash - p));
+		return parent ? dk_path_join(parent, t) : NULL;
+	}
+}
+
+/* Canonical form of path when it exists and stays below root (links inside a
+ * mounted host root may point at this machine's files: keep those as they are). */
+static char *canonical_in_root(const char *root, char *path)
+{
+	_cleanup_free_ char *rr = NULL, *rp = NULL;
+	size_t n;
+
+	if (!path)
+		return NULL;
+	rr = realpath(root ? root : "/", NULL);
+	rp = realpath(path, NULL);
+	if (!rr || !rp)
+		return path;
+	n = strlen(rr);
+	if (streq(rr, "/") || (strncmp(rp, rr, n) == 0 && (rp[n] == '/' || !rp[n]))) {
+		free(path);
+		return TAKE_PTR(rp);
+	}
+	return path;
+}
+
+static int add_candidate(struct dk_headers_info *info, const char *where, char *path)
+{
+	struct dk_headers_candidate *c, *n;
+
+	n = realloc(info->cands, (info->n_cands + 1) * sizeof(*n));
+	if (!n) {
+		free(path);
+		return -ENOMEM;
+	}
+	info->cands = n;
+	c = &info->cands[info->n_cands++];
+	memset(c, 0, sizeof(*c));
+	c->path = canonical_in_root(info->root, path);
+	c->where = strdup(where);
+	if (!c->path || !c->where)
+		return -ENOMEM;
+	c->usable = dk_headers_check_tree(c->path, info->kver, &c->reason);
+	if (!c->usable && !c->reason)
+		return -ENOMEM;
+	if (c->usable && !info->build_dir) {
+		info->build_dir = strdup(c->path);
+		if (!info->build_dir)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int dk_headers_find(const char *root, const char *kver, struct dk_headers_info **out,
+		    struct dk_error **err)
+{
+	_cleanup_headers_info_ struct dk_headers_info *info = NULL;
+	_cleanup_free_ char *w1 = NULL, *w2 = NULL, *w3 = NULL;
+	int r;
+
+	if (!kver || !*kver || strchr(kver, '/') || streq(kver, "..") || streq(kver, "."))
+		return dk_error_set(err, EINVAL, "bad kernel release '%s'",
+				    kver ? kver : "");
+	info = calloc(1, sizeof(*info));
+	if (!info)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	info->kver = strdup(kver);
+	info->root = strdup(root ? root : "/");
+	w1 = strdup_printf("lib/modules/%s/build", kver);
+	w2 = strdup_printf("usr/src/kernels/%s", kver);
+	w3 = strdup_printf("usr/src/linux-headers-%s", kver);
+	if (!info->kver || !info->root || !w1 || !w2 || !w3)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = add_candidate(info, w1, resolve_build_link(root, w1));
+	if (r == 0)
+		r = add_candidate(info, w2, path_in_root(root, w2));
+	if (r == 0)
+		r = add_candidate(info, w3, path_in_root(root, w3));
+	if (r < 0)
+		return dk_error_set(err, -r, "out of memory");
+	if (info->build_dir)
+		dk_headers_find_compiler(info, NULL);
+	*out = TAKE_PTR(info);
+	return 0;
+}
+
+/* ---- compiler ---- */
+
+/* Value of KEY= in a .config, quotes removed; NULL if absent. */
+static char *config_value(const char *config, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *l = config; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		const char *end = strchrnul(l, '\n');
+
+		if (strncmp(l, key, kl) == 0 && l[kl] == '=') {
+			const char *v = l + kl + 1;
+			size_t n = (size_t)(end - v);
+
+			if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+				v++;
+				n -= 2;
+			}
+			return strndup(v, n);
+		}
+	}
+	return NULL;
+}
+
+/* Runs `prog -dumpfullversion` (argv, no shell); returns its first line or NULL. */
+static char *gcc_version_of(const char *prog)
+{
+	char *const argv[] = {(char *)prog, (char *)"-dumpfullversion", NULL};
+	posix_spawn_file_actions_t fa;
+	_cleanup_close_ int rd = -1;
+	char buf[128];
+	size_t n = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return NULL;
+	rd = fds[0];
+	if (posix_spawn_file_actions_init(&fa) != 0) {
+		close(fds[1]);
+		return NULL;
+	}
+	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	if (posix_spawn(&pid, prog, &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(fds[1]);
+		return NULL;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	while (n < sizeof(buf) - 1) {
+		ssize_t k = read(rd, buf + n, sizeof(buf) - 1 - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	buf[n] = '\0';
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || n == 0)
+		return NULL;
+	buf[strcspn(buf, "\n")] = '\0';
+	return strdup(buf);
+}
+
+/* First executable called name in the PATH-style list. */
+static char *which(const char *name, const char *path_env)
+{
+	_cleanup_free_ char *copy = strdup(path_env);
+	char *dir, *save = NULL;
+
+	if (!copy)
+		return NULL;
+	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		_cleanup_free_ char *p = dk_path_join(dir, name);
+		struct stat st;
+
+		if (p && stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0)
+			return TAKE_PTR(p);
+	}
+	return NULL;
+}
+
+void dk_headers_find_compiler(struct dk_headers_info *info, const char *path_env)
+{
+	_cleanup_free_ char *cfg_path = NULL, *config = NULL, *gv = NULL;
+	long major, minor, patch;
+	char name[32];
+
+	if (!info->build_dir)
+		return;
+	if (!path_env)
+		path_env = getenv("PATH");
+	if (!path_env)
+		path_env = "/usr/local/bin:/usr/bin:/bin";
+	cfg_path = dk_path_join(info->build_dir, ".config");
+	if (!cfg_path || dk_read_file(cfg_path, 0, &config, NULL) < 0)
+		return;
+	info->cc_version_text = config_value(config, "CONFIG_CC_VERSION_TEXT");
+	gv = config_value(config, "CONFIG_GCC_VERSION");
+	if (gv) {
+		char *end;
+
+		errno = 0;
+		info->gcc_version = strtol(gv, &end, 10);
+		if (errno || *end || info->gcc_version < 0)
+			info->gcc_version = 0;
+	}
+	if (info->gcc_version <= 0)
+		return; /* built with clang, or no .config value: nothing to match */
+	major = info->gcc_version / 10000;
+	minor = info->gcc_version / 100 % 100;
+	patch = info->gcc_version % 100;
+	snprintf(name, sizeof(name), "gcc-%ld", major);
+	info->gcc_path = which(name, path_env);
+	if (!info->gcc_path)
+		info->gcc_path = which("gcc", path_env);
+	if (!info->gcc_path)
+		return;
+	info->gcc_found = gcc_version_of(info->gcc_path);
+	if (info->gcc_found) {
+		long a = -1, b = -1, c = -1;
+
+		if (sscanf(info->gcc_found, "%ld.%ld.%ld", &a, &b, &c) >= 1) {
+			info->gcc_same_major = a == major;
+			info->gcc_exact = a == major && b == minor && c == patch;
+		}
+	}
+}
+
+void dk_headers_info_free(struct dk_headers_info *info)
+{
+	if (!info)
+		return;
+	for (size_t i = 0; i < info->n_cands; i++) {
+		free(info->cands[i].where);
+		free(info->cands[i].path);
+		free(info->cands[i].reason);
+	}
+	free(info->cands);
+	free(info->kver);
+	free(info->root);
+	free(info->build_dir);
+	free(info->cc_version_text);
+	free(info->gcc_path);
+	free(info->gcc_found);
+	free(info);
+}
+
+/* ---- materialise ---- */
+
+/* Debian's linux-headers-KVER/Makefile is one line, "include
+ * /usr/src/linux-headers-BASE-common/Makefile": make it find the common tree next to
+ * it instead of the host's. Other absolute includes whose target is in the unpacked
+ * tree are rewritten the same way. */
+static int fix_makefile(const char *outdir, const char *rel_dir, struct dk_error **err)
+{
+	_cleanup_free_ char *mk = NULL, *text = NULL;
+	_cleanup_strbuf_ struct strbuf b = {0};
+	unsigned depth = 1;
+	bool changed = false;
+	struct stat st;
+	int r;
+
+	mk = strdup_printf("%s/%s/Makefile", outdir, rel_dir);
+	if (!mk)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	if (lstat(mk, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 64 * 1024)
+		return 0;
+	r = dk_read_file(mk, 64 * 1024, &text, NULL);
+	if (r < 0)
+		return dk_error_set(err, -r, "read %s: %s", mk, strerror(-r));
+	for (const char *c = rel_dir; *c; c++)
+		depth += *c == '/';
+	strbuf_init(&b);
+	for (const char *l = text; *l;) {
+		const char *end = strchrnul(l, '\n');
+		size_t n = (size_t)(end - l);
+
+		if (n > 9 && startswith(l, "include /")) {
+			_cleanup_free_ char *target = strndup(l + 8, n - 8);
+			_cleanup_free_ char *inside = NULL;
+
+			if (!target)
+				return dk_error_set(err, ENOMEM, "out of memory");
+			dk_strip(target);
+			inside = dk_path_join(outdir, target);
+			if (inside && !strpbrk(target, " \t$") &&
+			    dk_path_exists(inside)) {
+				strbuf_puts(
+					&b,
+					"include $(dir $(lastword $(MAKEFILE_LIST)))");
+				for (unsigned i = 0; i < depth; i++)
+					strbuf_puts(&b, "../");
+				strbuf_puts(&b, target + 1);
+				changed = true;
+				l = end;
+				continue;
+			}
+		}
+		strbuf_putn(&b, l, *end ? n + 1 : n);
+		l = *end ? end + 1 : end;
+		if (!*end)
+			break;
+	}
+	if (!changed)
+		return 0;
+	if (b.oom)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = dk_write_file_atomic(mk, b.s, b.len, st.st_mode & 0777);
+	if (r < 0)
+		return dk_error_set(err, -r, "rewrite %s: %s", mk, strerror(-r));
+	dk_info("%s: absolute include rewritten to stay inside %s", mk, outdir);
+	return 0;
+}
+
+static int local_package(const char *ref, dk_headers_fetch_fn fetch, void *fetch_data,
+			 char **path, struct dk_error **err)
+{
+	if (startswith(ref, "file://")) {
+		const char *p = ref + strlen("file://");
+
+		if (startswith(p, "localhost/"))
+			p += strlen("localhost");
+		if (p[0] != '/')
+			return dk_error_set(err, EINVAL, "%s: only local file:// URLs",
+					    ref);
+		*path = strdup(p);
+	} else if (strstr(ref, "://")) {
+		/* DOWNLOADER PLUG-IN POINT: http(s) packages come in through the
+		 * caller's fetch callback (drvkit fetch, once it lands). */
+		if (!fetch)
+			return dk_error_set(
+				err, ENOTSUP,
+				"%s: downloading is not built in yet; fetch the "
+				"package and pass its local path",
+				ref);
+		return fetch(fetch_data, ref, path, err);
+	} else {
+		*path = strdup(ref);
+	}
+	return *path ? 0 : dk_error_set(err, ENOMEM, "out of memory");
+}
+
+int dk_headers_materialise(const char *kver, const char *const *packages,
+			   size_t n_packages, const char *outdir,
+			   dk_headers_fetch_fn fetch, void *fetch_data,
+			   struct dk_headers_info **out, struct dk_error **err)
+{
+	_cleanup_headers_info_ struct dk_headers_info *info = NULL;
+	_cleanup_free_ char *d1 = NULL, *d2 = NULL;
+	struct dk_archive_opts opts = {.flags = DK_ARCHIVE_REWRITE_ABS_SYMLINKS};
+	int r;
+
+	if (n_packages == 0)
+		return dk_error_set(err, EINVAL, "no packages to unpack");
+	{
+		_cleanup_extract_ struct dk_extract *x = NULL;
+
+		r = dk_extract_new(outdir, &opts, &x, err);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < n_packages; i++) {
+			_cleanup_free_ char *path = NULL;
+
+			r = local_package(packages[i], fetch, fetch_data, &path, err);
+			if (r < 0)
+				return r;
+			r = dk_extract_file(x, path, err);
+			if (r < 0)
+				return dk_error_wrap(err, "unpack package");
+		}
+		r = dk_extract_commit(x, err);
+		if (r < 0)
+			return r;
+	}
+	d1 = strdup_printf("usr/src/linux-headers-%s", kver);
+	d2 = strdup_printf("usr/src/kernels/%s", kver);
+	if (!d1 || !d2)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = fix_makefile(outdir, d1, err);
+	if (r == 0)
+		r = fix_makefile(outdir, d2, err);
+	if (r < 0)
+		return r;
+	r = dk_headers_find(outdir, kver, &info, err);
+	if (r < 0)
+		return r;
+	info->materialised = true;
+	if (!info->build_dir) {
+		const char *why =
+			info->n_cands ? info->cands[info->n_cands - 1].reason : "?";
+
+		for (size_t i = 0; i < info->n_cands; i++)
+			if (info->cands[i].reason &&
+			    !streq(info->cands[i].reason, "does not exist"))
+				why = info->cands[i].reason;
+		r = dk_error_set(
+			err, EBADMSG,
+			"the packages unpacked into %s hold no usable headers for "
+			"%s: %s",
+			outdir, kver, why);
+		*out = TAKE_PTR(info);
+		return r;
+	}
+	*out = TAKE_PTR(info);
+	return 0;
+}

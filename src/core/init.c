@@ -1,0 +1,1282 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+#include "shared/json-writer.h"
+#include "shared/strbuf.h"
+
+#include "check.h"
+#include "elf.h"
+#include "fsutil.h"
+#include "init.h"
+#include "log.h"
+#include "sign.h"
+
+#define TERMINATION_LOG_MAX 4096
+
+enum action {
+	ACT_LOAD,	  /* not loaded: insert */
+	ACT_RELOAD,	  /* another build is loaded: unload it, then insert */
+	ACT_SKIP_OURS,	  /* loaded, identical, loaded by a previous drvkit init */
+	ACT_SKIP_FOREIGN, /* loaded, identical, loaded by someone else: left alone */
+};
+
+struct imod {
+	struct dk_modfile *file;
+	const struct dk_config_component *comp;
+	const struct dk_config_module *cm;
+	enum action act;
+	bool done; /* inserted (or skipped) in this run */
+};
+
+/* A module to unload before loading: replaced in-tree, or our other version. */
+struct iremove {
+	char *name;
+	const struct dk_config_component *comp; /* NULL: not replaced, reloaded */
+};
+
+struct init {
+	struct dk_ctx *ctx;
+	const struct dk_config *cfg;
+	struct dk_modctx *m;
+	struct dk_modfile **files; /* config order */
+	size_t n_files;
+	struct imod *mods; /* load order */
+	size_t n_mods;
+	struct iremove *remove; /* removal order: users first */
+	size_t n_remove;
+	struct dk_state state;
+	struct dk_plan *plan;
+	char *state_path, *status_path, *lock_path;
+	int lock_fd, sfd;
+	bool term, skip_waits;
+	int64_t t0;
+	const char *phase;
+};
+
+static void init_release(struct init *in)
+{
+	dk_modfiles_free(in->files, in->n_files);
+	free(in->mods);
+	for (size_t i = 0; i < in->n_remove; i++)
+		free(in->remove[i].name);
+	free(in->remove);
+	dk_state_release(&in->state);
+	free(in->state_path);
+	free(in->status_path);
+	free(in->lock_path);
+	if (in->lock_fd >= 0)
+		close(in->lock_fd);
+	if (in->sfd >= 0)
+		close(in->sfd);
+	dk_modctx_free(in->m);
+}
+
+const char *dk_plan_verb_str(enum dk_plan_verb v)
+{
+	static const char *const names[] = {"unload", "build", "check",	   "sign",
+					    "load",   "skip",  "firmware", "restore"};
+
+	return (size_t)v < ARRAY_SIZE(names) ? names[v] : "?";
+}
+
+void dk_plan_release(struct dk_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_steps; i++) {
+		free(plan->steps[i].module);
+		free(plan->steps[i].detail);
+	}
+	free(plan->steps);
+	free(plan->kernel);
+	memset(plan, 0, sizeof(*plan));
+}
+
+_printf_format_(4, 5) static int plan_add(struct init *in, enum dk_plan_verb verb,
+					  const char *module, const char *fmt, ...)
+{
+	struct dk_plan *p = in->plan;
+	struct dk_plan_step *ns;
+	struct strbuf b;
+	va_list ap;
+
+	strbuf_init(&b);
+	va_start(ap, fmt);
+	strbuf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	dk_info("plan: %-8s %s: %s", dk_plan_verb_str(verb), module, b.oom ? "" : b.s);
+	if (!p) {
+		strbuf_release(&b);
+		return 0;
+	}
+	ns = realloc(p->steps, (p->n_steps + 1) * sizeof(*ns));
+	if (!ns) {
+		strbuf_release(&b);
+		return -ENOMEM;
+	}
+	p->steps = ns;
+	ns[p->n_steps].verb = verb;
+	ns[p->n_steps].module = strdup(module);
+	ns[p->n_steps].detail = strbuf_steal(&b);
+	p->n_steps++;
+	if (!ns[p->n_steps - 1].module || !ns[p->n_steps - 1].detail)
+		return -ENOMEM;
+	return 0;
+}
+
+/* ---- signals ---- */
+
+/* Blocks every signal but the synchronous faults (tini's set), so they queue on
+ * the signalfd instead of killing us between steps. */
+static int signals_setup(struct init *in, struct dk_error **err)
+{
+	static const int sync_sigs[] = {SIGSEGV, SIGBUS, SIGFPE,  SIGILL, SIGABRT,
+					SIGTRAP, SIGSYS, SIGTTIN, SIGTTOU};
+	sigset_t set;
+
+	sigfillset(&set);
+	for (size_t i = 0; i < ARRAY_SIZE(sync_sigs); i++)
+		sigdelset(&set, sync_sigs[i]);
+	if (sigprocmask(SIG_SETMASK, &set, NULL) < 0)
+		return dk_error_set(err, errno, "block signals: %s", strerror(errno));
+	in->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (in->sfd < 0)
+		return dk_error_set(err, errno, "signalfd: %s", strerror(errno));
+	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		dk_warn("cannot become a child subreaper: %s", strerror(errno));
+	return 0;
+}
+
+static void reap_children(void)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid <= 0)
+			return;
+		dk_debug("reaped child %d (status %d)", (int)pid, status);
+	}
+}
+
+/* Reads every queued signal. Returns true when SIGTERM/SIGINT came. */
+static bool drain_signals(struct init *in)
+{
+	struct signalfd_siginfo si;
+	bool term = false;
+
+	while (read(in->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap_children();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			dk_info("received %s from pid %u", strsignal((int)si.ssi_signo),
+				si.ssi_pid);
+			term = true;
+			break;
+		default:
+			dk_debug("ignoring %s", strsignal((int)si.ssi_signo));
+		}
+	}
+	return term;
+}
+
+/* dk_remove_opts.wait while unloading on SIGTERM: a second SIGTERM/SIGINT ends
+ * every wait at once. */
+static bool shutdown_wait(void *userdata, int ms)
+{
+	struct init *in = userdata;
+	int64_t end = dk_now_ms() + ms;
+
+	if (in->skip_waits)
+		return false;
+	for (;;) {
+		int64_t left = end - dk_now_ms();
+		struct pollfd pfd = {in->sfd, POLLIN, 0};
+
+		if (left <= 0)
+			return true;
+		if (poll(&pfd, 1, (int)left) > 0 && drain_signals(in)) {
+			dk_warn("second termination signal: no more waiting for modules "
+				"in "
+				"use");
+			in->skip_waits = true;
+			return false;
+		}
+	}
+}
+
+/* Step 9: the binary links libcurl, libarchive, OpenSSL and friends for other
+ * commands; their pages, touched once by the dynamic loader, would stay in our
+ * RSS for the life of the pod. Ask the kernel to reclaim clean file-backed
+ * pages (a hint: nothing is lost, pages come back from the page cache on use). */
+static void trim_memory(void)
+{
+#ifdef MADV_PAGEOUT
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+		char perms[8] = "";
+		int path_at = 0;
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms,
+			   &path_at) < 3)
+			continue;
+		/* file-backed mappings only; never the stack, heap or vdso */
+		if (path_at <= 0 || line[path_at] != '/')
+			continue;
+		(void)madvise((void *)start, end - start, MADV_PAGEOUT);
+	}
+#endif
+}
+
+/* ---- files: state, status, ready, termination log ---- */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int mkdir_parent(const char *path)
+{
+	_cleanup_free_ char *p = strdup(path);
+	char *slash;
+
+	if (!p)
+		return -ENOMEM;
+	slash = strrchr(p, '/');
+	if (!slash || slash == p)
+		return 0;
+	*slash = '\0';
+	return mkdir_p(p, 0755);
+}
+
+static void write_termination_log(const struct init *in, const char *msg)
+{
+	const char *path = in->cfg->termination_log;
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(msg);
+
+	if (!path)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		dk_warn("cannot write the termination log %s: %s", path, strerror(errno));
+		return;
+	}
+	/* Kubernetes reads at most 4096 bytes; it is a plain file (often a bind
+	 * mount), so it is written in place, not renamed over. */
+	if (len > TERMINATION_LOG_MAX)
+		len = TERMINATION_LOG_MAX;
+	if (write(fd, msg, len) < 0)
+		dk_warn("write %s: %s", path, strerror(errno));
+}
+
+static const char *action_str(enum action a)
+{
+	switch (a) {
+	case ACT_LOAD:
+	case ACT_RELOAD:
+		return "loaded";
+	case ACT_SKIP_OURS:
+		return "adopted";
+	case ACT_SKIP_FOREIGN:
+		return "skipped";
+	}
+	return "?";
+}
+
+static void write_status(struct init *in, const char *phase, const char *error)
+{
+	struct json_writer w;
+	int r;
+
+	in->phase = phase;
+	json_init(&w, true);
+	json_begin_object(&w);
+	json_kv_string(&w, "phase", phase);
+	json_kv_int(&w, "pid", getpid());
+	json_kv_string(&w, "kernel", in->m ? in->m->kver : NULL);
+	json_kv_string(&w, "config", in->cfg->path);
+	json_kv_string(&w, "ready_file", in->cfg->ready_file);
+	json_kv_int(&w, "elapsed_ms", dk_now_ms() - in->t0);
+	if (error)
+		json_kv_string(&w, "error", error);
+	json_key(&w, "modules");
+	json_begin_array(&w);
+	for (size_t i = 0; i < in->n_mods; i++) {
+		const struct imod *im = &in->mods[i];
+
+		json_begin_object(&w);
+		json_kv_string(&w, "name", im->file->name);
+		json_kv_string(&w, "component", im->comp->name);
+		json_kv_string(&w, "path", im->file->path);
+		json_kv_string(&w, "srcversion", im->file->srcversion);
+		json_kv_string(&w, "version", im->file->version);
+		json_kv_string(&w, "action", im->done ? action_str(im->act) : "pending");
+		json_kv_bool(&w, "loaded",
+			     dk_state_find_module(&in->state, im->file->name) ||
+				     im->act == ACT_SKIP_FOREIGN);
+		json_end_object(&w);
+	}
+	json_end_array(&w);
+	json_key(&w, "replaced");
+	json_begin_array(&w);
+	for (size_t i = 0; i < in->state.n_replaced; i++)
+		json_string(&w, in->state.replaced[i].name);
+	json_end_array(&w);
+	json_end_object(&w);
+	strbuf_putc(&w.out, '\n');
+	if (!w.out.oom) {
+		r = dk_write_file_atomic(in->status_path, w.out.s, w.out.len, 0644);
+		if (r < 0)
+			dk_warn("write %s: %s", in->status_path, strerror(-r));
+	}
+	json_release(&w);
+}
+
+static int save_state(struct init *in, struct dk_error **err)
+{
+	in->state.pid = getpid();
+	if (!in->state.kernel && !(in->state.kernel = strdup(in->m->kver)))
+		return dk_error_set(err, ENOMEM, "out of memory");
+	return dk_state_write(in->state_path, &in->state, err);
+}
+
+/* ---- step 1: lock ---- */
+
+static int take_lock(struct init *in, struct dk_error **err)
+{
+	char buf[32];
+	int r;
+
+	r = mkdir_p(in->cfg->state_dir, 0755);
+	if (r < 0)
+		return dk_error_set(err, -r, "step 1 (lock): create state dir %s: %s",
+				    in->cfg->state_dir, strerror(-r));
+	in->lock_fd = open(in->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (in->lock_fd < 0)
+		return dk_error_set(err, errno, "step 1 (lock): open %s: %s",
+				    in->lock_path, strerror(errno));
+	if (flock(in->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		_cleanup_free_ char *pid = NULL;
+
+		if (e != EWOULDBLOCK)
+			return dk_error_set(err, e, "step 1 (lock): lock %s: %s",
+					    in->lock_path, strerror(e));
+		(void)!dk_read_line(in->lock_path, &pid);
+		return dk_error_set(
+			err, EBUSY,
+			"step 1 (lock): another drvkit init (pid %s) holds %s: "
+			"only one instance may run per node",
+			pid && *pid ? pid : "unknown", in->lock_path);
+	}
+	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(in->lock_fd, 0) < 0 || pwrite(in->lock_fd, buf, strlen(buf), 0) < 0)
+		dk_warn("write pid to %s: %s", in->lock_path, strerror(errno));
+	return 0;
+}
+
+/* ---- steps 2-5: plan ---- */
+
+static char *expand_kver(const char *s, const char *kver)
+{
+	struct strbuf b;
+
+	strbuf_init(&b);
+	while (*s) {
+		if (startswith(s, "$KVER")) {
+			strbuf_puts(&b, kver);
+			s += 5;
+		} else if (startswith(s, "${KVER}")) {
+			strbuf_puts(&b, kver);
+			s += 7;
+		} else {
+			strbuf_putc(&b, *s++);
+		}
+	}
+	return strbuf_steal(&b);
+}
+
+/* Step 3: the precompiled directory of a component. Building from source is a
+ * later issue: it plugs in here and must produce the same .ko paths. */
+static int get_module_file(struct init *in, const struct dk_config_component *c,
+			   const struct dk_config_module *cm, struct dk_modfile **out,
+			   struct dk_error **err)
+{
+	_cleanup_free_ char *dir = expand_kver(c->source_dir, in->m->kver);
+	_cleanup_free_ char *alt = strdup(cm->name);
+	struct strbuf b;
+	char *path;
+	int r;
+
+	if (!dir || !alt)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (char *p = alt; *p; p++)
+		if (*p == '_')
+			*p = '-';
+	strbuf_init(&b);
+	strbuf_printf(&b, "%s/%s.ko", dir, cm->name);
+	path = strbuf_steal(&b);
+	if (path && !dk_path_exists(path)) {
+		strbuf_printf(&b, "%s/%s.ko", dir, alt);
+		if (!b.oom && dk_path_exists(b.s)) {
+			free(path);
+			path = strbuf_steal(&b);
+		}
+	}
+	strbuf_release(&b);
+	if (!path)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	if (!dk_path_exists(path)) {
+		r = dk_error_set(err, ENOENT,
+				 "step 3 (get): component %s: no %s.ko in %s (%s:%d): "
+				 "this image has no modules for kernel %s",
+				 c->name, cm->name, dir, in->cfg->path, cm->line,
+				 in->m->kver);
+		free(path);
+		return r;
+	}
+	r = dk_modfile_open(in->m, path, out, err);
+	free(path);
+	if (r < 0)
+		return dk_error_wrap(err, "step 3 (get): component %s", c->name);
+	if (!streq((*out)->name, cm->name)) {
+		r = dk_error_set(err, EBADMSG,
+				 "step 3 (get): component %s: %s holds module %s, not %s",
+				 c->name, (*out)->path, (*out)->name, cm->name);
+		dk_modfile_free(*out);
+		*out = NULL;
+		return r;
+	}
+	return 0;
+}
+
+/* Step 4: does the module fit the running kernel? */
+static int check_module(struct init *in, const struct imod *im, struct dk_error **err)
+{
+	const struct dk_modfile *f = im->file;
+	size_t kl = strlen(in->m->kver);
+
+	if (!f->vermagic)
+		return dk_error_set(err, ENOEXEC,
+				    "step 4 (check): %s (%s) has no vermagic: not built "
+				    "for a kernel",
+				    f->name, f->path);
+	if (strncmp(f->vermagic, in->m->kver, kl) != 0 ||
+	    (f->vermagic[kl] != ' ' && f->vermagic[kl] != '\0'))
+		return dk_error_set(err, ENOEXEC,
+				    "step 4 (check): %s (%s) was built for '%s', the "
+				    "running kernel is %s",
+				    f->name, f->path, f->vermagic, in->m->kver);
+	return 0;
+}
+
+static void modules_free(struct dk_module **mods, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dk_module_free(mods[i]);
+	free(mods);
+}
+
+/* Step 4 with the kernel's headers (core/check.c: vermagic, every __versions CRC
+ * against Module.symvers, missing symbols); without headers on the host, the
+ * vermagic release only. */
+static int check_modules(struct init *in, struct dk_error **err)
+{
+	_cleanup_error_ struct dk_error *herr = NULL;
+	_cleanup_free_ char *hdr = NULL;
+	_cleanup_kernel_ struct dk_kernel *k = NULL;
+	struct dk_module **mods = NULL;
+	struct dk_check_result *res = NULL;
+	bool any = false;
+	int r;
+
+	for (size_t i = 0; i < in->n_mods; i++)
+		any = any || in->mods[i].act == ACT_LOAD || in->mods[i].act == ACT_RELOAD;
+	if (!any)
+		return 0;
+	r = dk_kernel_find_headers(in->m->host_root, in->m->kver, &hdr, &herr);
+	if (r < 0) {
+		dk_info("step 4 (check): %s; checking the vermagic release only",
+			herr ? herr->msg : strerror(-r));
+		for (size_t i = 0; i < in->n_mods; i++) {
+			const struct imod *im = &in->mods[i];
+
+			if (im->act != ACT_LOAD && im->act != ACT_RELOAD)
+				continue;
+			r = check_module(in, im, err);
+			if (r < 0)
+				return dk_error_wrap(err, "component %s", im->comp->name);
+			if (plan_add(
+				    in, DK_PLAN_CHECK, im->file->name,
+				    "vermagic release fits (%s; no kernel headers on the "
+				    "host, CRCs not checked)",
+				    im->file->vermagic) < 0)
+				return dk_error_set(err, ENOMEM, "out of memory");
+		}
+		return 0;
+	}
+	r = dk_kernel_open(hdr, &k, err);
+	if (r < 0)
+		return dk_error_wrap(err, "step 4 (check): kernel headers %s", hdr);
+	/* All our modules: they provide symbols to each other. */
+	mods = calloc(in->n_mods ? in->n_mods : 1, sizeof(*mods));
+	if (!mods)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < in->n_mods; i++) {
+		r = dk_module_open(in->mods[i].file->path, &mods[i], err);
+		if (r < 0) {
+			modules_free(mods, i);
+			return dk_error_wrap(err, "step 4 (check)");
+		}
+	}
+	r = dk_check_modules(k, mods, in->n_mods, &res, err);
+	if (r < 0) {
+		modules_free(mods, in->n_mods);
+		return dk_error_wrap(err, "step 4 (check)");
+	}
+	for (size_t i = 0; i < in->n_mods && r >= 0; i++) {
+		const struct imod *im = &in->mods[i];
+		struct strbuf b;
+
+		if (im->act != ACT_LOAD && im->act != ACT_RELOAD)
+			continue;
+		if (res[i].fits) {
+			if (plan_add(in, DK_PLAN_CHECK, im->file->name,
+				     "fits %s (vermagic, symbol CRCs)", hdr) < 0)
+				r = dk_error_set(err, ENOMEM, "out of memory");
+			continue;
+		}
+		strbuf_init(&b);
+		for (size_t j = 0; j < res[i].n_issues; j++)
+			if (res[i].issues[j].fatal)
+				strbuf_printf(&b, "%s%s", b.len ? "; " : "",
+					      res[i].issues[j].message);
+		r = dk_error_set(
+			err, ENOEXEC,
+			"step 4 (check): component %s: %s (%s) does not fit kernel "
+			"%s: %s",
+			im->comp->name, im->file->name, im->file->path, in->m->kver,
+			b.oom || !b.len ? "see drvkit check" : b.s);
+		strbuf_release(&b);
+	}
+	dk_check_results_free(res, in->n_mods);
+	modules_free(mods, in->n_mods);
+	return r < 0 ? r : 0;
+}
+
+static bool replaces_name(const struct dk_config_component *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_replaces; i++)
+		if (streq(c->replaces[i], name))
+			return true;
+	return false;
+}
+
+static struct imod *find_mod(struct init *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_mods; i++)
+		if (streq(in->mods[i].file->name, name))
+			return &in->mods[i];
+	return NULL;
+}
+
+static int plan(struct init *in, struct dk_error **err)
+{
+	const struct dk_config *cfg = in->cfg;
+	_cleanup_free_ size_t *order = NULL;
+	_cleanup_free_ const struct dk_config_component **fcomp = NULL;
+	_cleanup_free_ const struct dk_config_module **fcm = NULL;
+	char **want = NULL, **rm = NULL;
+	size_t n_want = 0, n_rm = 0, total = 0;
+	int r;
+
+	/* Step 2: detect. The kernel release and the host tree. */
+	if (cfg->kernel)
+		in->ctx->kernel = cfg->kernel;
+	in->ctx->host_root = cfg->host_root;
+	r = dk_modctx_new(in->ctx, &in->m, err);
+	if (r < 0)
+		return dk_error_wrap(err, "step 2 (detect)");
+	if (in->plan && !(in->plan->kernel = strdup(in->m->kver)))
+		return dk_error_set(err, ENOMEM, "out of memory");
+	dk_info("step 2 (detect): kernel %s, host modules %s, sysfs %s", in->m->kver,
+		in->m->moddir, in->m->sysfs);
+	r = dk_state_read(in->state_path, &in->state, err);
+	if (r < 0) {
+		dk_warn("ignoring the previous state: %s", (*err)->msg);
+		dk_error_free(err);
+	}
+	if (in->state.kernel && !streq(in->state.kernel, in->m->kver)) {
+		dk_info("the state file is for kernel %s, not %s: ignoring it",
+			in->state.kernel, in->m->kver);
+		dk_state_release(&in->state);
+	}
+	if (in->state.n_modules)
+		dk_info("state file: a previous instance (pid %ld) loaded %zu modules",
+			in->state.pid, in->state.n_modules);
+
+	/* Step 3: get the files. */
+	for (size_t i = 0; i < cfg->n_components; i++)
+		total += cfg->components[i].n_modules;
+	in->files = calloc(total ? total : 1, sizeof(*in->files));
+	fcomp = calloc(total ? total : 1, sizeof(*fcomp));
+	fcm = calloc(total ? total : 1, sizeof(*fcm));
+	order = calloc(total ? total : 1, sizeof(*order));
+	in->mods = calloc(total ? total : 1, sizeof(*in->mods));
+	if (!in->files || !fcomp || !fcm || !order || !in->mods)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < cfg->n_components; i++) {
+		const struct dk_config_component *c = &cfg->components[i];
+
+		for (size_t j = 0; j < c->n_modules; j++) {
+			r = get_module_file(in, c, &c->modules[j],
+					    &in->files[in->n_files], err);
+			if (r < 0)
+				return r;
+			fcomp[in->n_files] = c;
+			fcm[in->n_files] = &c->modules[j];
+			in->n_files++;
+		}
+	}
+	r = dk_module_order(in->m, in->files, in->n_files, order, err);
+	if (r < 0)
+		return dk_error_wrap(err, "step 2 (plan)");
+
+	/* Step 2: what to do with each, in load order. */
+	for (size_t k = 0; k < in->n_files; k++) {
+		struct imod *im = &in->mods[in->n_mods++];
+		const struct dk_state_module *prev;
+		_cleanup_free_ char *why = NULL;
+
+		im->file = in->files[order[k]];
+		im->comp = fcomp[order[k]];
+		im->cm = fcm[order[k]];
+		prev = dk_state_find_module(&in->state, im->file->name);
+		switch (dk_module_match(in->m, im->file, &why)) {
+		case DK_MATCH_ABSENT:
+			im->act = ACT_LOAD;
+			break;
+		case DK_MATCH_SAME:
+			im->act = prev ? ACT_SKIP_OURS : ACT_SKIP_FOREIGN;
+			r = plan_add(
+				in, DK_PLAN_SKIP, im->file->name, "%s%s", why,
+				prev ? " (loaded by a previous drvkit init: adopted)"
+				     : " (not loaded by drvkit: left alone on exit)");
+			if (r < 0)
+				return dk_error_set(err, ENOMEM, "out of memory");
+			break;
+		case DK_MATCH_BUILTIN:
+			return dk_error_set(
+				err, EEXIST,
+				"step 2 (plan): component %s: %s is built into "
+				"kernel %s and cannot be replaced",
+				im->comp->name, im->file->name, in->m->kver);
+		case DK_MATCH_DIFFERENT:
+			if (replaces_name(im->comp, im->file->name) || prev ||
+			    cfg->unload_other_versions) {
+				im->act = ACT_RELOAD;
+				break;
+			}
+			return dk_error_set(
+				err, EEXIST,
+				"step 2 (plan): component %s: %s is already loaded and "
+				"differs (%s); not unloading it because "
+				"unload_other_versions is false: set it to true, list %s "
+				"under replaces, or unload it first",
+				im->comp->name, im->file->name, why, im->file->name);
+		}
+	}
+
+	/* Step 6 planned: what must be unloaded before loading. */
+	for (size_t i = 0; i < cfg->n_components && r >= 0; i++) {
+		const struct dk_config_component *c = &cfg->components[i];
+
+		for (size_t j = 0; j < c->n_replaces; j++) {
+			struct imod *ours = find_mod(in, c->replaces[j]);
+
+			if (ours &&
+			    (ours->act == ACT_SKIP_OURS || ours->act == ACT_SKIP_FOREIGN))
+				continue; /* ours is what is loaded */
+			want = reallocarray(want, n_want + 1, sizeof(char *));
+			if (!want)
+				return dk_error_set(err, ENOMEM, "out of memory");
+			want[n_want++] = c->replaces[j];
+		}
+	}
+	for (size_t i = 0; i < in->n_mods; i++) {
+		if (in->mods[i].act != ACT_RELOAD)
+			continue;
+		want = reallocarray(want, n_want + 1, sizeof(char *));
+		if (!want)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		want[n_want++] = in->mods[i].file->name;
+	}
+	r = dk_module_removal_order(in->m, want, n_want, true, &rm, &n_rm, err);
+	free(want);
+	if (r < 0)
+		return dk_error_wrap(err, "step 2 (plan)");
+	in->remove = calloc(n_rm ? n_rm : 1, sizeof(*in->remove));
+	if (!in->remove) {
+		dk_names_free(rm, n_rm);
+		return dk_error_set(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n_rm; i++) {
+		struct iremove *ir = &in->remove[in->n_remove++];
+		struct imod *ours = find_mod(in, rm[i]);
+
+		ir->name = TAKE_PTR(rm[i]);
+		for (size_t c = 0; c < cfg->n_components && !ir->comp; c++)
+			if (replaces_name(&cfg->components[c], ir->name))
+				ir->comp = &cfg->components[c];
+		if (ours && ours->act != ACT_RELOAD && ours->act != ACT_LOAD) {
+			/* One of ours uses a replaced module: it goes and comes back. */
+			ours->act = ACT_RELOAD;
+		}
+		r = plan_add(in, DK_PLAN_UNLOAD, ir->name, "%s",
+			     ours	? "another build of this module is loaded"
+			     : ir->comp ? "in-tree module replaced by this config"
+					: "uses a module being replaced");
+		if (r < 0)
+			break;
+	}
+	free(rm);
+	if (r < 0)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	if (in->n_remove) {
+		_cleanup_free_ char *why = NULL;
+
+		if (!dk_kernel_can_unload(in->m, &why))
+			return dk_error_set(
+				err, EOPNOTSUPP,
+				"step 2 (plan): %s must be unloaded first, but "
+				"%s; reboot the node with this driver preloaded "
+				"or use a kernel with CONFIG_MODULE_UNLOAD",
+				in->remove[0].name, why ? why : "it cannot");
+	}
+
+	/* Step 4: check, then step 5 planned, then the loads. */
+	r = check_modules(in, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < in->n_mods; i++) {
+		struct imod *im = &in->mods[i];
+		_cleanup_free_ char *params = NULL;
+
+		if (im->act != ACT_LOAD && im->act != ACT_RELOAD)
+			continue;
+		if (cfg->signing &&
+		    plan_add(in, DK_PLAN_SIGN, im->file->name, "with %s (%s)",
+			     cfg->signing->cert, cfg->signing->hash) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		params = dk_params_string(im->cm->params, im->cm->n_params);
+		if (!params)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		free(im->file->params);
+		im->file->params = *params ? TAKE_PTR(params) : NULL;
+		if (plan_add(in, DK_PLAN_LOAD, im->file->name, "%s%s%s%s (component %s)",
+			     im->file->path, im->file->params ? " [" : "",
+			     im->file->params ? im->file->params : "",
+			     im->file->params ? "]" : "", im->comp->name) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
+	}
+	if (cfg->firmware_path &&
+	    plan_add(in, DK_PLAN_FIRMWARE, cfg->firmware_path,
+		     "firmware search path (kept if one is set already)") < 0)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = n_rm; i-- > 0;) {
+		const struct iremove *ir = &in->remove[i];
+
+		if (ir->comp && ir->comp->restore &&
+		    plan_add(in, DK_PLAN_RESTORE, ir->name, "on exit (component %s)",
+			     ir->comp->name) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int init_setup(struct init *in, struct dk_ctx *ctx, const struct dk_config *cfg,
+		      struct dk_error **err)
+{
+	memset(in, 0, sizeof(*in));
+	in->ctx = ctx;
+	in->cfg = cfg;
+	in->lock_fd = -1;
+	in->sfd = -1;
+	in->t0 = dk_now_ms();
+	in->state_path = dk_path_join(cfg->state_dir, "state.json");
+	in->status_path = dk_path_join(cfg->state_dir, "status.json");
+	in->lock_path = dk_path_join(cfg->state_dir, "lock");
+	if (!in->state_path || !in->status_path || !in->lock_path)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+int dk_init_plan(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_plan *p,
+		 struct dk_error **err)
+{
+	_cleanup_(init_release) struct init in;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	r = init_setup(&in, ctx, cfg, err);
+	if (r < 0)
+		return r;
+	in.plan = p;
+	r = plan(&in, err);
+	if (r < 0)
+		dk_plan_release(p);
+	return r;
+}
+
+/* Step 5: sign what we load when a key is configured. The source directory may
+ * be read-only (an image layer): signed copies go to <state_dir>/signed/. */
+static int sign_modules(struct init *in, struct dk_error **err)
+{
+	const struct dk_config_signing *cs = in->cfg->signing;
+	struct dk_signer_opts so = {0};
+	_cleanup_signer_ struct dk_signer *signer = NULL;
+	_cleanup_free_ char *dir = NULL;
+	int64_t t = dk_now_ms();
+	size_t n = 0;
+	int r;
+
+	if (!cs)
+		return 0;
+	so.key_path = cs->key;
+	so.cert_path = cs->cert;
+	so.hash = cs->hash;
+	so.passphrase_file = cs->passphrase_file;
+	dir = dk_path_join(in->cfg->state_dir, "signed");
+	if (!dir)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < in->n_mods; i++) {
+		struct imod *im = &in->mods[i];
+		_cleanup_free_ char *base = NULL, *out = NULL;
+
+		if (im->act != ACT_LOAD && im->act != ACT_RELOAD)
+			continue;
+		if (!signer) {
+			r = dk_signer_new(&so, &signer, err);
+			if (r < 0)
+				return dk_error_wrap(err, "step 5 (sign)");
+			r = mkdir_p(dir, 0700);
+			if (r < 0)
+				return dk_error_set(err, -r,
+						    "step 5 (sign): create %s: %s", dir,
+						    strerror(-r));
+		}
+		if (asprintf(&base, "%s.ko", im->file->name) < 0)
+			base = NULL;
+		out = base ? dk_path_join(dir, base) : NULL;
+		if (!out)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		r = dk_sign_file(signer, im->file->path, out, DK_SIGN_RESIGN, err);
+		if (r < 0)
+			return dk_error_wrap(err, "step 5 (sign): component %s: %s",
+					     im->comp->name, im->file->name);
+		free(im->file->path);
+		im->file->path = TAKE_PTR(out);
+		n++;
+	}
+	if (n)
+		dk_info("step 5 (sign): %zu modules signed with %s (%s) into %s (%lld "
+			"ms)",
+			n, cs->cert, cs->hash, dir, (long long)(dk_now_ms() - t));
+	return 0;
+}
+
+/* ---- steps 6-8 ---- */
+
+static int replace_modules(struct init *in, struct dk_error **err)
+{
+	struct dk_remove_opts ro = {dk_now_ms() + (int64_t)in->cfg->grace_period * 1000,
+				    shutdown_wait, in};
+	int r;
+
+	for (size_t i = 0; i < in->n_remove; i++) {
+		const struct iremove *ir = &in->remove[i];
+		struct imod *ours = find_mod(in, ir->name);
+		bool restore = false;
+
+		bool was_ours = dk_state_find_module(&in->state, ir->name) != NULL;
+
+		r = dk_module_remove(in->m, ir->name, &ro, err);
+		if (r < 0)
+			return dk_error_wrap(err, "step 6 (replace)");
+		dk_state_remove_module(&in->state, ir->name);
+		if (!was_ours) {
+			/* What we unload and did not load is remembered; users of
+			 * replaced modules come back when a replacing component
+			 * restores. */
+			if (ir->comp)
+				restore = ir->comp->restore;
+			else if (!ours)
+				for (size_t c = 0; c < in->cfg->n_components; c++)
+					restore = restore ||
+						  (in->cfg->components[c].n_replaces &&
+						   in->cfg->components[c].restore);
+			if (dk_state_add_replaced(&in->state, ir->name,
+						  ir->comp ? ir->comp->name : NULL,
+						  restore) < 0)
+				return dk_error_set(err, ENOMEM, "out of memory");
+		}
+		r = save_state(in, err);
+		if (r < 0)
+			return dk_error_wrap(err, "step 6 (replace)");
+		if (in->skip_waits)
+			in->term = true;
+	}
+	return 0;
+}
+
+static int set_firmware_path(struct init *in)
+{
+	_cleanup_free_ char *p =
+		dk_path_join(in->m->sysfs, "module/firmware_class/parameters/path");
+	_cleanup_free_ char *cur = NULL;
+	_cleanup_close_ int fd = -1;
+	const char *want = in->cfg->firmware_path;
+
+	if (!p)
+		return -ENOMEM;
+	if (dk_read_line(p, &cur) < 0) {
+		dk_warn("step 7 (firmware): cannot read %s: %s; firmware path not set", p,
+			strerror(errno));
+		return 0;
+	}
+	if (*cur) {
+		if (!streq(cur, want))
+			dk_warn("step 7 (firmware): the firmware search path is already "
+				"'%s'; keeping it (wanted '%s')",
+				cur, want);
+		return 0;
+	}
+	fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, want, strlen(want)) < 0) {
+		dk_warn("step 7 (firmware): write %s: %s", p, strerror(errno));
+		return 0;
+	}
+	dk_info("step 7 (firmware): search path set to %s", want);
+	return 0;
+}
+
+static int load_modules(struct init *in, struct dk_error **err)
+{
+	for (size_t i = 0; i < in->n_mods && !in->term; i++) {
+		struct imod *im = &in->mods[i];
+		int r;
+
+		switch (im->act) {
+		case ACT_SKIP_FOREIGN:
+			im->done = true;
+			continue;
+		case ACT_SKIP_OURS:
+			im->done = true;
+			break;
+		case ACT_LOAD:
+		case ACT_RELOAD:
+			r = dk_module_insert(in->m, im->file, err);
+			if (r < 0)
+				return dk_error_wrap(err, "step 7 (load): component %s",
+						     im->comp->name);
+			im->done = true;
+			break;
+		}
+		if (dk_state_add_module(&in->state, im->file->name, im->comp->name,
+					im->file->path, im->file->srcversion,
+					im->file->version) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		r = save_state(in, err);
+		if (r < 0)
+			return dk_error_wrap(err, "step 8 (state)");
+		if (drain_signals(in))
+			in->term = true;
+	}
+	return 0;
+}
+
+/* ---- step 10: shutdown ---- */
+
+static int shutdown_modules(struct init *in, struct strbuf *failure)
+{
+	int64_t start = dk_now_ms();
+	struct dk_remove_opts ro = {start + (int64_t)in->cfg->grace_period * 1000,
+				    shutdown_wait, in};
+	_cleanup_error_ struct dk_error *err = NULL;
+	int r;
+
+	if (unlink(in->cfg->ready_file) == 0)
+		dk_info("step 10 (stop): removed %s", in->cfg->ready_file);
+	write_status(in, "stopping", NULL);
+	if (!in->m)
+		return 0;
+	/* Our modules, in reverse load order. */
+	while (in->state.n_modules > 0) {
+		const char *name = in->state.modules[in->state.n_modules - 1].name;
+
+		r = dk_module_remove(in->m, name, &ro, &err);
+		if (r < 0) {
+			strbuf_printf(failure, "step 10 (stop): %s", err->msg);
+			if (err->errnum != EBUSY && dk_module_hint(err->errnum))
+				strbuf_printf(failure, " (%s)",
+					      dk_module_hint(err->errnum));
+			return -err->errnum;
+		}
+		if (r == 1)
+			dk_info("step 10 (stop): %s was not loaded any more", name);
+		dk_state_remove_module(&in->state, name);
+		if (save_state(in, &err) < 0) {
+			dk_warn("%s", err->msg);
+			dk_error_free(&err);
+		}
+	}
+	/* Replaced in-tree modules, providers first. */
+	while (in->state.n_replaced > 0) {
+		const struct dk_state_replaced *rp =
+			&in->state.replaced[in->state.n_replaced - 1];
+		_cleanup_free_ char *name = strdup(rp->name);
+
+		if (!name)
+			return -ENOMEM;
+		if (rp->restore) {
+			if (dk_now_ms() >= ro.deadline_ms) {
+				strbuf_printf(failure,
+					      "step 10 (restore): the grace period ended "
+					      "before in-tree %s could be reloaded",
+					      name);
+				return -ETIMEDOUT;
+			}
+			r = dk_module_probe(in->m, name, &err);
+			if (r < 0) {
+				strbuf_printf(failure, "step 10 (restore): %s", err->msg);
+				return -err->errnum;
+			}
+		}
+		dk_state_remove_replaced(&in->state, name);
+		if (save_state(in, &err) < 0) {
+			dk_warn("%s", err->msg);
+			dk_error_free(&err);
+		}
+	}
+	if (unlink(in->state_path) < 0 && errno != ENOENT)
+		dk_warn("remove %s: %s", in->state_path, strerror(errno));
+	dk_info("step 10 (stop): everything unloaded in %lld ms",
+		(long long)(dk_now_ms() - start));
+	return 0;
+}
+
+static int stop(struct init *in)
+{
+	struct strbuf failure;
+	int r;
+
+	strbuf_init(&failure);
+	r = shutdown_modules(in, &failure);
+	if (r < 0) {
+		const char *msg = failure.len ? failure.s : strerror(-r);
+
+		dk_err("%s", msg);
+		write_termination_log(in, msg);
+		write_status(in, "failed", msg);
+		strbuf_release(&failure);
+		return DK_EXIT_FAILURE;
+	}
+	write_status(in, "stopped", NULL);
+	strbuf_release(&failure);
+	return DK_EXIT_OK;
+}
+
+/* Records a start-up failure where Kubernetes shows it, then returns it. */
+static int startup_failed(struct init *in, int r, struct dk_error **err)
+{
+	struct strbuf b;
+	const char *hint = (*err) ? dk_module_hint((*err)->errnum) : NULL;
+
+	strbuf_init(&b);
+	strbuf_printf(&b, "drvkit init: %s", *err ? (*err)->msg : strerror(-r));
+	if (hint && !strstr(b.s ? b.s : "", hint))
+		strbuf_printf(&b, "\nhint: %s", hint);
+	if (!b.oom)
+		write_termination_log(in, b.s);
+	if (in->lock_fd >= 0)
+		write_status(in, "failed", *err ? (*err)->msg : strerror(-r));
+	strbuf_release(&b);
+	return r;
+}
+
+int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error **err)
+{
+	_cleanup_(init_release) struct init in;
+	int64_t t;
+	int r;
+
+	r = init_setup(&in, ctx, cfg, err);
+	if (r < 0)
+		return r;
+	r = signals_setup(&in, err);
+	if (r < 0)
+		return startup_failed(&in, r, err);
+
+	t = dk_now_ms();
+	r = take_lock(&in, err);
+	if (r < 0)
+		return startup_failed(&in, r, err);
+	/* A ready file left by a killed predecessor must not say ready now. */
+	if (unlink(cfg->ready_file) == 0)
+		dk_info("removed stale %s", cfg->ready_file);
+	dk_info("step 1 (lock): %s held (%lld ms)", in.lock_path,
+		(long long)(dk_now_ms() - t));
+
+	t = dk_now_ms();
+	r = plan(&in, err);
+	if (r < 0)
+		return startup_failed(&in, r, err);
+	dk_info("steps 2-5 (detect, plan, get, check): %zu modules, %zu to unload first "
+		"(%lld ms)",
+		in.n_mods, in.n_remove, (long long)(dk_now_ms() - t));
+	write_status(&in, "starting", NULL);
+	r = sign_modules(&in, err);
+	if (r < 0)
+		return startup_failed(&in, r, err);
+	if (drain_signals(&in))
+		return stop(&in);
+
+	t = dk_now_ms();
+	r = replace_modules(&in, err);
+	if (r < 0)
+		return startup_failed(&in, r, err);
+	if (in.n_remove)
+		dk_info("step 6 (replace): %zu modules unloaded (%lld ms)", in.n_remove,
+			(long long)(dk_now_ms() - t));
+	if (in.term || drain_signals(&in))
+		return stop(&in);
+
+	t = dk_now_ms();
+	r = load_modules(&in, err);
+	if (r < 0)
+		return startup_failed(&in, r, err);
+	if (in.term)
+		return stop(&in);
+	if (cfg->firmware_path)
+		(void)set_firmware_path(&in);
+	dk_info("step 7 (load): %zu modules (%lld ms)", in.n_mods,
+		(long long)(dk_now_ms() - t));
+
+	t = dk_now_ms();
+	r = save_state(&in, err);
+	if (r < 0)
+		return startup_failed(&in, r, err);
+	write_status(&in, "ready", NULL);
+	r = mkdir_parent(cfg->ready_file);
+	if (r >= 0)
+		r = dk_write_file_atomic(cfg->ready_file, "", 0, 0644);
+	if (r < 0) {
+		dk_error_set(err, -r, "step 8 (ready): write %s: %s", cfg->ready_file,
+			     strerror(-r));
+		return startup_failed(&in, r, err);
+	}
+	dk_info("step 8 (ready): %s written (%lld ms); ready %lld ms after start",
+		cfg->ready_file, (long long)(dk_now_ms() - t),
+		(long long)(dk_now_ms() - in.t0));
+
+	/* Step 9: keep little memory while we wait. */
+	dk_modctx_drop_caches(in.m);
+	for (size_t i = 0; i < in.n_files; i++) {
+		free(in.files[i]->params);
+		in.files[i]->params = NULL;
+	}
+	trim_memory();
+	dk_info("step 9 (wait): blocking on signals (pid %d)", (int)getpid());
+	for (;;) {
+		struct pollfd pfd = {in.sfd, POLLIN, 0};
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			dk_warn("poll: %s", strerror(errno));
+		if (drain_signals(&in))
+			break;
+	}
+	return stop(&in);
+}
+
+/* ---- status ---- */
+
+const char *dk_status_check_str(enum dk_status_check c)
+{
+	switch (c) {
+	case DK_STATUS_LOADED:
+		return "loaded";
+	case DK_STATUS_MISSING:
+		return "missing";
+	case DK_STATUS_DIFFERENT:
+		return "different";
+	}
+	return "?";
+}
+
+enum dk_status_check dk_status_check_module(const struct dk_modctx *m,
+					    const struct dk_state_module *sm,
+					    char **detail)
+{
+	struct dk_modstate st;
+	enum dk_status_check res = DK_STATUS_LOADED;
+	struct strbuf b;
+
+	strbuf_init(&b);
+	if (dk_module_state(m, sm->name, &st) < 0 || st.state == DK_LOADED_NO ||
+	    st.state == DK_LOADED_BUILTIN) {
+		res = DK_STATUS_MISSING;
+		strbuf_puts(&b, "not loaded");
+	} else if (sm->srcversion && st.srcversion &&
+		   !streq(sm->srcversion, st.srcversion)) {
+		res = DK_STATUS_DIFFERENT;
+		strbuf_printf(&b, "kernel has srcversion %s, drvkit loaded %s",
+			      st.srcversion, sm->srcversion);
+	} else if (!sm->srcversion && sm->version && st.version &&
+		   !streq(sm->version, st.version)) {
+		res = DK_STATUS_DIFFERENT;
+		strbuf_printf(&b, "kernel has version %s, drvkit loaded %s", st.version,
+			      sm->version);
+	} else {
+		strbuf_printf(&b, "%s, refcnt %ld", dk_loaded_str(st.state), st.refcnt);
+	}
+	dk_modstate_release(&st);
+	if (detail)
+		*detail = strbuf_steal(&b);
+	else
+		strbuf_release(&b);
+	return res;
+}

@@ -1,0 +1,298 @@
+#!/bin/bash
+# drvkit extract: real archives built here (tar, zip, .deb, .rpm, nested) and hostile
+# ones crafted with python's tarfile/zipfile. Every refusal must exit 3, write nothing
+# outside DIR (a canary directory is checked) and leave no partial tree in DIR.
+set -u
+. "$(dirname "$0")/../lib.sh"
+# conditions are chained with && and reported with ok $?: no errexit here
+run() {
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+}
+
+A=$TMP/arch
+SRC=$TMP/src
+CANARY=$TMP/canary
+EVIL=/tmp/dk-evil-$$
+mkdir -p "$A" "$SRC/sub/deeper" "$CANARY"
+echo canary >"$CANARY/keep"
+canary_state() { (cd "$CANARY" && find . -printf '%p %s %y\n' | sort); }
+CANARY0=$(canary_state)
+cleanup_evil() { rm -rf "$EVIL" /tmp/dk-evil-abs-$$; }
+trap 'cleanup_evil; rm -rf "$TMP"' EXIT
+
+# --- the reference tree
+echo hello >"$SRC/hello.txt"
+head -c 200000 /dev/urandom >"$SRC/sub/random.bin"
+printf '#!/bin/sh\necho hi\n' >"$SRC/sub/run.sh"
+chmod 755 "$SRC/sub/run.sh"
+echo deep >"$SRC/sub/deeper/file"
+ln -s ../hello.txt "$SRC/sub/link-to-hello"
+ln "$SRC/hello.txt" "$SRC/sub/hardlink"
+
+# tree_equal DIR: same files, contents, links and modes as $SRC
+tree_equal() {
+	diff -r --no-dereference "$SRC" "$1" >"$TMP/diff" 2>&1 &&
+		[ "$(stat -c %a "$1/sub/run.sh")" = 755 ] &&
+		[ "$(readlink "$1/sub/link-to-hello")" = ../hello.txt ] &&
+		[ "$(stat -c %i "$1/hello.txt")" = "$(stat -c %i "$1/sub/hardlink")" ]
+}
+
+# extract_ok NAME ARCHIVE [ARGS...]: extracts into a fresh dir and compares
+extract_ok() {
+	local name=$1 arch=$2
+	shift 2
+	rm -rf "$TMP/o"
+	run "$DRVKIT" extract "$arch" -C "$TMP/o" "$@"
+	if [ "$rc" -eq 0 ] && tree_equal "$TMP/o"; then
+		ok 0 "$name: extracted, identical tree"
+	else
+		ok 1 "$name: extracted, identical tree"
+		diag "rc=$rc"
+		sed 's/^/#   /' "$TMP/err" "$TMP/diff" 2>/dev/null | head -20
+	fi
+}
+
+# --- plain formats
+tar -C "$SRC" -czf "$A/t.tar.gz" .
+tar -C "$SRC" -cJf "$A/t.tar.xz" .
+tar -C "$SRC" -cjf "$A/t.tar.bz2" .
+extract_ok tar.gz "$A/t.tar.gz"
+extract_ok tar.xz "$A/t.tar.xz"
+extract_ok tar.bz2 "$A/t.tar.bz2"
+if command -v zstd >/dev/null; then
+	tar -C "$SRC" -cf - . | zstd -q -o "$A/t.tar.zst"
+	extract_ok tar.zst "$A/t.tar.zst"
+else
+	skip "tar.zst: no zstd command to make one (apt-get install zstd)"
+fi
+(cd "$SRC" && python3 - "$A/t.zip" <<'EOF'
+import os, stat, sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for root, dirs, files in os.walk("."):
+        for d in dirs:
+            z.write(os.path.join(root, d))
+        for f in files:
+            p = os.path.join(root, f)
+            if os.path.islink(p):
+                i = zipfile.ZipInfo(p[2:])
+                i.create_system = 3
+                i.external_attr = (stat.S_IFLNK | 0o777) << 16
+                z.writestr(i, os.readlink(p))
+            else:
+                z.write(p)
+EOF
+)
+# zip has no hardlinks: compare what it has
+rm -rf "$TMP/o"
+run "$DRVKIT" extract "$A/t.zip" -C "$TMP/o"
+is "$rc" 0 "zip: exit 0"
+cmp -s "$SRC/sub/random.bin" "$TMP/o/sub/random.bin" && [ "$(readlink "$TMP/o/sub/link-to-hello")" = ../hello.txt ] &&
+	[ "$(stat -c %a "$TMP/o/sub/run.sh")" = 755 ]
+ok $? "zip: contents, symlink and mode"
+
+cat "$A/t.tar.gz" | "$DRVKIT" extract - -C "$TMP/stdin" >/dev/null 2>"$TMP/err" && tree_equal "$TMP/stdin"
+ok $? "tar.gz from stdin (streaming API)"
+
+rm -rf "$TMP/o"
+run "$DRVKIT" extract "$A/t.tar.gz" -C "$TMP/o" --strip 1 --member 'sub/d*' --member 'sub/run.sh'
+[ "$rc" -eq 0 ] && [ -f "$TMP/o/deeper/file" ] && [ -x "$TMP/o/run.sh" ] && [ ! -e "$TMP/o/hello.txt" ]
+ok $? "--member GLOB --strip 1"
+run "$DRVKIT" extract "$A/t.tar.gz" -C "$TMP/nomatch" --member 'nothing*'
+is "$rc" 4 "--member matching nothing: exit 4"
+[ ! -e "$TMP/nomatch" ]
+ok $? "--member matching nothing: DIR not left behind"
+
+# extracting into an existing tree merges and replaces files
+mkdir -p "$TMP/merge/sub"
+echo old >"$TMP/merge/hello.txt"
+echo mine >"$TMP/merge/sub/mine"
+run "$DRVKIT" extract "$A/t.tar.gz" -C "$TMP/merge"
+[ "$rc" -eq 0 ] && [ "$(cat "$TMP/merge/hello.txt")" = hello ] && [ -f "$TMP/merge/sub/mine" ] &&
+	[ -f "$TMP/merge/sub/deeper/file" ] && [ -z "$(ls -d "$TMP"/merge/.drvkit-extract-* 2>/dev/null)" ]
+ok $? "extract into an existing directory merges, no staging dir left"
+
+# --- .deb, nested .deb, .rpm
+mkdir -p "$TMP/pkg/DEBIAN" "$TMP/pkg/usr/share/dktest" "$TMP/pkg/usr/src"
+cat >"$TMP/pkg/DEBIAN/control" <<EOF
+Package: dktest
+Version: 1.0
+Architecture: all
+Maintainer: drvkit tests <t@example.org>
+Description: drvkit test package
+EOF
+cp -a "$SRC/." "$TMP/pkg/usr/share/dktest/"
+tar -C "$SRC" -cJf "$TMP/pkg/usr/src/dktest-src.tar.xz" .
+dpkg-deb -Zxz --build "$TMP/pkg" "$A/dktest.deb" >/dev/null
+rm -rf "$TMP/o"
+run "$DRVKIT" extract "$A/dktest.deb" -C "$TMP/o" --strip 2 --member 'usr/share/dktest'
+[ "$rc" -eq 0 ] && tree_equal "$TMP/o/dktest"
+ok $? ".deb (dpkg-deb --build): data.tar streamed, tree identical"
+rm -rf "$TMP/o"
+run "$DRVKIT" extract "$A/dktest.deb" -C "$TMP/o" --member 'usr/src/dktest-src.tar.xz' --nested
+[ "$rc" -eq 0 ] && tree_equal "$TMP/o" && [ -z "$(find "$TMP/o" -name '*.tar.xz')" ]
+ok $? "nested .deb -> tar.xz in one pass, the inner .tar.xz never written"
+rm -rf "$TMP/o"
+run "$DRVKIT" extract "$A/dktest.deb" -C "$TMP/o" --member 'usr/src/*.tar.xz' --nested --inner-member 'sub/deeper'
+[ "$rc" -eq 0 ] && [ -f "$TMP/o/sub/deeper/file" ] && [ ! -e "$TMP/o/hello.txt" ]
+ok $? "nested with --inner-member"
+
+if command -v rpmbuild >/dev/null; then
+	mkdir -p "$TMP/rpm/SPECS"
+	cat >"$TMP/rpm/SPECS/dktest.spec" <<EOF
+Name: dktest
+Version: 1.0
+Release: 1
+Summary: drvkit test
+License: MIT
+BuildArch: noarch
+%description
+test
+%install
+mkdir -p %{buildroot}/usr/share/dktest
+cp -a $SRC/. %{buildroot}/usr/share/dktest/
+%files
+/usr/share/dktest
+EOF
+	if rpmbuild --quiet -bb --define "_topdir $TMP/rpm" --define '__os_install_post %{nil}' \
+		--define '_build_id_links none' "$TMP/rpm/SPECS/dktest.spec" >"$TMP/rpmbuild.log" 2>&1; then
+		rm -rf "$TMP/o"
+		run "$DRVKIT" extract "$(ls "$TMP"/rpm/RPMS/noarch/*.rpm)" -C "$TMP/o" --strip 2
+		[ "$rc" -eq 0 ] && tree_equal "$TMP/o/dktest"
+		ok $? ".rpm (rpmbuild): cpio payload extracted, tree identical"
+	else
+		ok 1 ".rpm: rpmbuild failed"
+		sed 's/^/#   /' "$TMP/rpmbuild.log" | tail -5
+	fi
+else
+	skip ".rpm: rpmbuild not installed (apt-get install rpm)"
+fi
+
+# --- hostile archives
+python3 - "$A" "$EVIL" "$CANARY" <<'EOF'
+import io, sys, tarfile, zipfile
+A, EVIL, CANARY = sys.argv[1:4]
+
+def tar(name, entries):
+    with tarfile.open(f"{A}/{name}.tar", "w", format=tarfile.GNU_FORMAT) as t:
+        for e in entries:
+            kind, path = e[0], e[1]
+            i = tarfile.TarInfo(path)
+            i.mode = 0o644
+            data = None
+            if kind == "file":
+                data = e[2] if len(e) > 2 else b"x"
+                i.size = len(data)
+            elif kind == "dir":
+                i.type, i.mode = tarfile.DIRTYPE, 0o755
+            elif kind == "sym":
+                i.type, i.linkname = tarfile.SYMTYPE, e[2]
+            elif kind == "hard":
+                i.type, i.linkname = tarfile.LNKTYPE, e[2]
+            elif kind == "chr":
+                i.type, i.devmajor, i.devminor = tarfile.CHRTYPE, 1, 3
+            elif kind == "fifo":
+                i.type = tarfile.FIFOTYPE
+            t.addfile(i, io.BytesIO(data) if data is not None else None)
+
+ok = [("file", "fine-before")]
+tar("dotdot", ok + [("file", "../dk-evil-dotdot")])
+tar("dotdot-inner", ok + [("file", "a/../../dk-evil-dotdot")])
+tar("absolute", ok + [("file", EVIL + "/abs")])
+tar("symlink-abs-dir", ok + [("sym", "link", CANARY), ("file", "link/passwd", b"pwned")])
+tar("symlink-rel-dir", ok + [("sym", "link", "../canary"), ("file", "link/passwd", b"pwned")])
+tar("symlink-escape", ok + [("sym", "a", "../../..")])
+tar("symlink-chain", ok + [("dir", "d1"), ("dir", "d1/d2"), ("sym", "d1/d2/s", "../.."),
+                           ("sym", "d1/d2/t", "s/../..")])
+tar("symlink-then-file", ok + [("dir", "d"), ("sym", "d/l", "."), ("sym", "x", "d"),
+                               ("file", "x/evil", b"through a link")])
+tar("hardlink-abs", ok + [("hard", "pw", "/etc/passwd")])
+tar("hardlink-dotdot", ok + [("hard", "pw", "../canary/keep")])
+tar("hardlink-to-symlink", ok + [("sym", "s", "fine-before"), ("hard", "h", "s")])
+tar("hardlink-later", ok + [("hard", "h", "later"), ("file", "later")])
+tar("device", ok + [("chr", "null")])
+tar("fifo", ok + [("fifo", "pipe")])
+tar("many", [("file", f"f{i}") for i in range(200)])
+tar("big", ok + [("file", "big", b"\0" * (3 << 20))])
+with zipfile.ZipFile(f"{A}/bomb.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    z.writestr("small", b"fine")
+    z.writestr("bomb", b"\0" * (64 << 20))
+with open(f"{A}/garbage.tar.gz", "wb") as f:
+    f.write(b"this is not an archive at all\n" * 100)
+EOF
+# zip bomb on disk: 64 MiB of zeros in ~64 KiB
+diag "bomb.zip is $(stat -c %s "$A/bomb.zip") bytes"
+
+# refused NAME ARCHIVE REGEX [ARGS...]: exit 3, message names the archive, nothing
+# outside DIR, DIR (pre-existing, one file in it) holds nothing new
+refused() {
+	local name=$1 arch=$2 re=$3
+	shift 3
+	rm -rf "$TMP/dest" "$TMP/dk-evil-dotdot"
+	mkdir -p "$TMP/dest"
+	echo mine >"$TMP/dest/pre-existing"
+	run "$DRVKIT" extract "$arch" -C "$TMP/dest" "$@"
+	is "$rc" 3 "$name: refused with exit 3"
+	like "$TMP/err" "$re" "$name: message says why"
+	[ "$(canary_state)" = "$CANARY0" ] && [ ! -e "$EVIL" ] && [ ! -e "$TMP/dk-evil-dotdot" ] &&
+		[ ! -e /tmp/dk-evil-dotdot ]
+	ok $? "$name: nothing written outside DIR"
+	[ "$(ls -A "$TMP/dest")" = pre-existing ]
+	ok $? "$name: no partial tree left in DIR"
+}
+refused "'..' entry" "$A/dotdot.tar" "dotdot.tar: \.\./dk-evil-dotdot: path contains a '\.\.' component"
+refused "'a/../..' entry" "$A/dotdot-inner.tar" "'\.\.' component"
+refused "absolute entry" "$A/absolute.tar" "absolute.tar: $EVIL/abs: absolute path"
+refused "symlink to an absolute dir" "$A/symlink-abs-dir.tar" "symlink to absolute path"
+refused "symlink (rewritten) then file through it" "$A/symlink-abs-dir.tar" \
+	"link/passwd: leading component 'link' is a symlink" --rewrite-absolute-symlinks
+refused "relative symlink dir, then file through it" "$A/symlink-rel-dir.tar" "points outside"
+refused "symlink a -> ../../.." "$A/symlink-escape.tar" "a: symlink target '\.\./\.\./\.\.' points outside"
+refused "symlink chain escaping through another link" "$A/symlink-chain.tar" \
+	"d1/d2/t: symlink resolves outside the extraction directory"
+refused "in-tree symlink, then a file through it" "$A/symlink-then-file.tar" "leading component 'x' is a symlink"
+refused "hardlink to /etc/passwd" "$A/hardlink-abs.tar" "pw: hardlink target '/etc/passwd': absolute path"
+refused "hardlink to ../canary/keep" "$A/hardlink-dotdot.tar" "hardlink target"
+refused "hardlink to a symlink" "$A/hardlink-to-symlink.tar" "not a regular file extracted earlier"
+refused "hardlink to a later entry" "$A/hardlink-later.tar" "not a regular file extracted earlier"
+refused "character device" "$A/device.tar" "null: character device entries are refused"
+refused "fifo" "$A/fifo.tar" "pipe: fifo entries are refused"
+refused "too many entries" "$A/many.tar" "more than 100 entries" --max-entries 100
+refused "entry over --max-size" "$A/big.tar" "big: total uncompressed size exceeds the limit of 1048576" --max-size 1M
+refused "zip bomb over --max-size" "$A/bomb.zip" "bomb: total uncompressed size exceeds" --max-size 8M
+refused "not an archive" "$A/garbage.tar.gz" "garbage.tar.gz: "
+
+run "$DRVKIT" extract "$A/bomb.zip" -C "$TMP/bomb-ok" --max-size 128M
+[ "$rc" -eq 0 ] && [ "$(stat -c %s "$TMP/bomb-ok/bomb")" = $((64 << 20)) ]
+ok $? "the same zip under a large enough --max-size extracts"
+rm -rf "$TMP/bomb-ok"
+
+run "$DRVKIT" extract "$A/does-not-exist.tar" -C "$TMP/x"
+is "$rc" 4 "missing archive: exit 4"
+[ ! -e "$TMP/x" ]
+ok $? "missing archive: DIR not created"
+run "$DRVKIT" extract "$A/t.tar.gz"
+is "$rc" 0 "no -C: extracts into the current directory" # (the test's cwd is the build dir)
+rm -rf ./hello.txt ./sub
+run "$DRVKIT" extract
+is "$rc" 2 "no archive: usage error"
+run "$DRVKIT" extract "$A/t.tar.gz" --nested
+is "$rc" 2 "--nested without --member: usage error"
+
+# --- ENOSPC: a 1 MiB tmpfs
+mkdir -p "$TMP/small"
+if mount -t tmpfs -o size=1m dktest "$TMP/small" 2>"$TMP/mount.err"; then
+	trap 'umount "$TMP/small" 2>/dev/null; cleanup_evil; rm -rf "$TMP"' EXIT
+	run "$DRVKIT" extract "$A/big.tar" -C "$TMP/small/out"
+	is "$rc" 1 "ENOSPC: exit 1"
+	like "$TMP/err" "big.tar: big: write: No space left on device" "ENOSPC: message names archive, entry and reason"
+	[ -z "$(ls -A "$TMP/small")" ]
+	ok $? "ENOSPC: nothing left behind"
+	umount "$TMP/small"
+else
+	skip "ENOSPC: cannot mount a tmpfs ($(cat "$TMP/mount.err"))"
+	skip "ENOSPC: (2)"
+	skip "ENOSPC: (3)"
+fi
+
+done_testing

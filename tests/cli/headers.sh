@@ -1,0 +1,143 @@
+#!/bin/bash
+# drvkit headers: the installed Debian headers on this machine, a fixture host root
+# with a broken tree, and a tree materialised from the real Debian packages
+# (apt-get download, cached under the build dir) that the test modules build against.
+set -u
+. "$(dirname "$0")/../lib.sh"
+run() {
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+}
+
+KVER=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sed 's|.*/linux-headers-||' | sort -V | tail -n1)
+if [ -z "$KVER" ]; then
+	echo "1..0 # SKIP no Debian kernel headers installed (linux-headers-amd64)"
+	exit 0
+fi
+diag "kernel $KVER"
+
+# --- installed headers on the real /
+run "$DRVKIT" headers --kernel "$KVER"
+is "$rc" 0 "installed headers: exit 0"
+like "$TMP/out" "^candidate: .*/linux-headers-$KVER: usable" "lib/modules/$KVER/build is found and usable"
+like "$TMP/out" "^candidate: /usr/src/kernels/$KVER: rejected: does not exist" "the RHEL location is reported as missing"
+like "$TMP/out" "^build: /usr/src/linux-headers-$KVER$" "build: names the tree to pass as -C"
+like "$TMP/out" "^compiler: gcc-[0-9]+ " "the compiler the kernel was built with"
+like "$TMP/out" "^gcc: /.*gcc(-[0-9]+)? [0-9.]+ \((same version|same major version)\)" "a matching gcc is found and run"
+run "$DRVKIT" headers --kernel "$KVER" --json
+[ "$rc" -eq 0 ] && python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["build"] == "/usr/src/linux-headers-" + sys.argv[2], d["build"]
+assert d["candidates"][0]["where"] == "lib/modules/%s/build" % sys.argv[2]
+assert d["compiler"]["gcc_version"] > 0
+' "$TMP/out" "$KVER" 2>"$TMP/py.err"
+ok $? "--json"
+
+# --- fixture host roots
+R=$TMP/root
+mkdir -p "$R/lib/modules/$KVER" "$R/usr/src/kernels/$KVER/include/generated"
+ln -s "/usr/src/kernels/$KVER" "$R/lib/modules/$KVER/build" # absolute, as on RHEL
+echo '#define UTS_RELEASE "5.14.0-1.el9.x86_64"' >"$R/usr/src/kernels/$KVER/include/generated/utsrelease.h"
+touch "$R/usr/src/kernels/$KVER/.config" "$R/usr/src/kernels/$KVER/Module.symvers"
+run "$DRVKIT" headers --kernel "$KVER" --host-root "$R"
+is "$rc" 4 "broken tree (utsrelease mismatch): exit 4"
+like "$TMP/out" "^candidate: $R/usr/src/kernels/$KVER: rejected: UTS_RELEASE is '5.14.0-1.el9.x86_64', not '$KVER'" \
+	"the absolute build link is resolved in the host root, rejected with the reason"
+like "$TMP/err" "no usable kernel headers for $KVER below $R" "error message"
+# the same tree, fixed, is accepted through the absolute link
+echo "#define UTS_RELEASE \"$KVER\"" >"$R/usr/src/kernels/$KVER/include/generated/utsrelease.h"
+rm "$R/usr/src/kernels/$KVER/Module.symvers"
+run "$DRVKIT" headers --kernel "$KVER" --host-root "$R"
+like "$TMP/out" "rejected: no Module.symvers" "missing Module.symvers is a reason"
+touch "$R/usr/src/kernels/$KVER/Module.symvers"
+run "$DRVKIT" headers --kernel "$KVER" --host-root "$R"
+[ "$rc" -eq 0 ] && grep -qx "build: $R/usr/src/kernels/$KVER" "$TMP/out"
+ok $? "RHEL layout below a host root is usable"
+
+# --- materialise from the real Debian packages
+CACHE=$DK_BUILDDIR/test-debs
+mkdir -p "$CACHE"
+COMMON=$(dpkg -s "linux-headers-$KVER" 2>/dev/null | sed -n 's/^Depends: //p' | tr ',' '\n' |
+	sed -n 's/^ *\(linux-headers-[^ ]*-common\).*/\1/p' | head -n1)
+KBUILD=$(dpkg -s "linux-headers-$KVER" 2>/dev/null | sed -n 's/^Depends: //p' | tr ',' '\n' |
+	sed -n 's/^ *\(linux-kbuild-[^ ]*\).*/\1/p' | head -n1)
+PKGS=("linux-headers-$KVER" "${COMMON:-linux-headers-common-unknown}" "${KBUILD:-linux-kbuild-unknown}")
+diag "packages: ${PKGS[*]}"
+(
+	cd "$CACHE" || exit 1
+	exec 9>.lock
+	flock 9
+	for p in "${PKGS[@]}"; do
+		ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download "$p" >"$CACHE/download.log" 2>&1 || exit 1
+	done
+)
+debs=()
+for p in "${PKGS[@]}"; do
+	f=$(ls "$CACHE/${p}"_*.deb 2>/dev/null | sort -V | tail -n1)
+	[ -n "$f" ] && debs+=(--package "$f")
+done
+if [ ${#debs[@]} -ne 6 ]; then
+	skip "materialise: cannot download ${PKGS[*]} ($(tail -n1 "$CACHE/download.log" 2>/dev/null))"
+	done_testing
+	exit $?
+fi
+H=$TMP/h
+run "$DRVKIT" headers --kernel "$KVER" "${debs[@]}" -o "$H"
+is "$rc" 0 "materialise from 3 .debs: exit 0"
+[ "$rc" -eq 0 ] || sed 's/^/#   /' "$TMP/err"
+like "$TMP/out" "^build: $H/usr/src/linux-headers-$KVER$" "build: points inside -o DIR"
+grep -q "UTS_RELEASE \"$KVER\"" "$H/usr/src/linux-headers-$KVER/include/generated/utsrelease.h"
+ok $? "utsrelease.h matches $KVER"
+# no symlink inside may point outside H (absolute ones were rewritten)
+abs=$(find "$H" -type l -lname '/*' | head -n3)
+is "$abs" "" "no absolute symlinks left"
+out=$(find "$H" -type l | while read -r l; do
+	t=$(realpath -m "$l")
+	case "$t" in "$H"/*) ;; *) echo "$l -> $t" ;; esac
+done | head -n3)
+is "$out" "" "every symlink resolves inside the tree"
+is "$(readlink "$H/lib/modules/$KVER/build")" "../../../usr/src/linux-headers-$KVER" "lib/modules/KVER/build rewritten relative"
+unlike "$H/usr/src/linux-headers-$KVER/Makefile" "include /usr" "the arch Makefile no longer includes the host's common tree"
+[ -e "$H/usr/src/linux-headers-$KVER/scripts/basic/fixdep" ] || [ -e "$H/usr/src/linux-headers-$KVER/scripts/mod/modpost" ]
+ok $? "scripts (from linux-kbuild) reachable through the tree's links"
+
+# build the test modules against THAT tree, with the host's copies hidden from it:
+# every path kbuild uses must come from $H
+M=$TMP/mods
+mkdir -p "$M"
+cp "$DK_SRCDIR"/tests/modules/Kbuild "$DK_SRCDIR"/tests/modules/*.c "$M"/
+if make -s -C "$H/usr/src/linux-headers-$KVER" M="$M" modules >"$TMP/build.log" 2>&1; then
+	ok 0 "test modules build against the materialised tree"
+	vm=$(modinfo -F vermagic "$M/dktest_params.ko")
+	case "$vm" in "$KVER "*) ok 0 "vermagic '$vm' starts with $KVER" ;; *)
+		ok 1 "vermagic starts with $KVER"
+		diag "vermagic: $vm"
+		;;
+	esac
+	grep -qs "$H/usr/src/linux-headers-" "$M"/.dktest_params.o.cmd &&
+		! grep -qsE '(^|[ :=])/usr/(src/linux-headers|lib/linux-kbuild)' "$M"/.*.cmd
+	ok $? "the build used the materialised headers, not the host's"
+else
+	ok 1 "test modules build against the materialised tree"
+	sed 's/^/#   /' "$TMP/build.log" | tail -20
+	skip "vermagic (no module)"
+	skip "host headers not used (no module)"
+fi
+
+# the same packages for another kernel release: rejected with the reason
+run "$DRVKIT" headers --kernel 9.9.9-bogus "${debs[@]}" -o "$TMP/h2"
+is "$rc" 3 "packages for another kernel: exit 3"
+like "$TMP/err" "hold no usable headers for 9.9.9-bogus" "message says so"
+
+run "$DRVKIT" headers --kernel "$KVER" --package http://example.invalid/x.deb -o "$TMP/h3"
+is "$rc" 1 "http URL without a downloader: clear failure"
+like "$TMP/err" "downloading is not built in yet" "message says how to proceed"
+[ ! -e "$TMP/h3" ]
+ok $? "nothing left behind"
+run "$DRVKIT" headers --kernel "$KVER" --package "$CACHE/nonexistent.deb" -o "$TMP/h4"
+is "$rc" 4 "missing package file: exit 4"
+run "$DRVKIT" headers --kernel "$KVER" -o "$TMP/h5"
+is "$rc" 2 "-o without --package: usage"
+
+done_testing

@@ -1,0 +1,318 @@
+#!/bin/bash
+# drvkit init lifecycle with the preload shim: ready, state, status, SIGTERM
+# unload order, busy modules, SIGKILL restart, the lock, replaces/restore,
+# config errors and --dry-run.
+set -e
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/kmod-lib.sh"
+
+# config NAME [extra top-level yaml] [extra component yaml]: writes $CFG for $HOST
+config() {
+	CFG=$TMP/$1.yaml
+	STATE=$HOST/run/drvkit
+	READY=$HOST/run/ready/.driver-ready
+	TERMLOG=$HOST/termination-log
+	cat >"$CFG" <<EOC
+state_dir: $STATE
+ready_file: $READY
+termination_log: $TERMLOG
+host_root: $HOST
+kernel: $KVER
+grace_period: ${GRACE:-5}
+${2:-}
+components:
+  - name: example
+    source: { dir: $MODS_TMPL }
+    modules:
+      - name: dktest_user
+      - name: dktest_export
+      - name: dktest_params
+        params: { count: 7, label: hello }
+${3:-}
+EOC
+}
+# the module dir with the kernel release as $KVER
+MODS_TMPL=$(dirname "$MODS")/\$KVER${MODS#"$(dirname "$MODS")/$KVER"}
+
+start_init() { # start_init: drvkit init in the background, $PID
+	DK_SHIM_SYSFS=$HOST/sys DK_SHIM_LOG=$SHIMLOG DK_SHIM_WATCH=$READY LD_PRELOAD=$SHIM_PRELOAD \
+		"$DRVKIT" init --config "$CFG" >"$TMP/init.out" 2>"$TMP/init.err" &
+	PID=$!
+}
+wait_ready() { # until status.json says ready for $PID
+	local i=0
+	while ! grep -q "\"pid\": $PID," "$STATE/status.json" 2>/dev/null ||
+		! grep -q '"phase": "ready"' "$STATE/status.json" 2>/dev/null ||
+		[ ! -e "$READY" ]; do
+		[ $i -lt 200 ] || return 1
+		kill -0 "$PID" 2>/dev/null || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+stop_init() { # stop_init [SIGNAL]: signal, wait, $rc and $ms
+	local t0
+	t0=$(date +%s%N)
+	kill -"${1:-TERM}" "$PID"
+	set +e
+	wait "$PID"
+	rc=$?
+	set -e
+	ms=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# --- config errors, dry-run ---
+new_host cfg
+printf 'components:\n  - name: x\n    source: { dir: /m }\n    modules:\n      - name: a\n        params: [ 1 ]\n' >"$TMP/bad.yaml"
+run dk init --config "$TMP/bad.yaml"
+is "$rc" 3 "bad config: exit 3"
+like "$TMP/err" "bad.yaml:6:17: components\[0\]\.modules\[0\]\.params: expected a mapping of name: value" \
+	"config error names file:line:column and key"
+printf 'grace_priod: 3\n' >"$TMP/bad2.yaml"
+run dk init --config "$TMP/bad2.yaml"
+like "$TMP/err" "bad2.yaml:1:1: grace_priod: unknown key \(did you mean 'grace_period'\?\)" "unknown key: did you mean"
+run dk init
+is "$rc" 2 "no --config: usage"
+
+config dry
+run dk init --config "$CFG" --dry-run
+is "$rc" 0 "--dry-run succeeds"
+like "$TMP/out" "^  load     dktest_export .*dktest_export.ko" "plan: load dktest_export"
+like "$TMP/out" "^  load     dktest_params .*\[count=7 label=hello\]" "plan shows params"
+unlike "$TMP/out" "load     dktest_user .*\n.*load     dktest_export" "plan keeps depends order"
+[ "$(grep -n 'load     dktest_export' "$TMP/out" | cut -d: -f1)" -lt "$(grep -n 'load     dktest_user' "$TMP/out" | cut -d: -f1)" ]
+ok $? "plan loads dktest_export before dktest_user"
+[ ! -e "$STATE" ] && [ ! -s "$SHIMLOG" ] && [ -z "$(ls "$HOST/sys/module")" ]
+ok $? "--dry-run changes nothing (no state dir, no syscalls)"
+
+# --- the lifecycle ---
+new_host life
+config life "firmware_path: /lib/firmware/nvidia"
+mkdir -p "$HOST/sys/module/firmware_class/parameters"
+: >"$HOST/sys/module/firmware_class/parameters/path"
+start_init
+wait_ready
+ok $? "ready file written"
+is "$(shimlog insert)" "insert:dktest_export insert:dktest_user insert:dktest_params" "load order follows depends"
+like "$SHIMLOG" "^insert dktest_params count=7 label=hello$" "params from the config"
+like "$STATE/state.json" '"srcversion": "[0-9A-F]{23}"' "state file records srcversions"
+is "$(grep -c '"name"' "$STATE/state.json")" 3 "state file lists three modules"
+like "$STATE/status.json" '"phase": "ready"' "status.json says ready"
+like "$STATE/status.json" '"action": "loaded"' "status.json says loaded"
+is "$(cat "$HOST/sys/module/firmware_class/parameters/path")" /lib/firmware/nvidia "firmware path set"
+like "$TMP/init.err" "info: step 8 \(ready\): .* ready [0-9]+ ms after start" "steps logged with timing"
+run dk status --state-dir "$STATE" --host-root "$HOST"
+is "$rc" 0 "drvkit status: all loaded"
+like "$TMP/out" "^dktest_user +loaded" "status text lists modules"
+run dk status --json --state-dir "$STATE" --host-root "$HOST"
+like "$TMP/out" '"ok": true' "status --json"
+if [ -z "$ASAN" ]; then
+	for i in $(seq 50); do grep -q 'step 9 (wait)' "$TMP/init.err" && break; sleep 0.1; done
+	rss=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
+	anon=$(awk '/RssAnon/ {print $2}' "/proc/$PID/status")
+	# File-backed library pages shared with other processes on this machine
+	# (other drvkit runs) cannot be reclaimed; in a pod or the VM nothing else
+	# maps them. Our own memory is RssAnon.
+	diag "RSS while blocking: $rss kB (anonymous: $anon kB)"
+	ok $([ "$anon" -lt 2560 ] && echo 0 || echo 1) "anonymous RSS while blocking < 2.5 MB ($anon kB)"
+else
+	skip "RSS not meaningful under ASan"
+fi
+
+# second instance
+run dk init --config "$CFG"
+is "$rc" 1 "a second instance is refused"
+like "$TMP/err" "another drvkit init \(pid $PID\) holds .*/lock" "names the pid holding the lock"
+[ -e "$READY" ]
+ok $? "the refused instance left the ready file alone"
+
+# SIGTERM
+: >"$SHIMLOG"
+stop_init TERM
+is "$rc" 0 "SIGTERM: exit 0"
+is "$(shimlog delete)" "delete:dktest_params delete:dktest_user delete:dktest_export" "unload in reverse load order"
+unlike "$SHIMLOG" "watch=present" "ready file removed before the first unload"
+[ ! -e "$READY" ] && [ ! -e "$STATE/state.json" ]
+ok $? "ready and state files gone"
+like "$STATE/status.json" '"phase": "stopped"' "status.json says stopped"
+
+# --- SIGKILL, restart: no reload ---
+new_host restart
+config restart
+start_init
+wait_ready
+stop_init KILL
+[ -e "$READY" ]
+ok $? "after SIGKILL the stale ready file is still there"
+: >"$SHIMLOG"
+start_init
+wait_ready
+ok $? "restarted instance gets ready"
+is "$(shimlog insert)" "" "restarted instance does not reload the modules"
+like "$STATE/status.json" '"action": "adopted"' "it adopts its predecessor's modules"
+like "$TMP/init.err" "stale .*\.driver-ready" "it removed the stale ready file first"
+stop_init TERM
+is "$rc" 0 "SIGTERM after restart: exit 0"
+is "$(shimlog delete)" "delete:dktest_params delete:dktest_user delete:dktest_export" "adopted modules are unloaded too"
+
+# --- busy at SIGTERM ---
+new_host busy
+GRACE=2 config busy
+start_init
+wait_ready
+mkdir "$HOST/sys/module/dktest_export/holders/gpu_consumer"
+stop_init TERM
+is "$rc" 1 "busy at SIGTERM: exit 1"
+ok $([ "$ms" -lt 4000 ] && echo 0 || echo 1) "gave up within the grace period (2 s; took $ms ms)"
+like "$TERMLOG" "step 10 \(stop\): unload dktest_export: in use \(refcnt [0-9]+, holders: gpu_consumer\)" \
+	"termination log names the holder"
+[ "$(stat -c %s "$TERMLOG")" -le 4096 ]
+ok $? "termination log within 4096 bytes"
+like "$STATE/state.json" '"name": "dktest_export"' "state still lists the module left loaded"
+like "$STATE/status.json" '"phase": "failed"' "status.json says failed"
+
+# second SIGTERM skips the waits
+new_host twice
+GRACE=30 config twice
+start_init
+wait_ready
+mkdir "$HOST/sys/module/dktest_export/holders/gpu_consumer"
+t0=$(date +%s%N)
+kill -TERM "$PID"
+sleep 0.5
+stop_init TERM
+ms=$((($(date +%s%N) - t0) / 1000000))
+is "$rc" 1 "second SIGTERM: still fails (in use)"
+ok $([ "$ms" -lt 5000 ] && echo 0 || echo 1) "second SIGTERM ends the waits (took $ms ms of 30 s)"
+like "$TMP/init.err" "second termination signal" "says so"
+
+# --- policy: another version loaded ---
+new_host other
+config other
+run dk load --host-root "$HOST" --kernel "$KVER" "$MODS/dktest_params.ko"
+echo 0123456789ABCDEF0123456 >"$HOST/sys/module/dktest_params/srcversion"
+run dk init --config "$CFG"
+is "$rc" 1 "another version loaded, unload_other_versions false: exit 1"
+like "$TMP/err" "dktest_params is already loaded and differs .*unload_other_versions is false" "clear reason"
+like "$TERMLOG" "unload_other_versions is false" "reason in the termination log"
+
+DK_SHIM_NOUNLOAD=1 run dk init --config "$CFG"
+is "$rc" 1 "kernel cannot unload"
+config other2 "unload_other_versions: true"
+: >"$SHIMLOG"
+run dk init --config "$CFG" --dry-run
+like "$TMP/out" "unload   dktest_params +another build of this module is loaded" "dry-run: would unload the other version"
+rm -f "$HOST/sys/module/dktest_params/refcnt"
+run dk init --config "$CFG"
+# with refcnt gone, the shim fakes a kernel without CONFIG_MODULE_UNLOAD
+is "$rc" 1 "reload needed on a kernel that cannot unload: refused"
+like "$TMP/err" "step 2 \(plan\): dktest_params must be unloaded first, but .*CONFIG_MODULE_UNLOAD" \
+	"refused early, naming CONFIG_MODULE_UNLOAD"
+is "$(shimlog 'insert|delete')" "" "nothing was touched"
+
+echo 0 >"$HOST/sys/module/dktest_params/refcnt"
+start_init
+wait_ready
+ok $? "unload_other_versions: true: ready"
+is "$(shimlog 'insert|delete')" "delete:dktest_params insert:dktest_export insert:dktest_user insert:dktest_params" \
+	"the other version was unloaded, ours loaded"
+stop_init TERM
+is "$rc" 0 "exit 0"
+
+# --- EKEYREJECTED at start ---
+new_host key
+config key
+DK_SHIM_FAIL=dktest_export:EKEYREJECTED run dk init --config "$CFG"
+is "$rc" 1 "EKEYREJECTED at start: exit 1"
+like "$TERMLOG" "step 7 \(load\): component example: insert dktest_export .*Key was rejected by service" \
+	"termination log names step, module and errno"
+like "$TERMLOG" "configure signing with a key enrolled in MOK" "and the fix"
+[ ! -e "$READY" ]
+ok $? "not ready"
+
+# --- replaces + restore (in-tree modules from a depmod'ed host tree) ---
+if command -v depmod >/dev/null; then
+	new_host_tree replace
+	config replace "" "    replaces: [ dktest_export ]
+    restore: true"
+	# our component: only dktest_export replacing the in-tree one
+	sed -i '/- name: dktest_user/d; /- name: dktest_params/d; /params:/d' "$CFG"
+	run dk load --host-root "$HOST" --kernel "$KVER" "$HOST/lib/modules/$KVER/kernel/drivers/dktest/dktest_user.ko"
+	is "$(shimlog insert)" "insert:dktest_export insert:dktest_user" "in-tree dktest_export and its user loaded"
+	echo INTREE0000000000000000 >"$HOST/sys/module/dktest_export/srcversion"
+	: >"$SHIMLOG"
+	start_init
+	wait_ready
+	ok $? "replacing component ready"
+	is "$(shimlog 'insert|delete')" "delete:dktest_user delete:dktest_export insert:dktest_export" \
+		"the in-tree module and its user unloaded (user first), ours loaded"
+	like "$STATE/state.json" '"replaced"' "state file remembers what was replaced"
+	like "$STATE/state.json" '"name": "dktest_user"' "including the user"
+	: >"$SHIMLOG"
+	stop_init TERM
+	is "$rc" 0 "SIGTERM: exit 0"
+	is "$(shimlog 'insert|delete')" "delete:dktest_export insert:dktest_export insert:dktest_user" \
+		"ours unloaded, in-tree modules restored (providers first)"
+else
+	for i in 1 2 3 4 5 6 7; do skip "depmod not installed"; done
+fi
+
+# --- step 4 with kernel headers: vermagic and CRCs ---
+HDR=/usr/src/linux-headers-$KVER
+if [ -e "$HDR/Module.symvers" ]; then
+	new_host check
+	rm -f "$HOST/lib/modules/$KVER"
+	mkdir -p "$HOST/lib/modules/$KVER" "$HOST/usr/src/linux-headers-$KVER/include/generated"
+	for f in Module.symvers .config include/generated/utsrelease.h include/generated/randomize_layout_hash.h; do
+		[ -e "$HDR/$f" ] && ln -s "$HDR/$f" "$HOST/usr/src/linux-headers-$KVER/$f"
+	done
+	config check
+	run dk init --config "$CFG" --dry-run
+	is "$rc" 0 "dry-run with the kernel headers"
+	like "$TMP/out" "check +dktest_user +fits .*linux-headers-$KVER \(vermagic, symbol CRCs\)" \
+		"step 4 checks against the headers"
+	# a copy of the modules with other vermagic flags
+	BAD=$TMP/badmods/$KVER
+	mkdir -p "$BAD"
+	cp "$MODS"/*.ko "$BAD/"
+	python3 - "$BAD/dktest_params.ko" <<'PY'
+import sys
+p = sys.argv[1]
+b = open(p, 'rb').read()
+old = b'SMP preempt mod_unload modversions'
+assert old in b
+open(p, 'wb').write(b.replace(old, b'SMP preempt mod_unload modversionz'))
+PY
+	sed -i "s|dir: .*|dir: $TMP/badmods/\$KVER }|" "$CFG"
+	run dk init --config "$CFG"
+	is "$rc" 3 "a module that does not fit: exit 3"
+	like "$TMP/err" "step 4 \(check\): component example: dktest_params \(.*\) does not fit kernel $KVER: .*vermagic" \
+		"step 4 names the module and the vermagic difference"
+	is "$(shimlog 'insert|delete')" "" "nothing loaded"
+else
+	for i in 1 2 3 4 5; do skip "no kernel headers for $KVER"; done
+fi
+
+# --- step 5: signing ---
+if command -v openssl >/dev/null; then
+	new_host sign
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/sign.key" -out "$TMP/sign.crt" \
+		-days 1 -subj "/CN=drvkit test signing key" 2>/dev/null
+	chmod 600 "$TMP/sign.key"
+	config sign "signing: { key: $TMP/sign.key, cert: $TMP/sign.crt, hash: sha256 }"
+	run dk init --config "$CFG" --dry-run
+	like "$TMP/out" "sign +dktest_export +with $TMP/sign.crt \(sha256\)" "dry-run plans signing"
+	start_init
+	wait_ready
+	ok $? "ready with signing configured"
+	like "$STATE/state.json" "\"path\": \"$STATE/signed/dktest_params.ko\"" "the signed copy is loaded"
+	is "$(tail -c 28 "$STATE/signed/dktest_params.ko" | tr -d "\\0")" "~Module signature appended~" "the copy carries a signature"
+	[ "$(tail -c 28 "$MODS/dktest_params.ko" | tr -d "\\0")" != "~Module signature appended~" ]
+	ok $? "the source module is untouched"
+	stop_init TERM
+	is "$rc" 0 "exit 0"
+else
+	for i in 1 2 3 4 5 6; do skip "openssl not installed"; done
+fi
+
+done_testing

@@ -21,3 +21,19 @@ like "$TMP/status.out" "dktest_export.*loaded" "status after the failed stop sti
 diag "left loaded: $(awk '/^dktest_/{printf "%s ", $1}' /proc/modules)"
 [ "$_fail" -eq 0 ] || diag_file "$TMP/init.out" 30
 cleanup_modules
+
+# Same with a 60 s grace period: a second SIGTERM skips the waits.
+start_init /dk/configs/busy-long.yaml init2
+wait_ready 30
+okf $? "grace 60 s: ready file appears" "$TMP/init2.out"
+insmod /dk/mods/dktest_user.ko
+kill -TERM "$pid"
+sleep 1
+check "grace 60 s: still retrying 1 s after the first SIGTERM" alive "$pid"
+kill -TERM "$pid"
+stop_wait "$pid" 10
+check "grace 60 s: a second SIGTERM ends it within 3 s ($waited tenths)" test "$waited" -le 30
+check "grace 60 s: exit non-zero (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 137
+like "$TERMLOG" "dktest_user" "grace 60 s: termination log names the holder"
+[ "$_fail" -eq 0 ] || diag_file "$TMP/init2.out" 20
+cleanup_modules

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "core/archive.h"
+#include "core/fetch-extract.h"
 #include "core/log.h"
 
 #define MAX_GLOBS 64
@@ -18,18 +19,25 @@
 static void help(void)
 {
 	printf("Usage: drvkit extract ARCHIVE [-C DIR] [OPTIONS]\n"
+	       "       drvkit extract URL --sha256 HEX [-C DIR] [OPTIONS]\n"
 	       "\n"
 	       "Extract a tar (gz, xz, zst, bz2), .deb, .rpm or zip archive below DIR,\n"
 	       "refusing anything that would land outside it. ARCHIVE '-' reads stdin.\n"
+	       "With --sha256 (required for http:// and https:// URLs) the archive is\n"
+	       "downloaded and extracted in one streaming pass, never stored; DIR gets\n"
+	       "the tree only when the download completed and its digest matched.\n"
 	       "\n"
 	       "  -C, --directory DIR      extract into DIR (default: .; created if "
 	       "missing)\n"
 	       "      --strip N            drop N leading path components\n"
 	       "      --member GLOB        only entries matching GLOB (repeatable)\n"
-	       "      --nested             the --member entries are archives: extract "
-	       "their\n"
-	       "                           contents in the same pass\n"
-	       "      --inner-member GLOB  with --nested: entries of the inner archives\n"
+	       "      --nested-member GLOB the entries matching GLOB are archives: "
+	       "extract\n"
+	       "                           their contents in the same pass (--member "
+	       "then\n"
+	       "                           selects inside them; repeatable)\n"
+	       "      --nested             the --member entries are archives (the same,\n"
+	       "      --inner-member GLOB  with --inner-member selecting inside them)\n"
 	       "      --max-size BYTES     limit on total uncompressed size (K/M/G "
 	       "suffix;\n"
 	       "                           default 16G)\n"
@@ -38,9 +46,17 @@ static void help(void)
 	       "      --rewrite-absolute-symlinks\n"
 	       "                           make /x symlinks point at DIR/x instead of "
 	       "refusing\n"
+	       "Download (URL or --sha256):\n"
+	       "      --sha256 HEX         expected SHA-256 of the archive\n"
+	       "      --cache-dir DIR      keep a verified copy by digest; reuse it\n"
+	       "      --ca-bundle FILE     trust these CA certificates (PEM)\n"
+	       "      --retries N          retries of a transient failure (default 4)\n"
+	       "      --retry-delay-ms MS  first retry delay, doubling (default 1000)\n"
+	       "      --timeout S          limit on each attempt (default none)\n"
 	       "\n"
 	       "Exit codes: 0 ok, 1 failure (e.g. no space), 2 usage, 3 archive refused\n"
-	       "(hostile entry, limit exceeded, damaged), 4 not found.\n");
+	       "(hostile entry, limit exceeded, damaged) or checksum mismatch, 4 not\n"
+	       "found (HTTP 404), 5 permission denied (HTTP 401/403).\n");
 }
 
 static int parse_u64(const char *s, bool suffixes, uint64_t *out)
@@ -97,7 +113,14 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		OPT_INNER,
 		OPT_MAXSIZE,
 		OPT_MAXENT,
-		OPT_REWRITE
+		OPT_REWRITE,
+		OPT_NESTED_MEMBER,
+		OPT_SHA,
+		OPT_CACHE,
+		OPT_CA,
+		OPT_RETRIES,
+		OPT_DELAY,
+		OPT_TIMEOUT
 	};
 	static const struct option opts[] = {
 		{"directory", required_argument, NULL, 'C'},
@@ -109,15 +132,27 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		{"max-size", required_argument, NULL, OPT_MAXSIZE},
 		{"max-entries", required_argument, NULL, OPT_MAXENT},
 		{"rewrite-absolute-symlinks", no_argument, NULL, OPT_REWRITE},
+		{"nested-member", required_argument, NULL, OPT_NESTED_MEMBER},
+		{"sha256", required_argument, NULL, OPT_SHA},
+		{"cache-dir", required_argument, NULL, OPT_CACHE},
+		{"ca-bundle", required_argument, NULL, OPT_CA},
+		{"retries", required_argument, NULL, OPT_RETRIES},
+		{"retry-delay-ms", required_argument, NULL, OPT_DELAY},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	const char *members[MAX_GLOBS + 1] = {0}, *inner[MAX_GLOBS + 1] = {0};
+	const char *outer[MAX_GLOBS + 1] = {0};
 	struct dk_archive_opts o = {0};
+	struct dk_fetch_opts fo = {0};
+	const char *sha256 = NULL;
+	size_t n_outer = 0;
 	struct dk_archive_stats stats = {0};
 	const char *dir = ".";
 	size_t n_members = 0, n_inner = 0;
-	bool nested = false;
+	bool nested = false, remote;
+	const char *src;
 	uint64_t v;
 	int c, r;
 
@@ -143,6 +178,33 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 			break;
 		case OPT_NESTED:
 			nested = true;
+			break;
+		case OPT_NESTED_MEMBER:
+			if (n_outer >= MAX_GLOBS)
+				return dk_usage_error("extract", "too many globs");
+			outer[n_outer++] = optarg;
+			break;
+		case OPT_SHA:
+			sha256 = optarg;
+			break;
+		case OPT_CACHE:
+			fo.cache_dir = optarg;
+			break;
+		case OPT_CA:
+			fo.ca_bundle = optarg;
+			break;
+		case OPT_RETRIES:
+		case OPT_DELAY:
+		case OPT_TIMEOUT:
+			if (parse_u64(optarg, false, &v) < 0 || v > 1000000000)
+				return dk_usage_error("extract", "invalid number '%s'",
+						      optarg);
+			if (c == OPT_RETRIES)
+				fo.attempts = (unsigned)v + 1;
+			else if (c == OPT_DELAY)
+				fo.retry_delay_ms = (unsigned)(v ? v : 1);
+			else
+				fo.timeout_s = (long)v;
 			break;
 		case OPT_MAXSIZE:
 			if (parse_u64(optarg, true, &o.max_size) < 0 || o.max_size == 0)
@@ -173,14 +235,35 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 				      "archives)");
 	if (!nested && n_inner > 0)
 		return dk_usage_error("extract", "--inner-member needs --nested");
+	if (nested && n_outer > 0)
+		return dk_usage_error("extract",
+				      "--nested-member and --nested do not mix");
 	if (nested) {
 		o.nested_members = members;
 		o.members = inner;
 	} else {
+		o.nested_members = n_outer ? outer : NULL;
 		o.members = members;
 	}
 
-	if (streq(argv[optind], "-")) {
+	src = argv[optind];
+	remote = strstr(src, "://") && !startswith(src, "file://");
+	if (remote && !sha256)
+		return dk_usage_error("extract", "a URL needs --sha256 HEX");
+	if (!sha256 && (fo.cache_dir || fo.ca_bundle || fo.attempts ||
+			fo.retry_delay_ms || fo.timeout_s))
+		return dk_usage_error("extract", "download options need --sha256");
+	if (sha256) {
+		char hex[DK_SHA256_HEX_LEN + 1];
+
+		if (streq(src, "-"))
+			return dk_usage_error("extract",
+					      "--sha256 does not work on stdin");
+		if (dk_sha256_parse_hex(sha256, hex) < 0)
+			return dk_usage_error(
+				"extract", "--sha256 '%s' is not 64 hex digits", sha256);
+		r = dk_fetch_extract(&fo, src, sha256, dir, &o, &stats, err);
+	} else if (streq(src, "-")) {
 		_cleanup_free_ char *buf = malloc(64 * 1024);
 
 		if (!buf)
@@ -188,7 +271,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		r = dk_archive_extract_stream("stdin", read_stdin, buf, dir, &o, &stats,
 					      err);
 	} else {
-		r = dk_archive_extract_file(argv[optind], dir, &o, &stats, err);
+		r = dk_archive_extract_file(src, dir, &o, &stats, err);
 	}
 	if (r < 0)
 		return r;

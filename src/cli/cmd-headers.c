@@ -8,6 +8,7 @@
 #include "shared/json-writer.h"
 
 #include "cli.h"
+#include "core/headers-fetch.h"
 #include "core/headers.h"
 
 #define MAX_PACKAGES 32
@@ -26,11 +27,52 @@ static void help(void)
 	       "  -k, --kernel KVER    kernel release (default: uname -r)\n"
 	       "      --host-root DIR  look below DIR instead of / (default: /)\n"
 	       "  -o, --output DIR     unpack --package files into DIR\n"
-	       "  -p, --package PKG    a package file or file:// URL (repeatable)\n"
+	       "  -p, --package PKG    a package: a file, a file:// URL, or an http(s)\n"
+	       "                       URL with its digest as URL#sha256=HEX (a digest\n"
+	       "                       on a file is checked too); repeatable. URLs are\n"
+	       "                       downloaded all at once and verified\n"
+	       "      --cache-dir DIR  keep verified downloads by digest; reuse them\n"
+	       "      --ca-bundle FILE trust these CA certificates (PEM) for https\n"
 	       "      --json           JSON output\n"
 	       "\n"
-	       "Exit codes: 0 usable tree found, 2 usage, 3 the packages give no usable\n"
-	       "tree, 4 no usable installed tree.\n");
+	       "Exit codes: 0 usable tree found, 1 failure, 2 usage, 3 the packages "
+	       "give\n"
+	       "no usable tree (or a checksum mismatch), 4 no usable installed tree (or\n"
+	       "a package not found), 5 permission denied.\n");
+}
+
+/* Splits "REF#sha256=HEX" in place; *sha256 is NULL without a digest. */
+static int split_package(char *ref, const char **sha256)
+{
+	char *hash = strstr(ref, "#sha256=");
+	char hex[DK_SHA256_HEX_LEN + 1];
+
+	*sha256 = NULL;
+	if (!hash)
+		return 0;
+	*hash = '\0';
+	*sha256 = hash + strlen("#sha256=");
+	return dk_sha256_parse_hex(*sha256, hex) < 0 ? -EINVAL : 0;
+}
+
+/* A local package with a digest is checked here; the others are in fetch. */
+static int check_local(const char *path, const char *sha256, struct dk_error **err)
+{
+	char want[DK_SHA256_HEX_LEN + 1], got[DK_SHA256_HEX_LEN + 1];
+	int r;
+
+	if (startswith(path, "file://"))
+		path += strlen("file://");
+	if (dk_sha256_parse_hex(sha256, want) < 0)
+		return dk_error_set(err, EINVAL, "bad sha256 '%s'", sha256);
+	r = dk_sha256_file(path, got);
+	if (r < 0)
+		return dk_error_set(err, -r, "%s: %s", path, strerror(-r));
+	if (!streq(want, got))
+		return dk_error_set(err, EBADMSG,
+				    "%s: checksum mismatch: expected sha256 %s, got %s",
+				    path, want, got);
+	return 0;
 }
 
 static void render_text(const struct dk_headers_info *h)
@@ -96,18 +138,23 @@ static void render_json(const struct dk_headers_info *h)
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	enum { OPT_ROOT = 256, OPT_JSON };
+	enum { OPT_ROOT = 256, OPT_JSON, OPT_CACHE, OPT_CA };
 	static const struct option opts[] = {
 		{"kernel", required_argument, NULL, 'k'},
 		{"host-root", required_argument, NULL, OPT_ROOT},
 		{"output", required_argument, NULL, 'o'},
 		{"package", required_argument, NULL, 'p'},
 		{"json", no_argument, NULL, OPT_JSON},
+		{"cache-dir", required_argument, NULL, OPT_CACHE},
+		{"ca-bundle", required_argument, NULL, OPT_CA},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	_cleanup_headers_info_ struct dk_headers_info *info = NULL;
-	const char *packages[MAX_PACKAGES];
+	_cleanup_headers_fetcher_ struct dk_headers_fetcher *fetcher = NULL;
+	const char *packages[MAX_PACKAGES], *urls[MAX_PACKAGES], *shas[MAX_PACKAGES];
+	struct dk_fetch_opts fo = {0};
+	size_t n_urls = 0;
 	const char *kver = ctx->kernel, *outdir = NULL;
 	size_t n_packages = 0;
 	struct utsname u;
@@ -128,6 +175,12 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 			if (n_packages >= MAX_PACKAGES)
 				return dk_usage_error("headers", "too many --package");
 			packages[n_packages++] = optarg;
+			break;
+		case OPT_CACHE:
+			fo.cache_dir = optarg;
+			break;
+		case OPT_CA:
+			fo.ca_bundle = optarg;
 			break;
 		case OPT_JSON:
 			ctx->json = true;
@@ -150,10 +203,38 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		kver = u.release;
 	}
 
+	for (size_t i = 0; i < n_packages; i++) {
+		char *ref = (char *)packages[i]; /* argv: writable */
+		const char *sha256;
+		bool remote;
+
+		if (split_package(ref, &sha256) < 0)
+			return dk_usage_error("headers",
+					      "%s: bad #sha256= (64 hex digits)", ref);
+		remote = strstr(ref, "://") && !startswith(ref, "file://");
+		if (remote && !sha256)
+			return dk_usage_error("headers",
+					      "%s: a URL needs its digest: "
+					      "--package URL#sha256=HEX",
+					      ref);
+		if (remote) {
+			urls[n_urls] = ref;
+			shas[n_urls++] = sha256;
+		} else if (sha256) {
+			r = check_local(ref, sha256, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (n_urls > 0) {
+		r = dk_headers_fetcher_new(&fo, urls, shas, n_urls, &fetcher, err);
+		if (r < 0)
+			return r;
+	}
 	if (outdir)
-		/* No downloader yet: pass dk_fetch here once src/core/fetch.h lands. */
-		r = dk_headers_materialise(kver, packages, n_packages, outdir, NULL, NULL,
-					   &info, err);
+		r = dk_headers_materialise(kver, packages, n_packages, outdir,
+					   fetcher ? dk_headers_fetcher_fetch : NULL,
+					   fetcher, &info, err);
 	else
 		r = dk_headers_find(ctx->host_root, kver, &info, err);
 	if (info) {

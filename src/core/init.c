@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -227,6 +228,8 @@ static bool shutdown_wait(void *userdata, int ms)
  * pages (a hint: nothing is lost, pages come back from the page cache on use). */
 static void trim_memory(void)
 {
+	/* The heap first: Module.symvers and libkmod's indexes were freed. */
+	malloc_trim(0);
 #ifdef MADV_PAGEOUT
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/maps", "re");
 	char line[512];
@@ -620,8 +623,10 @@ static int plan(struct init *in, struct dk_error **err)
 	_cleanup_free_ size_t *order = NULL;
 	_cleanup_free_ const struct dk_config_component **fcomp = NULL;
 	_cleanup_free_ const struct dk_config_module **fcm = NULL;
+	_cleanup_free_ char *policy = NULL;
 	char **want = NULL, **rm = NULL;
 	size_t n_want = 0, n_rm = 0, total = 0;
+	bool enforcing = false;
 	int r;
 
 	/* Step 2: detect. The kernel release and the host tree. */
@@ -633,8 +638,14 @@ static int plan(struct init *in, struct dk_error **err)
 		return dk_error_wrap(err, "step 2 (detect)");
 	if (in->plan && !(in->plan->kernel = strdup(in->m->kver)))
 		return dk_error_set(err, ENOMEM, "out of memory");
-	dk_info("step 2 (detect): kernel %s, host modules %s, sysfs %s", in->m->kver,
-		in->m->moddir, in->m->sysfs);
+	policy = dk_kernel_enforcement(in->m, &enforcing);
+	dk_info("step 2 (detect): kernel %s, host modules %s, sysfs %s, %s", in->m->kver,
+		in->m->moddir, in->m->sysfs, policy ? policy : "");
+	if (enforcing && !cfg->signing)
+		dk_warn("step 2 (detect): the kernel enforces module signatures (%s) and "
+			"no signing key is configured: only modules already signed by a "
+			"trusted key will load",
+			policy ? policy : "");
 	r = dk_state_read(in->state_path, &in->state, err);
 	if (r < 0) {
 		dk_warn("ignoring the previous state: %s", (*err)->msg);
@@ -848,7 +859,7 @@ static int init_setup(struct init *in, struct dk_ctx *ctx, const struct dk_confi
 int dk_init_plan(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_plan *p,
 		 struct dk_error **err)
 {
-	_cleanup_(init_release) struct init in;
+	_cleanup_(init_release) struct init in = {.lock_fd = -1, .sfd = -1};
 	int r;
 
 	memset(p, 0, sizeof(*p));
@@ -1140,7 +1151,7 @@ static int startup_failed(struct init *in, int r, struct dk_error **err)
 
 int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error **err)
 {
-	_cleanup_(init_release) struct init in;
+	_cleanup_(init_release) struct init in = {.lock_fd = -1, .sfd = -1};
 	int64_t t;
 	int r;
 

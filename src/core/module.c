@@ -586,6 +586,26 @@ static void enforcement_facts(const struct dk_modctx *m, struct strbuf *b)
 		strbuf_printf(b, "; lockdown %s", lock);
 }
 
+char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing)
+{
+	_cleanup_free_ char *sig = read_attr(m, "module", "parameters/sig_enforce");
+	_cleanup_free_ char *lpath = dk_path_join(m->sysfs, "kernel/security/lockdown");
+	_cleanup_free_ char *lock = NULL;
+	struct strbuf b;
+
+	strbuf_init(&b);
+	*enforcing = false;
+	strbuf_printf(&b, "sig_enforce=%s", sig ? sig : "unknown");
+	if (sig && streq(sig, "Y"))
+		*enforcing = true;
+	if (lpath && dk_read_line(lpath, &lock) == 0) {
+		strbuf_printf(&b, ", lockdown %s", lock);
+		if (!strstr(lock, "[none]"))
+			*enforcing = true;
+	}
+	return strbuf_steal(&b);
+}
+
 static int insert_error(const struct dk_modctx *m, const struct dk_modfile *f, int errnum,
 			struct dk_error **err)
 {

@@ -91,6 +91,10 @@ enum dk_match dk_module_match(const struct dk_modctx *m, const struct dk_modfile
  * CONFIG_MODULE_UNLOAD); *why says how we know. */
 bool dk_kernel_can_unload(const struct dk_modctx *m, char **why);
 
+/* "sig_enforce=Y, lockdown none [integrity] confidentiality"; *enforcing when
+ * unsigned or untrusted modules will be refused. NULL on OOM. */
+char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing) _must_check_;
+
 /* Whether name is loaded, built in, or known to the host module tree. */
 bool dk_module_available(struct dk_modctx *m, const char *name);
 

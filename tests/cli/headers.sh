@@ -73,18 +73,46 @@ diag "packages: ${PKGS[*]}"
 	done
 )
 debs=()
+files=()
 for p in "${PKGS[@]}"; do
 	f=$(ls "$CACHE/${p}"_*.deb 2>/dev/null | sort -V | tail -n1)
-	[ -n "$f" ] && debs+=(--package "$f")
+	[ -n "$f" ] && debs+=(--package "$f") && files+=("$f")
 done
 if [ ${#debs[@]} -ne 6 ]; then
 	skip "materialise: cannot download ${PKGS[*]} ($(tail -n1 "$CACHE/download.log" 2>/dev/null))"
 	done_testing
 	exit $?
 fi
+# the same packages served over loopback HTTP, each with its digest
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+: >"$TMP/srv.log"
+python3 "$DK_SRCDIR/tests/fetch-server.py" --dir "$CACHE" --port-file "$TMP/srv.port" --log "$TMP/srv.log" &
+SPID=$!
+trap 'kill $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; rm -rf "$TMP"' EXIT
+for _ in $(seq 200); do
+	[ -s "$TMP/srv.port" ] && break
+	sleep 0.05
+done
+U=http://127.0.0.1:$(cat "$TMP/srv.port")
+urls=()
+for f in "${files[@]}"; do
+	urls+=(--package "$U/ok/$(basename "$f")#sha256=$(sha256sum "$f" | cut -d' ' -f1)")
+done
+
+# local files (with a digest on one of them: checked too)
+run "$DRVKIT" headers --kernel "$KVER" "${debs[@]:0:4}" \
+	--package "${files[2]}#sha256=$(sha256sum "${files[2]}" | cut -d' ' -f1)" -o "$TMP/hl"
+is "$rc" 0 "materialise from 3 local .debs: exit 0"
+rm -rf "$TMP/hl"
+
 H=$TMP/h
-run "$DRVKIT" headers --kernel "$KVER" "${debs[@]}" -o "$H"
-is "$rc" 0 "materialise from 3 .debs: exit 0"
+mkdir -p "$TMP/dl"
+run env TMPDIR="$TMP/dl" "$DRVKIT" headers --kernel "$KVER" "${urls[@]}" -o "$H" --cache-dir "$TMP/cache"
+is "$rc" 0 "materialise from 3 .debs over http: exit 0"
+is "$(grep -c '"method": "GET"' "$TMP/srv.log")" 3 "each package downloaded once"
+n=$(ls "$TMP/cache/sha256" 2>/dev/null | wc -l)
+is "$n" 3 "verified downloads kept in --cache-dir"
+is "$(ls -A "$TMP/dl")" "" "the downloads were removed after unpacking"
 [ "$rc" -eq 0 ] || sed 's/^/#   /' "$TMP/err"
 like "$TMP/out" "^build: $H/usr/src/linux-headers-$KVER$" "build: points inside -o DIR"
 grep -q "UTS_RELEASE \"$KVER\"" "$H/usr/src/linux-headers-$KVER/include/generated/utsrelease.h"
@@ -102,7 +130,7 @@ unlike "$H/usr/src/linux-headers-$KVER/Makefile" "include /usr" "the arch Makefi
 [ -e "$H/usr/src/linux-headers-$KVER/scripts/basic/fixdep" ] || [ -e "$H/usr/src/linux-headers-$KVER/scripts/mod/modpost" ]
 ok $? "scripts (from linux-kbuild) reachable through the tree's links"
 
-# build the test modules against THAT tree, with the host's copies hidden from it:
+# build the test modules against THAT tree (downloaded over http), with the host's copies hidden from it:
 # every path kbuild uses must come from $H
 M=$TMP/mods
 mkdir -p "$M"
@@ -130,9 +158,16 @@ run "$DRVKIT" headers --kernel 9.9.9-bogus "${debs[@]}" -o "$TMP/h2"
 is "$rc" 3 "packages for another kernel: exit 3"
 like "$TMP/err" "hold no usable headers for 9.9.9-bogus" "message says so"
 
-run "$DRVKIT" headers --kernel "$KVER" --package http://example.invalid/x.deb -o "$TMP/h3"
-is "$rc" 1 "http URL without a downloader: clear failure"
-like "$TMP/err" "downloading is not built in yet" "message says how to proceed"
+run "$DRVKIT" headers --kernel "$KVER" --package "$U/ok/$(basename "${files[0]}")" -o "$TMP/h3"
+is "$rc" 2 "http URL without #sha256=: usage error"
+like "$TMP/err" "URL#sha256=HEX" "message says how to give the digest"
+run "$DRVKIT" headers --kernel "$KVER" "${urls[@]:0:2}" --package "$U/404/x.deb#sha256=$(printf '%064d' 0)" -o "$TMP/h3"
+is "$rc" 4 "one package 404: exit 4"
+[ ! -e "$TMP/h3" ]
+ok $? "nothing left behind"
+run "$DRVKIT" headers --kernel "$KVER" "${urls[@]:0:4}" --package "$U/ok/$(basename "${files[2]}")#sha256=$(printf '%064d' 0)" -o "$TMP/h3"
+is "$rc" 3 "wrong digest: exit 3"
+like "$TMP/err" "checksum mismatch: expected sha256 0{64}, got [0-9a-f]{64}" "message names both digests"
 [ ! -e "$TMP/h3" ]
 ok $? "nothing left behind"
 run "$DRVKIT" headers --kernel "$KVER" --package "$CACHE/nonexistent.deb" -o "$TMP/h4"

@@ -1,0 +1,101 @@
+#!/bin/bash
+# VM test suite (TAP): boots Debian's kernel and a signature-enforcing test kernel under
+# qemu-system-x86_64 -accel tcg, runs the guest scenarios (tests/vm/guest/scenarios) grouped
+# into a few boots, and turns the guest's "DKVM:" console lines into TAP. A boot that does not
+# print its end marker is a failure, never a skip.
+# Usage: run.sh [DRVKIT]     (meson passes the binary; DK_BUILDDIR as set by meson test)
+# Env: DK_VM_GROUPS="debian enforcing ..." runs only those groups; DK_VM_TIMEOUT per boot (s).
+# Serial logs: $DK_BUILDDIR/vm/logs/<group>.log (the tail is printed on failure).
+set -uo pipefail
+DK_SRCDIR=${DK_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+DK_BUILDDIR=${DK_BUILDDIR:-$DK_SRCDIR/build}
+DRVKIT=${1:-${DRVKIT:-$DK_BUILDDIR/drvkit}}
+DRVKIT=$(realpath "$DRVKIT")
+export DK_SRCDIR DK_BUILDDIR DRVKIT
+. "$DK_SRCDIR/tests/vm/common.sh"
+
+n=0
+fails=0
+tap() { # tap STATUS DESC
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else
+		echo "not ok $n - $2"
+		fails=$((fails + 1))
+	fi
+}
+
+# Groups: name kernel(debian|enforcing) scenarios extra-cmdline
+groups=(
+	"harness debian harness,load-cli,demo"
+	"lifecycle debian init-lifecycle,init-busy,init-restart,pid1"
+	"replace debian replace-intree,bench"
+	"sigenforce debian sigenforce-debian module.sig_enforce=1"
+	"enforcing enforcing harness-enforce,enforce-init"
+)
+want=${DK_VM_GROUPS:-}
+
+t_start=$(date +%s)
+vm_need
+prep_debian=0 prep_enf=0
+for g in "${groups[@]}"; do
+	read -r name kind _ <<<"$g"
+	[ -n "$want" ] && [[ " $want " != *" $name "* ]] && continue
+	[ "$kind" = debian ] && prep_debian=1
+	[ "$kind" = enforcing ] && prep_enf=1
+done
+if [ "$prep_debian" -eq 1 ]; then
+	mkdir -p "$VM_DIR"
+	vm_prepare_debian 2>"$VM_DIR/prepare-debian.err"
+	tap $? "prepare Debian kernel ${VM_DEB_KVER:-?} initramfs (drvkit, busybox, test modules)"
+	sed 's/^/# /' "$VM_DIR/prepare-debian.err"
+fi
+if [ "$prep_enf" -eq 1 ]; then
+	echo "# vm: enforcing kernel: tests/vm/build-kernel.sh (cached; a cold build takes about 10 min)"
+	vm_prepare_enforcing 2>"$VM_DIR/prepare-enforcing.err"
+	tap $? "prepare enforcing test kernel ${VM_ENF_KVER:-?} and its initramfs"
+	echo "# vm: enforcing kernel: ${VM_ENF_KBUILD_S:-?} s now; its build took $(cat "${VM_ENF_KERNEL%/*}/build-seconds" 2>/dev/null || echo ?) s (cache ${VM_ENF_KERNEL%/*})"
+	sed 's/^/# /' "$VM_DIR/prepare-enforcing.err"
+	tap "$([ "${VM_ENF_SIGNER:-}" = drvkit ] && echo 0 || echo 1)" \
+		"test modules signed with drvkit sign (signer used: ${VM_ENF_SIGNER:-none})"
+	for m in dktest_params dktest_export dktest_user; do
+		cmp -s "$VM_DIR/enf-signed/$m.ko" "$VM_DIR/enf-signfile/$m.ko"
+		tap $? "$m.ko signed by ${VM_ENF_SIGNER:-?} is byte-identical to the kernel's scripts/sign-file"
+	done
+fi
+
+for g in "${groups[@]}"; do
+	read -r name kind scen extra <<<"$g"
+	[ -n "$want" ] && [[ " $want " != *" $name "* ]] && continue
+	log=$VM_DIR/logs/$name.log
+	if [ "$kind" = debian ]; then
+		kernel=${VM_DEB_KERNEL:-} initrd=${VM_DEB_INITRD:-}
+	else
+		kernel=${VM_ENF_KERNEL:-} initrd=${VM_ENF_INITRD:-}
+	fi
+	if [ -z "$kernel" ] || [ -z "$initrd" ]; then
+		tap 1 "boot $name: no kernel/initramfs (preparation failed)"
+		continue
+	fi
+	t0=$(date +%s.%N)
+	vm_boot "$kernel" "$initrd" "$scen" "$log" ${extra:-}
+	ended=$?
+	secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")
+	echo "# boot $name ($kind kernel, $scen${extra:+, $extra}): ${secs}s, log $log"
+	bad=0
+	while IFS= read -r line; do
+		case "$line" in
+		"DKVM: ok - "*) tap 0 "${line#DKVM: ok - }" ;;
+		"DKVM: not ok - "*) tap 1 "${line#DKVM: not ok - }"; bad=1 ;;
+		"DKVM: #"*) echo "#${line#DKVM: #}" ;;
+		esac
+	done < <(grep -a '^DKVM: ' "$log" 2>/dev/null)
+	tap "$ended" "boot $name reached its end marker"
+	if [ "$ended" -ne 0 ] || [ "$bad" -ne 0 ]; then
+		echo "# --- tail of $log ---"
+		tail -n 40 "$log" 2>/dev/null | sed 's/^/#   /'
+		[ -s "$log.qemu" ] && sed 's/^/#   qemu: /' "$log.qemu"
+	fi
+done
+echo "# vm suite: $n tests, $fails failed, $(($(date +%s) - t_start)) s"
+echo "1..$n"
+[ "$fails" -eq 0 ]

@@ -1,4 +1,4 @@
-# Host-side helpers shared by tests/vm/run.sh, scripts/demo and scripts/bench-init (bash).
+# Host-side helpers shared by tests/vm/run.sh, scripts/demo and scripts/bench init (bash).
 # Source after setting DK_SRCDIR, DK_BUILDDIR and DRVKIT.
 #   vm_prepare_debian       -> VM_DEB_KERNEL, VM_DEB_INITRD (Debian's kernel + initramfs)
 #   vm_prepare_enforcing    -> VM_ENF_KERNEL, VM_ENF_INITRD (test kernel enforcing signatures)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Static helper for the VM benchmark (scripts/bench-init), built into the initramfs.
+ * Static helper for the VM benchmark (scripts/bench init), built into the initramfs.
  *
  *   dkvm-bench seq CMD ARGS... [:: CMD ARGS...]...
  *       runs the commands one after another; prints "us=N" (CLOCK_MONOTONIC, fork of

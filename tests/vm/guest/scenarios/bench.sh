@@ -1,5 +1,5 @@
-# scripts/bench-init: drvkit init start->ready vs busybox insmod of the same files, same boot.
-# Prints "DKVM: # bench ..." lines that scripts/bench-init turns into medians.
+# scripts/bench init: drvkit init start->ready vs busybox insmod of the same files, same boot.
+# Prints "DKVM: # bench ..." lines that scripts/bench init turns into medians.
 . /dk/lib.sh
 runs=5
 insmod_set() {

@@ -6,7 +6,7 @@
 # Timings come from a static CLOCK_MONOTONIC helper (tests/vm/dkvm-bench.c). Under TCG every
 # instruction is emulated, so absolute times are several times those of real hardware.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 scripts/install-deps
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null

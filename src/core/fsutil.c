@@ -103,42 +103,117 @@ int dk_read_line(const char *path, char **out)
 	return 0;
 }
 
-int dk_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Copies len bytes from the start of src to dst's current offset. */
+static int copy_range(int src, int dst, size_t len)
+{
+	off_t off = 0;
+	char buf[64 * 1024];
+	bool kernel_copy = true;
+
+	while (len > 0) {
+		ssize_t n;
+
+		if (kernel_copy) {
+			n = copy_file_range(src, &off, dst, NULL, len, 0);
+			if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
+				      errno == EINVAL || errno == EOPNOTSUPP)) {
+				kernel_copy = false; /* other filesystem or old kernel */
+				continue;
+			}
+		} else {
+			n = pread(src, buf, MIN(len, sizeof(buf)), off);
+			if (n > 0) {
+				int r = write_all(dst, buf, (size_t)n);
+
+				if (r < 0)
+					return r;
+				off += n;
+			}
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO; /* the source shrank under us */
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Temp file next to path, filled by fill(), fsync'd, then renamed over path. */
+static int write_atomic(const char *path, mode_t mode,
+			int (*fill)(int fd, void *userdata), void *userdata)
 {
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1;
-	const char *p = data;
-	struct strbuf b;
+	int r;
 
-	strbuf_init(&b);
-	strbuf_printf(&b, "%s.tmp.XXXXXX", path);
-	tmp = strbuf_steal(&b);
+	tmp = dk_strdup_printf("%s.tmp.XXXXXX", path);
 	if (!tmp)
 		return -ENOMEM;
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			int e = errno;
-
-			if (e == EINTR)
-				continue;
-			unlink(tmp);
-			return -e;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
-		int e = errno;
-
+	r = fill(fd, userdata);
+	if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0))
+		r = -errno;
+	if (r < 0)
 		unlink(tmp);
-		return -e;
-	}
-	return 0;
+	return r;
+}
+
+struct atomic_src {
+	int src_fd;
+	size_t len;
+	const void *tail;
+	size_t tail_len;
+};
+
+static int fill_from(int fd, void *userdata)
+{
+	const struct atomic_src *s = userdata;
+	int r = 0;
+
+	if (s->src_fd >= 0)
+		r = copy_range(s->src_fd, fd, s->len);
+	if (r == 0 && s->tail_len > 0)
+		r = write_all(fd, s->tail, s->tail_len);
+	return r;
+}
+
+int dk_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	struct atomic_src s = {-1, 0, data, len};
+
+	return write_atomic(path, mode, fill_from, &s);
+}
+
+int dk_copy_file_atomic(const char *path, int src_fd, size_t len, const void *tail,
+			size_t tail_len, mode_t mode)
+{
+	struct atomic_src s = {src_fd, len, tail, tail_len};
+
+	return write_atomic(path, mode, fill_from, &s);
 }
 
 bool dk_path_exists(const char *path)

@@ -18,6 +18,10 @@ int dk_read_line(const char *path, char **out) _must_check_;
 /* Writes data to path atomically: temp file in the same directory, fsync, rename. */
 int dk_write_file_atomic(const char *path, const void *data, size_t len,
 			 mode_t mode) _must_check_;
+/* Atomically writes to path the first len bytes of src_fd (copied in the kernel with
+ * copy_file_range where it can) followed by tail; same temp + fsync + rename as above. */
+int dk_copy_file_atomic(const char *path, int src_fd, size_t len, const void *tail,
+			size_t tail_len, mode_t mode) _must_check_;
 bool dk_path_exists(const char *path);
 bool dk_is_dir(const char *path);
 /* Removes trailing whitespace in place. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,29 +160,35 @@ int dk_unsign_buffer(const void *data, size_t len, size_t *module_len,
 	return n;
 }
 
-/* A module read into memory with room to append a signature. */
-struct module_buf {
+/* A module mapped read-only: hashing reads the page cache directly and the copy
+ * to the output is done by the kernel (copy_file_range), so a large module is
+ * never copied through user space. */
+struct module_map {
+	int fd;
 	unsigned char *p;
-	size_t len, cap;
+	size_t len;
 	mode_t mode;
 };
 
-static void module_buf_clear(struct module_buf *m)
+static void module_map_clear(struct module_map *m)
 {
-	free(m->p);
+	if (m->p && m->len > 0)
+		munmap(m->p, m->len);
 	m->p = NULL;
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
 }
 
-static int read_module(const char *path, struct module_buf *m, struct dk_error **err)
+static int map_module(const char *path, struct module_map *m, struct dk_error **err)
 {
-	_cleanup_close_ int fd = -1;
+	static unsigned char empty[1];
 	struct stat st;
-	size_t n = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	m->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (m->fd < 0)
 		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0)
+	if (fstat(m->fd, &st) < 0)
 		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return dk_error_set(err, EISDIR, "%s: is a directory", path);
@@ -191,37 +198,24 @@ static int read_module(const char *path, struct module_buf *m, struct dk_error *
 		return dk_error_set(err, EFBIG, "%s: larger than %zu bytes", path,
 				    MAX_MODULE_SIZE);
 	m->mode = st.st_mode & 07777;
-	/* A batch reuses one buffer per thread: fewer page faults than a fresh one. */
-	if (!m->p || m->cap < (size_t)st.st_size + SIG_SLACK) {
-		free(m->p);
-		m->cap = (size_t)st.st_size + SIG_SLACK;
-		m->p = malloc(m->cap);
-		if (!m->p)
-			return dk_error_set(err, ENOMEM, "%s: out of memory", path);
+	m->len = (size_t)st.st_size;
+	if (m->len == 0) {
+		m->p = empty;
+		return 0;
 	}
-	for (;;) {
-		ssize_t r;
-
-		if (n == m->cap)
-			return dk_error_set(err, EIO, "%s: file grew while being read",
-					    path);
-		r = read(fd, m->p + n, m->cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return dk_error_set(err, errno, "read %s: %s", path,
-					    strerror(errno));
-		if (r == 0)
-			break;
-		n += (size_t)r;
+	m->p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, m->fd, 0);
+	if (m->p == MAP_FAILED) {
+		m->p = NULL;
+		return dk_error_set(err, errno, "map %s: %s", path, strerror(errno));
 	}
-	m->len = n;
 	return 0;
 }
 
-/* In-place writes go to the file a symlink points at, not over the link. */
-static int write_module(const char *path, const char *output, const void *data,
-			size_t len, mode_t mode, struct dk_error **err)
+/* Writes the first len bytes of m plus tail to OUTPUT, or in place over PATH (the
+ * file a symlink points at, not the link), atomically. */
+static int write_module(const char *path, const char *output, const struct module_map *m,
+			size_t len, const void *tail, size_t tail_len,
+			struct dk_error **err)
 {
 	_cleanup_free_ char *real = NULL;
 	const char *dest = output;
@@ -233,26 +227,32 @@ static int write_module(const char *path, const char *output, const void *data,
 			return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
 		dest = real;
 	}
-	r = dk_write_file_atomic(dest, data, len, mode);
+	r = dk_copy_file_atomic(dest, m->fd, len, tail, tail_len, m->mode);
 	if (r < 0)
 		return dk_error_set(err, -r, "write %s: %s", dest, strerror(-r));
 	return 0;
 }
 
+#define MODULE_MAP_INIT        \
+	{                      \
+		-1, NULL, 0, 0 \
+	}
+
 static int sign_file(const struct dk_signer *s, const char *path, const char *output,
-		     unsigned flags, struct module_buf *mb, struct dk_error **err)
+		     unsigned flags, struct dk_error **err)
 {
+	_cleanup_(module_map_clear) struct module_map m = MODULE_MAP_INIT;
 	_cleanup_(dk_BIO_freep) BIO *der = NULL;
-	struct module_buf *m = mb;
+	_cleanup_free_ unsigned char *tail = NULL;
 	size_t module_len;
 	char *sig = NULL;
 	long sig_len;
 	int r;
 
-	r = read_module(path, m, err);
+	r = map_module(path, &m, err);
 	if (r < 0)
 		return r;
-	r = dk_unsign_buffer(m->p, m->len, &module_len, err);
+	r = dk_unsign_buffer(m.p, m.len, &module_len, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", path);
 	if (r > 0 && !(flags & DK_SIGN_RESIGN))
@@ -260,43 +260,35 @@ static int sign_file(const struct dk_signer *s, const char *path, const char *ou
 				    "%s: already signed (use --resign to replace the "
 				    "signature)",
 				    path);
-	r = sign_der(s, m->p, module_len, &der, err);
+	r = sign_der(s, m.p, module_len, &der, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", path);
 	sig_len = BIO_get_mem_data(der, &sig);
 	if (sig_len <= 0)
 		return dk_error_set(err, EIO, "%s: empty signature", path);
-	if (module_len + (size_t)sig_len + TAIL_LEN > m->cap) {
-		unsigned char *np =
-			realloc(m->p, module_len + (size_t)sig_len + TAIL_LEN);
-
-		if (!np)
-			return dk_error_set(err, ENOMEM, "%s: out of memory", path);
-		m->p = np;
-		m->cap = module_len + (size_t)sig_len + TAIL_LEN;
-	}
-	memcpy(m->p + module_len, sig, (size_t)sig_len);
-	dk_modsig_trailer(m->p + module_len + (size_t)sig_len, (size_t)sig_len);
-	return write_module(path, output, m->p, module_len + (size_t)sig_len + TAIL_LEN,
-			    m->mode, err);
+	tail = malloc((size_t)sig_len + TAIL_LEN);
+	if (!tail)
+		return dk_error_set(err, ENOMEM, "%s: out of memory", path);
+	memcpy(tail, sig, (size_t)sig_len);
+	dk_modsig_trailer(tail + sig_len, (size_t)sig_len);
+	return write_module(path, output, &m, module_len, tail,
+			    (size_t)sig_len + TAIL_LEN, err);
 }
 
 int dk_sign_file(const struct dk_signer *s, const char *path, const char *output,
 		 unsigned flags, struct dk_error **err)
 {
-	_cleanup_(module_buf_clear) struct module_buf m = {NULL, 0, 0, 0};
-
-	return sign_file(s, path, output, flags, &m, err);
+	return sign_file(s, path, output, flags, err);
 }
 
 int dk_unsign_file(const char *path, const char *output, bool *was_signed,
 		   struct dk_error **err)
 {
-	_cleanup_(module_buf_clear) struct module_buf m = {NULL, 0, 0, 0};
+	_cleanup_(module_map_clear) struct module_map m = MODULE_MAP_INIT;
 	size_t module_len;
 	int r;
 
-	r = read_module(path, &m, err);
+	r = map_module(path, &m, err);
 	if (r < 0)
 		return r;
 	r = dk_unsign_buffer(m.p, m.len, &module_len, err);
@@ -305,7 +297,7 @@ int dk_unsign_file(const char *path, const char *output, bool *was_signed,
 	*was_signed = r > 0;
 	if (r == 0 && !output)
 		return 0; /* nothing to do: leave the file alone */
-	return write_module(path, output, m.p, module_len, m.mode, err);
+	return write_module(path, output, &m, module_len, NULL, 0, err);
 }
 
 struct sign_pool {
@@ -319,14 +311,13 @@ struct sign_pool {
 
 static void *sign_worker(void *arg)
 {
-	_cleanup_(module_buf_clear) struct module_buf m = {NULL, 0, 0, 0};
 	struct sign_pool *pool = arg;
 	size_t i;
 
 	while ((i = atomic_fetch_add(&pool->next, 1)) < pool->n) {
 		struct dk_sign_result *res = &pool->results[i];
 
-		res->r = sign_file(pool->signer, pool->paths[i], NULL, pool->flags, &m,
+		res->r = sign_file(pool->signer, pool->paths[i], NULL, pool->flags,
 				   &res->err);
 		/* OpenSSL keeps a per-thread error queue; leave none behind. */
 		ERR_clear_error();
@@ -491,11 +482,11 @@ int dk_verify_buffer(X509 *cert, const void *data, size_t len,
 int dk_verify_file(X509 *cert, const char *path, struct dk_verify_result *res,
 		   struct dk_error **err)
 {
-	_cleanup_(module_buf_clear) struct module_buf m = {NULL, 0, 0, 0};
+	_cleanup_(module_map_clear) struct module_map m = MODULE_MAP_INIT;
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = read_module(path, &m, err);
+	r = map_module(path, &m, err);
 	if (r < 0)
 		return r;
 	r = dk_verify_buffer(cert, m.p, m.len, res, err);

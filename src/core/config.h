@@ -20,16 +20,12 @@
  *   grace_period: 25                    # seconds for the whole unload on SIGTERM
  *   unload_other_versions: false        # unload another loaded version of our modules
  *   protected_modules: [ my_rdma_fs ]   # users of replaced modules that make init refuse
- *                                       # to replace (added to the built-in list: ib_iser,
- *                                       # ib_isert, ib_srp, ib_srpt, rpcrdma, svcrdma,
- *                                       # xprtrdma, nvme_rdma, nvmet_rdma, nvidia_peermem,
- *                                       # nv_peer_mem, smc, rds_rdma, cifs, ksmbd)
- *   firmware_path: /lib/firmware/nvidia # optional: firmware_class search path
- *   signing:                            # optional: sign before loading
- *     key: /etc/drvkit/signing.key
- *     cert: /etc/drvkit/signing.crt
- *     hash: sha256                      # sha256 (default), sha384, sha512
- *     passphrase_file: /etc/drvkit/pass # optional
+ *                                       # to replace (added to the built-in list:
+ * ib_iser, # ib_isert, ib_srp, ib_srpt, rpcrdma, svcrdma, # xprtrdma, nvme_rdma,
+ * nvmet_rdma, nvidia_peermem, # nv_peer_mem, smc, rds_rdma, cifs, ksmbd) firmware_path:
+ * /lib/firmware/nvidia # optional: firmware_class search path signing: # optional: sign
+ * before loading key: /etc/drvkit/signing.key cert: /etc/drvkit/signing.crt hash: sha256
+ * # sha256 (default), sha384, sha512 passphrase_file: /etc/drvkit/pass # optional
  *   components:                         # at least one
  *     - name: example
  *       source: { dir: /opt/drvkit/modules/$KVER }  # $KVER = kernel release

@@ -685,7 +685,8 @@ static int check_protected(struct init *in, struct dk_error **err)
 			const char *holder = st.holders[h];
 			const char *what = protected_what(in, holder);
 
-			if (!what || find_mod(in, holder) || replaced_by_config(in, holder))
+			if (!what || find_mod(in, holder) ||
+			    replaced_by_config(in, holder))
 				continue;
 			strbuf_printf(&b, "%s%s (%s) holds %s", b.len ? "; " : "", holder,
 				      what, ir->name);
@@ -1133,7 +1134,8 @@ static int insert_tracked(struct init *in, const struct imod *im, struct dk_erro
 	if (!absent)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < f->n_depends; i++)
-		absent[i] = !find_mod(in, f->depends[i]) && !is_loaded(in->m, f->depends[i]);
+		absent[i] =
+			!find_mod(in, f->depends[i]) && !is_loaded(in->m, f->depends[i]);
 	r = dk_module_insert(in->m, f, err);
 	for (size_t i = 0; i < f->n_depends; i++) {
 		char **np;
@@ -1315,7 +1317,8 @@ static void rollback(struct init *in, struct dk_error **err)
 		struct imod *im = &in->mods[i];
 		_cleanup_error_ struct dk_error *e = NULL;
 
-		if (im->act == ACT_SKIP_OURS && dk_state_find_module(&in->state, im->file->name))
+		if (im->act == ACT_SKIP_OURS &&
+		    dk_state_find_module(&in->state, im->file->name))
 			list_add(&kept, im->file->name, NULL);
 		if (!im->inserted)
 			continue;
@@ -1389,7 +1392,8 @@ static void rollback(struct init *in, struct dk_error **err)
 		dk_error_append(err, "\nrolled back in %lld ms: unloaded %s; restored %s",
 				(long long)(dk_now_ms() - start),
 				unloaded.len ? unloaded.s : "nothing",
-				restored.len ? restored.s : "nothing (nothing was replaced)");
+				restored.len ? restored.s
+					     : "nothing (nothing was replaced)");
 	} else {
 		dk_error_append(err, "\nrollback incomplete: unloaded %s; restored %s",
 				unloaded.len ? unloaded.s : "nothing",
@@ -1429,6 +1433,7 @@ static int startup_failed(struct init *in, int r, struct dk_error **err)
 	strbuf_printf(&b, "drvkit init: %s", *err ? (*err)->msg : strerror(-r));
 	if (hint && !strstr(b.s ? b.s : "", hint))
 		strbuf_printf(&b, "\nhint: %s", hint);
+	strbuf_putc(&b, '\n');
 	if (!b.oom)
 		write_termination_log(in, b.s);
 	if (in->lock_fd >= 0)

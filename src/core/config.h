@@ -19,13 +19,16 @@
  *   kernel: 6.1.0-56-amd64              # optional: override uname -r
  *   grace_period: 25                    # seconds for the whole unload on SIGTERM
  *   unload_other_versions: false        # unload another loaded version of our modules
- *   protected_modules: [ my_rdma_fs ]   # users of replaced modules that make init refuse
- *                                       # to replace (added to the built-in list:
- * ib_iser, # ib_isert, ib_srp, ib_srpt, rpcrdma, svcrdma, # xprtrdma, nvme_rdma,
- * nvmet_rdma, nvidia_peermem, # nv_peer_mem, smc, rds_rdma, cifs, ksmbd) firmware_path:
- * /lib/firmware/nvidia # optional: firmware_class search path signing: # optional: sign
- * before loading key: /etc/drvkit/signing.key cert: /etc/drvkit/signing.crt hash: sha256
- * # sha256 (default), sha384, sha512 passphrase_file: /etc/drvkit/pass # optional
+ *   protected_modules: [ my_rdma_fs ]   # more users that block replaces (built in:
+ *                                       # ib_iser ib_isert ib_srp ib_srpt rpcrdma
+ *                                       # svcrdma xprtrdma nvme_rdma nvmet_rdma smc
+ *                                       # nvidia_peermem nv_peer_mem rds_rdma cifs ksmbd)
+ *   firmware_path: /lib/firmware/nvidia # optional: firmware_class search path
+ *   signing:                            # optional: sign before loading
+ *     key: /etc/drvkit/signing.key
+ *     cert: /etc/drvkit/signing.crt
+ *     hash: sha256                      # sha256 (default), sha384, sha512
+ *     passphrase_file: /etc/drvkit/pass # optional
  *   components:                         # at least one
  *     - name: example
  *       source: { dir: /opt/drvkit/modules/$KVER }  # $KVER = kernel release
@@ -35,7 +38,7 @@
  *           params: { count: 7, label: hello }
  *       replaces: [ mlx5_ib, mlx5_core ] # in-tree modules unloaded first (users first)
  *       restore: true                   # reload replaced in-tree modules on exit
- *                                       # (a failed start always puts them back)
+ *                                       # (a failed start always reloads them)
  *
  * Errors name file:line:column and the key path, e.g.
  *   config.yaml:12:5: components[0].modules[1].params: expected a mapping of name: value

@@ -158,10 +158,14 @@ static int signals_setup(struct init *in, struct dk_error **err)
 	for (size_t i = 0; i < ARRAY_SIZE(sync_sigs); i++)
 		sigdelset(&set, sync_sigs[i]);
 	if (sigprocmask(SIG_SETMASK, &set, NULL) < 0)
-		return dk_error_set(err, errno, "block signals: %s", strerror(errno));
+		return dk_error_set(err, errno, "start: block signals: %s",
+				    strerror(errno));
 	in->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (in->sfd < 0)
-		return dk_error_set(err, errno, "signalfd: %s", strerror(errno));
+		return dk_error_set(err, errno,
+				    "start: signalfd: %s: init cannot wait for SIGTERM "
+				    "without it (a seccomp profile may block it)",
+				    strerror(errno));
 	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		dk_warn("cannot become a child subreaper: %s", strerror(errno));
 	return 0;
@@ -738,6 +742,12 @@ static int plan(struct init *in, struct dk_error **err)
 	policy = dk_kernel_enforcement(in->m, &enforcing);
 	dk_info("step 2 (detect): kernel %s, host modules %s, sysfs %s, %s", in->m->kver,
 		in->m->moddir, in->m->sysfs, policy ? policy : "");
+	if (!dk_path_exists(in->m->moddir))
+		dk_warn("step 2 (detect): %s does not exist: in-tree dependencies and "
+			"replaced modules cannot be loaded; mount the host's "
+			"/lib/modules "
+			"and set host_root",
+			in->m->moddir);
 	if (enforcing && !cfg->signing)
 		dk_warn("step 2 (detect): the kernel enforces module signatures (%s) and "
 			"no signing key is configured: only modules already signed by a "
@@ -811,8 +821,10 @@ static int plan(struct init *in, struct dk_error **err)
 			return dk_error_set(
 				err, EEXIST,
 				"step 2 (plan): component %s: %s is built into "
-				"kernel %s and cannot be replaced",
-				im->comp->name, im->file->name, in->m->kver);
+				"kernel %s and cannot be replaced: remove it from "
+				"the component's modules in %s, or use a kernel "
+				"that builds it as a module",
+				im->comp->name, im->file->name, in->m->kver, cfg->path);
 		case DK_MATCH_DIFFERENT:
 			if (replaces_name(im->comp, im->file->name) || prev ||
 			    cfg->unload_other_versions) {
@@ -1237,8 +1249,10 @@ static int shutdown_modules(struct init *in, struct strbuf *failure)
 			if (dk_now_ms() >= ro.deadline_ms) {
 				strbuf_printf(failure,
 					      "step 10 (restore): the grace period ended "
-					      "before in-tree %s could be reloaded",
-					      name);
+					      "before in-tree %s could be reloaded: load "
+					      "it by hand (modprobe %s) and raise "
+					      "grace_period",
+					      name, name);
 				return -ETIMEDOUT;
 			}
 			r = dk_module_probe(in->m, name, &err);

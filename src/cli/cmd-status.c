@@ -17,7 +17,9 @@ static void help(void)
 	printf("Usage: drvkit status [--json] [--state-dir DIR]\n"
 	       "\n"
 	       "What drvkit init loaded (its state file), checked against the kernel:\n"
-	       "loaded, missing, or different srcversion. Exit 1 unless all are loaded.\n"
+	       "loaded, missing, or different srcversion. Exit 1 unless all are loaded;\n"
+	       "exit 4 when there is no state file (init has not run with this state\n"
+	       "dir, or it stopped and unloaded everything).\n"
 	       "\n"
 	       "  --json              JSON output\n"
 	       "  --state-dir DIR     default /run/drvkit\n"
@@ -74,6 +76,22 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	path = dk_path_join(state_dir, "state.json");
 	if (!path)
 		return dk_error_set(err, ENOMEM, "out of memory");
+	if (!dk_path_exists(path)) {
+		_cleanup_free_ char *status = dk_path_join(state_dir, "status.json");
+
+		if (status && dk_path_exists(status))
+			return dk_error_set(err, ENOENT,
+					    "no drvkit state in %s: nothing loaded by "
+					    "drvkit init is left (it stopped and "
+					    "unloaded everything, or failed to start: "
+					    "see %s)",
+					    state_dir, status);
+		return dk_error_set(err, ENOENT,
+				    "no drvkit state in %s: drvkit init has not run "
+				    "here or its state dir differs (--state-dir, "
+				    "state_dir in its config)",
+				    state_dir);
+	}
 	r = dk_state_read(path, &st, err);
 	if (r < 0)
 		return r;

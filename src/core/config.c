@@ -440,17 +440,18 @@ static int set_component_name(struct walk *w, const yaml_node_t *n, const char *
 	return get_string(w, n, key, &((struct dk_config_component *)obj)->name);
 }
 
-static int set_replaces(struct walk *w, const yaml_node_t *n, const char *key, void *obj)
+/* A list of module names (replaces, protected_modules). */
+static int get_name_list(struct walk *w, const yaml_node_t *n, const char *key,
+			 char ***out, size_t *n_out)
 {
-	struct dk_config_component *c = obj;
 	size_t count;
 
 	if (n->type != YAML_SEQUENCE_NODE)
 		return walk_fail(w, n, key, "expected a list of module names, got %s",
 				 node_kind(n));
 	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	c->replaces = calloc(count ? count : 1, sizeof(char *));
-	if (!c->replaces)
+	*out = calloc(count ? count : 1, sizeof(char *));
+	if (!*out)
 		return dk_error_set(w->err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < count; i++) {
 		yaml_node_t *mn = node_at(w, n->data.sequence.items.start[i]);
@@ -459,12 +460,19 @@ static int set_replaces(struct walk *w, const yaml_node_t *n, const char *key, v
 
 		if (!sub)
 			return dk_error_set(w->err, ENOMEM, "out of memory");
-		c->n_replaces = i + 1;
-		r = get_module_name(w, mn, sub, &c->replaces[i]);
+		*n_out = i + 1;
+		r = get_module_name(w, mn, sub, &(*out)[i]);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+static int set_replaces(struct walk *w, const yaml_node_t *n, const char *key, void *obj)
+{
+	struct dk_config_component *c = obj;
+
+	return get_name_list(w, n, key, &c->replaces, &c->n_replaces);
 }
 
 static int set_restore(struct walk *w, const yaml_node_t *n, const char *key, void *obj)
@@ -622,6 +630,14 @@ static int set_unload_other_versions(struct walk *w, const yaml_node_t *n,
 	return get_bool(w, n, key, &((struct dk_config *)obj)->unload_other_versions);
 }
 
+static int set_protected_modules(struct walk *w, const yaml_node_t *n, const char *key,
+				 void *obj)
+{
+	struct dk_config *cfg = obj;
+
+	return get_name_list(w, n, key, &cfg->protected_modules, &cfg->n_protected);
+}
+
 static const struct field top_fields[] = {
 	{"state_dir", set_state_dir, false},
 	{"ready_file", set_ready_file, false},
@@ -630,6 +646,7 @@ static const struct field top_fields[] = {
 	{"kernel", set_kernel, false},
 	{"grace_period", set_grace_period, false},
 	{"unload_other_versions", set_unload_other_versions, false},
+	{"protected_modules", set_protected_modules, false},
 	{"firmware_path", set_firmware_path, false},
 	{"signing", set_signing, false},
 	{"components", set_components, true},
@@ -750,6 +767,9 @@ void dk_config_free(struct dk_config *cfg)
 		free(c->source_dir);
 	}
 	free(cfg->components);
+	for (size_t i = 0; i < cfg->n_protected; i++)
+		free(cfg->protected_modules[i]);
+	free(cfg->protected_modules);
 	if (cfg->signing) {
 		free(cfg->signing->key);
 		free(cfg->signing->cert);

@@ -19,6 +19,10 @@
  *   kernel: 6.1.0-56-amd64              # optional: override uname -r
  *   grace_period: 25                    # seconds for the whole unload on SIGTERM
  *   unload_other_versions: false        # unload another loaded version of our modules
+ *   protected_modules: [ my_rdma_fs ]   # more users that block replaces (built in:
+ *                                       # ib_iser ib_isert ib_srp ib_srpt rpcrdma
+ *                                       # svcrdma xprtrdma nvme_rdma nvmet_rdma smc
+ *                                       # nvidia_peermem nv_peer_mem rds_rdma cifs ksmbd)
  *   firmware_path: /lib/firmware/nvidia # optional: firmware_class search path
  *   signing:                            # optional: sign before loading
  *     key: /etc/drvkit/signing.key
@@ -34,6 +38,7 @@
  *           params: { count: 7, label: hello }
  *       replaces: [ mlx5_ib, mlx5_core ] # in-tree modules unloaded first (users first)
  *       restore: true                   # reload replaced in-tree modules on exit
+ *                                       # (a failed start always reloads them)
  *
  * Errors name file:line:column and the key path, e.g.
  *   config.yaml:12:5: components[0].modules[1].params: expected a mapping of name: value
@@ -77,6 +82,8 @@ struct dk_config {
 	char *kernel;
 	int grace_period;
 	bool unload_other_versions;
+	char **protected_modules; /* added to the built-in protect list */
+	size_t n_protected;
 	char *firmware_path;
 	struct dk_config_signing *signing; /* NULL when not configured */
 	struct dk_config_component *components;

@@ -69,6 +69,29 @@ int dk_error_wrap(struct dk_error **err, const char *fmt, ...)
 	return -(*err)->errnum;
 }
 
+int dk_error_append(struct dk_error **err, const char *fmt, ...)
+{
+	struct strbuf b;
+	va_list ap;
+
+	if (!err || !*err)
+		return -EIO;
+	if (is_static(*err))
+		return -(*err)->errnum;
+	strbuf_init(&b);
+	strbuf_puts(&b, (*err)->msg);
+	va_start(ap, fmt);
+	strbuf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (b.oom) {
+		strbuf_release(&b);
+		return -(*err)->errnum;
+	}
+	free((*err)->msg);
+	(*err)->msg = strbuf_steal(&b);
+	return -(*err)->errnum;
+}
+
 void dk_error_free(struct dk_error **err)
 {
 	if (!err || !*err)

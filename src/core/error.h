@@ -16,6 +16,8 @@ int dk_error_set(struct dk_error **err, int errnum, const char *fmt, ...)
 	_printf_format_(3, 4);
 /* Prefixes context to an existing error; returns -errnum. */
 int dk_error_wrap(struct dk_error **err, const char *fmt, ...) _printf_format_(2, 3);
+/* Adds facts after the message (e.g. what a rollback did); returns -errnum. */
+int dk_error_append(struct dk_error **err, const char *fmt, ...) _printf_format_(2, 3);
 void dk_error_free(struct dk_error **err);
 /* Short likely-fix hint for an errno in module context, or NULL. */
 const char *dk_error_hint(int errnum);

@@ -41,13 +41,16 @@ struct imod {
 	const struct dk_config_component *comp;
 	const struct dk_config_module *cm;
 	enum action act;
-	bool done; /* inserted (or skipped) in this run */
+	bool done;     /* inserted (or skipped) in this run */
+	bool inserted; /* inserted by this run: a failed start unloads it */
 };
 
 /* A module to unload before loading: replaced in-tree, or our other version. */
 struct iremove {
 	char *name;
 	const struct dk_config_component *comp; /* NULL: not replaced, reloaded */
+	bool removed;  /* unloaded by this run: a failed start puts it back */
+	bool was_ours; /* a build a previous drvkit init loaded */
 };
 
 struct init {
@@ -60,6 +63,8 @@ struct init {
 	size_t n_mods;
 	struct iremove *remove; /* removal order: users first */
 	size_t n_remove;
+	char **probed; /* in-tree dependencies this run loaded, in load order */
+	size_t n_probed;
 	struct dk_state state;
 	struct dk_plan *plan;
 	char *state_path, *status_path, *lock_path;
@@ -76,6 +81,7 @@ static void init_release(struct init *in)
 	for (size_t i = 0; i < in->n_remove; i++)
 		free(in->remove[i].name);
 	free(in->remove);
+	dk_names_free(in->probed, in->n_probed);
 	dk_state_release(&in->state);
 	free(in->state_path);
 	free(in->status_path);
@@ -152,10 +158,14 @@ static int signals_setup(struct init *in, struct dk_error **err)
 	for (size_t i = 0; i < ARRAY_SIZE(sync_sigs); i++)
 		sigdelset(&set, sync_sigs[i]);
 	if (sigprocmask(SIG_SETMASK, &set, NULL) < 0)
-		return dk_error_set(err, errno, "block signals: %s", strerror(errno));
+		return dk_error_set(err, errno, "start: block signals: %s",
+				    strerror(errno));
 	in->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (in->sfd < 0)
-		return dk_error_set(err, errno, "signalfd: %s", strerror(errno));
+		return dk_error_set(err, errno,
+				    "start: signalfd: %s: init cannot wait for SIGTERM "
+				    "without it (a seccomp profile may block it)",
+				    strerror(errno));
 	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		dk_warn("cannot become a child subreaper: %s", strerror(errno));
 	return 0;
@@ -617,6 +627,97 @@ static struct imod *find_mod(struct init *in, const char *name)
 	return NULL;
 }
 
+/* Users of the in-tree RDMA stack that must not be cut off by `replaces`:
+ * storage over RDMA and GPUDirect (reference section 5; the OFED container
+ * refuses on the same set). protected_modules in the config adds more. */
+static const struct {
+	const char *name, *what;
+} protected_builtin[] = {
+	{"ib_iser", "iSCSI over RDMA (iSER) initiator"},
+	{"ib_isert", "iSCSI over RDMA (iSER) target"},
+	{"ib_srp", "SCSI RDMA Protocol initiator"},
+	{"ib_srpt", "SCSI RDMA Protocol target"},
+	{"rpcrdma", "NFS over RDMA"},
+	{"svcrdma", "NFS over RDMA server"},
+	{"xprtrdma", "NFS over RDMA client"},
+	{"nvme_rdma", "NVMe over Fabrics RDMA host"},
+	{"nvmet_rdma", "NVMe over Fabrics RDMA target"},
+	{"nvidia_peermem", "GPUDirect RDMA"},
+	{"nv_peer_mem", "GPUDirect RDMA"},
+	{"smc", "SMC-R sockets over RDMA"},
+	{"rds_rdma", "RDS over RDMA"},
+	{"cifs", "SMB client, SMB Direct over RDMA"},
+	{"ksmbd", "SMB server, SMB Direct over RDMA"},
+};
+
+static const char *protected_what(const struct init *in, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(protected_builtin); i++)
+		if (streq(protected_builtin[i].name, name))
+			return protected_builtin[i].what;
+	for (size_t i = 0; i < in->cfg->n_protected; i++)
+		if (streq(in->cfg->protected_modules[i], name))
+			return "listed in protected_modules";
+	return NULL;
+}
+
+static bool replaced_by_config(const struct init *in, const char *name)
+{
+	for (size_t c = 0; c < in->cfg->n_components; c++)
+		if (replaces_name(&in->cfg->components[c], name))
+			return true;
+	return false;
+}
+
+/* Step 6 planned: refuse, before anything is unloaded, while a protected module
+ * holds a module that must go. One of ours, or one the config lists under
+ * replaces itself, does not protect: the config asked for it to go. */
+static int check_protected(struct init *in, struct dk_error **err)
+{
+	const struct dk_config_component *comp = NULL;
+	struct strbuf b;
+	int r;
+
+	strbuf_init(&b);
+	for (size_t i = 0; i < in->n_remove; i++) {
+		const struct iremove *ir = &in->remove[i];
+		struct dk_modstate st;
+
+		if (dk_module_state(in->m, ir->name, &st) < 0)
+			continue;
+		for (size_t h = 0; h < st.n_holders; h++) {
+			const char *holder = st.holders[h];
+			const char *what = protected_what(in, holder);
+
+			if (!what || find_mod(in, holder) ||
+			    replaced_by_config(in, holder))
+				continue;
+			strbuf_printf(&b, "%s%s (%s) holds %s", b.len ? "; " : "", holder,
+				      what, ir->name);
+			if (!comp)
+				comp = ir->comp;
+		}
+		dk_modstate_release(&st);
+	}
+	if (!b.len && !b.oom)
+		return 0;
+	for (size_t c = 0; c < in->cfg->n_components && !comp; c++)
+		if (in->cfg->components[c].n_replaces)
+			comp = &in->cfg->components[c];
+	r = dk_error_set(
+		err, EBUSY,
+		"step 6 (replace): refused before unloading anything: component %s "
+		"replaces in-tree modules, but %s; unloading them would cut storage or "
+		"GPUDirect traffic off this node: unmount the iSER/NFS-RDMA/NVMe-oF/SMB "
+		"Direct users and unload those modules (or drain the node) first, then "
+		"restart this pod (protected: a built-in list plus protected_modules in "
+		"%s)",
+		comp ? comp->name : "?", b.oom ? "a protected module holds them" : b.s,
+		in->cfg->path);
+	strbuf_release(&b);
+	return r;
+}
+
 static int plan(struct init *in, struct dk_error **err)
 {
 	const struct dk_config *cfg = in->cfg;
@@ -641,6 +742,12 @@ static int plan(struct init *in, struct dk_error **err)
 	policy = dk_kernel_enforcement(in->m, &enforcing);
 	dk_info("step 2 (detect): kernel %s, host modules %s, sysfs %s, %s", in->m->kver,
 		in->m->moddir, in->m->sysfs, policy ? policy : "");
+	if (!dk_path_exists(in->m->moddir))
+		dk_warn("step 2 (detect): %s does not exist: in-tree dependencies and "
+			"replaced modules cannot be loaded; mount the host's "
+			"/lib/modules "
+			"and set host_root",
+			in->m->moddir);
 	if (enforcing && !cfg->signing)
 		dk_warn("step 2 (detect): the kernel enforces module signatures (%s) and "
 			"no signing key is configured: only modules already signed by a "
@@ -714,8 +821,10 @@ static int plan(struct init *in, struct dk_error **err)
 			return dk_error_set(
 				err, EEXIST,
 				"step 2 (plan): component %s: %s is built into "
-				"kernel %s and cannot be replaced",
-				im->comp->name, im->file->name, in->m->kver);
+				"kernel %s and cannot be replaced: remove it from "
+				"the component's modules in %s, or use a kernel "
+				"that builds it as a module",
+				im->comp->name, im->file->name, in->m->kver, cfg->path);
 		case DK_MATCH_DIFFERENT:
 			if (replaces_name(im->comp, im->file->name) || prev ||
 			    cfg->unload_other_versions) {
@@ -787,6 +896,9 @@ static int plan(struct init *in, struct dk_error **err)
 	free(rm);
 	if (r < 0)
 		return dk_error_set(err, ENOMEM, "out of memory");
+	r = check_protected(in, err);
+	if (r < 0)
+		return r;
 	if (in->n_remove) {
 		_cleanup_free_ char *why = NULL;
 
@@ -939,17 +1051,22 @@ static int replace_modules(struct init *in, struct dk_error **err)
 	int r;
 
 	for (size_t i = 0; i < in->n_remove; i++) {
-		const struct iremove *ir = &in->remove[i];
+		struct iremove *ir = &in->remove[i];
 		struct imod *ours = find_mod(in, ir->name);
 		bool restore = false;
 
-		bool was_ours = dk_state_find_module(&in->state, ir->name) != NULL;
-
+		ir->was_ours = dk_state_find_module(&in->state, ir->name) != NULL;
 		r = dk_module_remove(in->m, ir->name, &ro, err);
+		if (r < 0 && ir->comp)
+			return dk_error_wrap(err, "step 6 (replace): component %s",
+					     ir->comp->name);
 		if (r < 0)
-			return dk_error_wrap(err, "step 6 (replace)");
+			return dk_error_wrap(err, "step 6 (replace): %s",
+					     ours ? "another build of one of ours"
+						  : "a user of a replaced module");
+		ir->removed = r == 0;
 		dk_state_remove_module(&in->state, ir->name);
-		if (!was_ours) {
+		if (!ir->was_ours) {
 			/* What we unload and did not load is remembered; users of
 			 * replaced modules come back when a replacing component
 			 * restores. */
@@ -1005,6 +1122,50 @@ static int set_firmware_path(struct init *in)
 	return 0;
 }
 
+static bool is_loaded(const struct dk_modctx *m, const char *name)
+{
+	struct dk_modstate st;
+	bool loaded;
+
+	if (dk_module_state(m, name, &st) < 0)
+		return false;
+	loaded = st.state != DK_LOADED_NO && st.state != DK_LOADED_BUILTIN;
+	dk_modstate_release(&st);
+	return loaded;
+}
+
+/* Inserts one of ours and remembers the in-tree dependencies that the insert
+ * loaded (even when the insert itself then failed), so a failed start can
+ * unload them too. */
+static int insert_tracked(struct init *in, const struct imod *im, struct dk_error **err)
+{
+	const struct dk_modfile *f = im->file;
+	bool *absent = calloc(f->n_depends ? f->n_depends : 1, sizeof(bool));
+	int r;
+
+	if (!absent)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < f->n_depends; i++)
+		absent[i] =
+			!find_mod(in, f->depends[i]) && !is_loaded(in->m, f->depends[i]);
+	r = dk_module_insert(in->m, f, err);
+	for (size_t i = 0; i < f->n_depends; i++) {
+		char **np;
+
+		if (!absent[i] || !is_loaded(in->m, f->depends[i]))
+			continue;
+		np = realloc(in->probed, (in->n_probed + 1) * sizeof(*np));
+		if (np) {
+			in->probed = np;
+			np[in->n_probed] = strdup(f->depends[i]);
+			if (np[in->n_probed])
+				in->n_probed++;
+		}
+	}
+	free(absent);
+	return r;
+}
+
 static int load_modules(struct init *in, struct dk_error **err)
 {
 	for (size_t i = 0; i < in->n_mods && !in->term; i++) {
@@ -1020,11 +1181,12 @@ static int load_modules(struct init *in, struct dk_error **err)
 			break;
 		case ACT_LOAD:
 		case ACT_RELOAD:
-			r = dk_module_insert(in->m, im->file, err);
+			r = insert_tracked(in, im, err);
 			if (r < 0)
 				return dk_error_wrap(err, "step 7 (load): component %s",
 						     im->comp->name);
 			im->done = true;
+			im->inserted = true;
 			break;
 		}
 		if (dk_state_add_module(&in->state, im->file->name, im->comp->name,
@@ -1087,8 +1249,10 @@ static int shutdown_modules(struct init *in, struct strbuf *failure)
 			if (dk_now_ms() >= ro.deadline_ms) {
 				strbuf_printf(failure,
 					      "step 10 (restore): the grace period ended "
-					      "before in-tree %s could be reloaded",
-					      name);
+					      "before in-tree %s could be reloaded: load "
+					      "it by hand (modprobe %s) and raise "
+					      "grace_period",
+					      name, name);
 				return -ETIMEDOUT;
 			}
 			r = dk_module_probe(in->m, name, &err);
@@ -1131,6 +1295,148 @@ static int stop(struct init *in)
 	return DK_EXIT_OK;
 }
 
+static void list_add(struct strbuf *b, const char *name, const char *why)
+{
+	strbuf_printf(b, "%s%s%s%s%s", b->len ? ", " : "", name, why ? " (" : "",
+		      why ? why : "", why ? ")" : "");
+}
+
+/* A start that failed once step 6 began: put the node back as this run found
+ * it, within grace_period. Unloads what this run inserted (reverse load order)
+ * and the in-tree dependencies it pulled in, then reloads what step 6 removed
+ * (providers first) whatever `restore:` says: `restore: false` is for a clean
+ * stop, where the operator chose to leave the node without the in-tree stack;
+ * a failed start provides nothing in its place, and a node that lost its
+ * network or storage stack to a bad driver image is worse off than one that
+ * keeps its in-tree drivers until the next try. Nothing this run did not load
+ * is unloaded; modules adopted from a previous instance stay, in the state
+ * file. The outcome is appended to *err. */
+static void rollback(struct init *in, struct dk_error **err)
+{
+	int64_t start = dk_now_ms();
+	struct dk_remove_opts ro = {start + (int64_t)in->cfg->grace_period * 1000,
+				    shutdown_wait, in};
+	struct strbuf unloaded, restored, left, not_restored, kept;
+	bool acted = false, ours_left = false;
+	int r;
+
+	strbuf_init(&unloaded);
+	strbuf_init(&restored);
+	strbuf_init(&left);
+	strbuf_init(&not_restored);
+	strbuf_init(&kept);
+	dk_warn("start failed: rolling back what this run changed (within %d s)",
+		in->cfg->grace_period);
+	for (size_t i = in->n_mods; i-- > 0;) {
+		struct imod *im = &in->mods[i];
+		_cleanup_error_ struct dk_error *e = NULL;
+
+		if (im->act == ACT_SKIP_OURS &&
+		    dk_state_find_module(&in->state, im->file->name))
+			list_add(&kept, im->file->name, NULL);
+		if (!im->inserted)
+			continue;
+		acted = true;
+		r = dk_module_remove(in->m, im->file->name, &ro, &e);
+		if (r < 0) {
+			list_add(&left, im->file->name, e->msg);
+			ours_left = true;
+			continue;
+		}
+		im->inserted = false;
+		dk_state_remove_module(&in->state, im->file->name);
+		list_add(&unloaded, im->file->name, NULL);
+	}
+	for (size_t i = in->n_probed; i-- > 0;) {
+		_cleanup_error_ struct dk_error *e = NULL;
+
+		acted = true;
+		r = dk_module_remove(in->m, in->probed[i], &ro, &e);
+		if (r < 0)
+			list_add(&left, in->probed[i], e->msg);
+		else
+			list_add(&unloaded, in->probed[i], "in-tree dependency");
+	}
+	for (size_t i = in->n_remove; i-- > 0;) {
+		const struct iremove *ir = &in->remove[i];
+		_cleanup_error_ struct dk_error *e = NULL;
+
+		if (!ir->removed)
+			continue;
+		acted = true;
+		if (ir->was_ours) {
+			list_add(&not_restored, ir->name,
+				 "an earlier build loaded by a previous drvkit init; its "
+				 "file may be gone");
+			continue;
+		}
+		if (ours_left) {
+			list_add(&not_restored, ir->name,
+				 "modules of this run are still loaded");
+			continue;
+		}
+		if (dk_now_ms() >= ro.deadline_ms) {
+			list_add(&not_restored, ir->name, "the grace period ended");
+			continue;
+		}
+		r = dk_module_probe(in->m, ir->name, &e);
+		if (r < 0) {
+			list_add(&not_restored, ir->name, e->msg);
+			continue;
+		}
+		dk_state_remove_replaced(&in->state, ir->name);
+		list_add(&restored, ir->name, NULL);
+	}
+
+	/* The state file keeps describing whatever is still loaded or replaced, so
+	 * the next instance adopts or restores it; none left: no state. */
+	if (in->state.n_modules || in->state.n_replaced) {
+		_cleanup_error_ struct dk_error *e = NULL;
+
+		if (save_state(in, &e) < 0)
+			dk_warn("rollback: %s", e->msg);
+	} else if (unlink(in->state_path) < 0 && errno != ENOENT) {
+		dk_warn("rollback: remove %s: %s", in->state_path, strerror(errno));
+	}
+
+	if (!acted) {
+		dk_error_append(err, "\nnothing to roll back: this run had not loaded or "
+				     "unloaded any module yet");
+	} else if (!left.len && !not_restored.len) {
+		dk_error_append(err, "\nrolled back in %lld ms: unloaded %s; restored %s",
+				(long long)(dk_now_ms() - start),
+				unloaded.len ? unloaded.s : "nothing",
+				restored.len ? restored.s
+					     : "nothing (nothing was replaced)");
+	} else {
+		dk_error_append(err, "\nrollback incomplete: unloaded %s; restored %s",
+				unloaded.len ? unloaded.s : "nothing",
+				restored.len ? restored.s : "nothing");
+		if (left.len)
+			dk_error_append(err, "; still loaded: %s", left.s);
+		if (not_restored.len)
+			dk_error_append(err, "; not restored: %s", not_restored.s);
+		dk_error_append(err,
+				"\n%s describes what is left: the next drvkit init "
+				"adopts or cleans it up; or unload by hand (drvkit "
+				"unload NAME) once the users are gone, and load the "
+				"in-tree modules (modprobe NAME)",
+				in->state_path);
+	}
+	if (kept.len)
+		dk_error_append(err,
+				"\nkept loaded: %s (loaded by a previous drvkit init, "
+				"not by this run; listed in %s)",
+				kept.s, in->state_path);
+	if (unloaded.oom || restored.oom || left.oom || not_restored.oom || kept.oom)
+		dk_error_append(err, "\n(out of memory while describing the rollback)");
+	strbuf_release(&unloaded);
+	strbuf_release(&restored);
+	strbuf_release(&left);
+	strbuf_release(&not_restored);
+	strbuf_release(&kept);
+}
+
 /* Records a start-up failure where Kubernetes shows it, then returns it. */
 static int startup_failed(struct init *in, int r, struct dk_error **err)
 {
@@ -1141,12 +1447,22 @@ static int startup_failed(struct init *in, int r, struct dk_error **err)
 	strbuf_printf(&b, "drvkit init: %s", *err ? (*err)->msg : strerror(-r));
 	if (hint && !strstr(b.s ? b.s : "", hint))
 		strbuf_printf(&b, "\nhint: %s", hint);
+	strbuf_putc(&b, '\n');
 	if (!b.oom)
 		write_termination_log(in, b.s);
 	if (in->lock_fd >= 0)
 		write_status(in, "failed", *err ? (*err)->msg : strerror(-r));
 	strbuf_release(&b);
 	return r;
+}
+
+/* A start-up failure once modules may have changed: roll back, then record. */
+static int changed_failed(struct init *in, int r, struct dk_error **err)
+{
+	if (!*err)
+		dk_error_set(err, -r, "%s", strerror(-r));
+	rollback(in, err);
+	return startup_failed(in, r, err);
 }
 
 int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error **err)
@@ -1189,7 +1505,7 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 	t = dk_now_ms();
 	r = replace_modules(&in, err);
 	if (r < 0)
-		return startup_failed(&in, r, err);
+		return changed_failed(&in, r, err);
 	if (in.n_remove)
 		dk_info("step 6 (replace): %zu modules unloaded (%lld ms)", in.n_remove,
 			(long long)(dk_now_ms() - t));
@@ -1199,7 +1515,7 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 	t = dk_now_ms();
 	r = load_modules(&in, err);
 	if (r < 0)
-		return startup_failed(&in, r, err);
+		return changed_failed(&in, r, err);
 	if (in.term)
 		return stop(&in);
 	if (cfg->firmware_path)
@@ -1210,15 +1526,18 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 	t = dk_now_ms();
 	r = save_state(&in, err);
 	if (r < 0)
-		return startup_failed(&in, r, err);
+		return changed_failed(&in, r, err);
 	write_status(&in, "ready", NULL);
 	r = mkdir_parent(cfg->ready_file);
 	if (r >= 0)
 		r = dk_write_file_atomic(cfg->ready_file, "", 0, 0644);
 	if (r < 0) {
-		dk_error_set(err, -r, "step 8 (ready): write %s: %s", cfg->ready_file,
-			     strerror(-r));
-		return startup_failed(&in, r, err);
+		dk_error_set(err, -r,
+			     "step 8 (ready): write %s: %s: check that its directory "
+			     "is a writable mount",
+			     cfg->ready_file, strerror(-r));
+		(void)unlink(cfg->ready_file);
+		return changed_failed(&in, r, err);
 	}
 	dk_info("step 8 (ready): %s written (%lld ms); ready %lld ms after start",
 		cfg->ready_file, (long long)(dk_now_ms() - t),

@@ -136,7 +136,10 @@ int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out, struct dk_er
 		return dk_error_set(err, ENOMEM, "out of memory");
 	r = dk_kernel_release(ctx, &m->kver);
 	if (r < 0)
-		return dk_error_set(err, -r, "find the kernel release");
+		return dk_error_set(err, -r,
+				    "find the kernel release (uname): %s: set kernel: in "
+				    "the config or --kernel",
+				    strerror(-r));
 	m->host_root = strdup(ctx->host_root ? ctx->host_root : "/");
 	strbuf_init(&b);
 	strbuf_printf(&b, "lib/modules/%s", m->kver);
@@ -149,7 +152,11 @@ int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out, struct dk_er
 		return dk_error_set(err, ENOMEM, "out of memory");
 	m->kmod = kmod_new(m->moddir, NULL);
 	if (!m->kmod)
-		return dk_error_set(err, ENOMEM, "start libkmod on %s", m->moddir);
+		return dk_error_set(err, ENOMEM,
+				    "start libkmod on %s: out of memory or unreadable "
+				    "module indexes: check that the host's /lib/modules "
+				    "is mounted (host_root) and depmod has run",
+				    m->moddir);
 	kmod_set_log_fn(m->kmod, kmod_log_fn, NULL);
 	kmod_set_log_priority(m->kmod,
 			      dk_log_enabled(DK_LOG_DEBUG) ? LOG_DEBUG : LOG_ERR);
@@ -787,7 +794,9 @@ int dk_module_remove(struct dk_modctx *m, const char *name,
 		opts = &once;
 	r = dk_module_state(m, name, &st);
 	if (r < 0)
-		return dk_error_set(err, -r, "unload %s", name);
+		return dk_error_set(err, -r,
+				    "unload %s: read its state under %s/module: %s", name,
+				    m->sysfs, strerror(-r));
 	if (st.state == DK_LOADED_NO) {
 		dk_modstate_release(&st);
 		return 1;
@@ -897,7 +906,9 @@ int dk_module_removal_order(const struct dk_modctx *m, char *const *names, size_
 			r = -ENOMEM;
 	}
 	if (r < 0) {
-		r = dk_error_set(err, -r, "order modules for unloading");
+		r = dk_error_set(err, -r,
+				 "order modules for unloading: read %s/module: %s",
+				 m->sysfs, strerror(-r));
 	} else {
 		/* Users (holders) first: a module "depends" on its holders here. */
 		for (size_t i = 0; i < ns; i++) {

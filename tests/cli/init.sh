@@ -1,65 +1,12 @@
 #!/bin/bash
 # drvkit init lifecycle with the preload shim: ready, state, status, SIGTERM
 # unload order, busy modules, SIGKILL restart, the lock, replaces/restore,
-# config errors and --dry-run.
+# config errors, --dry-run, status without state, and reaping orphans as PID 1.
+# Failed starts (rollback) and the protect list: init-rollback.sh.
 set -e
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/kmod-lib.sh"
-
-# config NAME [extra top-level yaml] [extra component yaml]: writes $CFG for $HOST
-config() {
-	CFG=$TMP/$1.yaml
-	STATE=$HOST/run/drvkit
-	READY=$HOST/run/ready/.driver-ready
-	TERMLOG=$HOST/termination-log
-	cat >"$CFG" <<EOC
-state_dir: $STATE
-ready_file: $READY
-termination_log: $TERMLOG
-host_root: $HOST
-kernel: $KVER
-grace_period: ${GRACE:-5}
-${2:-}
-components:
-  - name: example
-    source: { dir: $MODS_TMPL }
-    modules:
-      - name: dktest_user
-      - name: dktest_export
-      - name: dktest_params
-        params: { count: 7, label: hello }
-${3:-}
-EOC
-}
-# the module dir with the kernel release as $KVER
-MODS_TMPL=$(dirname "$MODS")/\$KVER${MODS#"$(dirname "$MODS")/$KVER"}
-
-start_init() { # start_init: drvkit init in the background, $PID
-	DK_SHIM_SYSFS=$HOST/sys DK_SHIM_LOG=$SHIMLOG DK_SHIM_WATCH=$READY LD_PRELOAD=$SHIM_PRELOAD \
-		"$DRVKIT" init --config "$CFG" >"$TMP/init.out" 2>"$TMP/init.err" &
-	PID=$!
-}
-wait_ready() { # wait_ready [PID-IN-STATUS]: until status.json says ready for $PID
-	local i=0 want=${1:-$PID}
-	while ! grep -q "\"pid\": $want," "$STATE/status.json" 2>/dev/null ||
-		! grep -q '"phase": "ready"' "$STATE/status.json" 2>/dev/null ||
-		[ ! -e "$READY" ]; do
-		[ $i -lt 200 ] || return 1
-		kill -0 "$PID" 2>/dev/null || return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-stop_init() { # stop_init [SIGNAL]: signal, wait, $rc and $ms
-	local t0
-	t0=$(date +%s%N)
-	kill -"${1:-TERM}" "$PID"
-	set +e
-	wait "$PID"
-	rc=$?
-	set -e
-	ms=$((($(date +%s%N) - t0) / 1000000))
-}
+. "$(dirname "$0")/init-lib.sh"
 
 # --- config errors, dry-run ---
 new_host cfg
@@ -105,6 +52,10 @@ is "$rc" 0 "drvkit status: all loaded"
 like "$TMP/out" "^dktest_user +loaded" "status text lists modules"
 run dk status --json --state-dir "$STATE" --host-root "$HOST"
 like "$TMP/out" '"ok": true' "status --json"
+run dk status --state-dir "$HOST/run/elsewhere" --host-root "$HOST"
+is "$rc" 4 "status without a state file: exit 4"
+like "$TMP/err" "^drvkit status: no drvkit state in $HOST/run/elsewhere: drvkit init has not run here or its state dir differs" \
+	"and says why"
 if [ -z "$ASAN" ]; then
 	for i in $(seq 50); do grep -q 'step 9 (wait)' "$TMP/init.err" && break; sleep 0.1; done
 	rss=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
@@ -328,6 +279,24 @@ if unshare -pf true 2>/dev/null; then
 	PID=$(pgrep -P "$UPID" | head -1)
 	if wait_ready 1; then ok 0 "ready as PID 1"; else ok 1 "ready as PID 1"; fi
 	like "$TMP/init.err" "step 9 \(wait\): blocking on signals \(pid 1\)" "init runs as PID 1"
+	# An orphan in the namespace: sh (entered from outside) starts sleep and
+	# exits; sleep is reparented to PID 1, which must reap it when it exits.
+	nsenter -t "$PID" -p sh -c 'sleep 1 & exit 0'
+	orphan=""
+	for p in $(pgrep -x sleep); do
+		[ "$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)" = "$PID" ] && orphan=$p
+	done
+	ok $([ -n "$orphan" ] && echo 0 || echo 1) "an orphan in the namespace is reparented to init"
+	zombies=x
+	for i in $(seq 40); do
+		sleep 0.1
+		zombies=$(for p in /proc/[0-9]*; do
+			awk -v pp="$PID" '$4 == pp && $3 == "Z" {print $1}' "$p/stat" 2>/dev/null
+		done)
+		[ -n "$orphan" ] && [ -d "/proc/$orphan" ] && continue
+		[ -z "$zombies" ] && break
+	done
+	is "$zombies" "" "init reaps it: no zombie left under PID 1"
 	kill -TERM "$PID"
 	set +e
 	wait "$UPID"
@@ -336,7 +305,7 @@ if unshare -pf true 2>/dev/null; then
 	is "$rc" 0 "SIGTERM from outside the namespace reaches PID 1: exit 0"
 	is "$(shimlog delete)" "delete:dktest_params delete:dktest_user delete:dktest_export" "unloaded as PID 1"
 else
-	for i in 1 2 3 4; do skip "unshare -p not permitted here"; done
+	for i in 1 2 3 4 5 6; do skip "unshare -p not permitted here"; done
 fi
 
 done_testing

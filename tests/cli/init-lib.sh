@@ -55,3 +55,7 @@ stop_init() { # stop_init [SIGNAL]: signal, wait, $rc and $ms
 	set -e
 	ms=$((($(date +%s%N) - t0) / 1000000))
 }
+
+# Whatever happens, no drvkit init outlives the test (a background job left by a failed
+# assertion would keep running on the machine).
+trap 'for j in $(jobs -p); do kill -KILL "$j" 2>/dev/null; done; rm -rf "$TMP"' EXIT

@@ -273,7 +273,7 @@ if unshare -pf true 2>/dev/null; then
 	# is the parent's: no leak checking for this one under ASan.
 	ASAN_OPTIONS=${ASAN:+detect_leaks=0} \
 		DK_SHIM_SYSFS=$HOST/sys DK_SHIM_LOG=$SHIMLOG LD_PRELOAD=$SHIM_PRELOAD \
-		unshare -pf "$DRVKIT" init --config "$CFG" >"$TMP/init.out" 2>"$TMP/init.err" &
+		unshare -pf --kill-child "$DRVKIT" init --config "$CFG" >"$TMP/init.out" 2>"$TMP/init.err" &
 	UPID=$!
 	for i in $(seq 100); do [ -e "$READY" ] && break; sleep 0.1; done
 	PID=$(pgrep -P "$UPID" | head -1)

@@ -35,14 +35,16 @@
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-
+#include "archive-dl.h"
 #include "archive.h"
 #include "log.h"
 
-DK_DEFINE_CLEANUP(struct archive *, archive_read_free)
-#define _cleanup_archive_ _cleanup_(dk_archive_read_freep)
+static void archive_read_freep(struct archive **a)
+{
+	if (*a)
+		(void)dk_sym_archive_read_free(*a);
+}
+#define _cleanup_archive_ _cleanup_(archive_read_freep)
 
 #define STAGE_PREFIX ".drvkit-extract-"
 #define MAX_SYMLINK_HOPS 40
@@ -336,12 +338,12 @@ static int write_data(struct dk_extract *x, struct archive *a, int fd, const cha
 		const char *p;
 		int r;
 
-		r = archive_read_data_block(a, &buf, &size, &off);
+		r = dk_sym_archive_read_data_block(a, &buf, &size, &off);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
 			return dk_error_set(err, EBADMSG, "%s: %s: %s", aname, entry,
-					    archive_error_string(a));
+					    dk_sym_archive_error_string(a));
 		r = check_size(x, size, aname, entry, err);
 		if (r < 0)
 			return r;
@@ -371,11 +373,12 @@ static int write_file(struct dk_extract *x, struct archive *a, struct archive_en
 		      struct dk_error **err)
 {
 	_cleanup_close_ int fd = -1;
-	mode_t mode = archive_entry_perm(e) & 0777;
+	mode_t mode = dk_sym_archive_entry_perm(e) & 0777;
 	int r;
 
-	if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0) {
-		r = check_size(x, (uint64_t)archive_entry_size(e), aname, entry, err);
+	if (dk_sym_archive_entry_size_is_set(e) && dk_sym_archive_entry_size(e) > 0) {
+		r = check_size(x, (uint64_t)dk_sym_archive_entry_size(e), aname, entry,
+			       err);
 		if (r < 0)
 			return r;
 	}
@@ -389,15 +392,16 @@ static int write_file(struct dk_extract *x, struct archive *a, struct archive_en
 	r = write_data(x, a, fd, aname, entry, err);
 	if (r < 0)
 		return r;
-	if (archive_entry_size_is_set(e) && ftruncate(fd, archive_entry_size(e)) < 0)
+	if (dk_sym_archive_entry_size_is_set(e) &&
+	    ftruncate(fd, dk_sym_archive_entry_size(e)) < 0)
 		return sys_error(err, errno, aname, entry, "truncate");
 	if (fchmod(fd, mode) < 0)
 		return sys_error(err, errno, aname, entry, "chmod");
-	if (archive_entry_mtime_is_set(e)) {
+	if (dk_sym_archive_entry_mtime_is_set(e)) {
 		struct timespec ts[2] = {
 			{.tv_nsec = UTIME_OMIT},
-			{.tv_sec = archive_entry_mtime(e),
-			 .tv_nsec = archive_entry_mtime_nsec(e)},
+			{.tv_sec = dk_sym_archive_entry_mtime(e),
+			 .tv_nsec = dk_sym_archive_entry_mtime_nsec(e)},
 		};
 
 		(void)futimens(fd, ts);
@@ -424,7 +428,7 @@ static int write_dir(struct archive_entry *e, int pfd, const char *name,
 		return sys_error(err, errno, aname, entry, "open directory");
 	}
 	/* owner always keeps rwx so the rest of the tree can be written */
-	if (fchmod(fd, (archive_entry_perm(e) & 0777) | 0700) < 0)
+	if (fchmod(fd, (dk_sym_archive_entry_perm(e) & 0777) | 0700) < 0)
 		return sys_error(err, errno, aname, entry, "chmod");
 	return 0;
 }
@@ -507,7 +511,7 @@ static int write_symlink(struct dk_extract *x, struct archive_entry *e, int pfd,
 			 const char *aname, const char *entry, struct dk_error **err)
 {
 	_cleanup_free_ char *rewritten = NULL;
-	const char *target = archive_entry_symlink(e);
+	const char *target = dk_sym_archive_entry_symlink(e);
 	unsigned depth = path_depth(parent);
 	int r;
 
@@ -590,10 +594,11 @@ static int write_hardlink(struct dk_extract *x, struct archive *a,
 			return sys_error(err, errno, aname, entry, "create hardlink");
 	}
 	/* cpio (rpm payloads) stores a hardlinked file's data with its last link */
-	if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0) {
+	if (dk_sym_archive_entry_size_is_set(e) && dk_sym_archive_entry_size(e) > 0) {
 		_cleanup_close_ int fd = -1;
 
-		r = check_size(x, (uint64_t)archive_entry_size(e), aname, entry, err);
+		r = check_size(x, (uint64_t)dk_sym_archive_entry_size(e), aname, entry,
+			       err);
 		if (r < 0)
 			return r;
 		fd = openat(pfd, name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
@@ -613,7 +618,7 @@ static int write_entry(struct dk_extract *x, struct archive *a, struct archive_e
 {
 	_cleanup_free_ char *norm = NULL;
 	_cleanup_free_ char *parent = NULL;
-	const char *raw = archive_entry_pathname(e);
+	const char *raw = dk_sym_archive_entry_pathname(e);
 	const char *why, *rel, *name, *slash, *hardlink;
 	int pfd, r;
 
@@ -638,11 +643,11 @@ static int write_entry(struct dk_extract *x, struct archive *a, struct archive_e
 		return dk_error_set(err, ENOMEM, "out of memory");
 	name = slash ? slash + 1 : rel;
 
-	hardlink = archive_entry_hardlink(e);
+	hardlink = dk_sym_archive_entry_hardlink(e);
 	if (hardlink)
 		return write_hardlink(x, a, e, hardlink, parent, name, aname, raw, err);
 
-	switch (archive_entry_filetype(e)) {
+	switch (dk_sym_archive_entry_filetype(e)) {
 	case AE_IFDIR:
 	case AE_IFREG:
 	case AE_IFLNK:
@@ -661,7 +666,7 @@ static int write_entry(struct dk_extract *x, struct archive *a, struct archive_e
 	r = parent_fd(x, parent, aname, raw, &pfd, err);
 	if (r < 0)
 		return r;
-	switch (archive_entry_filetype(e)) {
+	switch (dk_sym_archive_entry_filetype(e)) {
 	case AE_IFDIR:
 		return write_dir(e, pfd, name, aname, raw, err);
 	case AE_IFLNK:
@@ -673,25 +678,25 @@ static int write_entry(struct dk_extract *x, struct archive *a, struct archive_e
 
 static struct archive *new_reader(void)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a = dk_sym_archive_read_new();
 
 	if (!a)
 		return NULL;
 	/* Explicit lists, not *_all(): the mtree format reads files named inside the
 	 * archive from the local filesystem, and some "program" filters spawn
 	 * external tools. */
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_bzip2(a);
-	archive_read_support_filter_xz(a);
-	archive_read_support_filter_lzma(a);
-	archive_read_support_filter_zstd(a);
-	archive_read_support_filter_lz4(a);
-	archive_read_support_filter_rpm(a);
-	archive_read_support_format_tar(a);
-	archive_read_support_format_gnutar(a);
-	archive_read_support_format_cpio(a);
-	archive_read_support_format_zip(a);
-	archive_read_support_format_ar(a);
+	dk_sym_archive_read_support_filter_gzip(a);
+	dk_sym_archive_read_support_filter_bzip2(a);
+	dk_sym_archive_read_support_filter_xz(a);
+	dk_sym_archive_read_support_filter_lzma(a);
+	dk_sym_archive_read_support_filter_zstd(a);
+	dk_sym_archive_read_support_filter_lz4(a);
+	dk_sym_archive_read_support_filter_rpm(a);
+	dk_sym_archive_read_support_format_tar(a);
+	dk_sym_archive_read_support_format_gnutar(a);
+	dk_sym_archive_read_support_format_cpio(a);
+	dk_sym_archive_read_support_format_zip(a);
+	dk_sym_archive_read_support_format_ar(a);
 	return a;
 }
 
@@ -708,17 +713,17 @@ static la_ssize_t member_read(struct archive *a, void *userdata, const void **bu
 	for (;;) {
 		size_t size = 0;
 		la_int64_t off = 0;
-		int r = archive_read_data_block(s->parent, buf, &size, &off);
+		int r = dk_sym_archive_read_data_block(s->parent, buf, &size, &off);
 
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r < ARCHIVE_WARN) {
-			archive_set_error(a, EBADMSG, "%s",
-					  archive_error_string(s->parent));
+			dk_sym_archive_set_error(a, EBADMSG, "%s",
+						 dk_sym_archive_error_string(s->parent));
 			return -1;
 		}
 		if (off != s->offset) {
-			archive_set_error(a, EBADMSG, "sparse archive member");
+			dk_sym_archive_set_error(a, EBADMSG, "sparse archive member");
 			return -1;
 		}
 		s->offset += (int64_t)size;
@@ -739,9 +744,9 @@ static int process_member(struct dk_extract *x, struct archive *parent, const ch
 
 	if (!a || asprintf(&label, "%s:%s", aname, member) < 0)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	if (archive_read_open(a, &src, NULL, member_read, NULL) != ARCHIVE_OK)
+	if (dk_sym_archive_read_open(a, &src, NULL, member_read, NULL) != ARCHIVE_OK)
 		return dk_error_set(err, EBADMSG, "%s: %s", label,
-				    archive_error_string(a));
+				    dk_sym_archive_error_string(a));
 	return process(x, a, label, descend, err);
 }
 
@@ -758,17 +763,17 @@ static int process(struct dk_extract *x, struct archive *a, const char *aname,
 		const char *path;
 		int r;
 
-		r = archive_read_next_header(a, &e);
+		r = dk_sym_archive_read_next_header(a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
 			return dk_error_set(err, EBADMSG, "%s: %s", aname,
-					    archive_error_string(a)
-						    ? archive_error_string(a)
+					    dk_sym_archive_error_string(a)
+						    ? dk_sym_archive_error_string(a)
 						    : "unreadable archive");
-		path = archive_entry_pathname(e);
+		path = dk_sym_archive_entry_pathname(e);
 		if (first) {
-			deb = (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) ==
+			deb = (dk_sym_archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) ==
 				      ARCHIVE_FORMAT_AR &&
 			      path && streq(path, "debian-binary");
 			first = false;
@@ -785,8 +790,9 @@ static int process(struct dk_extract *x, struct archive *a, const char *aname,
 		if (descend) {
 			_cleanup_free_ char *norm = NULL;
 
-			if (archive_entry_filetype(e) != AE_IFREG ||
-			    archive_entry_hardlink(e) || normalise_path(path, &norm) ||
+			if (dk_sym_archive_entry_filetype(e) != AE_IFREG ||
+			    dk_sym_archive_entry_hardlink(e) ||
+			    normalise_path(path, &norm) ||
 			    !glob_selects(x->opts.nested_members, norm))
 				continue;
 			x->nested_matched = true;
@@ -842,7 +848,12 @@ int dk_extract_new(const char *dir, const struct dk_archive_opts *opts,
 	_cleanup_extract_ struct dk_extract *x = NULL;
 	_cleanup_free_ char *tmpl = NULL;
 	const char *base;
+	int r;
 
+	/* every reader is made through a dk_extract: libarchive is loaded here */
+	r = dk_archive_load(err);
+	if (r < 0)
+		return r;
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return dk_error_set(err, ENOMEM, "out of memory");
@@ -921,15 +932,16 @@ int dk_extract_file(struct dk_extract *x, const char *path, struct dk_error **er
 
 	if (!a)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	if (archive_read_open_filename(a, path, READ_BLOCK) != ARCHIVE_OK) {
-		int e = archive_errno(a);
+	if (dk_sym_archive_read_open_filename(a, path, READ_BLOCK) != ARCHIVE_OK) {
+		int e = dk_sym_archive_errno(a);
 
 		/* system errors keep their errno; format errors (EILSEQ, EINVAL...)
 		 * mean bad input */
 		if (e != ENOENT && e != EACCES && e != EPERM && e != EISDIR &&
 		    e != ENOTDIR && e != EIO && e != ENOMEM)
 			e = EBADMSG;
-		return dk_error_set(err, e, "%s: %s", path, archive_error_string(a));
+		return dk_error_set(err, e, "%s: %s", path,
+				    dk_sym_archive_error_string(a));
 	}
 	return run_reader(x, a, path, err);
 }
@@ -948,8 +960,8 @@ static la_ssize_t user_read(struct archive *a, void *userdata, const void **buf)
 
 	r = s->fn(s->userdata, buf, &len, &s->err);
 	if (r < 0) {
-		archive_set_error(a, -r, "%s",
-				  s->err && s->err->msg ? s->err->msg : strerror(-r));
+		dk_sym_archive_set_error(
+			a, -r, "%s", s->err && s->err->msg ? s->err->msg : strerror(-r));
 		if (!s->err)
 			(void)dk_error_set(&s->err, -r, "%s", strerror(-r));
 		return -1;
@@ -966,8 +978,9 @@ int dk_extract_stream(struct dk_extract *x, const char *name, dk_archive_read_fn
 
 	if (!a)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	if (archive_read_open(a, &src, NULL, user_read, NULL) != ARCHIVE_OK)
-		r = dk_error_set(err, EBADMSG, "%s: %s", name, archive_error_string(a));
+	if (dk_sym_archive_read_open(a, &src, NULL, user_read, NULL) != ARCHIVE_OK)
+		r = dk_error_set(err, EBADMSG, "%s: %s", name,
+				 dk_sym_archive_error_string(a));
 	else
 		r = run_reader(x, a, name, err);
 	if (src.err) {

@@ -7,14 +7,14 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-#include <archive.h>
-
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
+#include "archive-dl.h"
 #include "detect-internal.h"
 #include "detect.h"
 #include "fsutil.h"
+#include "log.h"
 #include "rootfs.h"
 
 #define EFI_SECURE_BOOT_VAR "efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
@@ -380,31 +380,38 @@ static void detect_headers(struct dk_det *d, const char *kver, const char *arch,
 
 /* --- module policy ---------------------------------------------------------- */
 
-/* Decompresses <procfs>/config.gz with libarchive's raw reader. */
+/* Decompresses <procfs>/config.gz with libarchive's raw reader (loaded here, only
+ * when neither /boot/config-KVER nor the headers' .config could be read). */
 static int read_config_gz(struct dk_det *d, const char *path, char **out)
 {
+	_cleanup_error_ struct dk_error *lerr = NULL;
 	_cleanup_strbuf_ struct strbuf b;
-	struct archive *a = archive_read_new();
+	struct archive *a = NULL;
 	struct archive_entry *e;
 	char chunk[16384];
 	ssize_t n;
 	int r = -EBADMSG;
 
 	strbuf_init(&b);
+	if (dk_archive_load(&lerr) < 0) {
+		dk_debug("%s: %s", path, lerr->msg);
+		return -lerr->errnum;
+	}
+	a = dk_sym_archive_read_new();
 	if (!a) {
 		d->oom = true;
 		return -ENOMEM;
 	}
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_raw(a);
-	if (archive_read_open_filename(a, path, sizeof(chunk)) != ARCHIVE_OK) {
-		r = archive_errno(a) > 0 ? -archive_errno(a) : -EBADMSG;
-	} else if (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0)
+	dk_sym_archive_read_support_filter_gzip(a);
+	dk_sym_archive_read_support_format_raw(a);
+	if (dk_sym_archive_read_open_filename(a, path, sizeof(chunk)) != ARCHIVE_OK) {
+		r = dk_sym_archive_errno(a) > 0 ? -dk_sym_archive_errno(a) : -EBADMSG;
+	} else if (dk_sym_archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		while ((n = dk_sym_archive_read_data(a, chunk, sizeof(chunk))) > 0)
 			strbuf_putn(&b, chunk, (size_t)n);
 		r = n < 0 ? -EBADMSG : 0;
 	}
-	archive_read_free(a);
+	dk_sym_archive_read_free(a);
 	if (r < 0)
 		return r;
 	if (b.oom) {

@@ -142,6 +142,8 @@ int dk_exit_code_for(int errnum)
 	case EPERM:
 	case EACCES:
 		return DK_EXIT_PERM;
+	case ELIBACC:
+		return DK_EXIT_NOLIB;
 	default:
 		return DK_EXIT_FAILURE;
 	}

@@ -34,6 +34,8 @@ enum {
 				 truncated, bad config) */
 	DK_EXIT_NOTFOUND = 4, /* a needed file or directory does not exist */
 	DK_EXIT_PERM = 5,     /* permission denied */
+	DK_EXIT_NOLIB = 6,    /* a library loaded on demand (libcurl, libarchive) is not
+				 installed (ELIBACC) */
 };
 
 int dk_exit_code_for(int errnum);

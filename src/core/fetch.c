@@ -14,17 +14,13 @@
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
-#include <curl/curl.h>
-
+#include "curl-dl.h"
 #include "fetch.h"
 #include "log.h"
 
 #ifndef DRVKIT_VERSION
 #define DRVKIT_VERSION "0.0.0"
 #endif
-
-DK_DEFINE_CLEANUP(CURLM *, curl_multi_cleanup)
-#define _cleanup_curlm_ _cleanup_(dk_curl_multi_cleanupp)
 
 /* Options with the defaults filled in. */
 struct fetch_cfg {
@@ -551,7 +547,7 @@ static int check_response(struct xfer *x)
 	x->checked = true;
 	if (x->hdr_accept_ranges)
 		x->accept_ranges = true;
-	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+	dk_sym_curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 	if (x->resp_code == 206) {
 		if (x->offset == 0 || x->range_start != (long long)x->offset) {
 			x->restart = true;
@@ -613,17 +609,17 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
 static int easy_setup(struct xfer *x)
 {
 	const struct fetch_cfg *cfg = &x->run->cfg;
-	CURL *e = curl_easy_init();
+	CURL *e = dk_sym_curl_easy_init();
 	CURLcode c = CURLE_OK;
 
 	if (!e)
 		return dk_error_set(&x->err, ENOMEM, "%s: curl_easy_init failed",
 				    x->url_log);
 	x->easy = e;
-#define SET(opt, val)                                      \
-	do {                                               \
-		if (c == CURLE_OK)                         \
-			c = curl_easy_setopt(e, opt, val); \
+#define SET(opt, val)                                             \
+	do {                                                      \
+		if (c == CURLE_OK)                                \
+			c = dk_sym_curl_easy_setopt(e, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, x->req->url);
 	SET(CURLOPT_PRIVATE, x);
@@ -658,7 +654,7 @@ static int easy_setup(struct xfer *x)
 #undef SET
 	if (c != CURLE_OK)
 		return dk_error_set(&x->err, EINVAL, "%s: curl setup: %s", x->url_log,
-				    curl_easy_strerror(c));
+				    dk_sym_curl_easy_strerror(c));
 	return 0;
 }
 
@@ -732,11 +728,11 @@ static int attempt_start(struct xfer *x)
 		char range[32];
 
 		snprintf(range, sizeof(range), "%llu-", (unsigned long long)from);
-		curl_easy_setopt(x->easy, CURLOPT_RANGE, range);
+		dk_sym_curl_easy_setopt(x->easy, CURLOPT_RANGE, range);
 	} else {
-		curl_easy_setopt(x->easy, CURLOPT_RANGE, NULL);
+		dk_sym_curl_easy_setopt(x->easy, CURLOPT_RANGE, NULL);
 	}
-	if (curl_multi_add_handle(x->run->multi, x->easy) != CURLM_OK)
+	if (dk_sym_curl_multi_add_handle(x->run->multi, x->easy) != CURLM_OK)
 		return dk_error_set(&x->err, ENOMEM, "%s: curl_multi_add_handle failed",
 				    x->url_log);
 	x->state = X_RUNNING;
@@ -773,7 +769,7 @@ static void attempt_done(struct xfer *x, CURLcode rc)
 	int errnum = EIO;
 	unsigned delay;
 
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	dk_sym_curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
 	x->req->http_status = code;
 	if (x->abort_r < 0) {
 		errnum = -x->abort_r;
@@ -816,7 +812,7 @@ static void attempt_done(struct xfer *x, CURLcode rc)
 			errnum = EACCES;
 		}
 	} else {
-		what = strdup(x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+		what = strdup(x->errbuf[0] ? x->errbuf : dk_sym_curl_easy_strerror(rc));
 		switch (rc) {
 		case CURLE_OPERATION_TIMEDOUT:
 			errnum = ETIMEDOUT;
@@ -876,7 +872,8 @@ static void attempt_done(struct xfer *x, CURLcode rc)
 	if (code == 429 || code == 503) {
 		curl_off_t ra = 0;
 
-		if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
+		if (dk_sym_curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra) ==
+			    CURLE_OK &&
 		    ra > 0)
 			delay = (unsigned)MIN((uint64_t)ra * 1000u,
 					      (uint64_t)run->cfg.max_delay_ms);
@@ -1063,8 +1060,8 @@ static void xfer_release(struct xfer *x)
 {
 	if (x->easy) {
 		if (x->state == X_RUNNING)
-			curl_multi_remove_handle(x->run->multi, x->easy);
-		curl_easy_cleanup(x->easy);
+			dk_sym_curl_multi_remove_handle(x->run->multi, x->easy);
+		dk_sym_curl_easy_cleanup(x->easy);
 	}
 	if (x->state != X_DONE)
 		sink_discard(x, false);
@@ -1107,17 +1104,18 @@ static int run_loop(struct fetch_run *run)
 		}
 		if (running == 0 && !pending)
 			return 0;
-		if (curl_multi_perform(run->multi, &still) != CURLM_OK)
+		if (dk_sym_curl_multi_perform(run->multi, &still) != CURLM_OK)
 			return -EIO;
-		while ((msg = curl_multi_info_read(run->multi, &left))) {
+		while ((msg = dk_sym_curl_multi_info_read(run->multi, &left))) {
 			struct xfer *x;
 			char *priv = NULL;
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+			dk_sym_curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+						 &priv);
 			x = (struct xfer *)priv;
-			curl_multi_remove_handle(run->multi, msg->easy_handle);
+			dk_sym_curl_multi_remove_handle(run->multi, msg->easy_handle);
 			x->state = X_PENDING; /* until attempt_done decides */
 			attempt_done(x, msg->data.result);
 			ready = true; /* start retries or return without waiting */
@@ -1133,18 +1131,36 @@ static int run_loop(struct fetch_run *run)
 				timeout = wake > now ? (int)MIN(wake - now, 1000u) : 0;
 			if (run->cfg.progress)
 				timeout = MIN(timeout, 250);
-			if (curl_multi_poll(run->multi, NULL, 0, timeout, NULL) !=
+			if (dk_sym_curl_multi_poll(run->multi, NULL, 0, timeout, NULL) !=
 			    CURLM_OK)
 				return -EIO;
 		}
 	}
 }
 
+/* libcurl is loaded only here, when some request needs the network: local and
+ * cached sources work without it. */
+static int curl_start(struct fetch_run *run, struct dk_error **err)
+{
+	int r = dk_curl_load(err);
+
+	if (r < 0)
+		return r;
+	if (dk_sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return dk_error_set(err, EIO, "curl_global_init failed");
+	run->multi = dk_sym_curl_multi_init();
+	if (!run->multi) {
+		dk_sym_curl_global_cleanup();
+		return dk_error_set(err, ENOMEM, "curl_multi_init failed");
+	}
+	return 0;
+}
+
 int dk_fetch(const struct dk_fetch_opts *o, struct dk_fetch_req *reqs, size_t n,
 	     struct dk_error **err)
 {
 	_cleanup_free_ struct xfer *xs = NULL;
-	_cleanup_curlm_ CURLM *multi = NULL;
+	_cleanup_error_ struct dk_error *start_err = NULL;
 	struct fetch_run run = {};
 	size_t failed = 0, first = 0;
 	bool remote = false;
@@ -1156,14 +1172,6 @@ int dk_fetch(const struct dk_fetch_opts *o, struct dk_fetch_req *reqs, size_t n,
 	xs = calloc(n, sizeof(*xs));
 	if (!xs)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return dk_error_set(err, EIO, "curl_global_init failed");
-	multi = curl_multi_init();
-	if (!multi) {
-		curl_global_cleanup();
-		return dk_error_set(err, ENOMEM, "curl_multi_init failed");
-	}
-	run.multi = multi;
 	run.x = xs;
 	run.n = n;
 	run.seed = (unsigned)(mono_ms() ^ (uint64_t)getpid());
@@ -1171,13 +1179,20 @@ int dk_fetch(const struct dk_fetch_opts *o, struct dk_fetch_req *reqs, size_t n,
 		xfer_init(&run, &xs[i], &reqs[i]);
 		remote |= xs[i].state == X_PENDING;
 	}
-	if (remote)
-		r = run_loop(&run);
+	if (remote) {
+		r = curl_start(&run, &start_err);
+		if (r == 0)
+			r = run_loop(&run);
+	}
 	progress_clear(&run);
 	for (size_t i = 0; i < n; i++) {
 		if (r < 0 && xs[i].state != X_DONE) {
-			dk_error_set(&xs[i].err, -r, "%s: curl multi failed",
-				     xs[i].url_log);
+			if (start_err)
+				dk_error_set(&xs[i].err, start_err->errnum, "%s: %s",
+					     xs[i].url_log, start_err->msg);
+			else
+				dk_error_set(&xs[i].err, -r, "%s: curl multi failed",
+					     xs[i].url_log);
 			reqs[i].result = r;
 		}
 		if (reqs[i].result < 0 && failed++ == 0)
@@ -1201,8 +1216,10 @@ int dk_fetch(const struct dk_fetch_opts *o, struct dk_fetch_req *reqs, size_t n,
 	}
 	for (size_t i = 0; i < n; i++)
 		xfer_release(&xs[i]);
-	curl_multi_cleanup(TAKE_PTR(multi));
-	curl_global_cleanup();
+	if (run.multi) {
+		dk_sym_curl_multi_cleanup(run.multi);
+		dk_sym_curl_global_cleanup();
+	}
 	return failed ? reqs[first].result : 0;
 }
 

@@ -233,8 +233,9 @@ static bool shutdown_wait(void *userdata, int ms)
 }
 
 /* Step 9: libkmod, libelf, OpenSSL and libyaml pages touched once while starting
- * would stay in our RSS for the life of the pod. Ask the kernel to reclaim clean file-backed
- * pages (a hint: nothing is lost, pages come back from the page cache on use). */
+ * would stay in our RSS for the life of the pod. Ask the kernel to reclaim clean
+ * file-backed pages (a hint: nothing is lost, pages come back from the page cache on
+ * use). */
 static void trim_memory(void)
 {
 	/* The heap first: Module.symvers and libkmod's indexes were freed. */

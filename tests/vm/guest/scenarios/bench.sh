@@ -26,3 +26,5 @@ while [ "$i" -le "$runs" ]; do
 	echo "DKVM: # bench run=$i insmod_$a $(echo $b | sed 's/^us=/init_us=/') version_$c true_$d self_ms=${e:-nan}"
 	i=$((i + 1))
 done
+# drvkit's own step timings of the last run, for the report
+sed 's/^/DKVM: # init-log /' "$TMP/init.err"

@@ -61,10 +61,10 @@ static void help(void)
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
 	static const struct option opts[] = {
-		{"host-root", required_argument, NULL, 'r'},
-		{"sysfs", required_argument, NULL, 's'},
-		{"procfs", required_argument, NULL, 'p'},
-		{"kernel", required_argument, NULL, 'k'},
+		DK_OPTION_HOST_ROOT,
+		DK_OPTION_SYSFS,
+		DK_OPTION_PROCFS,
+		DK_OPTION_KERNEL,
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -74,18 +74,6 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'r':
-			ctx->host_root = optarg;
-			break;
-		case 's':
-			ctx->sysfs = optarg;
-			break;
-		case 'p':
-			ctx->procfs = optarg;
-			break;
-		case 'k':
-			ctx->kernel = optarg;
-			break;
 		case 'j':
 			ctx->json = true;
 			break;
@@ -93,6 +81,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 			help();
 			return DK_EXIT_OK;
 		default:
+			if (dk_cli_host_option(ctx, c, optarg))
+				break;
 			return dk_usage_error("detect", "unknown option");
 		}
 	}

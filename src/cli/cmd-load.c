@@ -61,9 +61,9 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 {
 	static const struct option opts[] = {
 		{"params-file", required_argument, NULL, 'p'},
-		{"host-root", required_argument, NULL, 'r'},
-		{"sysfs", required_argument, NULL, 's'},
-		{"kernel", required_argument, NULL, 'k'},
+		DK_OPTION_HOST_ROOT,
+		DK_OPTION_SYSFS,
+		DK_OPTION_KERNEL,
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -81,19 +81,12 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		case 'p':
 			params_file = optarg;
 			break;
-		case 'r':
-			ctx->host_root = optarg;
-			break;
-		case 's':
-			ctx->sysfs = optarg;
-			break;
-		case 'k':
-			ctx->kernel = optarg;
-			break;
 		case 'h':
 			help();
 			return DK_EXIT_OK;
 		default:
+			if (dk_cli_host_option(ctx, c, optarg))
+				break;
 			return dk_usage_error("load", "unknown option");
 		}
 	}

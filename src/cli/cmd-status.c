@@ -37,8 +37,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"state-dir", required_argument, NULL, 'd'},
-		{"host-root", required_argument, NULL, 'r'},
-		{"sysfs", required_argument, NULL, 's'},
+		DK_OPTION_HOST_ROOT,
+		DK_OPTION_SYSFS,
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -58,16 +58,12 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		case 'd':
 			state_dir = optarg;
 			break;
-		case 'r':
-			ctx->host_root = optarg;
-			break;
-		case 's':
-			ctx->sysfs = optarg;
-			break;
 		case 'h':
 			help();
 			return DK_EXIT_OK;
 		default:
+			if (dk_cli_host_option(ctx, c, optarg))
+				break;
 			return dk_usage_error("status", "unknown option");
 		}
 	}

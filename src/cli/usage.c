@@ -15,3 +15,23 @@ int dk_usage_error(const char *cmd, const char *fmt, ...)
 	fprintf(stderr, "\nTry 'drvkit %s --help'.\n", cmd);
 	return DK_EXIT_USAGE;
 }
+
+bool dk_cli_host_option(struct dk_ctx *ctx, int c, const char *arg)
+{
+	switch (c) {
+	case DK_OPT_HOST_ROOT:
+		ctx->host_root = arg;
+		return true;
+	case DK_OPT_SYSFS:
+		ctx->sysfs = arg;
+		return true;
+	case DK_OPT_PROCFS:
+		ctx->procfs = arg;
+		return true;
+	case DK_OPT_KERNEL:
+		ctx->kernel = arg;
+		return true;
+	default:
+		return false;
+	}
+}

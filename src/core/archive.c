@@ -1211,6 +1211,18 @@ int dk_extract_commit(struct dk_extract *x, struct dk_error **err)
 	return 0;
 }
 
+int dk_extract_finish(struct dk_extract *x, struct dk_archive_stats *stats,
+		      struct dk_error **err)
+{
+	int r = dk_extract_commit(x, err);
+
+	if (r < 0)
+		return r;
+	if (stats)
+		dk_extract_get_stats(x, stats);
+	return 0;
+}
+
 int dk_archive_extract_file(const char *archive, const char *dir,
 			    const struct dk_archive_opts *opts,
 			    struct dk_archive_stats *stats, struct dk_error **err)
@@ -1224,12 +1236,7 @@ int dk_archive_extract_file(const char *archive, const char *dir,
 	r = dk_extract_file(x, archive, err);
 	if (r < 0)
 		return r;
-	r = dk_extract_commit(x, err);
-	if (r < 0)
-		return r;
-	if (stats)
-		dk_extract_get_stats(x, stats);
-	return 0;
+	return dk_extract_finish(x, stats, err);
 }
 
 int dk_archive_extract_stream(const char *name, dk_archive_read_fn fn, void *userdata,
@@ -1245,10 +1252,5 @@ int dk_archive_extract_stream(const char *name, dk_archive_read_fn fn, void *use
 	r = dk_extract_stream(x, name, fn, userdata, err);
 	if (r < 0)
 		return r;
-	r = dk_extract_commit(x, err);
-	if (r < 0)
-		return r;
-	if (stats)
-		dk_extract_get_stats(x, stats);
-	return 0;
+	return dk_extract_finish(x, stats, err);
 }

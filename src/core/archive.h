@@ -77,6 +77,9 @@ int dk_extract_stream(struct dk_extract *x, const char *name, dk_archive_read_fn
  * of another type. */
 int dk_extract_commit(struct dk_extract *x, struct dk_error **err) _must_check_;
 void dk_extract_get_stats(const struct dk_extract *x, struct dk_archive_stats *stats);
+/* Commit, then fill stats (may be NULL). */
+int dk_extract_finish(struct dk_extract *x, struct dk_archive_stats *stats,
+		      struct dk_error **err) _must_check_;
 /* Frees the session; when not committed, removes everything it wrote. */
 void dk_extract_free(struct dk_extract *x);
 

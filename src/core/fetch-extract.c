@@ -185,10 +185,5 @@ int dk_fetch_extract(const struct dk_fetch_opts *fo, const char *url, const char
 		*err = xerr;
 		return xr;
 	}
-	r = dk_extract_commit(x, err);
-	if (r < 0)
-		return r;
-	if (stats)
-		dk_extract_get_stats(x, stats);
-	return 0;
+	return dk_extract_finish(x, stats, err);
 }

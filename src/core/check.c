@@ -12,6 +12,7 @@
 #include "shared/strbuf.h"
 
 #include "core/fsutil.h"
+#include "core/kparse.h"
 
 #include "check.h"
 
@@ -267,29 +268,6 @@ void dk_kernel_free(struct dk_kernel *k)
 	free(k);
 }
 
-/* The string in `#define NAME "value"` in a header text, malloc'd, or NULL. */
-static char *define_string(const char *text, const char *name)
-{
-	const char *p = text;
-	size_t nl = strlen(name);
-
-	while ((p = strstr(p, "#define ")) != NULL) {
-		const char *q = p + 8;
-
-		p = q;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (strncmp(q, name, nl) != 0 || (q[nl] != ' ' && q[nl] != '\t'))
-			continue;
-		q = strchr(q + nl, '"');
-		if (!q)
-			return NULL;
-		q++;
-		return strndup(q, strcspn(q, "\"\n"));
-	}
-	return NULL;
-}
-
 static int read_in_tree(const char *dir, const char *rel, bool required, char **text,
 			struct dk_error **err)
 {
@@ -330,11 +308,16 @@ int dk_kernel_open(const char *dir, struct dk_kernel **out, struct dk_error **er
 	r = read_in_tree(dir, "include/generated/utsrelease.h", true, &uts, err);
 	if (r < 0)
 		return dk_error_wrap(err, "kernel release");
-	k->release = define_string(uts, "UTS_RELEASE");
-	if (!k->release)
-		return dk_error_set(err, EBADMSG,
-				    "%s/include/generated/utsrelease.h: no UTS_RELEASE",
-				    dir);
+	r = dk_utsrelease_parse(uts, &k->release);
+	if (r == -ENOMEM)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	if (r < 0)
+		return dk_error_set(
+			err, EBADMSG,
+			"%s/include/generated/utsrelease.h: no #define "
+			"UTS_RELEASE; the headers tree is incomplete, reinstall "
+			"its package",
+			dir);
 	r = read_in_tree(dir, ".config", true, &config, err);
 	if (r < 0)
 		return dk_error_wrap(err, "kernel config");
@@ -346,8 +329,9 @@ int dk_kernel_open(const char *dir, struct dk_kernel **out, struct dk_error **er
 					 false, &seed_h, err);
 		if (r < 0)
 			return r;
-		if (seed_h)
-			seed = define_string(seed_h, "RANDSTRUCT_HASHED_SEED");
+		if (seed_h && dk_define_string_get(seed_h, "RANDSTRUCT_HASHED_SEED",
+						   &seed) == -ENOMEM)
+			return dk_error_set(err, ENOMEM, "out of memory");
 	}
 	k->vermagic = dk_vermagic_compute(k->release, config, seed, &k->vermagic_exact,
 					  &k->machine);

@@ -16,6 +16,7 @@
 #include "archive.h"
 #include "fsutil.h"
 #include "headers.h"
+#include "kparse.h"
 #include "log.h"
 
 extern char **environ;
@@ -30,7 +31,7 @@ static char *path_in_root(const char *root, const char *rel)
 bool dk_headers_check_tree(const char *dir, const char *kver, char **reason)
 {
 	_cleanup_free_ char *uts = NULL, *cfg = NULL, *sym = NULL, *text = NULL;
-	const char *p, *q;
+	_cleanup_free_ char *release = NULL;
 	struct stat st;
 	int r;
 
@@ -55,17 +56,16 @@ bool dk_headers_check_tree(const char *dir, const char *kver, char **reason)
 			"cannot read include/generated/utsrelease.h: %s", strerror(-r));
 		return false;
 	}
-	p = strstr(text, "UTS_RELEASE");
-	p = p ? strchr(p, '"') : NULL;
-	q = p ? strchr(p + 1, '"') : NULL;
-	if (!q) {
+	r = dk_utsrelease_parse(text, &release);
+	if (r == -ENOMEM)
+		return false;
+	if (r < 0) {
 		*reason = strdup("include/generated/utsrelease.h has no UTS_RELEASE");
 		return false;
 	}
-	p++;
-	if ((size_t)(q - p) != strlen(kver) || strncmp(p, kver, (size_t)(q - p)) != 0) {
-		*reason = dk_strdup_printf("UTS_RELEASE is '%.*s', not '%s'",
-					   (int)(q - p), p, kver);
+	if (!streq(release, kver)) {
+		*reason =
+			dk_strdup_printf("UTS_RELEASE is '%s', not '%s'", release, kver);
 		return false;
 	}
 	if (!dk_path_exists(cfg)) {

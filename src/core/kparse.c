@@ -586,19 +586,31 @@ int dk_kconfig_get(const char *buf, const char *sym, char **value)
 	return -ENOENT;
 }
 
+int dk_define_string_get(const char *buf, const char *name, char **value)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = buf; (p = strstr(p, "#define")) != NULL;) {
+		const char *q = p + strlen("#define");
+
+		p = q;
+		if (*q != ' ' && *q != '\t')
+			continue;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (strncmp(q, name, nl) != 0 || (q[nl] != ' ' && q[nl] != '\t'))
+			continue;
+		q += nl + strcspn(q + nl, "\"\n"); /* the value is on the same line */
+		if (*q != '"')
+			return -ENOENT;
+		q++;
+		*value = strndup(q, strcspn(q, "\"\n"));
+		return *value ? 0 : -ENOMEM;
+	}
+	return -ENOENT;
+}
+
 int dk_utsrelease_parse(const char *buf, char **release)
 {
-	const char *p = strstr(buf, "UTS_RELEASE");
-	const char *q, *e;
-
-	if (!p)
-		return -ENOENT;
-	q = strchr(p, '"');
-	if (!q)
-		return -ENOENT;
-	e = strchr(q + 1, '"');
-	if (!e)
-		return -ENOENT;
-	*release = strndup(q + 1, (size_t)(e - q - 1));
-	return *release ? 0 : -ENOMEM;
+	return dk_define_string_get(buf, "UTS_RELEASE", release);
 }

@@ -77,5 +77,9 @@ void dk_proc_modules_free(struct dk_proc_module *m, size_t n);
  * -ENOMEM. `sym` excludes the CONFIG_ prefix. */
 int dk_kconfig_get(const char *buf, const char *sym, char **value) _must_check_;
 
+/* The string of `#define NAME "value"` in C header text (the first such line;
+ * the value ends at the closing quote or the line's end). 0, -ENOENT, -ENOMEM. */
+int dk_define_string_get(const char *buf, const char *name, char **value) _must_check_;
+
 /* UTS_RELEASE from include/generated/utsrelease.h text. 0, -ENOENT, -ENOMEM. */
 int dk_utsrelease_parse(const char *buf, char **release) _must_check_;

@@ -210,6 +210,18 @@ static void test_kconfig(void)
 	is_int(dk_utsrelease_parse("#define UTS_RELEASE \"6.1.0-18-amd64\"\n", &u), 0,
 	       "utsrelease.h");
 	is_str(u, "6.1.0-18-amd64", "UTS_RELEASE");
+	{
+		_cleanup_free_ char *r = NULL, *s = NULL;
+
+		is_int(dk_utsrelease_parse("/* UTS_RELEASE \"x\" */\n#define "
+					   "UTS_RELEASE_X \"y\"\n#define\tUTS_RELEASE "
+					   "\"6.1.0-19-amd64\"\n",
+					   &r),
+		       0, "utsrelease.h with a comment and a longer name");
+		is_str(r, "6.1.0-19-amd64", "only #define UTS_RELEASE counts");
+		is_int(dk_define_string_get("#define OTHER \"a\"\n", "UTS_RELEASE", &s),
+		       -ENOENT, "absent #define -> ENOENT");
+	}
 }
 
 static void test_root_resolve(void)

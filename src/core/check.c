@@ -166,27 +166,6 @@ int dk_kernel_find_headers(const char *host_root, const char *kver, char **dir,
 	}
 }
 
-const char *dk_config_get(const char *config, const char *name, size_t *len)
-{
-	size_t nl = strlen(name);
-	const char *p = config;
-
-	while (p && *p) {
-		if (startswith(p, "CONFIG_") && strncmp(p + 7, name, nl) == 0 &&
-		    p[7 + nl] == '=') {
-			const char *v = p + 7 + nl + 1;
-
-			if (len)
-				*len = strcspn(v, "\n");
-			return v;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return NULL;
-}
-
 static bool config_y(const char *config, const char *name)
 {
 	size_t len = 0;

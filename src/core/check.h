@@ -9,6 +9,7 @@
 
 #include "core/elf.h"
 #include "core/error.h"
+#include "core/kparse.h" /* dk_config_get */
 #include "core/symvers.h"
 
 /* What a kernel's headers tree says about the modules it accepts. */
@@ -44,9 +45,6 @@ static inline void dk_kernel_freep(struct dk_kernel **k)
  * be computed (unknown arch, missing seed). NULL on OOM. */
 char *dk_vermagic_compute(const char *release, const char *config,
 			  const char *randstruct_seed, bool *exact, unsigned *machine);
-/* Value of CONFIG_<name> ("y", "m", "\"str\"", ...) in a .config text, or NULL. The
- * returned pointer runs to the end of the line; *len is its length. */
-const char *dk_config_get(const char *config, const char *name, size_t *len);
 
 enum dk_issue_kind {
 	DK_ISSUE_MACHINE,   /* ELF machine differs from the kernel's arch */

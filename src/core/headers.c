@@ -187,28 +187,6 @@ int dk_headers_find(const char *root, const char *kver, struct dk_headers_info *
 
 /* ---- compiler ---- */
 
-/* Value of KEY= in a .config, quotes removed; NULL if absent. */
-static char *config_value(const char *config, const char *key)
-{
-	size_t kl = strlen(key);
-
-	for (const char *l = config; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		const char *end = strchrnul(l, '\n');
-
-		if (strncmp(l, key, kl) == 0 && l[kl] == '=') {
-			const char *v = l + kl + 1;
-			size_t n = (size_t)(end - v);
-
-			if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
-				v++;
-				n -= 2;
-			}
-			return strndup(v, n);
-		}
-	}
-	return NULL;
-}
-
 /* Runs `prog -dumpfullversion` (argv, no shell); returns its first line or NULL. */
 static char *gcc_version_of(const char *prog)
 {
@@ -287,9 +265,9 @@ void dk_headers_find_compiler(struct dk_headers_info *info, const char *path_env
 	cfg_path = dk_path_join(info->build_dir, ".config");
 	if (!cfg_path || dk_read_file(cfg_path, 0, &config, NULL) < 0)
 		return;
-	info->cc_version_text = config_value(config, "CONFIG_CC_VERSION_TEXT");
-	gv = config_value(config, "CONFIG_GCC_VERSION");
-	if (gv) {
+	if (dk_kconfig_get(config, "CC_VERSION_TEXT", &info->cc_version_text) < 0)
+		info->cc_version_text = NULL; /* absent (clang) or OOM: unknown */
+	if (dk_kconfig_get(config, "GCC_VERSION", &gv) == 0) {
 		char *end;
 
 		errno = 0;

@@ -72,6 +72,12 @@ int dk_proc_modules_parse(const char *buf, struct dk_proc_module **out,
 			  size_t *n) _must_check_;
 void dk_proc_modules_free(struct dk_proc_module *m, size_t n);
 
+/* Value of CONFIG_<name> in Kconfig text (.config) as written ("y", "m",
+ * "\"str\"", ...), or NULL ("# CONFIG_X is not set" is NULL too). The returned
+ * pointer runs to the end of the line; *len (if not NULL) is its length. No
+ * allocation: for callers testing many options. */
+const char *dk_config_get(const char *config, const char *name, size_t *len);
+
 /* Looks up CONFIG_<sym> in Kconfig text (.config). *value is "y", "m", a number,
  * the unquoted string, or "n" for "# CONFIG_X is not set". Returns 0, -ENOENT,
  * -ENOMEM. `sym` excludes the CONFIG_ prefix. */

@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shared/cleanup.h"
@@ -15,11 +12,10 @@
 
 #include "archive.h"
 #include "fsutil.h"
+#include "gcc.h"
 #include "headers.h"
 #include "kparse.h"
 #include "log.h"
-
-extern char **environ;
 
 static char *path_in_root(const char *root, const char *rel)
 {
@@ -187,74 +183,28 @@ int dk_headers_find(const char *root, const char *kver, struct dk_headers_info *
 
 /* ---- compiler ---- */
 
-/* Runs `prog -dumpfullversion` (argv, no shell); returns its first line or NULL. */
-static char *gcc_version_of(const char *prog)
+/* The gcc-MAJOR, else the gcc, that dk_gcc_find() sees first on path_env. */
+static const struct dk_gcc *pick_gcc(const struct dk_gcc *v, size_t n, long major)
 {
-	char *const argv[] = {(char *)prog, (char *)"-dumpfullversion", NULL};
-	posix_spawn_file_actions_t fa;
-	_cleanup_close_ int rd = -1;
-	char buf[128];
-	size_t n = 0;
-	int fds[2], status;
-	pid_t pid;
+	char name[32];
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return NULL;
-	rd = fds[0];
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		close(fds[1]);
-		return NULL;
-	}
-	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	if (posix_spawn(&pid, prog, &fa, NULL, argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(fds[1]);
-		return NULL;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	while (n < sizeof(buf) - 1) {
-		ssize_t k = read(rd, buf + n, sizeof(buf) - 1 - n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		n += (size_t)k;
-	}
-	buf[n] = '\0';
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || n == 0)
-		return NULL;
-	buf[strcspn(buf, "\n")] = '\0';
-	return strdup(buf);
-}
-
-/* First executable called name in the PATH-style list. */
-static char *which(const char *name, const char *path_env)
-{
-	_cleanup_free_ char *copy = strdup(path_env);
-	char *dir, *save = NULL;
-
-	if (!copy)
-		return NULL;
-	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		_cleanup_free_ char *p = dk_path_join(dir, name);
-		struct stat st;
-
-		if (p && stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0)
-			return TAKE_PTR(p);
-	}
+	snprintf(name, sizeof(name), "gcc-%ld", major);
+	for (size_t i = 0; i < n; i++)
+		if (streq(strrchr(v[i].path, '/') + 1, name))
+			return &v[i];
+	for (size_t i = 0; i < n; i++)
+		if (streq(strrchr(v[i].path, '/') + 1, "gcc"))
+			return &v[i];
 	return NULL;
 }
 
 void dk_headers_find_compiler(struct dk_headers_info *info, const char *path_env)
 {
 	_cleanup_free_ char *cfg_path = NULL, *config = NULL, *gv = NULL;
+	const struct dk_gcc *gcc;
+	struct dk_gcc *gccs = NULL;
+	size_t n_gccs = 0;
 	long major, minor, patch;
-	char name[32];
 
 	if (!info->build_dir)
 		return;
@@ -280,13 +230,14 @@ void dk_headers_find_compiler(struct dk_headers_info *info, const char *path_env
 	major = info->gcc_version / 10000;
 	minor = info->gcc_version / 100 % 100;
 	patch = info->gcc_version % 100;
-	snprintf(name, sizeof(name), "gcc-%ld", major);
-	info->gcc_path = which(name, path_env);
-	if (!info->gcc_path)
-		info->gcc_path = which("gcc", path_env);
-	if (!info->gcc_path)
+	if (dk_gcc_find(path_env, &gccs, &n_gccs) < 0)
 		return;
-	info->gcc_found = gcc_version_of(info->gcc_path);
+	gcc = pick_gcc(gccs, n_gccs, major);
+	if (gcc) {
+		info->gcc_path = strdup(gcc->path);
+		info->gcc_found = gcc->version ? strdup(gcc->version) : NULL;
+	}
+	dk_gcc_list_free(gccs, n_gccs);
 	if (info->gcc_found) {
 		long a = -1, b = -1, c = -1;
 

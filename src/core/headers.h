@@ -68,7 +68,7 @@ int dk_headers_materialise(const char *kver, const char *const *packages,
 			   struct dk_error **err) _must_check_;
 
 /* Fills the compiler fields of info from build_dir/.config and PATH (path_env NULL:
- * $PATH). Runs "gcc -dumpfullversion" with posix_spawn, no shell. */
+ * $PATH): the gcc-MAJOR, else the gcc, that dk_gcc_find() lists, and its version. */
 void dk_headers_find_compiler(struct dk_headers_info *info, const char *path_env);
 
 void dk_headers_info_free(struct dk_headers_info *info);

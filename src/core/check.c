@@ -13,97 +13,9 @@
 
 #include "core/fsutil.h"
 #include "core/kparse.h"
+#include "core/rootfs.h"
 
 #include "check.h"
-
-#define MAX_SYMLINKS 40
-
-/* Resolves path inside root the way a chroot would: absolute symlink targets start
- * again at root, ".." never climbs above it. Components that do not exist are kept
- * as they are. NULL on OOM or too many links (errno set). */
-static char *resolve_in_root(const char *root, const char *path)
-{
-	_cleanup_free_ char *todo = NULL;
-	char resolved[PATH_MAX] = "";
-	size_t rlen = 0;
-	int links = 0;
-	const char *p;
-
-	todo = strdup(path);
-	if (!todo)
-		return NULL;
-	p = todo;
-	for (;;) {
-		const char *end;
-		size_t n;
-		struct stat st;
-		_cleanup_free_ char *full = NULL;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		end = strchrnul(p, '/');
-		n = (size_t)(end - p);
-		if (n == 1 && p[0] == '.') {
-			p = end;
-			continue;
-		}
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			char *slash = strrchr(resolved, '/');
-
-			if (slash)
-				*slash = '\0';
-			rlen = strlen(resolved);
-			p = end;
-			continue;
-		}
-		if (rlen + 1 + n >= sizeof(resolved)) {
-			errno = ENAMETOOLONG;
-			return NULL;
-		}
-		resolved[rlen++] = '/';
-		memcpy(resolved + rlen, p, n);
-		rlen += n;
-		resolved[rlen] = '\0';
-		full = dk_path_join(root, resolved);
-		if (!full)
-			return NULL;
-		if (lstat(full, &st) == 0 && S_ISLNK(st.st_mode)) {
-			char target[PATH_MAX];
-			ssize_t tl = readlink(full, target, sizeof(target) - 1);
-			struct strbuf b;
-
-			if (tl < 0)
-				return NULL;
-			target[tl] = '\0';
-			if (++links > MAX_SYMLINKS) {
-				errno = ELOOP;
-				return NULL;
-			}
-			/* drop the link itself; its target replaces it */
-			*strrchr(resolved, '/') = '\0';
-			if (target[0] == '/')
-				resolved[0] = '\0';
-			rlen = strlen(resolved);
-			strbuf_init(&b);
-			strbuf_puts(&b, target);
-			strbuf_putc(&b, '/');
-			strbuf_puts(&b, end);
-			if (b.oom) {
-				strbuf_release(&b);
-				errno = ENOMEM;
-				return NULL;
-			}
-			free(todo);
-			todo = strbuf_steal(&b);
-			p = todo;
-			continue;
-		}
-		p = end;
-	}
-	return dk_path_join(root, resolved);
-}
 
 int dk_kernel_find_headers(const char *host_root, const char *kver, char **dir,
 			   struct dk_error **err)
@@ -117,6 +29,7 @@ int dk_kernel_find_headers(const char *host_root, const char *kver, char **dir,
 	struct strbuf looked;
 	const char *without_symvers = NULL;
 	char *found = NULL;
+	int r;
 
 	*dir = NULL;
 	if (!*kver || strchr(kver, '/') || streq(kver, ".") || streq(kver, ".."))
@@ -133,9 +46,9 @@ int dk_kernel_find_headers(const char *host_root, const char *kver, char **dir,
 		if (!shown)
 			break;
 		strbuf_printf(&looked, "%s%s", looked.len ? ", " : "", shown);
-		d = resolve_in_root(host_root, rel);
-		if (!d) {
-			strbuf_printf(&looked, " (%s)", strerror(errno));
+		r = dk_root_resolve(host_root, rel, &d);
+		if (r < 0) {
+			strbuf_printf(&looked, " (%s)", strerror(-r));
 			continue;
 		}
 		if (!dk_is_dir(d))

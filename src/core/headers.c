@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +15,7 @@
 #include "headers.h"
 #include "kparse.h"
 #include "log.h"
-
-static char *path_in_root(const char *root, const char *rel)
-{
-	if (!root || streq(root, "/"))
-		return dk_path_join("/", rel);
-	return dk_path_join(root, rel);
-}
+#include "rootfs.h"
 
 bool dk_headers_check_tree(const char *dir, const char *kver, char **reason)
 {
@@ -75,68 +68,31 @@ bool dk_headers_check_tree(const char *dir, const char *kver, char **reason)
 	return true;
 }
 
-/* lib/modules/KVER/build is usually a symlink, absolute on every distro: resolve
- * it inside root, not on this machine. */
-static char *resolve_build_link(const char *root, const char *rel)
-{
-	_cleanup_free_ char *p = path_in_root(root, rel);
-	char t[PATH_MAX];
-	ssize_t n;
-
-	if (!p)
-		return NULL;
-	n = readlink(p, t, sizeof(t) - 1);
-	if (n < 0)
-		return TAKE_PTR(p); /* not a link (or missing): the path itself */
-	t[n] = '\0';
-	if (t[0] == '/')
-		return path_in_root(root, t);
-	{
-		_cleanup_free_ char *parent = NULL;
-		char *slash = strrchr(p, '/');
-
-		parent = strndup(p, (size_t)(slash - p));
-		return parent ? dk_path_join(parent, t) : NULL;
-	}
-}
-
-/* Canonical form of path when it exists and stays below root (links inside a
- * mounted host root may point at this machine's files: keep those as they are). */
-static char *canonical_in_root(const char *root, char *path)
-{
-	_cleanup_free_ char *rr = NULL, *rp = NULL;
-	size_t n;
-
-	if (!path)
-		return NULL;
-	rr = realpath(root ? root : "/", NULL);
-	rp = realpath(path, NULL);
-	if (!rr || !rp)
-		return path;
-	n = strlen(rr);
-	if (streq(rr, "/") || (strncmp(rp, rr, n) == 0 && (rp[n] == '/' || !rp[n]))) {
-		free(path);
-		return TAKE_PTR(rp);
-	}
-	return path;
-}
-
-static int add_candidate(struct dk_headers_info *info, const char *where, char *path)
+/* Adds root/where, its symlinks resolved inside root, and checks it. */
+static int add_candidate(struct dk_headers_info *info, const char *root,
+			 const char *where)
 {
 	struct dk_headers_candidate *c, *n;
+	int r;
 
 	n = realloc(info->cands, (info->n_cands + 1) * sizeof(*n));
-	if (!n) {
-		free(path);
+	if (!n)
 		return -ENOMEM;
-	}
 	info->cands = n;
 	c = &info->cands[info->n_cands++];
 	memset(c, 0, sizeof(*c));
-	c->path = canonical_in_root(info->root, path);
 	c->where = strdup(where);
-	if (!c->path || !c->where)
+	if (!c->where)
 		return -ENOMEM;
+	r = dk_root_resolve(root, where, &c->path);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		c->path = dk_path_join(root, where);
+		c->reason = dk_strdup_printf("cannot resolve its symlinks inside %s: %s",
+					     info->root, strerror(-r));
+		return c->path && c->reason ? 0 : -ENOMEM;
+	}
 	c->usable = dk_headers_check_tree(c->path, info->kver, &c->reason);
 	if (!c->usable && !c->reason)
 		return -ENOMEM;
@@ -168,11 +124,11 @@ int dk_headers_find(const char *root, const char *kver, struct dk_headers_info *
 	w3 = dk_strdup_printf("usr/src/linux-headers-%s", kver);
 	if (!info->kver || !info->root || !w1 || !w2 || !w3)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	r = add_candidate(info, w1, resolve_build_link(root, w1));
+	r = add_candidate(info, root, w1);
 	if (r == 0)
-		r = add_candidate(info, w2, path_in_root(root, w2));
+		r = add_candidate(info, root, w2);
 	if (r == 0)
-		r = add_candidate(info, w3, path_in_root(root, w3));
+		r = add_candidate(info, root, w3);
 	if (r < 0)
 		return dk_error_set(err, -r, "out of memory");
 	if (info->build_dir)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "shared/cleanup.h"
 #include "shared/json-writer.h"
 
 #include "cli.h"
@@ -245,10 +246,13 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	}
 	if (r < 0)
 		return r;
-	if (!info->build_dir)
+	if (!info->build_dir) {
+		_cleanup_free_ char *why = dk_headers_explain(info);
+
 		return dk_error_set(err, ENOENT,
-				    "no usable kernel headers for %s below %s", kver,
-				    info->root);
+				    "no usable kernel headers for %s below %s: %s", kver,
+				    info->root, why ? why : "out of memory");
+	}
 	return DK_EXIT_OK;
 }
 

@@ -12,71 +12,30 @@
 #include "shared/strbuf.h"
 
 #include "core/fsutil.h"
+#include "core/headers.h"
 #include "core/kparse.h"
-#include "core/rootfs.h"
 
 #include "check.h"
 
 int dk_kernel_find_headers(const char *host_root, const char *kver, char **dir,
 			   struct dk_error **err)
 {
-	/* prefix + kver + suffix */
-	const char *const places[][2] = {
-		{"/lib/modules/", "/build"},
-		{"/usr/src/linux-headers-", ""},
-		{"/usr/src/kernels/", ""},
-	};
-	struct strbuf looked;
-	const char *without_symvers = NULL;
-	char *found = NULL;
+	_cleanup_headers_info_ struct dk_headers_info *info = NULL;
+	_cleanup_free_ char *why = NULL;
 	int r;
 
 	*dir = NULL;
-	if (!*kver || strchr(kver, '/') || streq(kver, ".") || streq(kver, ".."))
-		return dk_error_set(err, EINVAL, "bad kernel release '%s'", kver);
-	strbuf_init(&looked);
-	for (size_t i = 0; i < ARRAY_SIZE(places) && !found; i++) {
-		_cleanup_free_ char *rel = NULL, *d = NULL, *sv = NULL, *shown = NULL;
-
-		if (asprintf(&rel, "%s%s%s", places[i][0], kver, places[i][1]) < 0)
-			rel = NULL;
-		if (!rel)
-			break;
-		shown = dk_path_join(host_root, rel);
-		if (!shown)
-			break;
-		strbuf_printf(&looked, "%s%s", looked.len ? ", " : "", shown);
-		r = dk_root_resolve(host_root, rel, &d);
-		if (r < 0) {
-			strbuf_printf(&looked, " (%s)", strerror(-r));
-			continue;
-		}
-		if (!dk_is_dir(d))
-			continue;
-		sv = dk_path_join(d, "Module.symvers");
-		if (sv && dk_path_exists(sv)) {
-			found = TAKE_PTR(d);
-		} else {
-			strbuf_puts(&looked, " (exists, but without Module.symvers)");
-			without_symvers = "";
-		}
-	}
-	if (found) {
-		strbuf_release(&looked);
-		*dir = found;
+	r = dk_headers_scan(host_root, kver, NULL, DK_HEADERS_ALL, &info, err);
+	if (r < 0)
+		return r;
+	if (info->build_dir) {
+		*dir = TAKE_PTR(info->build_dir);
 		return 0;
 	}
-	{
-		int r = dk_error_set(
-			err, ENOENT,
-			"no kernel headers for %s%s: looked in %s; install "
-			"linux-headers-%s (Debian/Ubuntu) or kernel-devel-%s "
-			"(RHEL/Fedora/Rocky), or pass --headers DIR",
-			kver, without_symvers ? " with Module.symvers" : "",
-			looked.oom ? "?" : strbuf_str(&looked), kver, kver);
-		strbuf_release(&looked);
-		return r;
-	}
+	why = dk_headers_explain(info);
+	return dk_error_set(err, ENOENT,
+			    "no usable kernel headers for %s: %s, or pass --headers DIR",
+			    kver, why ? why : "out of memory");
 }
 
 static bool config_y(const char *config, const char *name)

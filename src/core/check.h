@@ -24,10 +24,9 @@ struct dk_kernel {
 	struct dk_symvers *symvers;
 };
 
-/* Finds the headers of kver under host_root: lib/modules/KVER/build (absolute symlinks
- * resolved inside host_root), usr/src/linux-headers-KVER, usr/src/kernels/KVER. The
- * first holding Module.symvers wins. -ENOENT with a message saying where it looked and
- * what to install. */
+/* Finds the headers of kver under host_root: the build_dir of dk_headers_scan() (every
+ * place, symlinks resolved inside host_root). -ENOENT with a message saying where it
+ * looked, why each existing tree was rejected and what to install. */
 int dk_kernel_find_headers(const char *host_root, const char *kver, char **dir,
 			   struct dk_error **err) _must_check_ _nonnull_(2, 3);
 /* Reads Module.symvers, .config and include/generated/utsrelease.h from dir. */

@@ -14,6 +14,7 @@
 #include "detect-internal.h"
 #include "detect.h"
 #include "fsutil.h"
+#include "headers.h"
 #include "log.h"
 #include "rootfs.h"
 
@@ -258,123 +259,84 @@ static void detect_dtk(struct dk_det *d, const char *kver, struct dk_detect_dtk 
 
 /* --- kernel headers --------------------------------------------------------- */
 
-char *dk_suse_headers_path(const char *kver, const char *arch)
+/* Moves what dk_headers_probe() found into a new report entry, plus the
+ * compiler it was built with. */
+static void add_header_dir(struct dk_det *d, const char *kver,
+			   struct dk_detect_headers *h, struct dk_headers_candidate *c)
 {
-	const char *dash = strrchr(kver, '-');
-	struct strbuf b;
+	_cleanup_free_ char *config_path = NULL, *config = NULL;
+	struct dk_header_dir *nv, *hd;
 
-	if (!dash || dash == kver || !dash[1] || !arch)
-		return NULL;
-	/* The flavour is a word (default, azure, rt), not the numeric release part. */
-	for (const char *p = dash + 1; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
-			return NULL;
-	strbuf_init(&b);
-	strbuf_printf(&b, "/usr/src/linux-%.*s-obj/%s/%s", (int)(dash - kver), kver, arch,
-		      dash + 1);
-	return strbuf_steal(&b);
-}
-
-static void add_candidate(struct dk_det *d, struct dk_detect_headers *h, const char *kind,
-			  char *path /* taken */)
-{
-	struct dk_header_dir *nv;
-
-	if (!path) {
-		d->oom = true;
-		return;
-	}
 	nv = realloc(h->dirs, (h->n + 1) * sizeof(*nv));
 	if (!nv) {
-		free(path);
 		d->oom = true;
 		return;
 	}
 	h->dirs = nv;
-	memset(&h->dirs[h->n], 0, sizeof(*nv));
-	h->dirs[h->n].kind = kind;
-	h->dirs[h->n].path = path;
-	h->n++;
-}
-
-static void probe_headers(struct dk_det *d, const char *kver, struct dk_header_dir *hd)
-{
-	_cleanup_free_ char *uts_path = NULL, *uts = NULL, *config_path = NULL;
-	_cleanup_free_ char *config = NULL, *symvers = NULL;
-	struct stat st;
-	int r;
-
-	r = dk_root_resolve(d->host, hd->path, &hd->resolved);
-	if (r < 0) {
-		if (r == -ENOMEM)
-			d->oom = true;
-		hd->reason = dk_det_errtext(d, hd->path, -r);
+	hd = &h->dirs[h->n++];
+	memset(hd, 0, sizeof(*hd));
+	hd->kind = c->kind;
+	hd->path = dk_det_fmt(d, "/%s", c->where);
+	hd->resolved = TAKE_PTR(c->path);
+	hd->exists = c->exists;
+	hd->uts_release = TAKE_PTR(c->uts_release);
+	hd->has_config = c->has_config;
+	hd->has_symvers = c->has_symvers;
+	if (!hd->exists) {
+		hd->reason = dk_det_fmt(d, "%s: %s", hd->resolved, c->reason);
 		return;
 	}
-	if (stat(hd->resolved, &st) < 0) {
-		hd->reason = dk_det_errtext(d, hd->resolved, errno);
-		return;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		hd->reason = dk_det_errtext(d, hd->resolved, ENOTDIR);
-		return;
-	}
-	hd->exists = true;
-	uts_path = dk_det_fmt(d, "%s/include/generated/utsrelease.h", hd->resolved);
-	r = dk_det_read(d, uts_path, &uts, NULL);
-	if (r == 0)
-		r = dk_utsrelease_parse(uts, &hd->uts_release);
-	if (r == 0) {
+	if (hd->uts_release)
 		hd->uts_matches = streq(hd->uts_release, kver) ? DK_TRI_YES : DK_TRI_NO;
-		if (hd->uts_matches == DK_TRI_NO)
-			hd->uts_reason = dk_det_fmt(d, "UTS_RELEASE %s != %s",
-						    hd->uts_release, kver);
-	} else {
-		if (r == -ENOMEM)
-			d->oom = true;
-		hd->uts_reason = r == -ENOENT && uts
-					 ? dk_det_fmt(d, "%s: no UTS_RELEASE", uts_path)
-					 : dk_det_errtext(d, uts_path, -r);
-	}
+	if (hd->uts_matches != DK_TRI_YES) /* then c->reason is about utsrelease.h */
+		hd->uts_reason = TAKE_PTR(c->reason);
+	if (c->usable && h->selected < 0)
+		h->selected = (int)(h->n - 1);
 	config_path = dk_det_fmt(d, "%s/.config", hd->resolved);
-	symvers = dk_det_fmt(d, "%s/Module.symvers", hd->resolved);
-	hd->has_symvers = symvers && dk_path_exists(symvers);
-	if (dk_det_read(d, config_path, &config, NULL) == 0) {
-		hd->has_config = true;
-		if (dk_kconfig_get(config, "GCC_VERSION", &hd->config_gcc_version) ==
-			    -ENOMEM ||
-		    dk_kconfig_get(config, "CC_VERSION_TEXT",
-				   &hd->config_cc_version_text) == -ENOMEM)
-			d->oom = true;
-	}
+	if (hd->has_config && dk_det_read(d, config_path, &config, NULL) == 0 &&
+	    (dk_kconfig_get(config, "GCC_VERSION", &hd->config_gcc_version) == -ENOMEM ||
+	     dk_kconfig_get(config, "CC_VERSION_TEXT", &hd->config_cc_version_text) ==
+		     -ENOMEM))
+		d->oom = true;
 }
 
+/* headers.c's places for the distro family (all when it is unknown), and the
+ * kernel's source link, which only detect reports. */
 static void detect_headers(struct dk_det *d, const char *kver, const char *arch,
 			   enum dk_distro_family fam, struct dk_detect_headers *h)
 {
+	_cleanup_headers_info_ struct dk_headers_info *info = NULL;
+	_cleanup_error_ struct dk_error *herr = NULL;
+	_cleanup_free_ char *source = NULL;
 	bool any = fam == DK_FAMILY_UNKNOWN;
+	unsigned places = DK_HEADERS_BUILD;
 
 	h->selected = -1;
 	if (!kver)
 		return;
-	add_candidate(d, h, "build", dk_det_fmt(d, "/lib/modules/%s/build", kver));
-	add_candidate(d, h, "source", dk_det_fmt(d, "/lib/modules/%s/source", kver));
 	if (any || fam == DK_FAMILY_DEBIAN)
-		add_candidate(d, h, "debian",
-			      dk_det_fmt(d, "/usr/src/linux-headers-%s", kver));
+		places |= DK_HEADERS_DEBIAN;
 	if (any || fam == DK_FAMILY_RHEL || fam == DK_FAMILY_AMZN)
-		add_candidate(d, h, "rhel", dk_det_fmt(d, "/usr/src/kernels/%s", kver));
-	if (any || fam == DK_FAMILY_SUSE) {
-		char *p = dk_suse_headers_path(kver, arch);
-
-		if (p)
-			add_candidate(d, h, "suse", p);
+		places |= DK_HEADERS_RHEL;
+	if (any || fam == DK_FAMILY_SUSE)
+		places |= DK_HEADERS_SUSE;
+	if (dk_headers_scan(d->host, kver, arch, places, &info, &herr) < 0) {
+		d->oom = d->oom || !herr || herr->errnum == ENOMEM;
+		return; /* a release that is no file name: nothing to look at */
 	}
-	for (size_t i = 0; i < h->n; i++) {
-		probe_headers(d, kver, &h->dirs[i]);
-		if (h->selected < 0 && h->dirs[i].exists &&
-		    h->dirs[i].uts_matches == DK_TRI_YES)
-			h->selected = (int)i;
+	source = dk_det_fmt(d, "lib/modules/%s/source", kver);
+	for (size_t i = 0; i < info->n_cands; i++) {
+		add_header_dir(d, kver, h, &info->cands[i]);
+		if (i == 0 &&
+		    source) { /* after the build link, as the kernel lays them out */
+			struct dk_headers_candidate c;
+
+			if (dk_headers_probe(d->host, "source", source, kver, &c) < 0)
+				d->oom = true;
+			else
+				add_header_dir(d, kver, h, &c);
+			dk_headers_candidate_clear(&c);
+		}
 	}
 }
 

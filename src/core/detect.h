@@ -15,6 +15,7 @@
 #include "ctx.h"
 #include "error.h"
 #include "gcc.h"
+#include "headers.h" /* dk_suse_headers_path */
 #include "kparse.h"
 #include "osrelease.h"
 
@@ -72,7 +73,7 @@ struct dk_header_dir {
 struct dk_detect_headers {
 	struct dk_header_dir *dirs;
 	size_t n;
-	int selected; /* first existing candidate whose UTS_RELEASE matches, or -1 */
+	int selected; /* first usable candidate (see dk_headers_probe), or -1 */
 };
 
 struct dk_detect_policy {
@@ -146,7 +147,3 @@ bool dk_detect_module_of_interest(const char *name);
 char *dk_detect_sysfs(const struct dk_ctx *ctx) _must_check_;
 char *dk_detect_procfs(const struct dk_ctx *ctx) _must_check_;
 const char *dk_tri_name(enum dk_tri t);
-/* SUSE header directory for a kernel release: 5.14.21-150500.55.65-default on
- * x86_64 -> /usr/src/linux-5.14.21-150500.55.65-obj/x86_64/default. NULL when the
- * release has no flavour suffix or on OOM. */
-char *dk_suse_headers_path(const char *kver, const char *arch) _must_check_;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "shared/cleanup.h"
@@ -17,70 +18,52 @@
 #include "log.h"
 #include "rootfs.h"
 
-bool dk_headers_check_tree(const char *dir, const char *kver, char **reason)
+char *dk_suse_headers_path(const char *kver, const char *arch)
+{
+	const char *dash = strrchr(kver, '-');
+	struct strbuf b;
+
+	if (!dash || dash == kver || !dash[1] || !arch)
+		return NULL;
+	/* The flavour is a word (default, azure, rt), not the numeric release part. */
+	for (const char *p = dash + 1; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+			return NULL;
+	strbuf_init(&b);
+	strbuf_printf(&b, "/usr/src/linux-%.*s-obj/%s/%s", (int)(dash - kver), kver, arch,
+		      dash + 1);
+	return strbuf_steal(&b);
+}
+
+/* Why c, an existing directory, is not a usable tree for kver (read_err: reading
+ * its utsrelease.h failed). NULL on OOM. */
+static char *tree_problem(const struct dk_headers_candidate *c, int read_err,
+			  const char *kver)
+{
+	if (read_err < 0)
+		return dk_strdup_printf("cannot read include/generated/utsrelease.h: %s",
+					strerror(-read_err));
+	if (!c->uts_release)
+		return strdup("include/generated/utsrelease.h has no UTS_RELEASE");
+	if (!streq(c->uts_release, kver))
+		return dk_strdup_printf("UTS_RELEASE is '%s', not '%s'", c->uts_release,
+					kver);
+	if (!c->has_config)
+		return strdup("no .config");
+	if (!c->has_symvers)
+		return strdup("no Module.symvers");
+	return NULL;
+}
+
+int dk_headers_probe(const char *root, const char *kind, const char *where,
+		     const char *kver, struct dk_headers_candidate *c)
 {
 	_cleanup_free_ char *uts = NULL, *cfg = NULL, *sym = NULL, *text = NULL;
-	_cleanup_free_ char *release = NULL;
 	struct stat st;
 	int r;
 
-	*reason = NULL;
-	if (stat(dir, &st) < 0) {
-		*reason = dk_strdup_printf("%s", errno == ENOENT ? "does not exist"
-								 : strerror(errno));
-		return false;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		*reason = strdup("not a directory");
-		return false;
-	}
-	uts = dk_path_join(dir, "include/generated/utsrelease.h");
-	cfg = dk_path_join(dir, ".config");
-	sym = dk_path_join(dir, "Module.symvers");
-	if (!uts || !cfg || !sym)
-		return false;
-	r = dk_read_file(uts, 4096, &text, NULL);
-	if (r < 0) {
-		*reason = dk_strdup_printf(
-			"cannot read include/generated/utsrelease.h: %s", strerror(-r));
-		return false;
-	}
-	r = dk_utsrelease_parse(text, &release);
-	if (r == -ENOMEM)
-		return false;
-	if (r < 0) {
-		*reason = strdup("include/generated/utsrelease.h has no UTS_RELEASE");
-		return false;
-	}
-	if (!streq(release, kver)) {
-		*reason =
-			dk_strdup_printf("UTS_RELEASE is '%s', not '%s'", release, kver);
-		return false;
-	}
-	if (!dk_path_exists(cfg)) {
-		*reason = strdup("no .config");
-		return false;
-	}
-	if (!dk_path_exists(sym)) {
-		*reason = strdup("no Module.symvers");
-		return false;
-	}
-	return true;
-}
-
-/* Adds root/where, its symlinks resolved inside root, and checks it. */
-static int add_candidate(struct dk_headers_info *info, const char *root,
-			 const char *where)
-{
-	struct dk_headers_candidate *c, *n;
-	int r;
-
-	n = realloc(info->cands, (info->n_cands + 1) * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	info->cands = n;
-	c = &info->cands[info->n_cands++];
 	memset(c, 0, sizeof(*c));
+	c->kind = kind;
 	c->where = strdup(where);
 	if (!c->where)
 		return -ENOMEM;
@@ -90,51 +73,210 @@ static int add_candidate(struct dk_headers_info *info, const char *root,
 	if (r < 0) {
 		c->path = dk_path_join(root, where);
 		c->reason = dk_strdup_printf("cannot resolve its symlinks inside %s: %s",
-					     info->root, strerror(-r));
-		return c->path && c->reason ? 0 : -ENOMEM;
-	}
-	c->usable = dk_headers_check_tree(c->path, info->kver, &c->reason);
-	if (!c->usable && !c->reason)
-		return -ENOMEM;
-	if (c->usable && !info->build_dir) {
-		info->build_dir = strdup(c->path);
-		if (!info->build_dir)
+					     root ? root : "/", strerror(-r));
+	} else if (stat(c->path, &st) < 0) {
+		c->reason = strdup(errno == ENOENT ? "does not exist" : strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		c->reason = strdup("not a directory");
+	} else {
+		c->exists = true;
+		uts = dk_path_join(c->path, "include/generated/utsrelease.h");
+		cfg = dk_path_join(c->path, ".config");
+		sym = dk_path_join(c->path, "Module.symvers");
+		if (!uts || !cfg || !sym)
 			return -ENOMEM;
+		c->has_config = dk_path_exists(cfg);
+		c->has_symvers = dk_path_exists(sym);
+		r = dk_read_file(uts, 4096, &text, NULL);
+		if (r == 0 && dk_utsrelease_parse(text, &c->uts_release) == -ENOMEM)
+			return -ENOMEM;
+		if (r == -ENOMEM)
+			return r;
+		c->usable = c->uts_release && streq(c->uts_release, kver) &&
+			    c->has_config && c->has_symvers;
+		if (c->usable)
+			return 0;
+		c->reason = tree_problem(c, r, kver);
 	}
+	return c->path && c->reason ? 0 : -ENOMEM;
+}
+
+void dk_headers_candidate_clear(struct dk_headers_candidate *c)
+{
+	free(c->where);
+	free(c->path);
+	free(c->uts_release);
+	free(c->reason);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Relative path of place for kver; NULL (and *oom false) when the place does not
+ * apply to it. */
+static char *place_where(enum dk_headers_place place, const char *kver, const char *arch,
+			 bool *oom)
+{
+	char *w = NULL;
+
+	switch (place) {
+	case DK_HEADERS_BUILD:
+		w = dk_strdup_printf("lib/modules/%s/build", kver);
+		break;
+	case DK_HEADERS_DEBIAN:
+		w = dk_strdup_printf("usr/src/linux-headers-%s", kver);
+		break;
+	case DK_HEADERS_RHEL:
+		w = dk_strdup_printf("usr/src/kernels/%s", kver);
+		break;
+	case DK_HEADERS_SUSE: {
+		_cleanup_free_ char *abs = dk_suse_headers_path(kver, arch);
+
+		if (!abs)
+			return NULL; /* no flavour suffix: not a SUSE release */
+		w = strdup(abs + 1);
+		break;
+	}
+	case DK_HEADERS_ALL:
+		break;
+	}
+	*oom = !w;
+	return w;
+}
+
+static const char *place_kind(enum dk_headers_place place)
+{
+	switch (place) {
+	case DK_HEADERS_BUILD:
+		return "build";
+	case DK_HEADERS_DEBIAN:
+		return "debian";
+	case DK_HEADERS_RHEL:
+		return "rhel";
+	case DK_HEADERS_SUSE:
+		return "suse";
+	case DK_HEADERS_ALL:
+		break;
+	}
+	return "?";
+}
+
+int dk_headers_scan(const char *root, const char *kver, const char *arch, unsigned places,
+		    struct dk_headers_info **out, struct dk_error **err)
+{
+	_cleanup_headers_info_ struct dk_headers_info *info = NULL;
+	struct utsname u;
+
+	if (!kver || !*kver || strchr(kver, '/') || streq(kver, "..") || streq(kver, "."))
+		return dk_error_set(err, EINVAL, "bad kernel release '%s'",
+				    kver ? kver : "");
+	if (!arch && uname(&u) == 0)
+		arch = u.machine;
+	info = calloc(1, sizeof(*info));
+	if (!info)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	info->kver = strdup(kver);
+	info->root = strdup(root ? root : "/");
+	if (!info->kver || !info->root)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (unsigned place = 1; place & DK_HEADERS_ALL; place <<= 1) {
+		_cleanup_free_ char *where = NULL;
+		struct dk_headers_candidate *n, *c;
+		bool oom = false;
+
+		if (!(places & place))
+			continue;
+		where = place_where(place, kver, arch, &oom);
+		if (oom)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		if (!where)
+			continue;
+		n = realloc(info->cands, (info->n_cands + 1) * sizeof(*n));
+		if (!n)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		info->cands = n;
+		c = &info->cands[info->n_cands++];
+		if (dk_headers_probe(root, place_kind(place), where, kver, c) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		if (c->usable && !info->build_dir) {
+			info->build_dir = strdup(c->path);
+			if (!info->build_dir)
+				return dk_error_set(err, ENOMEM, "out of memory");
+		}
+	}
+	*out = TAKE_PTR(info);
 	return 0;
 }
 
 int dk_headers_find(const char *root, const char *kver, struct dk_headers_info **out,
 		    struct dk_error **err)
 {
-	_cleanup_headers_info_ struct dk_headers_info *info = NULL;
-	_cleanup_free_ char *w1 = NULL, *w2 = NULL, *w3 = NULL;
-	int r;
+	int r = dk_headers_scan(root, kver, NULL, DK_HEADERS_ALL, out, err);
 
-	if (!kver || !*kver || strchr(kver, '/') || streq(kver, "..") || streq(kver, "."))
-		return dk_error_set(err, EINVAL, "bad kernel release '%s'",
-				    kver ? kver : "");
-	info = calloc(1, sizeof(*info));
-	if (!info)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	info->kver = strdup(kver);
-	info->root = strdup(root ? root : "/");
-	w1 = dk_strdup_printf("lib/modules/%s/build", kver);
-	w2 = dk_strdup_printf("usr/src/kernels/%s", kver);
-	w3 = dk_strdup_printf("usr/src/linux-headers-%s", kver);
-	if (!info->kver || !info->root || !w1 || !w2 || !w3)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	r = add_candidate(info, root, w1);
-	if (r == 0)
-		r = add_candidate(info, root, w2);
-	if (r == 0)
-		r = add_candidate(info, root, w3);
-	if (r < 0)
-		return dk_error_set(err, -r, "out of memory");
-	if (info->build_dir)
-		dk_headers_find_compiler(info, NULL);
-	*out = TAKE_PTR(info);
-	return 0;
+	if (r == 0 && (*out)->build_dir)
+		dk_headers_find_compiler(*out, NULL);
+	return r;
+}
+
+/* Whether an earlier candidate than i was the same directory. */
+static bool seen_before(const struct dk_headers_info *info, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (info->cands[j].exists &&
+		    streq(info->cands[j].path, info->cands[i].path))
+			return true;
+	return false;
+}
+
+char *dk_headers_explain(const struct dk_headers_info *info)
+{
+	_cleanup_strbuf_ struct strbuf b;
+	bool no_config = false, no_symvers = false, other_kernel = false;
+	const char *suse = NULL;
+
+	strbuf_init(&b);
+	strbuf_puts(&b, "looked in ");
+	for (size_t i = 0; i < info->n_cands; i++) {
+		const struct dk_headers_candidate *c = &info->cands[i];
+		_cleanup_free_ char *shown = dk_path_join(info->root, c->where);
+
+		if (streq(c->kind, "suse"))
+			suse = c->where;
+		strbuf_printf(&b, "%s%s", i ? ", " : "", shown ? shown : c->where);
+		if (c->exists && shown && !streq(shown, c->path))
+			strbuf_printf(&b, " -> %s", c->path);
+		if (c->exists && seen_before(info, i))
+			strbuf_puts(&b, " (the same tree)");
+		else if (c->exists && c->reason)
+			strbuf_printf(&b, " (exists, but rejected: %s)", c->reason);
+		else if (c->reason && !streq(c->reason, "does not exist"))
+			strbuf_printf(&b, " (%s)", c->reason);
+		if (!c->exists || !c->uts_release)
+			continue;
+		if (!streq(c->uts_release, info->kver)) {
+			other_kernel = true;
+			continue;
+		}
+		no_config = no_config || !c->has_config;
+		no_symvers = no_symvers || !c->has_symvers;
+	}
+	strbuf_printf(&b,
+		      "; install linux-headers-%s (Debian/Ubuntu), kernel-devel-%s "
+		      "(RHEL/Fedora/Rocky/Amazon Linux)",
+		      info->kver, info->kver);
+	if (suse)
+		strbuf_printf(&b, " or kernel-%s-devel (SUSE)", strrchr(suse, '/') + 1);
+	strbuf_puts(&b, " for exactly this release");
+	if (no_config || no_symvers)
+		strbuf_printf(
+			&b,
+			"; a tree without %s%s%s is incomplete: reinstall its package",
+			no_config ? ".config" : "",
+			no_config && no_symvers ? " and " : "",
+			no_symvers ? "Module.symvers" : "");
+	if (other_kernel)
+		strbuf_puts(&b,
+			    "; a tree whose UTS_RELEASE differs is another kernel's (a "
+			    "stale build link or a different package version)");
+	return strbuf_steal(&b);
 }
 
 /* ---- compiler ---- */
@@ -208,11 +350,8 @@ void dk_headers_info_free(struct dk_headers_info *info)
 {
 	if (!info)
 		return;
-	for (size_t i = 0; i < info->n_cands; i++) {
-		free(info->cands[i].where);
-		free(info->cands[i].path);
-		free(info->cands[i].reason);
-	}
+	for (size_t i = 0; i < info->n_cands; i++)
+		dk_headers_candidate_clear(&info->cands[i]);
 	free(info->cands);
 	free(info->kver);
 	free(info->root);

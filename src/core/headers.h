@@ -13,12 +13,27 @@
  * installed on the host, or materialise them from distro packages without dpkg or
  * rpm, and say which gcc the kernel was built with. */
 
+/* The places a kernel's build tree is looked for, in this order. */
+enum dk_headers_place {
+	DK_HEADERS_BUILD = 1 << 0,  /* lib/modules/KVER/build: every distro */
+	DK_HEADERS_DEBIAN = 1 << 1, /* usr/src/linux-headers-KVER: Debian, Ubuntu */
+	DK_HEADERS_RHEL = 1 << 2,   /* usr/src/kernels/KVER: RHEL, RHCOS, DTK, Amazon */
+	DK_HEADERS_SUSE = 1 << 3,   /* usr/src/linux-VER-obj/ARCH/FLAVOUR: SUSE */
+	DK_HEADERS_ALL = (1 << 4) - 1,
+};
+
+/* One place looked at, and what it holds. */
 struct dk_headers_candidate {
-	char *where; /* where it was looked for, relative to the root:
-			"lib/modules/K/build" */
-	char *path;  /* the directory on this machine (absolute links resolved in root) */
-	bool usable;
-	char *reason; /* why it was rejected; NULL when usable */
+	const char *kind; /* "build", "debian", "rhel", "suse" (static) */
+	char *where;	  /* where it was looked for, relative to the root:
+			     "lib/modules/K/build" */
+	char *path;  /* the directory on this machine (symlinks resolved inside root) */
+	bool exists; /* path is a directory */
+	char *uts_release; /* its include/generated/utsrelease.h, NULL if unreadable */
+	bool has_config;   /* .config exists */
+	bool has_symvers;  /* Module.symvers exists */
+	bool usable;	   /* exists, UTS_RELEASE is kver, .config and Module.symvers */
+	char *reason;	   /* why it was rejected; NULL when usable */
 };
 
 struct dk_headers_info {
@@ -37,17 +52,33 @@ struct dk_headers_info {
 	bool gcc_exact;	       /* ... and the same major.minor.patch */
 };
 
-/* Checks that dir is a usable build tree for kver: include/generated/utsrelease.h
- * says UTS_RELEASE kver, .config and Module.symvers exist. Returns true, or false
- * with *reason set (allocated; NULL on OOM). */
-bool dk_headers_check_tree(const char *dir, const char *kver, char **reason);
+/* SUSE header directory for a kernel release: 5.14.21-150500.55.65-default on
+ * x86_64 -> /usr/src/linux-5.14.21-150500.55.65-obj/x86_64/default. NULL when the
+ * release has no flavour suffix or on OOM. */
+char *dk_suse_headers_path(const char *kver, const char *arch) _must_check_;
 
-/* Looks at <root>/lib/modules/KVER/build (absolute links resolved relative to root),
- * <root>/usr/src/kernels/KVER (RHEL, RHCOS, DTK) and <root>/usr/src/linux-headers-KVER
- * (Debian, Ubuntu). Succeeds with build_dir NULL when no candidate is usable. Fills
- * the compiler fields when one is. root NULL = "/". */
+/* Looks at root/where (symlinks resolved inside root, root NULL = "/") and fills
+ * *c, kind included, saying whether it is a usable build tree for kver. Returns 0
+ * or -ENOMEM; free *c with dk_headers_candidate_clear() either way. */
+int dk_headers_probe(const char *root, const char *kind, const char *where,
+		     const char *kver, struct dk_headers_candidate *c) _must_check_;
+void dk_headers_candidate_clear(struct dk_headers_candidate *c);
+
+/* Probes the places in `places` (enum dk_headers_place bits) for kver below root,
+ * in the enum's order; build_dir is the first usable one, NULL when none is. arch
+ * is for the SUSE path (NULL: this machine's). Does not look for the compiler. Fails
+ * with EINVAL for a kver that is not a file name, or ENOMEM. */
+int dk_headers_scan(const char *root, const char *kver, const char *arch, unsigned places,
+		    struct dk_headers_info **out, struct dk_error **err) _must_check_;
+
+/* dk_headers_scan() of every place, plus the compiler fields when a tree is
+ * usable. */
 int dk_headers_find(const char *root, const char *kver, struct dk_headers_info **out,
 		    struct dk_error **err) _must_check_;
+
+/* For an error when info has no build_dir: where it looked, why each tree that
+ * exists was rejected, and which package to install. NULL on OOM. */
+char *dk_headers_explain(const struct dk_headers_info *info) _must_check_;
 
 /* Turns a package reference (a URL) into a local file. The single place where a
  * downloader plugs in; see dk_headers_materialise(). */

@@ -9,6 +9,7 @@
 
 #include "core/detect.h"
 #include "core/fsutil.h"
+#include "core/headers.h"
 #include "core/kparse.h"
 #include "core/rootfs.h"
 
@@ -272,6 +273,80 @@ static void test_root_resolve(void)
 	rmdir(dir);
 }
 
+/* headers.c: the places, the usability check and the explanation of a miss. */
+static void test_headers_scan(void)
+{
+	static const char *const dirs[] = {
+		"lib",
+		"lib/modules",
+		"lib/modules/9.9.9-t",
+		"usr",
+		"usr/src",
+		"usr/src/linux-headers-9.9.9-t",
+		"usr/src/linux-headers-9.9.9-t/include",
+		"usr/src/linux-headers-9.9.9-t/include/generated"};
+	static const char uts[] = "#define UTS_RELEASE \"9.9.9-t\"\n";
+	char root[] = "/tmp/dk-headers-XXXXXX";
+	_cleanup_free_ char *tree = NULL, *link = NULL, *u = NULL, *cfg = NULL,
+			    *sym = NULL;
+	_cleanup_free_ char *why = NULL;
+	struct dk_headers_info *info = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+
+	ok(mkdtemp(root) != NULL, "mkdtemp");
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		_cleanup_free_ char *d = dk_path_join(root, dirs[i]);
+
+		if (mkdir(d, 0755) < 0)
+			break;
+	}
+	tree = dk_path_join(root, "usr/src/linux-headers-9.9.9-t");
+	link = dk_path_join(root, "lib/modules/9.9.9-t/build");
+	u = dk_path_join(tree, "include/generated/utsrelease.h");
+	cfg = dk_path_join(tree, ".config");
+	sym = dk_path_join(tree, "Module.symvers");
+	ok(symlink("/usr/src/linux-headers-9.9.9-t", link) == 0 &&
+		   dk_write_file_atomic(u, uts, strlen(uts), 0644) == 0 &&
+		   dk_write_file_atomic(cfg, "", 0, 0644) == 0,
+	   "a tree without Module.symvers behind an absolute build link");
+	is_int(dk_headers_scan(root, "9.9.9-t", "x86_64", DK_HEADERS_ALL, &info, &err), 0,
+	       "scan");
+	ok(info && !info->build_dir && info->n_cands == 4 && info->cands[0].exists &&
+		   streq(info->cands[0].path, tree) &&
+		   streq(info->cands[0].reason, "no Module.symvers"),
+	   "build link resolved inside the root, rejected for Module.symvers");
+	why = info ? dk_headers_explain(info) : NULL;
+	ok(why && strstr(why, "-> ") && strstr(why, "(the same tree)") &&
+		   strstr(why, "without Module.symvers"),
+	   "explained: where it resolved, the duplicate, what is missing (%s)", why);
+	dk_headers_info_free(info);
+	info = NULL;
+	ok(dk_write_file_atomic(sym, "", 0, 0644) == 0, "add Module.symvers");
+	is_int(dk_headers_scan(root, "9.9.9-t", NULL, DK_HEADERS_RHEL, &info, &err), 0,
+	       "scan one place");
+	ok(info && info->n_cands == 1 && !info->build_dir &&
+		   streq(info->cands[0].kind, "rhel"),
+	   "only the places asked for");
+	dk_headers_info_free(info);
+	info = NULL;
+	is_int(dk_headers_scan(root, "9.9.9-t", NULL, DK_HEADERS_ALL, &info, &err), 0,
+	       "scan again");
+	is_str(info ? info->build_dir : NULL, tree, "now usable");
+	dk_headers_info_free(info);
+	is_int(dk_headers_scan(root, "../x", NULL, DK_HEADERS_ALL, &info, &err), -EINVAL,
+	       "a release that is no file name -> EINVAL");
+	unlink(sym);
+	unlink(cfg);
+	unlink(u);
+	unlink(link);
+	for (size_t i = ARRAY_SIZE(dirs); i-- > 0;) {
+		_cleanup_free_ char *d = dk_path_join(root, dirs[i]);
+
+		rmdir(d);
+	}
+	rmdir(root);
+}
+
 static void test_suse_path(void)
 {
 	_cleanup_free_ char *p =
@@ -374,6 +449,7 @@ int main(void)
 	test_kconfig();
 	test_root_resolve();
 	test_suse_path();
+	test_headers_scan();
 	if (fixtures)
 		test_run_ubuntu(fixtures);
 	else

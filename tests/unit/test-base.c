@@ -28,6 +28,11 @@ static void test_error(void)
 	r = dk_error_wrap(&err, "load %s", "nvidia");
 	is_int(r, -ENOENT, "wrap keeps errnum");
 	is_str(err->msg, "load nvidia: open x.ko", "wrap prefixes context");
+	r = dk_error_append(&err, "; %d left", 2);
+	is_int(r, -ENOENT, "append keeps errnum");
+	is_str(err->msg, "load nvidia: open x.ko; 2 left",
+	       "append adds after the message");
+	is_int(dk_error_wrap(NULL, "x"), -EIO, "wrap without an error is -EIO");
 	is_int(dk_exit_code_for(EBADMSG), DK_EXIT_BADINPUT, "EBADMSG maps to exit 3");
 	is_int(dk_exit_code_for(ENOENT), DK_EXIT_NOTFOUND, "ENOENT maps to exit 4");
 	ok(dk_error_hint(EKEYREJECTED) != NULL, "EKEYREJECTED has a hint");

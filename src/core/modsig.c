@@ -10,7 +10,8 @@
 
 #include "shared/cleanup.h"
 
-#include "modsig.h"
+#include "core/modsig.h"
+#include "core/sslerr.h"
 
 DK_DEFINE_CLEANUP(PKCS7 *, PKCS7_free)
 
@@ -75,18 +76,6 @@ char *dk_hex_colon(const unsigned char *p, size_t n)
 	return s;
 }
 
-static char *name_cn(X509_NAME *name)
-{
-	int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-	ASN1_STRING *s;
-
-	if (idx < 0)
-		return NULL;
-	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
-	return strndup((const char *)ASN1_STRING_get0_data(s),
-		       (size_t)ASN1_STRING_length(s));
-}
-
 int dk_modsig_describe(const void *der, size_t len, struct dk_modsig_info *info,
 		       struct dk_error **err)
 {
@@ -111,7 +100,7 @@ int dk_modsig_describe(const void *der, size_t len, struct dk_modsig_info *info,
 	if (si->issuer_and_serial) {
 		const ASN1_INTEGER *serial = si->issuer_and_serial->serial;
 
-		info->signer = name_cn(si->issuer_and_serial->issuer);
+		info->signer = dk_ssl_name_cn(si->issuer_and_serial->issuer);
 		info->sig_key = dk_hex_colon(serial->data, (size_t)serial->length);
 	}
 	if (dig) {

@@ -378,31 +378,12 @@ const char *dk_verify_verdict_name(enum dk_verify_verdict v)
 	return "?";
 }
 
-static char *issuer_cn(X509 *cert)
+/* The issuer CN of cert, "" when it has none (as modinfo shows it); NULL on OOM. */
+static char *issuer_cn(const X509 *cert)
 {
-	X509_NAME *name = X509_get_issuer_name(cert);
-	int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-	ASN1_STRING *str;
+	char *cn = dk_ssl_name_cn(X509_get_issuer_name(cert));
 
-	if (idx < 0)
-		return strdup("");
-	str = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
-	return strndup((const char *)ASN1_STRING_get0_data(str),
-		       (size_t)ASN1_STRING_length(str));
-}
-
-static char *ssl_detail(const char *what)
-{
-	unsigned long e = ERR_peek_error();
-	char buf[256] = "";
-	char *s = NULL;
-
-	if (e)
-		ERR_error_string_n(e, buf, sizeof(buf));
-	ERR_clear_error();
-	if (asprintf(&s, "%s%s%s%s", what, e ? " (" : "", buf, e ? ")" : "") < 0)
-		return NULL;
-	return s;
+	return cn ? cn : strdup("");
 }
 
 static int verdict(struct dk_verify_result *res, enum dk_verify_verdict v,
@@ -453,7 +434,7 @@ int dk_verify_buffer(X509 *cert, const void *data, size_t len,
 	ERR_clear_error();
 	cms = d2i_CMS_ContentInfo(NULL, &der, (long)sig.sig_len);
 	if (!cms) {
-		res->detail = ssl_detail("cannot parse the PKCS#7 signature");
+		res->detail = dk_ssl_detail("cannot parse the PKCS#7 signature");
 		return verdict(res, DK_VERIFY_MALFORMED, NULL);
 	}
 	sis = CMS_get0_SignerInfos(cms);
@@ -472,7 +453,7 @@ int dk_verify_buffer(X509 *cert, const void *data, size_t len,
 		return dk_error_set(err, EFBIG, "module larger than %d bytes", INT_MAX);
 	if (CMS_verify(cms, certs, NULL, content, NULL,
 		       CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY | CMS_NOINTERN) != 1) {
-		res->detail = ssl_detail("signature check failed");
+		res->detail = dk_ssl_detail("signature check failed");
 		return verdict(res, DK_VERIFY_MISMATCH, NULL);
 	}
 	ERR_clear_error();

@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -29,25 +28,11 @@ DK_DEFINE_CLEANUP(BIO *, BIO_free)
 DK_DEFINE_CLEANUP(CMS_ContentInfo *, CMS_ContentInfo_free)
 DK_DEFINE_CLEANUP(STACK_OF(X509) *, sk_X509_free)
 
-#define TAIL_LEN (DK_MODSIG_TRAILER_LEN + DK_MODSIG_MAGIC_LEN)
 /* Modules are read whole; the largest real ones (nvidia.ko with debug info) are
  * a few hundred MB. */
 #define MAX_MODULE_SIZE ((size_t)1 << 30)
 /* Room left after the module for the signature, so appending does not copy. */
 #define SIG_SLACK 16384
-
-void dk_modsig_trailer(unsigned char *buf, size_t sig_len)
-{
-	/* struct module_signature: algo, hash, id_type, signer_len, key_id_len,
-	 * pad[3], __be32 sig_len. Only id_type and sig_len carry information. */
-	memset(buf, 0, DK_MODSIG_TRAILER_LEN);
-	buf[2] = DK_MODSIG_ID_PKCS7;
-	buf[8] = (unsigned char)(sig_len >> 24);
-	buf[9] = (unsigned char)(sig_len >> 16);
-	buf[10] = (unsigned char)(sig_len >> 8);
-	buf[11] = (unsigned char)sig_len;
-	memcpy(buf + DK_MODSIG_TRAILER_LEN, DK_MODSIG_MAGIC, DK_MODSIG_MAGIC_LEN);
-}
 
 /* The detached PKCS#7 DER for data, built as sign-file builds it (no certificates,
  * no S/MIME capabilities, no signed attributes, issuer and serial as signer id). */
@@ -81,11 +66,11 @@ static int sign_der(const struct dk_signer *s, const void *data, size_t len, BIO
 	return 0;
 }
 
-int dk_sign_buffer(const struct dk_signer *s, const void *data, size_t len,
-		   unsigned char **out, size_t *out_len, struct dk_error **err)
+/* What signing appends to data: the PKCS#7 DER, struct module_signature, marker. */
+static int sign_tail(const struct dk_signer *s, const void *data, size_t len,
+		     unsigned char **tail, size_t *tail_len, struct dk_error **err)
 {
 	_cleanup_(dk_BIO_freep) BIO *der = NULL;
-	unsigned char *buf;
 	char *sig = NULL;
 	long sig_len;
 	int r;
@@ -96,43 +81,33 @@ int dk_sign_buffer(const struct dk_signer *s, const void *data, size_t len,
 	sig_len = BIO_get_mem_data(der, &sig);
 	if (sig_len <= 0)
 		return dk_error_set(err, EIO, "empty signature");
-	buf = malloc(len + (size_t)sig_len + TAIL_LEN);
-	if (!buf)
+	*tail = malloc((size_t)sig_len + DK_MODSIG_TAIL_LEN);
+	if (!*tail)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	memcpy(buf, data, len);
-	memcpy(buf + len, sig, (size_t)sig_len);
-	dk_modsig_trailer(buf + len + (size_t)sig_len, (size_t)sig_len);
-	*out = buf;
-	*out_len = len + (size_t)sig_len + TAIL_LEN;
+	memcpy(*tail, sig, (size_t)sig_len);
+	dk_modsig_trailer(*tail + sig_len, (size_t)sig_len);
+	*tail_len = (size_t)sig_len + DK_MODSIG_TAIL_LEN;
 	return 0;
 }
 
-/* Without a complete marker, is this the tail of a cut-off signature? A file that
- * ends in the first 8+ bytes of the marker, or in a struct module_signature naming
- * PKCS#7 and a plausible length, was signed and then truncated. */
-static int check_truncated(const unsigned char *p, size_t len, struct dk_error **err)
+int dk_sign_buffer(const struct dk_signer *s, const void *data, size_t len,
+		   unsigned char **out, size_t *out_len, struct dk_error **err)
 {
-	static const unsigned char trailer_head[8] = {0, 0, DK_MODSIG_ID_PKCS7, 0, 0, 0,
-						      0, 0};
+	_cleanup_free_ unsigned char *tail = NULL;
+	size_t tail_len = 0;
+	unsigned char *buf;
+	int r;
 
-	for (size_t n = DK_MODSIG_MAGIC_LEN - 1; n >= 8; n--)
-		if (len >= n && memcmp(p + len - n, DK_MODSIG_MAGIC, n) == 0)
-			return dk_error_set(err, EBADMSG,
-					    "the signature marker is cut short (%zu of "
-					    "%zu bytes): file truncated",
-					    n, DK_MODSIG_MAGIC_LEN);
-	if (len >= DK_MODSIG_TRAILER_LEN &&
-	    memcmp(p + len - DK_MODSIG_TRAILER_LEN, trailer_head, 8) == 0) {
-		const unsigned char *t = p + len - 4;
-		uint32_t sig_len = (uint32_t)t[0] << 24 | (uint32_t)t[1] << 16 |
-				   (uint32_t)t[2] << 8 | t[3];
-
-		if (sig_len > 0 && sig_len <= len - DK_MODSIG_TRAILER_LEN)
-			return dk_error_set(
-				err, EBADMSG,
-				"the file ends in a signature trailer without "
-				"the marker: file truncated");
-	}
+	r = sign_tail(s, data, len, &tail, &tail_len, err);
+	if (r < 0)
+		return r;
+	buf = malloc(len + tail_len);
+	if (!buf)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	memcpy(buf, data, len);
+	memcpy(buf + len, tail, tail_len);
+	*out = buf;
+	*out_len = len + tail_len;
 	return 0;
 }
 
@@ -143,14 +118,12 @@ int dk_unsign_buffer(const void *data, size_t len, size_t *module_len,
 	int n = 0, r;
 
 	for (;;) {
-		r = dk_modsig_locate(data, len, &sig, err);
+		/* Only the outermost end can be a truncated file; inside, the bytes
+		 * before a signature are the module as it was signed. */
+		r = n == 0 ? dk_modsig_locate_strict(data, len, &sig, err)
+			   : dk_modsig_locate(data, len, &sig, err);
 		if (r < 0)
 			return r;
-		if (r == 0 && n == 0) {
-			r = check_truncated(data, len, err);
-			if (r < 0)
-				return r;
-		}
 		if (r == 0)
 			break;
 		len = sig.module_len;
@@ -238,15 +211,12 @@ static int write_module(const char *path, const char *output, const struct modul
 		-1, NULL, 0, 0 \
 	}
 
-static int sign_file(const struct dk_signer *s, const char *path, const char *output,
-		     unsigned flags, struct dk_error **err)
+int dk_sign_file(const struct dk_signer *s, const char *path, const char *output,
+		 unsigned flags, struct dk_error **err)
 {
 	_cleanup_(module_map_clear) struct module_map m = MODULE_MAP_INIT;
-	_cleanup_(dk_BIO_freep) BIO *der = NULL;
 	_cleanup_free_ unsigned char *tail = NULL;
-	size_t module_len;
-	char *sig = NULL;
-	long sig_len;
+	size_t module_len, tail_len = 0;
 	int r;
 
 	r = map_module(path, &m, err);
@@ -260,25 +230,10 @@ static int sign_file(const struct dk_signer *s, const char *path, const char *ou
 				    "%s: already signed (use --resign to replace the "
 				    "signature)",
 				    path);
-	r = sign_der(s, m.p, module_len, &der, err);
+	r = sign_tail(s, m.p, module_len, &tail, &tail_len, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", path);
-	sig_len = BIO_get_mem_data(der, &sig);
-	if (sig_len <= 0)
-		return dk_error_set(err, EIO, "%s: empty signature", path);
-	tail = malloc((size_t)sig_len + TAIL_LEN);
-	if (!tail)
-		return dk_error_set(err, ENOMEM, "%s: out of memory", path);
-	memcpy(tail, sig, (size_t)sig_len);
-	dk_modsig_trailer(tail + sig_len, (size_t)sig_len);
-	return write_module(path, output, &m, module_len, tail,
-			    (size_t)sig_len + TAIL_LEN, err);
-}
-
-int dk_sign_file(const struct dk_signer *s, const char *path, const char *output,
-		 unsigned flags, struct dk_error **err)
-{
-	return sign_file(s, path, output, flags, err);
+	return write_module(path, output, &m, module_len, tail, tail_len, err);
 }
 
 int dk_unsign_file(const char *path, const char *output, bool *was_signed,
@@ -317,8 +272,8 @@ static void *sign_worker(void *arg)
 	while ((i = atomic_fetch_add(&pool->next, 1)) < pool->n) {
 		struct dk_sign_result *res = &pool->results[i];
 
-		res->r = sign_file(pool->signer, pool->paths[i], NULL, pool->flags,
-				   &res->err);
+		res->r = dk_sign_file(pool->signer, pool->paths[i], NULL, pool->flags,
+				      &res->err);
 		/* OpenSSL keeps a per-thread error queue; leave none behind. */
 		ERR_clear_error();
 	}
@@ -416,14 +371,12 @@ int dk_verify_buffer(X509 *cert, const void *data, size_t len,
 	if (!res->cert_name || !res->cert_serial)
 		return dk_error_set(err, ENOMEM, "out of memory");
 
-	r = dk_modsig_locate(data, len, &sig, &lerr);
-	if (r == 0)
-		r = check_truncated(data, len, &lerr);
+	r = dk_modsig_locate_strict(data, len, &sig, &lerr);
 	if (r < 0)
 		return verdict(res, DK_VERIFY_MALFORMED, lerr->msg);
 	if (r == 0)
 		return verdict(res, DK_VERIFY_UNSIGNED, NULL);
-	der = (const unsigned char *)data + sig.sig_offset;
+	der = (const unsigned char *)data + sig.module_len;
 	if (dk_modsig_describe(der, sig.sig_len, &info, &lerr) < 0)
 		return verdict(res, DK_VERIFY_MALFORMED, lerr->msg);
 	res->signer = TAKE_PTR(info.signer);

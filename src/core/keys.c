@@ -2,15 +2,11 @@
 /* Loading signing keys and certificates. Key bytes and passphrases are wiped
  * (OPENSSL_cleanse) as soon as OpenSSL has parsed them and never reach a message. */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "shared/cleanup.h"
-#include "shared/strbuf.h"
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -27,7 +23,8 @@ DK_DEFINE_CLEANUP(BIO *, BIO_free)
 DK_DEFINE_CLEANUP(X509 *, X509_free)
 DK_DEFINE_CLEANUP(EVP_PKEY *, EVP_PKEY_free)
 
-/* A buffer holding secret bytes: wiped before it is freed. */
+/* A buffer holding secret bytes (read by dk_read_regular: one allocation, no
+ * realloc copies): wiped before it is freed. */
 struct secret {
 	char *p;
 	size_t len;
@@ -41,48 +38,6 @@ static void secret_clear(struct secret *s)
 	}
 	s->p = NULL;
 	s->len = 0;
-}
-
-/* Reads a small file in one allocation (no realloc leaving copies behind). */
-static int read_secret(const char *path, size_t max, struct secret *s, struct stat *st,
-		       struct dk_error **err)
-{
-	_cleanup_close_ int fd = -1;
-	size_t n = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return dk_error_set(err, errno, "open %s: %s", path, strerror(errno));
-	if (fstat(fd, st) < 0)
-		return dk_error_set(err, errno, "stat %s: %s", path, strerror(errno));
-	if (S_ISDIR(st->st_mode))
-		return dk_error_set(err, EISDIR, "%s: is a directory, not a file", path);
-	if (!S_ISREG(st->st_mode))
-		return dk_error_set(err, EINVAL, "%s: not a regular file", path);
-	if ((size_t)st->st_size > max)
-		return dk_error_set(err, EFBIG, "%s: larger than %zu bytes", path, max);
-	s->len = (size_t)st->st_size;
-	s->p = malloc(s->len + 1);
-	if (!s->p)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	while (n < s->len) {
-		ssize_t r = read(fd, s->p + n, s->len - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-
-			secret_clear(s);
-			return dk_error_set(err, e, "read %s: %s", path, strerror(e));
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	s->len = n;
-	s->p[n] = '\0';
-	return 0;
 }
 
 const EVP_MD *dk_sign_hash_parse(const char *name)
@@ -131,7 +86,8 @@ static int load_passphrase(const struct dk_signer_opts *o, struct secret *pass,
 				    "give either a passphrase file or a passphrase "
 				    "environment variable, not both");
 	if (o->passphrase_file) {
-		r = read_secret(o->passphrase_file, 64 * 1024, pass, &st, err);
+		r = dk_read_regular(o->passphrase_file, 64 * 1024, &pass->p, &pass->len,
+				    &st, err);
 		if (r < 0)
 			return dk_error_wrap(err, "passphrase file");
 		/* The first line is the passphrase, as with openssl -passin file: */
@@ -162,7 +118,7 @@ static int load_key(const char *path, const char *pass, EVP_PKEY **out,
 	EVP_PKEY *key;
 	int r;
 
-	r = read_secret(path, 1u << 20, &pem, &st, err);
+	r = dk_read_regular(path, 1u << 20, &pem.p, &pem.len, &st, err);
 	if (r < 0)
 		return dk_error_wrap(err, "signing key");
 	if (st.st_mode & (S_IRWXG | S_IRWXO))

@@ -2,7 +2,6 @@
 /* Appending, removing and checking module signatures (the format of the kernel's
  * scripts/sign-file; layout in core/modsig.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -135,12 +134,21 @@ int dk_unsign_buffer(const void *data, size_t len, size_t *module_len,
 
 /* A module mapped read-only: hashing reads the page cache directly and the copy
  * to the output is done by the kernel (copy_file_range), so a large module is
- * never copied through user space. */
+ * never copied through user space (-j 16 on 300 MB modules would otherwise hold
+ * 5 GB).
+ *
+ * The price of a mapping: if another process truncates the file while it is
+ * being signed, the thread reading past the new end gets SIGBUS and drvkit dies
+ * with "Bus error". drvkit itself never truncates a module (it replaces files by
+ * rename, so a mapped inode keeps its bytes), and catching SIGBUS would take a
+ * process-wide signal handler in the core. So the risk is documented here and in
+ * dk_sign_file(); a file rewritten in place without shrinking is caught by
+ * check_unchanged() instead of being signed half old, half new. */
 struct module_map {
 	int fd;
 	unsigned char *p;
 	size_t len;
-	mode_t mode;
+	struct stat st; /* at open: size, mode and mtime to compare against */
 };
 
 static void module_map_clear(struct module_map *m)
@@ -156,22 +164,11 @@ static void module_map_clear(struct module_map *m)
 static int map_module(const char *path, struct module_map *m, struct dk_error **err)
 {
 	static unsigned char empty[1];
-	struct stat st;
 
-	m->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	m->fd = dk_open_regular(path, MAX_MODULE_SIZE, &m->st, err);
 	if (m->fd < 0)
-		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
-	if (fstat(m->fd, &st) < 0)
-		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return dk_error_set(err, EISDIR, "%s: is a directory", path);
-	if (!S_ISREG(st.st_mode))
-		return dk_error_set(err, EINVAL, "%s: not a regular file", path);
-	if ((size_t)st.st_size > MAX_MODULE_SIZE)
-		return dk_error_set(err, EFBIG, "%s: larger than %zu bytes", path,
-				    MAX_MODULE_SIZE);
-	m->mode = st.st_mode & 07777;
-	m->len = (size_t)st.st_size;
+		return m->fd;
+	m->len = (size_t)m->st.st_size;
 	if (m->len == 0) {
 		m->p = empty;
 		return 0;
@@ -181,6 +178,25 @@ static int map_module(const char *path, struct module_map *m, struct dk_error **
 		m->p = NULL;
 		return dk_error_set(err, errno, "map %s: %s", path, strerror(errno));
 	}
+	return 0;
+}
+
+/* After hashing: was the file written to meanwhile (a build or copy still running)?
+ * Then the signature covers bytes that are no longer the file's. */
+static int check_unchanged(const char *path, const struct module_map *m,
+			   struct dk_error **err)
+{
+	struct stat now;
+
+	if (fstat(m->fd, &now) < 0)
+		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
+	if (now.st_size != m->st.st_size || now.st_mtim.tv_sec != m->st.st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != m->st.st_mtim.tv_nsec)
+		return dk_error_set(err, EAGAIN,
+				    "%s: changed while it was being signed (another "
+				    "process is writing it); sign it again once it is "
+				    "complete",
+				    path);
 	return 0;
 }
 
@@ -200,15 +216,15 @@ static int write_module(const char *path, const char *output, const struct modul
 			return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
 		dest = real;
 	}
-	r = dk_copy_file_atomic(dest, m->fd, len, tail, tail_len, m->mode);
+	r = dk_copy_file_atomic(dest, m->fd, len, tail, tail_len, m->st.st_mode & 07777);
 	if (r < 0)
 		return dk_error_set(err, -r, "write %s: %s", dest, strerror(-r));
 	return 0;
 }
 
-#define MODULE_MAP_INIT        \
-	{                      \
-		-1, NULL, 0, 0 \
+#define MODULE_MAP_INIT  \
+	{                \
+		.fd = -1 \
 	}
 
 int dk_sign_file(const struct dk_signer *s, const char *path, const char *output,
@@ -233,6 +249,9 @@ int dk_sign_file(const struct dk_signer *s, const char *path, const char *output
 	r = sign_tail(s, m.p, module_len, &tail, &tail_len, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", path);
+	r = check_unchanged(path, &m, err);
+	if (r < 0)
+		return r;
 	return write_module(path, output, &m, module_len, tail, tail_len, err);
 }
 

@@ -70,7 +70,9 @@ enum {
 
 /* Signs path in place (temp file + rename, mode kept) or into output when not NULL.
  * An already signed module is refused with -EEXIST unless DK_SIGN_RESIGN. The input
- * is left untouched on any failure. */
+ * is left untouched on any failure. The module is read through mmap: it must not be
+ * truncated by another process meanwhile (that is SIGBUS); one modified in place
+ * while it is signed is refused with -EAGAIN. */
 int dk_sign_file(const struct dk_signer *s, const char *path, const char *output,
 		 unsigned flags, struct dk_error **err) _must_check_;
 

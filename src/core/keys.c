@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "shared/cleanup.h"
+#include "shared/strbuf.h"
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -40,17 +41,40 @@ static void secret_clear(struct secret *s)
 	s->len = 0;
 }
 
+/* The digests the kernel verifies module signatures with; names as sign-file takes
+ * them. */
+static const struct {
+	const char *name;
+	const EVP_MD *(*md)(void);
+} hashes[] = {
+	{"sha256", EVP_sha256},
+	{"sha384", EVP_sha384},
+	{"sha512", EVP_sha512},
+};
+
+/* Index into hashes[], or -1. */
+static int hash_find(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(hashes); i++)
+		if (streq(name, hashes[i].name))
+			return (int)i;
+	return -1;
+}
+
 const EVP_MD *dk_sign_hash_parse(const char *name)
 {
-	if (!name)
-		return NULL;
-	if (streq(name, "sha256"))
-		return EVP_sha256();
-	if (streq(name, "sha384"))
-		return EVP_sha384();
-	if (streq(name, "sha512"))
-		return EVP_sha512();
-	return NULL;
+	int i = hash_find(name);
+
+	return i < 0 ? NULL : hashes[i].md();
+}
+
+/* Key and passphrase files are secrets: say so when others can read them. */
+static void warn_if_shared(const char *what, const char *path, const struct stat *st)
+{
+	if (st->st_mode & (S_IRWXG | S_IRWXO))
+		dk_warn("%s %s is accessible by group or others (mode %04o); chmod 600 "
+			"it",
+			what, path, (unsigned)(st->st_mode & 07777));
 }
 
 struct pass_ctx {
@@ -90,6 +114,7 @@ static int load_passphrase(const struct dk_signer_opts *o, struct secret *pass,
 				    &st, err);
 		if (r < 0)
 			return dk_error_wrap(err, "passphrase file");
+		warn_if_shared("passphrase file", o->passphrase_file, &st);
 		/* The first line is the passphrase, as with openssl -passin file: */
 		pass->p[strcspn(pass->p, "\r\n")] = '\0';
 		return 0;
@@ -108,8 +133,10 @@ static int load_passphrase(const struct dk_signer_opts *o, struct secret *pass,
 	return 0;
 }
 
-static int load_key(const char *path, const char *pass, EVP_PKEY **out,
-		    struct dk_error **err)
+/* pass: the passphrase, NULL when none was given; pass_from: where it came from,
+ * for the message when it does not open the key. */
+static int load_key(const char *path, const char *pass, const char *pass_from,
+		    EVP_PKEY **out, struct dk_error **err)
 {
 	_cleanup_(secret_clear) struct secret pem = {NULL, 0};
 	_cleanup_(dk_BIO_freep) BIO *bio = NULL;
@@ -121,10 +148,7 @@ static int load_key(const char *path, const char *pass, EVP_PKEY **out,
 	r = dk_read_regular(path, 1u << 20, &pem.p, &pem.len, &st, err);
 	if (r < 0)
 		return dk_error_wrap(err, "signing key");
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		dk_warn("signing key %s is accessible by group or others (mode %04o); "
-			"chmod 600 it",
-			path, (unsigned)(st.st_mode & 07777));
+	warn_if_shared("signing key", path, &st);
 	bio = BIO_new_mem_buf(pem.p, (int)pem.len);
 	if (!bio)
 		return dk_ssl_error(err, ENOMEM, "signing key %s", path);
@@ -140,13 +164,23 @@ static int load_key(const char *path, const char *pass, EVP_PKEY **out,
 				    "--passphrase-file or --passphrase-env",
 				    path);
 	if (pc.asked)
-		return dk_ssl_error(err, EBADMSG,
-				    "signing key %s: wrong passphrase or damaged key",
-				    path);
+		return dk_ssl_error(
+			err, EBADMSG,
+			"signing key %s: wrong passphrase or damaged key: check "
+			"that %s holds this key's passphrase (test with: "
+			"openssl pkey -in %s -noout)",
+			path, pass_from, path);
 	if (!strstr(pem.p, "PRIVATE KEY-----"))
-		return dk_ssl_error(err, EBADMSG, "signing key %s: not a PEM private key",
-				    path);
-	return dk_ssl_error(err, EBADMSG, "signing key %s: cannot parse the key", path);
+		return dk_ssl_error(
+			err, EBADMSG,
+			"signing key %s: not a PEM private key (expected "
+			"'-----BEGIN ... PRIVATE KEY-----'; a DER key converts "
+			"with: openssl pkey -inform DER -in KEY -out KEY.pem)",
+			path);
+	return dk_ssl_error(err, EBADMSG,
+			    "signing key %s: cannot parse the key (damaged, or a key "
+			    "type OpenSSL does not know)",
+			    path);
 }
 
 int dk_cert_load(const char *path, X509 **out, struct dk_error **err)
@@ -202,10 +236,7 @@ int dk_signer_new_from(EVP_PKEY *key, X509 *cert, const char *hash,
 	s->key = key;
 	s->cert = cert;
 	s->md = md;
-	s->hash = hash ? (streq(hash, "sha384")	  ? "sha384"
-			  : streq(hash, "sha512") ? "sha512"
-						  : "sha256")
-		       : "sha256";
+	s->hash = hashes[hash_find(hash ? hash : "sha256")].name;
 	/* Fill the certificate's cached extensions now, before threads share it. */
 	(void)X509_check_purpose(cert, -1, 0);
 	*out = s;
@@ -218,6 +249,7 @@ int dk_signer_new(const struct dk_signer_opts *opts, struct dk_signer **out,
 	_cleanup_(secret_clear) struct secret pass = {NULL, 0};
 	_cleanup_(dk_EVP_PKEY_freep) EVP_PKEY *key = NULL;
 	_cleanup_(dk_X509_freep) X509 *cert = NULL;
+	_cleanup_free_ char *pass_from = NULL;
 	int r;
 
 	if (!opts->key_path || !opts->cert_path)
@@ -230,7 +262,11 @@ int dk_signer_new(const struct dk_signer_opts *opts, struct dk_signer **out,
 	r = load_passphrase(opts, &pass, err);
 	if (r < 0)
 		return r;
-	r = load_key(opts->key_path, pass.p, &key, err);
+	if (opts->passphrase_file)
+		pass_from = dk_strdup_printf("passphrase file %s", opts->passphrase_file);
+	else if (opts->passphrase_env)
+		pass_from = dk_strdup_printf("variable %s", opts->passphrase_env);
+	r = load_key(opts->key_path, pass.p, pass_from ? pass_from : "?", &key, err);
 	if (r < 0)
 		return r;
 	r = dk_cert_load(opts->cert_path, &cert, err);

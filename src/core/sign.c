@@ -417,12 +417,12 @@ int dk_verify_buffer(X509 *cert, const void *data, size_t len,
 		if (CMS_SignerInfo_cert_cmp(sk_CMS_SignerInfo_value(sis, i), cert) != 0)
 			return verdict(res, DK_VERIFY_OTHER_KEY, NULL);
 
-	certs = sk_X509_new_null();
-	content = BIO_new_mem_buf(data, (int)MIN(sig.module_len, (size_t)INT_MAX));
-	if (!certs || !content || !sk_X509_push(certs, cert))
-		return dk_ssl_error(err, ENOMEM, "out of memory");
 	if (sig.module_len > INT_MAX)
 		return dk_error_set(err, EFBIG, "module larger than %d bytes", INT_MAX);
+	certs = sk_X509_new_null();
+	content = BIO_new_mem_buf(data, (int)sig.module_len);
+	if (!certs || !content || !sk_X509_push(certs, cert))
+		return dk_ssl_error(err, ENOMEM, "out of memory");
 	if (CMS_verify(cms, certs, NULL, content, NULL,
 		       CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY | CMS_NOINTERN) != 1) {
 		res->detail = dk_ssl_detail("signature check failed");

@@ -27,7 +27,7 @@ static void put_reason(struct strbuf *b)
 
 int dk_ssl_error(struct dk_error **err, int errnum, const char *fmt, ...)
 {
-	_cleanup_strbuf_ struct strbuf b;
+	_cleanup_strbuf_ struct strbuf b = {NULL};
 	va_list ap;
 
 	strbuf_init(&b);

@@ -24,7 +24,6 @@ struct dk_module {
 	size_t elf_len; /* bytes before the signature */
 	bool big_endian;
 	unsigned machine;
-	bool signed_;
 	struct dk_modsig sig;
 
 	struct dk_modinfo_entry *modinfo;
@@ -420,10 +419,8 @@ static int module_new(const char *path, unsigned char *data, size_t len,
 	r = dk_modsig_locate(data, len, &m->sig, err);
 	if (r < 0)
 		return r;
-	if (r > 0) {
-		m->signed_ = true;
+	if (r > 0)
 		m->elf_len = m->sig.module_len;
-	}
 	r = parse_elf(m, err);
 	if (r < 0)
 		return r;
@@ -523,7 +520,7 @@ size_t dk_module_exports(const struct dk_module *mod,
 
 const struct dk_modsig *dk_module_signature(const struct dk_module *mod)
 {
-	return mod->signed_ ? &mod->sig : NULL;
+	return mod->sig.sig_len > 0 ? &mod->sig : NULL;
 }
 
 const void *dk_module_data(const struct dk_module *mod, size_t *len)
@@ -537,8 +534,8 @@ int dk_module_signature_info(const struct dk_module *mod, struct dk_modsig_info 
 			     struct dk_error **err)
 {
 	memset(info, 0, sizeof(*info));
-	if (!mod->signed_)
+	if (!dk_module_signature(mod))
 		return 0;
-	return dk_modsig_describe(mod->data + mod->sig.sig_offset, mod->sig.sig_len, info,
+	return dk_modsig_describe(mod->data + mod->sig.module_len, mod->sig.sig_len, info,
 				  err);
 }

@@ -17,9 +17,25 @@ static bool is_static(const struct dk_error *e)
 	return e == &oom_error;
 }
 
-int dk_error_set(struct dk_error **err, int errnum, const char *fmt, ...)
+/* The one place an error message is built: prefix, then fmt, then suffix (either may
+ * be NULL). Returns the message, or NULL when out of memory. */
+static char *compose(const char *prefix, const char *fmt, va_list ap, const char *suffix)
 {
 	struct strbuf b;
+
+	strbuf_init(&b);
+	if (prefix)
+		strbuf_puts(&b, prefix);
+	strbuf_vprintf(&b, fmt, ap);
+	if (suffix) {
+		strbuf_puts(&b, ": ");
+		strbuf_puts(&b, suffix);
+	}
+	return strbuf_steal(&b); /* NULL (and released) on OOM */
+}
+
+int dk_error_set(struct dk_error **err, int errnum, const char *fmt, ...)
+{
 	struct dk_error *e;
 	va_list ap;
 
@@ -28,68 +44,61 @@ int dk_error_set(struct dk_error **err, int errnum, const char *fmt, ...)
 	if (!err)
 		return -errnum;
 	dk_error_free(err);
-	strbuf_init(&b);
-	va_start(ap, fmt);
-	strbuf_vprintf(&b, fmt, ap);
-	va_end(ap);
 	e = calloc(1, sizeof(*e));
-	if (!e || b.oom) {
+	if (e) {
+		va_start(ap, fmt);
+		e->msg = compose(NULL, fmt, ap, NULL);
+		va_end(ap);
+	}
+	if (!e || !e->msg) {
 		free(e);
-		strbuf_release(&b);
 		*err = &oom_error;
 		return -errnum;
 	}
 	e->errnum = errnum;
-	e->msg = strbuf_steal(&b);
 	*err = e;
 	return -errnum;
 }
 
-int dk_error_wrap(struct dk_error **err, const char *fmt, ...)
+/* Puts the formatted text before (wrap) or after (append) the message of *err. On OOM
+ * the old message stays: the error still reaches main() with its errno. */
+static int rewrite(struct dk_error **err, bool before, const char *fmt, va_list ap)
 {
-	struct strbuf b;
-	va_list ap;
+	char *msg;
 
 	if (!err || !*err)
 		return -EIO;
 	if (is_static(*err))
 		return -(*err)->errnum;
-	strbuf_init(&b);
-	va_start(ap, fmt);
-	strbuf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	strbuf_puts(&b, ": ");
-	strbuf_puts(&b, (*err)->msg);
-	if (b.oom) {
-		strbuf_release(&b);
-		return -(*err)->errnum;
+	msg = before ? compose(NULL, fmt, ap, (*err)->msg)
+		     : compose((*err)->msg, fmt, ap, NULL);
+	if (msg) {
+		free((*err)->msg);
+		(*err)->msg = msg;
 	}
-	free((*err)->msg);
-	(*err)->msg = strbuf_steal(&b);
 	return -(*err)->errnum;
+}
+
+int dk_error_wrap(struct dk_error **err, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = rewrite(err, true, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 int dk_error_append(struct dk_error **err, const char *fmt, ...)
 {
-	struct strbuf b;
 	va_list ap;
+	int r;
 
-	if (!err || !*err)
-		return -EIO;
-	if (is_static(*err))
-		return -(*err)->errnum;
-	strbuf_init(&b);
-	strbuf_puts(&b, (*err)->msg);
 	va_start(ap, fmt);
-	strbuf_vprintf(&b, fmt, ap);
+	r = rewrite(err, false, fmt, ap);
 	va_end(ap);
-	if (b.oom) {
-		strbuf_release(&b);
-		return -(*err)->errnum;
-	}
-	free((*err)->msg);
-	(*err)->msg = strbuf_steal(&b);
-	return -(*err)->errnum;
+	return r;
 }
 
 void dk_error_free(struct dk_error **err)

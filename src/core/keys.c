@@ -2,12 +2,9 @@
 /* Loading signing keys and certificates. Key bytes and passphrases are wiped
  * (OPENSSL_cleanse) as soon as OpenSSL has parsed them and never reach a message. */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
@@ -27,7 +24,8 @@ DK_DEFINE_CLEANUP(BIO *, BIO_free)
 DK_DEFINE_CLEANUP(X509 *, X509_free)
 DK_DEFINE_CLEANUP(EVP_PKEY *, EVP_PKEY_free)
 
-/* A buffer holding secret bytes: wiped before it is freed. */
+/* A buffer holding secret bytes (read by dk_read_regular: one allocation, no
+ * realloc copies): wiped before it is freed. */
 struct secret {
 	char *p;
 	size_t len;
@@ -43,59 +41,40 @@ static void secret_clear(struct secret *s)
 	s->len = 0;
 }
 
-/* Reads a small file in one allocation (no realloc leaving copies behind). */
-static int read_secret(const char *path, size_t max, struct secret *s, struct stat *st,
-		       struct dk_error **err)
+/* The digests the kernel verifies module signatures with; names as sign-file takes
+ * them. */
+static const struct {
+	const char *name;
+	const EVP_MD *(*md)(void);
+} hashes[] = {
+	{"sha256", EVP_sha256},
+	{"sha384", EVP_sha384},
+	{"sha512", EVP_sha512},
+};
+
+/* Index into hashes[], or -1. */
+static int hash_find(const char *name)
 {
-	_cleanup_close_ int fd = -1;
-	size_t n = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return dk_error_set(err, errno, "open %s: %s", path, strerror(errno));
-	if (fstat(fd, st) < 0)
-		return dk_error_set(err, errno, "stat %s: %s", path, strerror(errno));
-	if (S_ISDIR(st->st_mode))
-		return dk_error_set(err, EISDIR, "%s: is a directory, not a file", path);
-	if (!S_ISREG(st->st_mode))
-		return dk_error_set(err, EINVAL, "%s: not a regular file", path);
-	if ((size_t)st->st_size > max)
-		return dk_error_set(err, EFBIG, "%s: larger than %zu bytes", path, max);
-	s->len = (size_t)st->st_size;
-	s->p = malloc(s->len + 1);
-	if (!s->p)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	while (n < s->len) {
-		ssize_t r = read(fd, s->p + n, s->len - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-
-			secret_clear(s);
-			return dk_error_set(err, e, "read %s: %s", path, strerror(e));
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	s->len = n;
-	s->p[n] = '\0';
-	return 0;
+	for (size_t i = 0; name && i < ARRAY_SIZE(hashes); i++)
+		if (streq(name, hashes[i].name))
+			return (int)i;
+	return -1;
 }
 
 const EVP_MD *dk_sign_hash_parse(const char *name)
 {
-	if (!name)
-		return NULL;
-	if (streq(name, "sha256"))
-		return EVP_sha256();
-	if (streq(name, "sha384"))
-		return EVP_sha384();
-	if (streq(name, "sha512"))
-		return EVP_sha512();
-	return NULL;
+	int i = hash_find(name);
+
+	return i < 0 ? NULL : hashes[i].md();
+}
+
+/* Key and passphrase files are secrets: say so when others can read them. */
+static void warn_if_shared(const char *what, const char *path, const struct stat *st)
+{
+	if (st->st_mode & (S_IRWXG | S_IRWXO))
+		dk_warn("%s %s is accessible by group or others (mode %04o); chmod 600 "
+			"it",
+			what, path, (unsigned)(st->st_mode & 07777));
 }
 
 struct pass_ctx {
@@ -131,9 +110,11 @@ static int load_passphrase(const struct dk_signer_opts *o, struct secret *pass,
 				    "give either a passphrase file or a passphrase "
 				    "environment variable, not both");
 	if (o->passphrase_file) {
-		r = read_secret(o->passphrase_file, 64 * 1024, pass, &st, err);
+		r = dk_read_regular(o->passphrase_file, 64 * 1024, &pass->p, &pass->len,
+				    &st, err);
 		if (r < 0)
 			return dk_error_wrap(err, "passphrase file");
+		warn_if_shared("passphrase file", o->passphrase_file, &st);
 		/* The first line is the passphrase, as with openssl -passin file: */
 		pass->p[strcspn(pass->p, "\r\n")] = '\0';
 		return 0;
@@ -152,8 +133,10 @@ static int load_passphrase(const struct dk_signer_opts *o, struct secret *pass,
 	return 0;
 }
 
-static int load_key(const char *path, const char *pass, EVP_PKEY **out,
-		    struct dk_error **err)
+/* pass: the passphrase, NULL when none was given; pass_from: where it came from,
+ * for the message when it does not open the key. */
+static int load_key(const char *path, const char *pass, const char *pass_from,
+		    EVP_PKEY **out, struct dk_error **err)
 {
 	_cleanup_(secret_clear) struct secret pem = {NULL, 0};
 	_cleanup_(dk_BIO_freep) BIO *bio = NULL;
@@ -162,13 +145,10 @@ static int load_key(const char *path, const char *pass, EVP_PKEY **out,
 	EVP_PKEY *key;
 	int r;
 
-	r = read_secret(path, 1u << 20, &pem, &st, err);
+	r = dk_read_regular(path, 1u << 20, &pem.p, &pem.len, &st, err);
 	if (r < 0)
 		return dk_error_wrap(err, "signing key");
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		dk_warn("signing key %s is accessible by group or others (mode %04o); "
-			"chmod 600 it",
-			path, (unsigned)(st.st_mode & 07777));
+	warn_if_shared("signing key", path, &st);
 	bio = BIO_new_mem_buf(pem.p, (int)pem.len);
 	if (!bio)
 		return dk_ssl_error(err, ENOMEM, "signing key %s", path);
@@ -184,13 +164,23 @@ static int load_key(const char *path, const char *pass, EVP_PKEY **out,
 				    "--passphrase-file or --passphrase-env",
 				    path);
 	if (pc.asked)
-		return dk_ssl_error(err, EBADMSG,
-				    "signing key %s: wrong passphrase or damaged key",
-				    path);
+		return dk_ssl_error(
+			err, EBADMSG,
+			"signing key %s: wrong passphrase or damaged key: check "
+			"that %s holds this key's passphrase (test with: "
+			"openssl pkey -in %s -noout)",
+			path, pass_from, path);
 	if (!strstr(pem.p, "PRIVATE KEY-----"))
-		return dk_ssl_error(err, EBADMSG, "signing key %s: not a PEM private key",
-				    path);
-	return dk_ssl_error(err, EBADMSG, "signing key %s: cannot parse the key", path);
+		return dk_ssl_error(
+			err, EBADMSG,
+			"signing key %s: not a PEM private key (expected "
+			"'-----BEGIN ... PRIVATE KEY-----'; a DER key converts "
+			"with: openssl pkey -inform DER -in KEY -out KEY.pem)",
+			path);
+	return dk_ssl_error(err, EBADMSG,
+			    "signing key %s: cannot parse the key (damaged, or a key "
+			    "type OpenSSL does not know)",
+			    path);
 }
 
 int dk_cert_load(const char *path, X509 **out, struct dk_error **err)
@@ -246,10 +236,7 @@ int dk_signer_new_from(EVP_PKEY *key, X509 *cert, const char *hash,
 	s->key = key;
 	s->cert = cert;
 	s->md = md;
-	s->hash = hash ? (streq(hash, "sha384")	  ? "sha384"
-			  : streq(hash, "sha512") ? "sha512"
-						  : "sha256")
-		       : "sha256";
+	s->hash = hashes[hash_find(hash ? hash : "sha256")].name;
 	/* Fill the certificate's cached extensions now, before threads share it. */
 	(void)X509_check_purpose(cert, -1, 0);
 	*out = s;
@@ -262,6 +249,7 @@ int dk_signer_new(const struct dk_signer_opts *opts, struct dk_signer **out,
 	_cleanup_(secret_clear) struct secret pass = {NULL, 0};
 	_cleanup_(dk_EVP_PKEY_freep) EVP_PKEY *key = NULL;
 	_cleanup_(dk_X509_freep) X509 *cert = NULL;
+	_cleanup_free_ char *pass_from = NULL;
 	int r;
 
 	if (!opts->key_path || !opts->cert_path)
@@ -274,7 +262,11 @@ int dk_signer_new(const struct dk_signer_opts *opts, struct dk_signer **out,
 	r = load_passphrase(opts, &pass, err);
 	if (r < 0)
 		return r;
-	r = load_key(opts->key_path, pass.p, &key, err);
+	if (opts->passphrase_file)
+		pass_from = dk_strdup_printf("passphrase file %s", opts->passphrase_file);
+	else if (opts->passphrase_env)
+		pass_from = dk_strdup_printf("variable %s", opts->passphrase_env);
+	r = load_key(opts->key_path, pass.p, pass_from ? pass_from : "?", &key, err);
 	if (r < 0)
 		return r;
 	r = dk_cert_load(opts->cert_path, &cert, err);

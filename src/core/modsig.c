@@ -10,16 +10,38 @@
 
 #include "shared/cleanup.h"
 
-#include "modsig.h"
+#include "core/modsig.h"
+#include "core/sslerr.h"
 
 DK_DEFINE_CLEANUP(PKCS7 *, PKCS7_free)
+
+/* struct module_signature: u8 algo, hash, id_type, signer_len, key_id_len, pad[3],
+ * __be32 sig_len. For PKCS#7 only id_type and sig_len carry information; the rest
+ * is zero. */
+#define SIGLEN_OFF 8
+
+static uint32_t trailer_sig_len(const unsigned char *t)
+{
+	return (uint32_t)t[SIGLEN_OFF] << 24 | (uint32_t)t[SIGLEN_OFF + 1] << 16 |
+	       (uint32_t)t[SIGLEN_OFF + 2] << 8 | t[SIGLEN_OFF + 3];
+}
+
+void dk_modsig_trailer(unsigned char *buf, size_t sig_len)
+{
+	memset(buf, 0, DK_MODSIG_TRAILER_LEN);
+	buf[2] = DK_MODSIG_ID_PKCS7;
+	buf[SIGLEN_OFF] = (unsigned char)(sig_len >> 24);
+	buf[SIGLEN_OFF + 1] = (unsigned char)(sig_len >> 16);
+	buf[SIGLEN_OFF + 2] = (unsigned char)(sig_len >> 8);
+	buf[SIGLEN_OFF + 3] = (unsigned char)sig_len;
+	memcpy(buf + DK_MODSIG_TRAILER_LEN, DK_MODSIG_MAGIC, DK_MODSIG_MAGIC_LEN);
+}
 
 int dk_modsig_locate(const void *data, size_t len, struct dk_modsig *sig,
 		     struct dk_error **err)
 {
 	const unsigned char *p = data;
 	const unsigned char *t;
-	size_t tail = DK_MODSIG_TRAILER_LEN + DK_MODSIG_MAGIC_LEN;
 	uint32_t sig_len;
 
 	memset(sig, 0, sizeof(*sig));
@@ -27,35 +49,66 @@ int dk_modsig_locate(const void *data, size_t len, struct dk_modsig *sig,
 	    memcmp(p + len - DK_MODSIG_MAGIC_LEN, DK_MODSIG_MAGIC, DK_MODSIG_MAGIC_LEN) !=
 		    0)
 		return 0;
-	if (len < tail)
+	if (len < DK_MODSIG_TAIL_LEN)
 		return dk_error_set(
 			err, EBADMSG,
 			"signature marker present but the %zu-byte file is too "
 			"short for a signature trailer",
 			len);
-	t = p + len - tail;
-	sig->algo = t[0];
-	sig->hash = t[1];
-	sig->id_type = t[2];
-	sig->signer_len = t[3];
-	sig->key_id_len = t[4];
-	sig_len = (uint32_t)t[8] << 24 | (uint32_t)t[9] << 16 | (uint32_t)t[10] << 8 |
-		  t[11];
-	if (sig->id_type != DK_MODSIG_ID_PKCS7)
+	t = p + len - DK_MODSIG_TAIL_LEN;
+	sig_len = trailer_sig_len(t);
+	if (t[2] != DK_MODSIG_ID_PKCS7)
 		return dk_error_set(
 			err, EBADMSG,
-			"signature trailer has id type %u, expected %u (PKCS#7)",
-			sig->id_type, DK_MODSIG_ID_PKCS7);
-	if (sig_len == 0 || sig_len > len - tail)
+			"signature trailer has id type %u, expected %u (PKCS#7)", t[2],
+			DK_MODSIG_ID_PKCS7);
+	if (sig_len == 0 || sig_len > len - DK_MODSIG_TAIL_LEN)
 		return dk_error_set(
 			err, EBADMSG,
 			"signature trailer claims %u signature bytes but only %zu "
 			"bytes precede it",
-			sig_len, len - tail);
+			sig_len, len - DK_MODSIG_TAIL_LEN);
 	sig->sig_len = sig_len;
-	sig->module_len = len - tail - sig_len;
-	sig->sig_offset = sig->module_len;
+	sig->module_len = len - DK_MODSIG_TAIL_LEN - sig_len;
 	return 1;
+}
+
+/* Without a complete marker, is this the tail of a cut-off signature? A file that
+ * ends in the first 8+ bytes of the marker, or in a struct module_signature naming
+ * PKCS#7 and a plausible length, was signed and then truncated. */
+static int check_truncated(const unsigned char *p, size_t len, struct dk_error **err)
+{
+	static const unsigned char trailer_head[SIGLEN_OFF] = {0, 0, DK_MODSIG_ID_PKCS7};
+
+	for (size_t n = DK_MODSIG_MAGIC_LEN - 1; n >= 8; n--)
+		if (len >= n && memcmp(p + len - n, DK_MODSIG_MAGIC, n) == 0)
+			return dk_error_set(err, EBADMSG,
+					    "the signature marker is cut short (%zu of "
+					    "%zu bytes): file truncated; copy or build "
+					    "it again",
+					    n, DK_MODSIG_MAGIC_LEN);
+	if (len >= DK_MODSIG_TRAILER_LEN) {
+		const unsigned char *t = p + len - DK_MODSIG_TRAILER_LEN;
+		uint32_t sig_len = trailer_sig_len(t);
+
+		if (memcmp(t, trailer_head, SIGLEN_OFF) == 0 && sig_len > 0 &&
+		    sig_len <= len - DK_MODSIG_TRAILER_LEN)
+			return dk_error_set(err, EBADMSG,
+					    "the file ends in a signature trailer "
+					    "without the marker: file truncated; copy "
+					    "or build it again");
+	}
+	return 0;
+}
+
+int dk_modsig_locate_strict(const void *data, size_t len, struct dk_modsig *sig,
+			    struct dk_error **err)
+{
+	int r = dk_modsig_locate(data, len, sig, err);
+
+	if (r == 0)
+		r = check_truncated(data, len, err);
+	return r;
 }
 
 char *dk_hex_colon(const unsigned char *p, size_t n)
@@ -73,18 +126,6 @@ char *dk_hex_colon(const unsigned char *p, size_t n)
 	if (n == 0)
 		s[0] = '\0';
 	return s;
-}
-
-static char *name_cn(X509_NAME *name)
-{
-	int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-	ASN1_STRING *s;
-
-	if (idx < 0)
-		return NULL;
-	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
-	return strndup((const char *)ASN1_STRING_get0_data(s),
-		       (size_t)ASN1_STRING_length(s));
 }
 
 int dk_modsig_describe(const void *der, size_t len, struct dk_modsig_info *info,
@@ -111,7 +152,7 @@ int dk_modsig_describe(const void *der, size_t len, struct dk_modsig_info *info,
 	if (si->issuer_and_serial) {
 		const ASN1_INTEGER *serial = si->issuer_and_serial->serial;
 
-		info->signer = name_cn(si->issuer_and_serial->issuer);
+		info->signer = dk_ssl_name_cn(si->issuer_and_serial->issuer);
 		info->sig_key = dk_hex_colon(serial->data, (size_t)serial->length);
 	}
 	if (dig) {

@@ -12,12 +12,13 @@
 #define DK_MODSIG_MAGIC_LEN (sizeof(DK_MODSIG_MAGIC) - 1)
 #define DK_MODSIG_TRAILER_LEN 12
 #define DK_MODSIG_ID_PKCS7 2
+/* Everything after the DER blob. */
+#define DK_MODSIG_TAIL_LEN (DK_MODSIG_TRAILER_LEN + DK_MODSIG_MAGIC_LEN)
 
 struct dk_modsig {
-	size_t module_len; /* bytes of the module proper (what was signed) */
-	size_t sig_offset; /* where the DER blob starts (== module_len) */
+	size_t module_len; /* bytes of the module proper (what was signed); the DER blob
+			      starts here */
 	size_t sig_len;	   /* DER blob length */
-	uint8_t algo, hash, id_type, signer_len, key_id_len;
 };
 
 /* Finds an appended signature. Returns 1 and fills *sig when present, 0 when the
@@ -25,6 +26,14 @@ struct dk_modsig {
  * but the trailer is malformed (length outside the file, wrong id type). */
 int dk_modsig_locate(const void *data, size_t len, struct dk_modsig *sig,
 		     struct dk_error **err) _must_check_;
+/* Same, but data that ends in a cut-off marker or in a trailer without its marker
+ * (a signed file truncated) is -EBADMSG instead of "unsigned" (0). For signing,
+ * unsigning and verifying, where such a file must not pass as unsigned. */
+int dk_modsig_locate_strict(const void *data, size_t len, struct dk_modsig *sig,
+			    struct dk_error **err) _must_check_;
+/* Builds the 12-byte struct module_signature + marker for a DER blob of sig_len
+ * bytes into buf (DK_MODSIG_TRAILER_LEN + DK_MODSIG_MAGIC_LEN bytes). */
+void dk_modsig_trailer(unsigned char *buf, size_t sig_len);
 
 /* What kmod's modinfo shows about a signature. Strings are malloc'd. */
 struct dk_modsig_info {

@@ -12,6 +12,7 @@
 
 #include "core/ctx.h"
 #include "core/error.h"
+#include "core/modsig.h" /* dk_modsig_trailer() */
 
 /* Module signing as scripts/sign-file does it: a detached PKCS#7 (CMS) signature with
  * no certificates and no signed attributes, signer named by issuer + serial, appended
@@ -56,10 +57,6 @@ int dk_sign_buffer(const struct dk_signer *s, const void *data, size_t len,
 		   unsigned char **out, size_t *out_len,
 		   struct dk_error **err) _must_check_;
 
-/* Builds the 12-byte struct module_signature + marker for a DER blob of sig_len
- * bytes into buf (DK_MODSIG_TRAILER_LEN + DK_MODSIG_MAGIC_LEN bytes). */
-void dk_modsig_trailer(unsigned char *buf, size_t sig_len);
-
 /* Length of data without its appended signature(s); stacked signatures (sign-file
  * run twice) are all removed. Returns the number of signatures removed, or -EBADMSG
  * when a trailer is malformed. */
@@ -73,7 +70,9 @@ enum {
 
 /* Signs path in place (temp file + rename, mode kept) or into output when not NULL.
  * An already signed module is refused with -EEXIST unless DK_SIGN_RESIGN. The input
- * is left untouched on any failure. */
+ * is left untouched on any failure. The module is read through mmap: it must not be
+ * truncated by another process meanwhile (that is SIGBUS); one modified in place
+ * while it is signed is refused with -EAGAIN. */
 int dk_sign_file(const struct dk_signer *s, const char *path, const char *output,
 		 unsigned flags, struct dk_error **err) _must_check_;
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "shared/cleanup.h"
+#include "shared/strbuf.h"
 
 #include "core/fsutil.h"
 
@@ -39,15 +40,9 @@ static int parse_crc(const char *s, uint32_t *out)
 	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
 		return -EINVAL;
 	for (s += 2; *s; s++, n++) {
-		int d;
+		int d = dk_hexval(*s);
 
-		if (*s >= '0' && *s <= '9')
-			d = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			d = *s - 'a' + 10;
-		else if (*s >= 'A' && *s <= 'F')
-			d = *s - 'A' + 10;
-		else
+		if (d < 0)
 			return -EINVAL;
 		v = v << 4 | (unsigned)d;
 		if (n >= 8)

@@ -2,6 +2,7 @@
 /* error chain, strbuf, json-writer, path helpers, atomic writes */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,11 @@ static void test_error(void)
 	r = dk_error_wrap(&err, "load %s", "nvidia");
 	is_int(r, -ENOENT, "wrap keeps errnum");
 	is_str(err->msg, "load nvidia: open x.ko", "wrap prefixes context");
+	r = dk_error_append(&err, "; %d left", 2);
+	is_int(r, -ENOENT, "append keeps errnum");
+	is_str(err->msg, "load nvidia: open x.ko; 2 left",
+	       "append adds after the message");
+	is_int(dk_error_wrap(NULL, "x"), -EIO, "wrap without an error is -EIO");
 	is_int(dk_exit_code_for(EBADMSG), DK_EXIT_BADINPUT, "EBADMSG maps to exit 3");
 	is_int(dk_exit_code_for(ENOENT), DK_EXIT_NOTFOUND, "ENOENT maps to exit 4");
 	ok(dk_error_hint(EKEYREJECTED) != NULL, "EKEYREJECTED has a hint");
@@ -87,6 +93,22 @@ static void test_atomic(void)
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "mode applied");
 	is_int(dk_write_file_atomic("/nonexistent-dir/x", "a", 1, 0644), -ENOENT,
 	       "atomic write into missing dir fails with ENOENT");
+	{
+		_cleanup_error_ struct dk_error *err = NULL;
+		_cleanup_free_ char *buf = NULL;
+
+		is_int(dk_read_regular(path, 16, &buf, &len, &st, &err), 0,
+		       "read_regular");
+		ok(buf && len == 5 && streq(buf, "hello"), "read_regular: exact bytes");
+		is_int(dk_read_regular(path, 4, &buf, &len, &st, &err), -EFBIG,
+		       "read_regular: over max");
+		ok(err && strstr(err->msg, path), "read_regular: names the file");
+		is_int(dk_open_regular(dir, 16, &st, &err), -EISDIR,
+		       "open_regular: directory");
+		ok(err && strstr(err->msg, "is a directory"), "directory: message");
+		is_int(dk_open_regular("/dev/null", 16, &st, &err), -EINVAL,
+		       "open_regular: device refused");
+	}
 	unlink(path);
 	rmdir(dir);
 }

@@ -100,6 +100,12 @@ static void test_buffers(EVP_PKEY *key, X509 *cert, X509 *other)
 	dk_verify_result_clear(&res);
 	is_int(dk_unsign_buffer(a, alen - 3, &mlen, &err), -EBADMSG,
 	       "unsign: cut marker");
+	ok(err && strstr(err->msg, "truncated"), "cut marker: says truncated");
+	dk_error_free(&err);
+	is_int(dk_modsig_locate(a, alen - DK_MODSIG_MAGIC_LEN, &sig, &err), 0,
+	       "locate: trailer without marker is no signature");
+	is_int(dk_modsig_locate_strict(a, alen - DK_MODSIG_MAGIC_LEN, &sig, &err),
+	       -EBADMSG, "locate_strict: trailer without marker is truncated");
 	dk_error_free(&err);
 	is_int(dk_verify_buffer(cert, module, sizeof(module), &res, &err), 0,
 	       "verify runs");

@@ -377,9 +377,12 @@ static int sink_finish(struct xfer *x)
 	if (r < 0)
 		return dk_error_set(&x->err, -r, "%s: sha256 failed", x->url_log);
 	if (!streq(got, x->want))
-		return dk_error_set(&x->err, EBADMSG,
-				    "%s: checksum mismatch: expected sha256 %s, got %s",
-				    x->url_log, x->want, got);
+		return dk_error_set(
+			&x->err, EBADMSG,
+			"%s: checksum mismatch: expected sha256 %s, got %s (the "
+			"file changed at its source or the digest is wrong: "
+			"check both before trusting it)",
+			x->url_log, x->want, got);
 	x->req->size = x->done;
 	if (x->part) {
 		if (fsync(x->fd) < 0)
@@ -815,6 +818,13 @@ static void attempt_done(struct xfer *x, CURLcode rc)
 		case CURLE_HTTP2:
 		case CURLE_HTTP2_STREAM:
 			retry = true;
+			break;
+		case CURLE_PEER_FAILED_VERIFICATION:
+			free(what);
+			what = dk_strdup_printf(
+				"%s (a server with a private CA needs "
+				"its certificate: --ca-bundle FILE)",
+				x->errbuf[0] ? x->errbuf : dk_sym_curl_easy_strerror(rc));
 			break;
 		case CURLE_TOO_MANY_REDIRECTS:
 			errnum = ELOOP;

@@ -859,8 +859,9 @@ int dk_extract_new(const char *dir, const struct dk_archive_opts *opts,
 	if (x->opts.max_entries == 0)
 		x->opts.max_entries = DK_ARCHIVE_DEFAULT_MAX_ENTRIES;
 	x->dir = strdup(dir);
-	tmpl = dk_strdup_printf("%s/%sXXXXXX", dir, STAGE_PREFIX);
-	if (!x->dir || !tmpl)
+	if (x->dir)
+		tmpl = dk_strdup_printf("%s/" STAGE_PREFIX "XXXXXX", x->dir);
+	if (!tmpl)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	if (mkdir(dir, 0755) == 0)
 		x->created_dir = true;

@@ -10,6 +10,7 @@
 #include "shared/cleanup.h"
 
 #include "cli.h"
+#include "fetch-opts.h"
 #include "core/archive.h"
 #include "core/fetch-extract.h"
 #include "core/log.h"
@@ -46,46 +47,15 @@ static void help(void)
 	       "      --rewrite-absolute-symlinks\n"
 	       "                           make /x symlinks point at DIR/x instead of "
 	       "refusing\n"
+	       "\n"
 	       "Download (URL or --sha256):\n"
-	       "      --sha256 HEX         expected SHA-256 of the archive\n"
-	       "      --cache-dir DIR      keep a verified copy by digest; reuse it\n"
-	       "      --ca-bundle FILE     trust these CA certificates (PEM)\n"
-	       "      --retries N          retries of a transient failure (default 4)\n"
-	       "      --retry-delay-ms MS  first retry delay, doubling (default 1000)\n"
-	       "      --timeout S          limit on each attempt (default none)\n"
+	       "  --sha256 HEX               expected SHA-256 of the archive\n"
+	       "%s"
 	       "\n"
 	       "Exit codes: 0 ok, 1 failure (e.g. no space), 2 usage, 3 archive refused\n"
 	       "(hostile entry, limit exceeded, damaged) or checksum mismatch, 4 not\n"
-	       "found (HTTP 404), 5 permission denied (HTTP 401/403).\n");
-}
-
-static int parse_u64(const char *s, bool suffixes, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (suffixes && *end) {
-		unsigned shift = *end == 'K' || *end == 'k'   ? 10
-				 : *end == 'M' || *end == 'm' ? 20
-				 : *end == 'G' || *end == 'g' ? 30
-				 : *end == 'T' || *end == 't' ? 40
-							      : 0;
-
-		if (!shift || end[1] || v > (UINT64_MAX >> shift))
-			return -EINVAL;
-		v <<= shift;
-		end++;
-	}
-	if (*end)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	       "found (HTTP 404), 5 permission denied (HTTP 401/403).\n",
+	       dk_fetch_options_help);
 }
 
 static int read_stdin(void *userdata, const void **buf, size_t *len,
@@ -116,11 +86,6 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		OPT_REWRITE,
 		OPT_NESTED_MEMBER,
 		OPT_SHA,
-		OPT_CACHE,
-		OPT_CA,
-		OPT_RETRIES,
-		OPT_DELAY,
-		OPT_TIMEOUT
 	};
 	static const struct option opts[] = {
 		{"directory", required_argument, NULL, 'C'},
@@ -134,11 +99,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		{"rewrite-absolute-symlinks", no_argument, NULL, OPT_REWRITE},
 		{"nested-member", required_argument, NULL, OPT_NESTED_MEMBER},
 		{"sha256", required_argument, NULL, OPT_SHA},
-		{"cache-dir", required_argument, NULL, OPT_CACHE},
-		{"ca-bundle", required_argument, NULL, OPT_CA},
-		{"retries", required_argument, NULL, OPT_RETRIES},
-		{"retry-delay-ms", required_argument, NULL, OPT_DELAY},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		DK_FETCH_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -151,18 +112,25 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	struct dk_archive_stats stats = {0};
 	const char *dir = ".";
 	size_t n_members = 0, n_inner = 0;
-	bool nested = false, remote;
+	bool nested = false, download_opts = false, remote;
 	const char *src;
 	uint64_t v;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "C:h", opts, NULL)) != -1) {
+		r = dk_cli_fetch_option(&fo, "extract", c, optarg);
+		if (r < 0)
+			return DK_EXIT_USAGE;
+		if (r > 0) {
+			download_opts = true;
+			continue;
+		}
 		switch (c) {
 		case 'C':
 			dir = optarg;
 			break;
 		case OPT_STRIP:
-			if (parse_u64(optarg, false, &v) < 0 || v > 1024)
+			if (dk_cli_parse_u64(optarg, false, 1024, &v) < 0)
 				return dk_usage_error("extract", "bad --strip '%s'",
 						      optarg);
 			o.strip = (unsigned)v;
@@ -187,32 +155,15 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		case OPT_SHA:
 			sha256 = optarg;
 			break;
-		case OPT_CACHE:
-			fo.cache_dir = optarg;
-			break;
-		case OPT_CA:
-			fo.ca_bundle = optarg;
-			break;
-		case OPT_RETRIES:
-		case OPT_DELAY:
-		case OPT_TIMEOUT:
-			if (parse_u64(optarg, false, &v) < 0 || v > 1000000000)
-				return dk_usage_error("extract", "invalid number '%s'",
-						      optarg);
-			if (c == OPT_RETRIES)
-				fo.attempts = (unsigned)v + 1;
-			else if (c == OPT_DELAY)
-				fo.retry_delay_ms = (unsigned)(v ? v : 1);
-			else
-				fo.timeout_s = (long)v;
-			break;
 		case OPT_MAXSIZE:
-			if (parse_u64(optarg, true, &o.max_size) < 0 || o.max_size == 0)
+			if (dk_cli_parse_u64(optarg, true, UINT64_MAX, &o.max_size) < 0 ||
+			    o.max_size == 0)
 				return dk_usage_error("extract", "bad --max-size '%s'",
 						      optarg);
 			break;
 		case OPT_MAXENT:
-			if (parse_u64(optarg, false, &o.max_entries) < 0 ||
+			if (dk_cli_parse_u64(optarg, false, UINT64_MAX, &o.max_entries) <
+				    0 ||
 			    o.max_entries == 0)
 				return dk_usage_error("extract", "bad --max-entries '%s'",
 						      optarg);
@@ -250,8 +201,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	remote = strstr(src, "://") && !startswith(src, "file://");
 	if (remote && !sha256)
 		return dk_usage_error("extract", "a URL needs --sha256 HEX");
-	if (!sha256 && (fo.cache_dir || fo.ca_bundle || fo.attempts ||
-			fo.retry_delay_ms || fo.timeout_s))
+	if (!sha256 && download_opts)
 		return dk_usage_error("extract", "download options need --sha256");
 	if (sha256) {
 		char hex[DK_SHA256_HEX_LEN + 1];

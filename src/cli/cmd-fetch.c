@@ -11,6 +11,7 @@
 #include "core/fetch.h"
 #include "core/log.h"
 #include "cli.h"
+#include "fetch-opts.h"
 
 #define MAX_FILES 64
 
@@ -33,20 +34,8 @@ static void help(void)
 	       "streams\n"
 	       "                             a single download to stdout: discard the\n"
 	       "                             output unless the exit code is 0\n"
-	       "  --cache-dir DIR            reuse and store verified files by digest\n"
-	       "  --ca-bundle FILE           trust these CA certificates (PEM) instead\n"
-	       "                             of the system store\n"
-	       "  --retries N                retries of a transient failure (default 4)\n"
-	       "  --retry-delay-ms MS        first retry delay, doubling (default 1000)\n"
-	       "  --retry-max-delay-ms MS    longest delay, Retry-After included "
-	       "(60000)\n"
-	       "  --connect-timeout S        connection timeout (default 30)\n"
-	       "  --low-speed-time S         give up an attempt slower than\n"
-	       "  --low-speed-limit BYTES    BYTES/s for S seconds (default 1024 for "
-	       "60)\n"
-	       "  --timeout S                limit on each attempt (default none)\n"
-	       "  --max-size BYTES           refuse larger files (suffix K, M or G)\n"
-	       "  --max-redirs N             redirects to follow (default 10)\n"
+	       "%s"
+	       "  --max-size BYTES           refuse larger files (suffix K, M, G or T)\n"
 	       "  --parallel N               concurrent downloads (default 4)\n"
 	       "  --keep-partial             keep PATH.part after a failure and resume "
 	       "it\n"
@@ -55,30 +44,8 @@ static void help(void)
 	       "  -h, --help                 this help\n"
 	       "\n"
 	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 checksum mismatch, 4 not found\n"
-	       "(HTTP 404 or no such file), 5 permission denied (HTTP 401/403).\n");
-}
-
-static int parse_num(const char *s, unsigned long long max, unsigned long long *out)
-{
-	unsigned long long v, mul = 1;
-	char *end;
-
-	errno = 0;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -errno;
-	if (*end && !end[1] && strchr("kKmMgG", *end))
-		mul = *end == 'k' || *end == 'K'   ? 1ull << 10
-		      : *end == 'm' || *end == 'M' ? 1ull << 20
-						   : 1ull << 30;
-	else if (*end)
-		return -EINVAL;
-	if (v > max / mul)
-		return -ERANGE;
-	*out = v * mul;
-	return 0;
+	       "(HTTP 404 or no such file), 5 permission denied (HTTP 401/403).\n",
+	       dk_fetch_options_help);
 }
 
 static int to_stdout(const void *buf, size_t len, void *userdata)
@@ -90,40 +57,13 @@ static int to_stdout(const void *buf, size_t len, void *userdata)
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	enum {
-		O_URL = 256,
-		O_SHA,
-		O_CACHE,
-		O_CA,
-		O_RETRIES,
-		O_DELAY,
-		O_MAXDELAY,
-		O_CONN,
-		O_LSTIME,
-		O_LSLIMIT,
-		O_TIMEOUT,
-		O_MAXSIZE,
-		O_REDIRS,
-		O_PAR,
-		O_KEEP,
-		O_PROG,
-		O_NOPROG
-	};
+	enum { O_URL = 256, O_SHA, O_MAXSIZE, O_PAR, O_KEEP, O_PROG, O_NOPROG };
 	static const struct option opts[] = {
 		{"url", required_argument, NULL, O_URL},
 		{"sha256", required_argument, NULL, O_SHA},
 		{"output", required_argument, NULL, 'o'},
-		{"cache-dir", required_argument, NULL, O_CACHE},
-		{"ca-bundle", required_argument, NULL, O_CA},
-		{"retries", required_argument, NULL, O_RETRIES},
-		{"retry-delay-ms", required_argument, NULL, O_DELAY},
-		{"retry-max-delay-ms", required_argument, NULL, O_MAXDELAY},
-		{"connect-timeout", required_argument, NULL, O_CONN},
-		{"low-speed-time", required_argument, NULL, O_LSTIME},
-		{"low-speed-limit", required_argument, NULL, O_LSLIMIT},
-		{"timeout", required_argument, NULL, O_TIMEOUT},
+		DK_FETCH_OPTIONS,
 		{"max-size", required_argument, NULL, O_MAXSIZE},
-		{"max-redirs", required_argument, NULL, O_REDIRS},
 		{"parallel", required_argument, NULL, O_PAR},
 		{"keep-partial", no_argument, NULL, O_KEEP},
 		{"progress", no_argument, NULL, O_PROG},
@@ -134,7 +74,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	struct dk_fetch_req reqs[MAX_FILES] = {};
 	struct dk_fetch_opts o = {};
 	size_t nurl = 0, nsha = 0, nout = 0;
-	unsigned long long num[O_PAR - O_RETRIES + 1] = {};
+	uint64_t v;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -146,53 +86,43 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		    (c == O_SHA && nsha == MAX_FILES) || (c == 'o' && nout == MAX_FILES))
 			return dk_usage_error("fetch", "at most %d downloads at once",
 					      MAX_FILES);
+		r = dk_cli_fetch_option(&o, "fetch", c, optarg);
+		if (r < 0)
+			return DK_EXIT_USAGE;
+		if (r > 0)
+			continue;
 		switch (c) {
 		case O_URL:
 			reqs[nurl++].url = optarg;
-			continue;
+			break;
 		case O_SHA:
 			reqs[nsha++].sha256 = optarg;
-			continue;
+			break;
 		case 'o':
 			reqs[nout++].dest = optarg;
-			continue;
-		case O_CACHE:
-			o.cache_dir = optarg;
-			continue;
-		case O_CA:
-			o.ca_bundle = optarg;
-			continue;
+			break;
+		case O_MAXSIZE:
+			if (dk_cli_parse_u64(optarg, true, UINT64_MAX, &o.max_size) < 0)
+				return dk_usage_error("fetch", "invalid number '%s'",
+						      optarg);
+			break;
+		case O_PAR:
+			if (dk_cli_parse_u64(optarg, true, 1000000000, &v) < 0 || v == 0)
+				return dk_usage_error("fetch", "invalid number '%s'",
+						      optarg);
+			o.parallel = (unsigned)v;
+			break;
 		case O_KEEP:
 			o.keep_partial = true;
-			continue;
+			break;
 		case O_PROG:
 		case O_NOPROG:
 			o.progress = c == O_PROG ? 1 : 2;
-			continue;
+			break;
 		default:
-			if (c < O_RETRIES || c > O_PAR)
-				return dk_usage_error("fetch", "unknown option");
+			return dk_usage_error("fetch", "unknown option");
 		}
-		/* Numbers: 0 keeps the library default, except for these three. */
-		if (parse_num(optarg, c == O_MAXSIZE ? UINT64_MAX : 1000000000ull,
-			      &num[c - O_RETRIES]) < 0 ||
-		    (num[c - O_RETRIES] == 0 && c != O_RETRIES && c != O_TIMEOUT &&
-		     c != O_MAXSIZE))
-			return dk_usage_error("fetch", "invalid number '%s'", optarg);
-		if (c == O_RETRIES)
-			o.attempts = (unsigned)num[0] + 1;
 	}
-#define NUM(opt) num[(opt)-O_RETRIES]
-	o.retry_delay_ms = (unsigned)NUM(O_DELAY);
-	o.retry_max_delay_ms = (unsigned)NUM(O_MAXDELAY);
-	o.connect_timeout_s = (long)NUM(O_CONN);
-	o.low_speed_time_s = (long)NUM(O_LSTIME);
-	o.low_speed_limit = (long)NUM(O_LSLIMIT);
-	o.timeout_s = (long)NUM(O_TIMEOUT);
-	o.max_size = NUM(O_MAXSIZE);
-	o.max_redirs = (long)NUM(O_REDIRS);
-	o.parallel = (unsigned)NUM(O_PAR);
-#undef NUM
 	if (optind < argc) {
 		if (optind + 1 < argc || nurl > 0)
 			return dk_usage_error("fetch",

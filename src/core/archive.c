@@ -233,8 +233,7 @@ static int add_link(struct dk_extract *x, const char *path, const char *aname)
 	}
 	l = &x->links[x->n_links];
 	l->path = strdup(path);
-	if (asprintf(&l->label, "%s: %s", aname, path) < 0)
-		l->label = NULL;
+	l->label = dk_strdup_printf("%s: %s", aname, path);
 	if (!l->path || !l->label) {
 		free(l->path);
 		free(l->label);
@@ -329,8 +328,6 @@ static int check_size(struct dk_extract *x, uint64_t add, const char *aname,
 static int write_data(struct dk_extract *x, struct archive *a, int fd, const char *aname,
 		      const char *entry, struct dk_error **err)
 {
-	int64_t end = 0;
-
 	for (;;) {
 		const void *buf;
 		size_t size;
@@ -361,10 +358,7 @@ static int write_data(struct dk_extract *x, struct archive *a, int fd, const cha
 			off += w;
 			size -= (size_t)w;
 		}
-		if (off > end)
-			end = off;
 	}
-	/* sparse files may end in a hole */
 	return 0;
 }
 
@@ -739,10 +733,10 @@ static int process_member(struct dk_extract *x, struct archive *parent, const ch
 			  const char *member, bool descend, struct dk_error **err)
 {
 	_cleanup_archive_ struct archive *a = new_reader();
-	_cleanup_free_ char *label = NULL;
+	_cleanup_free_ char *label = dk_strdup_printf("%s:%s", aname, member);
 	struct member_src src = {parent, 0};
 
-	if (!a || asprintf(&label, "%s:%s", aname, member) < 0)
+	if (!a || !label)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	if (dk_sym_archive_read_open(a, &src, NULL, member_read, NULL) != ARCHIVE_OK)
 		return dk_error_set(err, EBADMSG, "%s: %s", label,
@@ -865,7 +859,9 @@ int dk_extract_new(const char *dir, const struct dk_archive_opts *opts,
 	if (x->opts.max_entries == 0)
 		x->opts.max_entries = DK_ARCHIVE_DEFAULT_MAX_ENTRIES;
 	x->dir = strdup(dir);
-	if (!x->dir || asprintf(&tmpl, "%s/%sXXXXXX", dir, STAGE_PREFIX) < 0)
+	if (x->dir)
+		tmpl = dk_strdup_printf("%s/" STAGE_PREFIX "XXXXXX", x->dir);
+	if (!tmpl)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	if (mkdir(dir, 0755) == 0)
 		x->created_dir = true;
@@ -1045,15 +1041,15 @@ static int resolve_inside(int rootfd, const char *link)
 			continue;
 		}
 		if (!missing) {
-			_cleanup_free_ char *cand = NULL;
+			_cleanup_free_ char *cand = dk_strdup_printf(
+				"%s%s%s", cur.len ? cur.s : "", cur.len ? "/" : "", comp);
 
-			if (asprintf(&cand, "%s%s%s", cur.len ? cur.s : "",
-				     cur.len ? "/" : "", comp) < 0)
+			if (!cand)
 				return -ENOMEM;
 			if (fstatat(rootfd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 				missing = true;
 			} else if (S_ISLNK(st.st_mode)) {
-				char *joined = NULL;
+				char *joined;
 
 				if (++hops > MAX_SYMLINK_HOPS)
 					return 0; /* a loop: broken, not escaping */
@@ -1063,7 +1059,8 @@ static int resolve_inside(int rootfd, const char *link)
 				t[n] = '\0';
 				if (t[0] == '/')
 					return -EXDEV;
-				if (asprintf(&joined, "%s/%s", t, rest) < 0)
+				joined = dk_strdup_printf("%s/%s", t, rest);
+				if (!joined)
 					return -ENOMEM;
 				free(rest);
 				rest = joined;
@@ -1163,7 +1160,7 @@ static int merge(struct dk_extract *x, int src, int dst, const char *rel, bool d
 			if (s2 < 0 || d2 < 0)
 				r = dk_error_set(err, errno, "%s/%s%s: %s", x->dir, rel,
 						 name, strerror(errno));
-			else if (asprintf(&rel2, "%s%s/", rel, name) < 0)
+			else if (!(rel2 = dk_strdup_printf("%s%s/", rel, name)))
 				r = dk_error_set(err, ENOMEM, "out of memory");
 			else
 				r = merge(x, s2, d2, rel2, dry, err);

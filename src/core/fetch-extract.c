@@ -94,12 +94,18 @@ static int bridge_read(void *userdata, const void **buf, size_t *len,
 	return r;
 }
 
-static void bridge_close(struct bridge *b)
+/* Stops the writer. Returns whether the download had already returned by then: its
+ * result is then its own, not the cancellation. */
+static bool bridge_close(struct bridge *b)
 {
+	bool done;
+
 	pthread_mutex_lock(&b->mu);
+	done = b->done;
 	b->closed = true;
 	pthread_cond_broadcast(&b->cv);
 	pthread_mutex_unlock(&b->mu);
+	return done;
 }
 
 static void *download_thread(void *userdata)
@@ -143,6 +149,7 @@ int dk_fetch_extract(const struct dk_fetch_opts *fo, const char *url, const char
 	struct bridge b = {.fo = fo, .url = url, .sha256 = sha256};
 	struct dk_error *xerr = NULL;
 	pthread_t thread;
+	bool fetch_done;
 	int r, xr;
 
 	if (!url_log)
@@ -168,14 +175,15 @@ int dk_fetch_extract(const struct dk_fetch_opts *fo, const char *url, const char
 		xr = drain(&b, &xerr);
 	/* Extractor failed (or finished): a download still running stops at its next
 	 * write. */
-	bridge_close(&b);
+	fetch_done = bridge_close(&b);
 	pthread_join(thread, NULL);
 	pthread_cond_destroy(&b.cv);
 	pthread_mutex_destroy(&b.mu);
 	free(b.ring);
 
-	if (b.result < 0 && (xr == 0 || b.fetch_eof || !xerr)) {
-		/* The download failed first (or the extractor only saw its end). */
+	if (b.result < 0 && (xr == 0 || b.fetch_eof || !xerr || fetch_done)) {
+		/* The download failed on its own (a checksum mismatch, a 404...): that is
+		 * the cause, whatever the extractor made of the bytes it got. */
 		dk_error_free(&xerr);
 		*err = b.fetch_err;
 		return b.result;
@@ -183,6 +191,10 @@ int dk_fetch_extract(const struct dk_fetch_opts *fo, const char *url, const char
 	dk_error_free(&b.fetch_err);
 	if (xr < 0) {
 		*err = xerr;
+		if (xr == -EBADMSG && !fetch_done)
+			dk_error_append(err,
+					" (the download was stopped there, before its "
+					"sha256 could be checked)");
 		return xr;
 	}
 	return dk_extract_finish(x, stats, err);

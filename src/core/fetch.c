@@ -16,6 +16,7 @@
 
 #include "curl-dl.h"
 #include "fetch.h"
+#include "fsutil.h"
 #include "log.h"
 
 #ifndef DRVKIT_VERSION
@@ -336,12 +337,10 @@ static void sink_discard(struct xfer *x, bool keep)
 		unlink(x->cache_tmp);
 }
 
+/* Adds the verified DEST.part to the cache: a hard link when it can, else a copy. */
 static void cache_add(struct xfer *x)
 {
 	_cleanup_free_ char *dir = NULL, *tmp = NULL;
-	_cleanup_close_ int out = -1;
-	char buf[64 * 1024];
-	uint64_t off = 0;
 	int r;
 
 	dir = dk_strdup_printf("%s/sha256", x->run->cfg.cache_dir);
@@ -363,31 +362,9 @@ static void cache_add(struct xfer *x)
 		return;
 	}
 	/* Another filesystem (or no hard links): copy. */
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		run_log(x->run, DK_LOG_WARN, "cache %s: %s", tmp, strerror(errno));
-		return;
-	}
-	for (;;) {
-		ssize_t n = pread(x->fd, buf, sizeof(buf), (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || (n > 0 && write_all_at(out, buf, (size_t)n, off) < 0)) {
-			run_log(x->run, DK_LOG_WARN, "cache %s: %s", tmp,
-				strerror(errno));
-			unlink(tmp);
-			return;
-		}
-		if (n == 0)
-			break;
-		off += (uint64_t)n;
-	}
-	if (fsync(out) < 0 || rename(tmp, x->cache_path) < 0) {
-		run_log(x->run, DK_LOG_WARN, "cache %s: %s", x->cache_path,
-			strerror(errno));
-		unlink(tmp);
-	}
+	r = dk_copy_file_atomic(x->cache_path, x->fd, x->done, NULL, 0, 0644);
+	if (r < 0)
+		run_log(x->run, DK_LOG_WARN, "cache %s: %s", x->cache_path, strerror(-r));
 }
 
 /* The last byte is in: check the digest, then publish (rename / cache). */
@@ -400,9 +377,12 @@ static int sink_finish(struct xfer *x)
 	if (r < 0)
 		return dk_error_set(&x->err, -r, "%s: sha256 failed", x->url_log);
 	if (!streq(got, x->want))
-		return dk_error_set(&x->err, EBADMSG,
-				    "%s: checksum mismatch: expected sha256 %s, got %s",
-				    x->url_log, x->want, got);
+		return dk_error_set(
+			&x->err, EBADMSG,
+			"%s: checksum mismatch: expected sha256 %s, got %s (the "
+			"file changed at its source or the digest is wrong: "
+			"check both before trusting it)",
+			x->url_log, x->want, got);
 	x->req->size = x->done;
 	if (x->part) {
 		if (fsync(x->fd) < 0)
@@ -420,7 +400,8 @@ static int sink_finish(struct xfer *x)
 		free(x->cache_tmp);
 		x->cache_tmp = NULL;
 	}
-	close(x->fd);
+	if (x->fd >= 0)
+		close(x->fd);
 	x->fd = -1;
 	free(x->part);
 	x->part = NULL; /* nothing left to clean up */
@@ -692,13 +673,17 @@ static int attempt_start(struct xfer *x)
 			(x->accept_ranges ||
 			 (x->attempt == 1 && x->run->cfg.keep_partial));
 		if (reuse) {
-			r = dk_sha256_reset(&x->sha);
-			if (r >= 0)
-				r = dk_sha256_update_fd(&x->sha, x->fd,
-							(uint64_t)st.st_size);
-			if (r < 0)
-				return dk_error_set(&x->err, -r, "hash %s: %s", x->part,
-						    strerror(-r));
+			/* The sink hashed every byte it wrote: only a file left by
+			 * an earlier run (or a write cut short) is hashed again. */
+			if ((uint64_t)st.st_size != x->done) {
+				r = dk_sha256_reset(&x->sha);
+				if (r >= 0)
+					r = dk_sha256_update_fd(&x->sha, x->fd,
+								(uint64_t)st.st_size);
+				if (r < 0)
+					return dk_error_set(&x->err, -r, "hash %s: %s",
+							    x->part, strerror(-r));
+			}
 			x->done = (uint64_t)st.st_size;
 			from = x->done;
 		} else {
@@ -833,6 +818,13 @@ static void attempt_done(struct xfer *x, CURLcode rc)
 		case CURLE_HTTP2:
 		case CURLE_HTTP2_STREAM:
 			retry = true;
+			break;
+		case CURLE_PEER_FAILED_VERIFICATION:
+			free(what);
+			what = dk_strdup_printf(
+				"%s (a server with a private CA needs "
+				"its certificate: --ca-bundle FILE)",
+				x->errbuf[0] ? x->errbuf : dk_sym_curl_easy_strerror(rc));
 			break;
 		case CURLE_TOO_MANY_REDIRECTS:
 			errnum = ELOOP;

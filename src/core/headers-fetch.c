@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "shared/cleanup.h"
+#include "shared/strbuf.h"
 
 #include "headers-fetch.h"
 
@@ -47,27 +48,28 @@ static int fetch_all(struct dk_headers_fetcher *f)
 	_cleanup_free_ struct dk_fetch_req *reqs = calloc(f->n, sizeof(*reqs));
 	const char *tmp = getenv("TMPDIR");
 
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
 	if (!reqs)
 		return dk_error_set(&f->batch_err, ENOMEM, "out of memory");
-	if (asprintf(&f->tmpdir, "%s/drvkit-packages.XXXXXX",
-		     tmp && *tmp ? tmp : "/tmp") < 0) {
-		f->tmpdir = NULL;
+	f->tmpdir = dk_strdup_printf("%s/drvkit-packages.XXXXXX", tmp);
+	if (!f->tmpdir)
 		return dk_error_set(&f->batch_err, ENOMEM, "out of memory");
-	}
 	if (!mkdtemp(f->tmpdir)) {
 		int e = errno;
 
 		free(f->tmpdir);
 		f->tmpdir = NULL;
-		return dk_error_set(&f->batch_err, e, "create a download directory: %s",
-				    strerror(e));
+		return dk_error_set(&f->batch_err, e,
+				    "create a download directory in %s: %s (point TMPDIR "
+				    "at a writable directory with room for the packages)",
+				    tmp, strerror(e));
 	}
 	for (size_t i = 0; i < f->n; i++) {
 		/* One file per package, named by position: URLs may share a basename. */
-		if (asprintf(&f->paths[i], "%s/%zu.pkg", f->tmpdir, i) < 0) {
-			f->paths[i] = NULL;
+		f->paths[i] = dk_strdup_printf("%s/%zu.pkg", f->tmpdir, i);
+		if (!f->paths[i])
 			return dk_error_set(&f->batch_err, ENOMEM, "out of memory");
-		}
 		reqs[i].url = f->urls[i];
 		reqs[i].sha256 = f->sha256s[i];
 		reqs[i].dest = f->paths[i];

@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include "shared/cleanup.h"
+#include "shared/strbuf.h"
 
 #include <openssl/evp.h>
 
 #include "sha256.h"
+
+static const char hex_digits[] = "0123456789abcdef";
 
 int dk_sha256_reset(struct dk_sha256 *s)
 {
@@ -33,15 +36,14 @@ int dk_sha256_update(struct dk_sha256 *s, const void *buf, size_t len)
 
 int dk_sha256_final_hex(struct dk_sha256 *s, char hex[static DK_SHA256_HEX_LEN + 1])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
 
 	if (!s->md_ctx || EVP_DigestFinal_ex(s->md_ctx, md, &n) != 1 || n != 32)
 		return -EIO;
 	for (unsigned int i = 0; i < n; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0xf];
+		hex[2 * i] = hex_digits[md[i] >> 4];
+		hex[2 * i + 1] = hex_digits[md[i] & 0xf];
 	}
 	hex[2 * n] = '\0';
 	return 0;
@@ -115,16 +117,11 @@ int dk_sha256_parse_hex(const char *s, char out[static DK_SHA256_HEX_LEN + 1])
 	if (strncmp(s, "sha256:", 7) == 0)
 		s += 7;
 	for (i = 0; i < DK_SHA256_HEX_LEN; i++) {
-		char c = s[i];
+		int v = dk_hexval(s[i]);
 
-		if (c >= '0' && c <= '9')
-			out[i] = c;
-		else if (c >= 'a' && c <= 'f')
-			out[i] = c;
-		else if (c >= 'A' && c <= 'F')
-			out[i] = (char)(c - 'A' + 'a');
-		else
+		if (v < 0)
 			return -EINVAL;
+		out[i] = hex_digits[v];
 	}
 	if (s[i] != '\0')
 		return -EINVAL;

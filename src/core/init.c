@@ -70,8 +70,8 @@ struct init {
 	char *state_path, *status_path, *lock_path;
 	int lock_fd, sfd;
 	bool term, skip_waits;
+	bool state_saved; /* state.json holds in->state (every change is saved at once) */
 	int64_t t0;
-	const char *phase;
 };
 
 static void init_release(struct init *in)
@@ -335,7 +335,6 @@ static void write_status(struct init *in, const char *phase, const char *error)
 	struct json_writer w;
 	int r;
 
-	in->phase = phase;
 	json_init(&w, true);
 	json_begin_object(&w);
 	json_kv_string(&w, "phase", phase);
@@ -381,10 +380,14 @@ static void write_status(struct init *in, const char *phase, const char *error)
 
 static int save_state(struct init *in, struct dk_error **err)
 {
+	int r;
+
 	in->state.pid = getpid();
 	if (!in->state.kernel && !(in->state.kernel = strdup(in->m->kver)))
 		return dk_error_set(err, ENOMEM, "out of memory");
-	return dk_state_write(in->state_path, &in->state, err);
+	r = dk_state_write(in->state_path, &in->state, err);
+	in->state_saved = r >= 0;
+	return r;
 }
 
 /* ---- step 1: lock ---- */
@@ -450,40 +453,35 @@ static int get_module_file(struct init *in, const struct dk_config_component *c,
 			   struct dk_error **err)
 {
 	_cleanup_free_ char *dir = expand_kver(c->source_dir, in->m->kver);
-	_cleanup_free_ char *alt = strdup(cm->name);
-	struct strbuf b;
-	char *path;
+	_cleanup_free_ char *path = NULL;
 	int r;
 
-	if (!dir || !alt)
+	if (!dir)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	for (char *p = alt; *p; p++)
-		if (*p == '_')
-			*p = '-';
-	strbuf_init(&b);
-	strbuf_printf(&b, "%s/%s.ko", dir, cm->name);
-	path = strbuf_steal(&b);
-	if (path && !dk_path_exists(path)) {
-		strbuf_printf(&b, "%s/%s.ko", dir, alt);
-		if (!b.oom && dk_path_exists(b.s)) {
+	/* NAME.ko, else the file name kbuild gives it (nvidia-drm.ko: nvidia_drm). */
+	path = dk_strdup_printf("%s/%s.ko", dir, cm->name);
+	if (path && !dk_path_exists(path) && strchr(cm->name, '_')) {
+		_cleanup_free_ char *alt = dk_strdup_printf("%s/%s.ko", dir, cm->name);
+
+		for (char *p = alt ? strrchr(alt, '/') : NULL; p && *p; p++)
+			if (*p == '_')
+				*p = '-';
+		if (alt && dk_path_exists(alt)) {
 			free(path);
-			path = strbuf_steal(&b);
+			path = TAKE_PTR(alt);
 		}
 	}
-	strbuf_release(&b);
 	if (!path)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	if (!dk_path_exists(path)) {
-		r = dk_error_set(err, ENOENT,
-				 "step 3 (get): component %s: no %s.ko in %s (%s:%d): "
-				 "this image has no modules for kernel %s",
-				 c->name, cm->name, dir, in->cfg->path, cm->line,
-				 in->m->kver);
-		free(path);
-		return r;
-	}
 	r = dk_modfile_open(in->m, path, out, err);
-	free(path);
+	if (r == -ENOENT) {
+		dk_error_free(err);
+		return dk_error_set(err, ENOENT,
+				    "step 3 (get): component %s: no %s.ko in %s (%s:%d): "
+				    "this image has no modules for kernel %s",
+				    c->name, cm->name, dir, in->cfg->path, cm->line,
+				    in->m->kver);
+	}
 	if (r < 0)
 		return dk_error_wrap(err, "step 3 (get): component %s", c->name);
 	if (!streq((*out)->name, cm->name)) {
@@ -1524,7 +1522,9 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 		(long long)(dk_now_ms() - t));
 
 	t = dk_now_ms();
-	r = save_state(&in, err);
+	/* Steps 6-7 saved the state after each change; write it here only when
+	 * nothing was (every module loaded by someone else already). */
+	r = in.state_saved ? 0 : save_state(&in, err);
 	if (r < 0)
 		return changed_failed(&in, r, err);
 	write_status(&in, "ready", NULL);

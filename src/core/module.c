@@ -516,20 +516,12 @@ bool dk_module_available(struct dk_modctx *m, const char *name)
 {
 	_cleanup_free_ char *dir = module_path(m, name, NULL);
 	_cleanup_kmod_list_ struct kmod_list *list = NULL;
-	_cleanup_kmod_module_ struct kmod_module *mod = NULL;
 
 	if (dir && dk_is_dir(dir))
 		return true;
-	/* By name in modules.dep, else modules.builtin. */
-	if (kmod_module_new_from_name(m->kmod, name, &mod) == 0) {
-		const char *p = kmod_module_get_path(mod);
-
-		if (p)
-			return true;
-	}
-	if (kmod_module_new_from_lookup(m->kmod, name, &list) == 0 && list)
-		return true;
-	return false;
+	/* One lookup: modules.dep by name, aliases, modules.builtin (the one
+	 * dk_module_probe makes to load it). */
+	return kmod_module_new_from_lookup(m->kmod, name, &list) == 0 && list;
 }
 
 static bool external_available(void *userdata, const char *dep)

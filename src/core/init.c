@@ -1020,8 +1020,7 @@ static int sign_modules(struct init *in, struct dk_error **err)
 						    "step 5 (sign): create %s: %s", dir,
 						    strerror(-r));
 		}
-		if (asprintf(&base, "%s.ko", im->file->name) < 0)
-			base = NULL;
+		base = dk_strdup_printf("%s.ko", im->file->name);
 		out = base ? dk_path_join(dir, base) : NULL;
 		if (!out)
 			return dk_error_set(err, ENOMEM, "out of memory");

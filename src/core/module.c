@@ -632,8 +632,11 @@ int dk_module_probe(struct dk_modctx *m, const char *name, struct dk_error **err
 	}
 	r = kmod_module_new_from_lookup(m->kmod, name, &list);
 	if (r < 0)
-		return dk_error_set(err, -r, "look up %s in %s: %s", name, m->moddir,
-				    strerror(-r));
+		return dk_error_set(
+			err, -r,
+			"look up %s in %s: %s: check that the host's "
+			"/lib/modules is mounted (host_root) and depmod has run",
+			name, m->moddir, strerror(-r));
 	if (!list)
 		return dk_error_set(err, ENOENT,
 				    "%s is not in the host module tree %s (modules.dep): "
@@ -672,7 +675,8 @@ int dk_module_insert(struct dk_modctx *m, const struct dk_modfile *f,
 	}
 	r = kmod_module_new_from_path(m->kmod, f->path, &mod);
 	if (r < 0)
-		return dk_error_set(err, -r, "open %s: %s", f->path, strerror(-r));
+		return dk_error_set(err, -r, "insert %s: open %s: %s", f->name, f->path,
+				    strerror(-r));
 	r = kmod_module_insert_module(mod, 0, f->params ? f->params : "");
 	if (r < 0)
 		return insert_error(m, f, -r, err);

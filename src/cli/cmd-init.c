@@ -36,7 +36,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"dry-run", no_argument, NULL, 'n'},
-		{"sysfs", required_argument, NULL, 's'},
+		DK_OPTION_SYSFS,
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -53,13 +53,12 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		case 'n':
 			dry_run = true;
 			break;
-		case 's':
-			ctx->sysfs = optarg;
-			break;
 		case 'h':
 			help();
 			return DK_EXIT_OK;
 		default:
+			if (dk_cli_host_option(ctx, c, optarg))
+				break;
 			return dk_usage_error("init", "unknown option");
 		}
 	}

@@ -70,8 +70,8 @@ struct init {
 	char *state_path, *status_path, *lock_path;
 	int lock_fd, sfd;
 	bool term, skip_waits;
+	bool state_saved; /* state.json holds in->state (every change is saved at once) */
 	int64_t t0;
-	const char *phase;
 };
 
 static void init_release(struct init *in)
@@ -305,7 +305,9 @@ static void write_termination_log(const struct init *in, const char *msg)
 		return;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		dk_warn("cannot write the termination log %s: %s", path, strerror(errno));
+		dk_warn("cannot write the termination log %s: %s: Kubernetes will not "
+			"show why init stopped; check termination_log in %s",
+			path, strerror(errno), in->cfg->path);
 		return;
 	}
 	/* Kubernetes reads at most 4096 bytes; it is a plain file (often a bind
@@ -313,7 +315,7 @@ static void write_termination_log(const struct init *in, const char *msg)
 	if (len > TERMINATION_LOG_MAX)
 		len = TERMINATION_LOG_MAX;
 	if (write(fd, msg, len) < 0)
-		dk_warn("write %s: %s", path, strerror(errno));
+		dk_warn("write the termination log %s: %s", path, strerror(errno));
 }
 
 static const char *action_str(enum action a)
@@ -335,7 +337,6 @@ static void write_status(struct init *in, const char *phase, const char *error)
 	struct json_writer w;
 	int r;
 
-	in->phase = phase;
 	json_init(&w, true);
 	json_begin_object(&w);
 	json_kv_string(&w, "phase", phase);
@@ -374,17 +375,24 @@ static void write_status(struct init *in, const char *phase, const char *error)
 	if (!w.out.oom) {
 		r = dk_write_file_atomic(in->status_path, w.out.s, w.out.len, 0644);
 		if (r < 0)
-			dk_warn("write %s: %s", in->status_path, strerror(-r));
+			dk_warn("write the status file %s (phase %s): %s: drvkit status "
+				"and probes reading it see an old phase; check that "
+				"state_dir is a writable mount",
+				in->status_path, phase, strerror(-r));
 	}
 	json_release(&w);
 }
 
 static int save_state(struct init *in, struct dk_error **err)
 {
+	int r;
+
 	in->state.pid = getpid();
 	if (!in->state.kernel && !(in->state.kernel = strdup(in->m->kver)))
 		return dk_error_set(err, ENOMEM, "out of memory");
-	return dk_state_write(in->state_path, &in->state, err);
+	r = dk_state_write(in->state_path, &in->state, err);
+	in->state_saved = r >= 0;
+	return r;
 }
 
 /* ---- step 1: lock ---- */
@@ -400,7 +408,10 @@ static int take_lock(struct init *in, struct dk_error **err)
 				    in->cfg->state_dir, strerror(-r));
 	in->lock_fd = open(in->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (in->lock_fd < 0)
-		return dk_error_set(err, errno, "step 1 (lock): open %s: %s",
+		return dk_error_set(err, errno,
+				    "step 1 (lock): open %s: %s: state_dir must be a "
+				    "writable directory (a hostPath mount kept across "
+				    "restarts)",
 				    in->lock_path, strerror(errno));
 	if (flock(in->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
@@ -418,7 +429,9 @@ static int take_lock(struct init *in, struct dk_error **err)
 	}
 	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (ftruncate(in->lock_fd, 0) < 0 || pwrite(in->lock_fd, buf, strlen(buf), 0) < 0)
-		dk_warn("write pid to %s: %s", in->lock_path, strerror(errno));
+		dk_warn("step 1 (lock): write pid to %s: %s (the lock is held; a second "
+			"instance will not be able to name this pid)",
+			in->lock_path, strerror(errno));
 	return 0;
 }
 
@@ -450,40 +463,35 @@ static int get_module_file(struct init *in, const struct dk_config_component *c,
 			   struct dk_error **err)
 {
 	_cleanup_free_ char *dir = expand_kver(c->source_dir, in->m->kver);
-	_cleanup_free_ char *alt = strdup(cm->name);
-	struct strbuf b;
-	char *path;
+	_cleanup_free_ char *path = NULL;
 	int r;
 
-	if (!dir || !alt)
+	if (!dir)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	for (char *p = alt; *p; p++)
-		if (*p == '_')
-			*p = '-';
-	strbuf_init(&b);
-	strbuf_printf(&b, "%s/%s.ko", dir, cm->name);
-	path = strbuf_steal(&b);
-	if (path && !dk_path_exists(path)) {
-		strbuf_printf(&b, "%s/%s.ko", dir, alt);
-		if (!b.oom && dk_path_exists(b.s)) {
+	/* NAME.ko, else the file name kbuild gives it (nvidia-drm.ko: nvidia_drm). */
+	path = dk_strdup_printf("%s/%s.ko", dir, cm->name);
+	if (path && !dk_path_exists(path) && strchr(cm->name, '_')) {
+		_cleanup_free_ char *alt = dk_strdup_printf("%s/%s.ko", dir, cm->name);
+
+		for (char *p = alt ? strrchr(alt, '/') : NULL; p && *p; p++)
+			if (*p == '_')
+				*p = '-';
+		if (alt && dk_path_exists(alt)) {
 			free(path);
-			path = strbuf_steal(&b);
+			path = TAKE_PTR(alt);
 		}
 	}
-	strbuf_release(&b);
 	if (!path)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	if (!dk_path_exists(path)) {
-		r = dk_error_set(err, ENOENT,
-				 "step 3 (get): component %s: no %s.ko in %s (%s:%d): "
-				 "this image has no modules for kernel %s",
-				 c->name, cm->name, dir, in->cfg->path, cm->line,
-				 in->m->kver);
-		free(path);
-		return r;
-	}
 	r = dk_modfile_open(in->m, path, out, err);
-	free(path);
+	if (r == -ENOENT) {
+		dk_error_free(err);
+		return dk_error_set(err, ENOENT,
+				    "step 3 (get): component %s: no %s.ko in %s (%s:%d): "
+				    "this image has no modules for kernel %s",
+				    c->name, cm->name, dir, in->cfg->path, cm->line,
+				    in->m->kver);
+	}
 	if (r < 0)
 		return dk_error_wrap(err, "step 3 (get): component %s", c->name);
 	if (!streq((*out)->name, cm->name)) {
@@ -573,13 +581,14 @@ static int check_modules(struct init *in, struct dk_error **err)
 		r = dk_module_open(in->mods[i].file->path, &mods[i], err);
 		if (r < 0) {
 			modules_free(mods, i);
-			return dk_error_wrap(err, "step 4 (check)");
+			return dk_error_wrap(err, "step 4 (check): component %s",
+					     in->mods[i].comp->name);
 		}
 	}
 	r = dk_check_modules(k, mods, in->n_mods, &res, err);
 	if (r < 0) {
 		modules_free(mods, in->n_mods);
-		return dk_error_wrap(err, "step 4 (check)");
+		return dk_error_wrap(err, "step 4 (check) against %s", hdr);
 	}
 	for (size_t i = 0; i < in->n_mods && r >= 0; i++) {
 		const struct imod *im = &in->mods[i];
@@ -755,7 +764,10 @@ static int plan(struct init *in, struct dk_error **err)
 			policy ? policy : "");
 	r = dk_state_read(in->state_path, &in->state, err);
 	if (r < 0) {
-		dk_warn("ignoring the previous state: %s", (*err)->msg);
+		dk_warn("step 2 (detect): ignoring the previous state: %s: modules a "
+			"previous drvkit init loaded count as loaded by someone else "
+			"(left alone on exit)",
+			(*err)->msg);
 		dk_error_free(err);
 	}
 	if (in->state.kernel && !streq(in->state.kernel, in->m->kver)) {
@@ -1022,8 +1034,7 @@ static int sign_modules(struct init *in, struct dk_error **err)
 						    "step 5 (sign): create %s: %s", dir,
 						    strerror(-r));
 		}
-		if (asprintf(&base, "%s.ko", im->file->name) < 0)
-			base = NULL;
+		base = dk_strdup_printf("%s.ko", im->file->name);
 		out = base ? dk_path_join(dir, base) : NULL;
 		if (!out)
 			return dk_error_set(err, ENOMEM, "out of memory");
@@ -1098,12 +1109,16 @@ static int set_firmware_path(struct init *in)
 	_cleanup_free_ char *cur = NULL;
 	_cleanup_close_ int fd = -1;
 	const char *want = in->cfg->firmware_path;
+	int r;
 
 	if (!p)
 		return -ENOMEM;
-	if (dk_read_line(p, &cur) < 0) {
-		dk_warn("step 7 (firmware): cannot read %s: %s; firmware path not set", p,
-			strerror(errno));
+	r = dk_read_line(p, &cur);
+	if (r < 0) {
+		dk_warn("step 7 (firmware): cannot read %s: %s; firmware search path "
+			"not set to %s: mount the host's /sys, or boot with "
+			"firmware_class.path=%s",
+			p, strerror(-r), want, want);
 		return 0;
 	}
 	if (*cur) {
@@ -1115,7 +1130,10 @@ static int set_firmware_path(struct init *in)
 	}
 	fd = open(p, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, want, strlen(want)) < 0) {
-		dk_warn("step 7 (firmware): write %s: %s", p, strerror(errno));
+		dk_warn("step 7 (firmware): write %s: %s; firmware search path not set "
+			"to %s: mount /sys read-write, or boot with "
+			"firmware_class.path=%s",
+			p, strerror(errno), want, want);
 		return 0;
 	}
 	dk_info("step 7 (firmware): search path set to %s", want);
@@ -1268,7 +1286,9 @@ static int shutdown_modules(struct init *in, struct strbuf *failure)
 		}
 	}
 	if (unlink(in->state_path) < 0 && errno != ENOENT)
-		dk_warn("remove %s: %s", in->state_path, strerror(errno));
+		dk_warn("step 10 (stop): remove the state file %s: %s: the next "
+			"drvkit init finds nothing of it loaded and ignores it",
+			in->state_path, strerror(errno));
 	dk_info("step 10 (stop): everything unloaded in %lld ms",
 		(long long)(dk_now_ms() - start));
 	return 0;
@@ -1524,7 +1544,9 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 		(long long)(dk_now_ms() - t));
 
 	t = dk_now_ms();
-	r = save_state(&in, err);
+	/* Steps 6-7 saved the state after each change; write it here only when
+	 * nothing was (every module loaded by someone else already). */
+	r = in.state_saved ? 0 : save_state(&in, err);
 	if (r < 0)
 		return changed_failed(&in, r, err);
 	write_status(&in, "ready", NULL);
@@ -1555,7 +1577,8 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 		struct pollfd pfd = {in.sfd, POLLIN, 0};
 
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			dk_warn("poll: %s", strerror(errno));
+			dk_warn("step 9 (wait): poll on the signalfd: %s",
+				strerror(errno));
 		if (drain_signals(&in))
 			break;
 	}

@@ -37,11 +37,6 @@ int64_t dk_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *xstrdup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 void dk_names_free(char **v, size_t n)
 {
 	if (!v)
@@ -129,7 +124,6 @@ int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out, struct dk_er
 {
 	_cleanup_modctx_ struct dk_modctx *m = calloc(1, sizeof(*m));
 	_cleanup_free_ char *rel = NULL;
-	struct strbuf b;
 	int r;
 
 	if (!m)
@@ -141,9 +135,7 @@ int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out, struct dk_er
 				    "the config or --kernel",
 				    strerror(-r));
 	m->host_root = strdup(ctx->host_root ? ctx->host_root : "/");
-	strbuf_init(&b);
-	strbuf_printf(&b, "lib/modules/%s", m->kver);
-	rel = strbuf_steal(&b);
+	rel = dk_strdup_printf("lib/modules/%s", m->kver);
 	if (!m->host_root || !rel)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	m->moddir = dk_path_join(m->host_root, rel);
@@ -257,7 +249,9 @@ int dk_modfile_open(struct dk_modctx *m, const char *path, struct dk_modfile **o
 		return dk_error_set(err, EBADMSG,
 				    "%s has no .modinfo: not a kernel module", path);
 	if (!f->name) {
-		f->name = xstrdup_or_null(kmod_module_get_name(mod));
+		const char *name = kmod_module_get_name(mod);
+
+		f->name = name ? strdup(name) : NULL;
 		if (!f->name)
 			return dk_error_set(err, ENOMEM, "out of memory");
 	}
@@ -329,12 +323,8 @@ int dk_modfile_open_dir(struct dk_modctx *m, const char *dir, struct dk_modfile 
 
 static char *module_path(const struct dk_modctx *m, const char *name, const char *leaf)
 {
-	struct strbuf b;
-
-	strbuf_init(&b);
-	strbuf_printf(&b, "%s/module/%s%s%s", m->sysfs, name, leaf ? "/" : "",
-		      leaf ? leaf : "");
-	return strbuf_steal(&b);
+	return dk_strdup_printf("%s/module/%s%s%s", m->sysfs, name, leaf ? "/" : "",
+				leaf ? leaf : "");
 }
 
 static char *read_attr(const struct dk_modctx *m, const char *name, const char *leaf)
@@ -495,9 +485,9 @@ bool dk_kernel_can_unload(const struct dk_modctx *m, char **why)
 		return false;
 	}
 	/* Nothing loadable is loaded: ask the kernel config. */
-	strbuf_printf(&b, "boot/config-%s", m->kver);
-	cfgpath = dk_path_join(m->host_root, b.oom ? "" : b.s);
-	strbuf_release(&b);
+	cfg = dk_strdup_printf("boot/config-%s", m->kver);
+	cfgpath = cfg ? dk_path_join(m->host_root, cfg) : NULL;
+	free(TAKE_PTR(cfg));
 	if (cfgpath && dk_read_file(cfgpath, 0, &cfg, NULL) == 0 &&
 	    strstr(cfg, "# CONFIG_MODULE_UNLOAD is not set")) {
 		if (why) {
@@ -516,20 +506,12 @@ bool dk_module_available(struct dk_modctx *m, const char *name)
 {
 	_cleanup_free_ char *dir = module_path(m, name, NULL);
 	_cleanup_kmod_list_ struct kmod_list *list = NULL;
-	_cleanup_kmod_module_ struct kmod_module *mod = NULL;
 
 	if (dir && dk_is_dir(dir))
 		return true;
-	/* By name in modules.dep, else modules.builtin. */
-	if (kmod_module_new_from_name(m->kmod, name, &mod) == 0) {
-		const char *p = kmod_module_get_path(mod);
-
-		if (p)
-			return true;
-	}
-	if (kmod_module_new_from_lookup(m->kmod, name, &list) == 0 && list)
-		return true;
-	return false;
+	/* One lookup: modules.dep by name, aliases, modules.builtin (the one
+	 * dk_module_probe makes to load it). */
+	return kmod_module_new_from_lookup(m->kmod, name, &list) == 0 && list;
 }
 
 static bool external_available(void *userdata, const char *dep)
@@ -650,8 +632,11 @@ int dk_module_probe(struct dk_modctx *m, const char *name, struct dk_error **err
 	}
 	r = kmod_module_new_from_lookup(m->kmod, name, &list);
 	if (r < 0)
-		return dk_error_set(err, -r, "look up %s in %s: %s", name, m->moddir,
-				    strerror(-r));
+		return dk_error_set(
+			err, -r,
+			"look up %s in %s: %s: check that the host's "
+			"/lib/modules is mounted (host_root) and depmod has run",
+			name, m->moddir, strerror(-r));
 	if (!list)
 		return dk_error_set(err, ENOENT,
 				    "%s is not in the host module tree %s (modules.dep): "
@@ -690,7 +675,8 @@ int dk_module_insert(struct dk_modctx *m, const struct dk_modfile *f,
 	}
 	r = kmod_module_new_from_path(m->kmod, f->path, &mod);
 	if (r < 0)
-		return dk_error_set(err, -r, "open %s: %s", f->path, strerror(-r));
+		return dk_error_set(err, -r, "insert %s: open %s: %s", f->name, f->path,
+				    strerror(-r));
 	r = kmod_module_insert_module(mod, 0, f->params ? f->params : "");
 	if (r < 0)
 		return insert_error(m, f, -r, err);

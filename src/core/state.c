@@ -165,8 +165,10 @@ int dk_state_write(const char *path, const struct dk_state *st, struct dk_error 
 	r = dk_write_file_atomic(path, w.out.s, w.out.len, 0644);
 	json_release(&w);
 	if (r < 0)
-		return dk_error_set(err, -r, "write state file %s: %s", path,
-				    strerror(-r));
+		return dk_error_set(err, -r,
+				    "write state file %s: %s: check that state_dir is a "
+				    "writable mount with free space",
+				    path, strerror(-r));
 	return 0;
 }
 
@@ -281,9 +283,13 @@ int dk_state_read(const char *path, struct dk_state *st, struct dk_error **err)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
 	if (!yaml_parser_load(&parser, &doc)) {
+		r = dk_error_set(err, EBADMSG,
+				 "state file %s is not valid JSON (line %zu: %s): "
+				 "remove it once no module it lists is loaded",
+				 path, parser.problem_mark.line + 1,
+				 parser.problem ? parser.problem : "?");
 		yaml_parser_delete(&parser);
-		return dk_error_set(err, EBADMSG, "state file %s is not valid JSON",
-				    path);
+		return r;
 	}
 	yaml_parser_delete(&parser);
 	r = parse_state(&doc, st);
@@ -291,8 +297,12 @@ int dk_state_read(const char *path, struct dk_state *st, struct dk_error **err)
 	if (r < 0) {
 		dk_state_release(st);
 		return dk_error_set(err, -r, "state file %s: %s", path,
-				    r == -EBADMSG ? "not a drvkit state file (version 1)"
-						  : strerror(-r));
+				    r == -EBADMSG
+					    ? "not a drvkit state file (version 1): "
+					      "written by another drvkit version? "
+					      "remove it once no module it lists "
+					      "is loaded"
+					    : strerror(-r));
 	}
 	return 0;
 }

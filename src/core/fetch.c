@@ -145,25 +145,6 @@ static int parse_source(const char *url, char **path)
 	return -EPROTONOSUPPORT;
 }
 
-static int mkdir_p(const char *path)
-{
-	_cleanup_free_ char *p = strdup(path);
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int write_all_at(int fd, const char *buf, size_t len, uint64_t off)
 {
 	while (len > 0) {
@@ -347,7 +328,7 @@ static void cache_add(struct xfer *x)
 	tmp = dk_strdup_printf("%s/.%s.%d.tmp", dir ? dir : "", x->want, (int)getpid());
 	if (!dir || !tmp)
 		return;
-	r = mkdir_p(dir);
+	r = dk_mkdir_p(dir, 0755);
 	if (r < 0) {
 		run_log(x->run, DK_LOG_WARN, "cache %s: %s", dir, strerror(-r));
 		return;
@@ -955,7 +936,7 @@ static void stream_cache_open(struct xfer *x)
 
 	if (!dir)
 		return;
-	r = mkdir_p(dir);
+	r = dk_mkdir_p(dir, 0755);
 	if (r < 0) {
 		run_log(x->run, DK_LOG_WARN, "cache %s: %s", dir, strerror(-r));
 		return;

@@ -282,6 +282,25 @@ int dk_copy_file_atomic(const char *path, int src_fd, size_t len, const void *ta
 	return write_atomic(path, mode, fill_from, &s);
 }
 
+int dk_mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 bool dk_path_exists(const char *path)
 {
 	return access(path, F_OK) == 0;

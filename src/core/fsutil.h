@@ -36,6 +36,8 @@ int dk_write_file_atomic(const char *path, const void *data, size_t len,
  * copy_file_range where it can) followed by tail; same temp + fsync + rename as above. */
 int dk_copy_file_atomic(const char *path, int src_fd, size_t len, const void *tail,
 			size_t tail_len, mode_t mode) _must_check_;
+/* mkdir -p: creates path and its missing parents with mode; existing ones are fine. */
+int dk_mkdir_p(const char *path, mode_t mode) _must_check_;
 bool dk_path_exists(const char *path);
 bool dk_is_dir(const char *path);
 /* Removes trailing whitespace in place. */

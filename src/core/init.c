@@ -262,25 +262,6 @@ static void trim_memory(void)
 
 /* ---- files: state, status, ready, termination log ---- */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = strdup(path);
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int mkdir_parent(const char *path)
 {
 	_cleanup_free_ char *p = strdup(path);
@@ -292,7 +273,7 @@ static int mkdir_parent(const char *path)
 	if (!slash || slash == p)
 		return 0;
 	*slash = '\0';
-	return mkdir_p(p, 0755);
+	return dk_mkdir_p(p, 0755);
 }
 
 static void write_termination_log(const struct init *in, const char *msg)
@@ -402,7 +383,7 @@ static int take_lock(struct init *in, struct dk_error **err)
 	char buf[32];
 	int r;
 
-	r = mkdir_p(in->cfg->state_dir, 0755);
+	r = dk_mkdir_p(in->cfg->state_dir, 0755);
 	if (r < 0)
 		return dk_error_set(err, -r, "step 1 (lock): create state dir %s: %s",
 				    in->cfg->state_dir, strerror(-r));
@@ -1028,7 +1009,7 @@ static int sign_modules(struct init *in, struct dk_error **err)
 			r = dk_signer_new(&so, &signer, err);
 			if (r < 0)
 				return dk_error_wrap(err, "step 5 (sign)");
-			r = mkdir_p(dir, 0700);
+			r = dk_mkdir_p(dir, 0700);
 			if (r < 0)
 				return dk_error_set(err, -r,
 						    "step 5 (sign): create %s: %s", dir,

@@ -58,3 +58,19 @@ done_testing() {
 	echo "1..$_tap_n"
 	[ "$_tap_fail" -eq 0 ]
 }
+# start_file_server DIR: tests/fetch-server.py serving DIR on loopback in the background;
+# sets $U (base URL), $SPID, $SERVER_LOG; stopped on exit.
+start_file_server() {
+	SERVER_LOG=$TMP/server.log
+	rm -f "$TMP/server.port"
+	: >"$SERVER_LOG"
+	python3 "$DK_SRCDIR/tests/fetch-server.py" --dir "$1" --port-file "$TMP/server.port" \
+		--log "$SERVER_LOG" &
+	SPID=$!
+	trap 'kill $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; rm -rf "$TMP"' EXIT
+	for _ in $(seq 200); do
+		[ -s "$TMP/server.port" ] && break
+		sleep 0.05
+	done
+	U=http://127.0.0.1:$(cat "$TMP/server.port")
+}

@@ -45,16 +45,7 @@ S_DEB=$(sha "$WWW/dktest.deb")
 S_EVIL=$(sha "$WWW/evil.tar")
 ZERO=$(printf '%064d' 0)
 
-rm -f "$TMP/port"
-: >"$TMP/log"
-python3 "$SERVER" --dir "$WWW" --port-file "$TMP/port" --log "$TMP/log" &
-SPID=$!
-trap 'kill $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do
-	[ -s "$TMP/port" ] && break
-	sleep 0.05
-done
-U=http://127.0.0.1:$(cat "$TMP/port")
+start_file_server "$WWW"
 FAST=(--retry-delay-ms 10)
 same_tree() { diff -r "$SRC" "$1" >/dev/null && [ "$(readlink "$1/sub/link-to-hello")" = ../hello.txt ]; }
 
@@ -99,7 +90,7 @@ run "$DRVKIT" extract "$U/cut/dktest.deb" --sha256 "$S_DEB" -C "$TMP/o5" \
 is "$rc" 0 "cut mid-body: exit 0"
 same_tree "$TMP/o5"
 ok $? "cut mid-body: resumed, tree identical"
-grep -q '"path": "/cut/dktest.deb", "range": "bytes=[1-9]' "$TMP/log"
+grep -q '"path": "/cut/dktest.deb", "range": "bytes=[1-9]' "$SERVER_LOG"
 ok $? "the second request resumed with Range"
 
 # --- 404

@@ -85,15 +85,7 @@ if [ ${#debs[@]} -ne 6 ]; then
 fi
 # the same packages served over loopback HTTP, each with its digest
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
-: >"$TMP/srv.log"
-python3 "$DK_SRCDIR/tests/fetch-server.py" --dir "$CACHE" --port-file "$TMP/srv.port" --log "$TMP/srv.log" &
-SPID=$!
-trap 'kill $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do
-	[ -s "$TMP/srv.port" ] && break
-	sleep 0.05
-done
-U=http://127.0.0.1:$(cat "$TMP/srv.port")
+start_file_server "$CACHE"
 urls=()
 for f in "${files[@]}"; do
 	urls+=(--package "$U/ok/$(basename "$f")#sha256=$(sha256sum "$f" | cut -d' ' -f1)")
@@ -109,7 +101,7 @@ H=$TMP/h
 mkdir -p "$TMP/dl"
 run env TMPDIR="$TMP/dl" "$DRVKIT" headers --kernel "$KVER" "${urls[@]}" -o "$H" --cache-dir "$TMP/cache"
 is "$rc" 0 "materialise from 3 .debs over http: exit 0"
-is "$(grep -c '"method": "GET"' "$TMP/srv.log")" 3 "each package downloaded once"
+is "$(grep -c '"method": "GET"' "$SERVER_LOG")" 3 "each package downloaded once"
 n=$(ls "$TMP/cache/sha256" 2>/dev/null | wc -l)
 is "$n" 3 "verified downloads kept in --cache-dir"
 is "$(ls -A "$TMP/dl")" "" "the downloads were removed after unpacking"

@@ -5,7 +5,6 @@
 . "$(dirname "$0")/../lib.sh"
 
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
-SERVER="$DK_SRCDIR/tests/fetch-server.py"
 WWW=$TMP/www
 SRC=$TMP/src
 mkdir -p "$WWW" "$SRC/sub/deeper"

@@ -7,10 +7,10 @@
 
 #include "shared/macro.h"
 
+#include "base/ctx.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "cli/cli.h"
-#include "core/ctx.h"
-#include "core/error.h"
-#include "core/log.h"
 
 #ifndef DRVKIT_VERSION
 #define DRVKIT_VERSION "0.0.0"

@@ -3,8 +3,8 @@
 
 #include <stdbool.h>
 
-#include "core/ctx.h"
-#include "core/error.h"
+#include "base/ctx.h"
+#include "base/error.h"
 
 /* A subcommand: parses its own argv (argv[0] is the command name), calls the
  * core, renders. Returns an exit code >= 0, or -errno with *err set, which

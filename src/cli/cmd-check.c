@@ -7,10 +7,10 @@
 #include "shared/cleanup.h"
 #include "shared/json-writer.h"
 
-#include "core/check.h"
-#include "core/elf.h"
+#include "kmod/check.h"
+#include "kmod/elf.h"
 
-#include "cli.h"
+#include "cli/cli.h"
 
 static void help(void)
 {

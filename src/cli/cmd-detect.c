@@ -3,9 +3,9 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "cli.h"
-#include "core/detect.h"
-#include "detect-render.h"
+#include "host/detect.h"
+#include "cli/cli.h"
+#include "cli/detect-render.h"
 
 static void help(void)
 {

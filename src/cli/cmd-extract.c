@@ -9,11 +9,11 @@
 
 #include "shared/cleanup.h"
 
-#include "cli.h"
-#include "fetch-opts.h"
-#include "core/archive.h"
-#include "core/fetch-extract.h"
-#include "core/log.h"
+#include "base/log.h"
+#include "get/archive.h"
+#include "get/fetch-extract.h"
+#include "cli/cli.h"
+#include "cli/fetch-opts.h"
 
 #define MAX_GLOBS 64
 

@@ -8,10 +8,10 @@
 
 #include "shared/cleanup.h"
 
-#include "core/fetch.h"
-#include "core/log.h"
-#include "cli.h"
-#include "fetch-opts.h"
+#include "base/log.h"
+#include "get/fetch.h"
+#include "cli/cli.h"
+#include "cli/fetch-opts.h"
 
 #define MAX_FILES 64
 

@@ -8,9 +8,9 @@
 #include "shared/cleanup.h"
 #include "shared/json-writer.h"
 
-#include "cli.h"
-#include "core/headers-fetch.h"
-#include "core/headers.h"
+#include "host/headers.h"
+#include "get/headers-fetch.h"
+#include "cli/cli.h"
 
 #define MAX_PACKAGES 32
 

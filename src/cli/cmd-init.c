@@ -2,10 +2,10 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "core/config.h"
-#include "core/init.h"
+#include "init/config.h"
+#include "init/init.h"
 
-#include "cli.h"
+#include "cli/cli.h"
 
 static void help(void)
 {

@@ -7,11 +7,11 @@
 
 #include "shared/cleanup.h"
 
-#include "core/config.h"
-#include "core/fsutil.h"
-#include "core/module.h"
+#include "base/fsutil.h"
+#include "kmod/module.h"
+#include "init/config.h"
 
-#include "cli.h"
+#include "cli/cli.h"
 
 static void help(void)
 {

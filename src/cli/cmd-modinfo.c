@@ -9,10 +9,10 @@
 #include "shared/cleanup.h"
 #include "shared/json-writer.h"
 
-#include "core/elf.h"
+#include "kmod/elf.h"
 
-#include "cli.h"
-#include "modinfo-render.h"
+#include "cli/cli.h"
+#include "cli/modinfo-render.h"
 
 static void help(void)
 {

@@ -7,9 +7,9 @@
 
 #include "shared/cleanup.h"
 
-#include "core/sign.h"
+#include "kmod/sign.h"
 
-#include "cli.h"
+#include "cli/cli.h"
 
 static void help(void)
 {

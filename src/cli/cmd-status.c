@@ -7,10 +7,10 @@
 #include "shared/cleanup.h"
 #include "shared/json-writer.h"
 
-#include "core/fsutil.h"
-#include "core/init.h"
+#include "base/fsutil.h"
+#include "init/init.h"
 
-#include "cli.h"
+#include "cli/cli.h"
 
 static void help(void)
 {

@@ -7,9 +7,9 @@
 
 #include "shared/cleanup.h"
 
-#include "core/module.h"
+#include "kmod/module.h"
 
-#include "cli.h"
+#include "cli/cli.h"
 
 static void help(void)
 {

@@ -2,9 +2,9 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "core/sign.h"
+#include "kmod/sign.h"
 
-#include "cli.h"
+#include "cli/cli.h"
 
 static void help(void)
 {

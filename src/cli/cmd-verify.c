@@ -4,9 +4,9 @@
 
 #include "shared/json-writer.h"
 
-#include "core/sign.h"
+#include "kmod/sign.h"
 
-#include "cli.h"
+#include "cli/cli.h"
 
 DK_DEFINE_CLEANUP(X509 *, X509_free)
 

@@ -6,7 +6,7 @@
 
 #include "shared/json-writer.h"
 
-#include "detect-render.h"
+#include "cli/detect-render.h"
 
 /* --- text ------------------------------------------------------------------ */
 

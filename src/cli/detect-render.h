@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#include "core/detect.h"
+#include "host/detect.h"
 
 /* Aligned "key: value" sections for people. */
 void dk_detect_render_text(FILE *f, const struct dk_detect *d);

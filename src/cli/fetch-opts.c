@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "cli.h"
-#include "fetch-opts.h"
+#include "cli/cli.h"
+#include "cli/fetch-opts.h"
 
 const char dk_fetch_options_help[] =
 	"  --cache-dir DIR            reuse and store verified files by digest\n"

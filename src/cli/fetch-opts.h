@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/fetch.h"
+#include "get/fetch.h"
 
 /* The download options of the commands that fetch (fetch, extract URL): one table, one
  * parser, one help text. getopt_long codes above any char and the host options. */

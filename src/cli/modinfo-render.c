@@ -9,9 +9,9 @@
 #include "shared/json-writer.h"
 #include "shared/strbuf.h"
 
-#include "core/log.h"
+#include "base/log.h"
 
-#include "modinfo-render.h"
+#include "cli/modinfo-render.h"
 
 /* One key/value as kmod lists it: .modinfo in file order, then the signature. */
 struct kv {

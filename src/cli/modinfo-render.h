@@ -5,8 +5,8 @@
 
 #include "shared/json-writer.h"
 
-#include "core/elf.h"
-#include "core/error.h"
+#include "base/error.h"
+#include "kmod/elf.h"
 
 /* Renders one module as drvkit modinfo shows it: with w NULL, kmod modinfo's text
  * to f (only FIELD's values when field is not NULL); else one JSON object into w.

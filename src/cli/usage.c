@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 
 int dk_usage_error(const char *cmd, const char *fmt, ...)
 {

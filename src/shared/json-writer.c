@@ -2,7 +2,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "json-writer.h"
+#include "shared/json-writer.h"
 
 void json_init(struct json_writer *w, bool pretty)
 {

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "strbuf.h"
+#include "shared/strbuf.h"
 
 /* Minimal streaming JSON writer: tracks whether a comma is due at each
  * nesting level so callers only say what to emit. Output is compact

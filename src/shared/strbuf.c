@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "strbuf.h"
+#include "shared/strbuf.h"
 
 void strbuf_init(struct strbuf *b)
 {

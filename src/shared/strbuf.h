@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 /* Growable NUL-terminated string. On allocation failure it latches `oom`
  * and further appends are no-ops, so callers check once at the end. */

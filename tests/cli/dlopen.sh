@@ -1,5 +1,5 @@
 #!/bin/bash
-# libcurl and libarchive are loaded on first use (src/core/dlib.h), not at exec: the
+# libcurl and libarchive are loaded on first use (src/base/dlib.h), not at exec: the
 # binary must not list them as NEEDED, commands that do not use them must work without
 # them, and those that do must say clearly which package is missing (exit 6, ELIBACC).
 # DRVKIT_TEST_LIBCURL / DRVKIT_TEST_LIBARCHIVE name a library to load instead.

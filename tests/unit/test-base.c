@@ -10,8 +10,8 @@
 #include "shared/json-writer.h"
 #include "shared/strbuf.h"
 
-#include "core/error.h"
-#include "core/fsutil.h"
+#include "base/error.h"
+#include "base/fsutil.h"
 
 #include "tap.h"
 

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/config.h"
-#include "core/error.h"
+#include "base/error.h"
+#include "init/config.h"
 
 #include "tap.h"
 

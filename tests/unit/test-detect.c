@@ -7,11 +7,11 @@
 
 #include "shared/cleanup.h"
 
-#include "core/detect.h"
-#include "core/fsutil.h"
-#include "core/headers.h"
-#include "core/kparse.h"
-#include "core/rootfs.h"
+#include "base/fsutil.h"
+#include "base/rootfs.h"
+#include "host/detect.h"
+#include "host/headers.h"
+#include "host/kparse.h"
 
 #include "tap.h"
 

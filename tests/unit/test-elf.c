@@ -8,10 +8,10 @@
 
 #include "shared/cleanup.h"
 
-#include "core/check.h"
-#include "core/elf.h"
-#include "core/error.h"
-#include "core/symvers.h"
+#include "base/error.h"
+#include "kmod/check.h"
+#include "kmod/elf.h"
+#include "kmod/symvers.h"
 
 #include "tap.h"
 

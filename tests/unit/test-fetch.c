@@ -9,10 +9,10 @@
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
-#include "core/error.h"
-#include "core/fetch.h"
-#include "core/fsutil.h"
-#include "core/sha256.h"
+#include "base/error.h"
+#include "base/fsutil.h"
+#include "base/sha256.h"
+#include "get/fetch.h"
 
 #include "tap.h"
 

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/order.h"
+#include "base/error.h"
+#include "kmod/order.h"
 
 #include "tap.h"
 

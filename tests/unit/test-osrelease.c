@@ -5,8 +5,8 @@
 
 #include "shared/cleanup.h"
 
-#include "core/fsutil.h"
-#include "core/osrelease.h"
+#include "base/fsutil.h"
+#include "host/osrelease.h"
 
 #include "tap.h"
 

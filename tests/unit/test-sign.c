@@ -13,9 +13,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "core/fsutil.h"
-#include "core/modsig.h"
-#include "core/sign.h"
+#include "base/fsutil.h"
+#include "kmod/modsig.h"
+#include "kmod/sign.h"
 
 #include "tap.h"
 

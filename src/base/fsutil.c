@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+#include "shared/strbuf.h"
+
+#include "base/fsutil.h"
+
+char *dk_path_join(const char *root, const char *rel)
+{
+	struct strbuf b;
+	size_t rl;
+
+	strbuf_init(&b);
+	if (!root)
+		root = "/";
+	rl = strlen(root);
+	while (rl > 0 && root[rl - 1] == '/')
+		rl--;
+	strbuf_putn(&b, root, rl);
+	while (*rel == '/')
+		rel++;
+	strbuf_putc(&b, '/');
+	strbuf_puts(&b, rel);
+	return strbuf_steal(&b);
+}
+
+int dk_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	size_t cap = 4096, n = 0;
+
+	struct stat st;
+
+	if (max == 0)
+		max = 64u << 20;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* A regular file's size is known: one allocation instead of doubling (a 1 GiB
+	 * module would otherwise be copied by realloc up to 18 times). /proc and sysfs
+	 * files report 0 or 4096 and take the loop below as before. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (size_t)st.st_size <= max)
+		cap = MAX(cap, (size_t)st.st_size + 1);
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t r;
+
+		if (n + 1 >= cap) {
+			char *nb;
+
+			if (cap > max + 1)
+				return -EFBIG;
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max)
+			return -EFBIG;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	*out = TAKE_PTR(buf);
+	return 0;
+}
+
+int dk_open_regular(const char *path, size_t max, struct stat *st, struct dk_error **err)
+{
+	_cleanup_close_ int fd = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, st) < 0)
+		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
+	if (S_ISDIR(st->st_mode))
+		return dk_error_set(err, EISDIR, "%s: is a directory, not a file", path);
+	if (!S_ISREG(st->st_mode))
+		return dk_error_set(err, EINVAL,
+				    "%s: not a regular file (a device, FIFO or socket)",
+				    path);
+	if ((size_t)st->st_size > max)
+		return dk_error_set(
+			err, EFBIG,
+			"%s: %lld bytes, more than the %zu this file may have: "
+			"is it the right file?",
+			path, (long long)st->st_size, max);
+	return TAKE_FD(fd);
+}
+
+int dk_read_regular(const char *path, size_t max, char **out, size_t *len,
+		    struct stat *st, struct dk_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	char *buf;
+	size_t n = 0, size;
+
+	fd = dk_open_regular(path, max, st, err);
+	if (fd < 0)
+		return fd;
+	size = (size_t)st->st_size;
+	buf = malloc(size + 1);
+	if (!buf)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	while (n < size) {
+		ssize_t r = read(fd, buf + n, size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			explicit_bzero(buf, n);
+			free(buf);
+			return dk_error_set(err, e, "read %s: %s", path, strerror(e));
+		}
+		if (r == 0)
+			break; /* shrank since fstat: what is there is the file */
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+void dk_strip(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t' ||
+			 s[n - 1] == '\r'))
+		s[--n] = '\0';
+}
+
+int dk_read_line(const char *path, char **out)
+{
+	char *s = NULL, *nl;
+	int r;
+
+	r = dk_read_file(path, 1u << 20, &s, NULL);
+	if (r < 0)
+		return r;
+	nl = strchr(s, '\n');
+	if (nl)
+		*nl = '\0';
+	dk_strip(s);
+	*out = s;
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Copies len bytes from the start of src to dst's current offset. */
+static int copy_range(int src, int dst, size_t len)
+{
+	off_t off = 0;
+	char buf[64 * 1024];
+	bool kernel_copy = true;
+
+	while (len > 0) {
+		ssize_t n;
+
+		if (kernel_copy) {
+			n = copy_file_range(src, &off, dst, NULL, len, 0);
+			if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
+				      errno == EINVAL || errno == EOPNOTSUPP)) {
+				kernel_copy = false; /* other filesystem or old kernel */
+				continue;
+			}
+		} else {
+			n = pread(src, buf, MIN(len, sizeof(buf)), off);
+			if (n > 0) {
+				int r = write_all(dst, buf, (size_t)n);
+
+				if (r < 0)
+					return r;
+				off += n;
+			}
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO; /* the source shrank under us */
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Temp file next to path, filled by fill(), fsync'd, then renamed over path. */
+static int write_atomic(const char *path, mode_t mode,
+			int (*fill)(int fd, void *userdata), void *userdata)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	tmp = dk_strdup_printf("%s.tmp.XXXXXX", path);
+	if (!tmp)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = fill(fd, userdata);
+	if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0))
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+struct atomic_src {
+	int src_fd;
+	size_t len;
+	const void *tail;
+	size_t tail_len;
+};
+
+static int fill_from(int fd, void *userdata)
+{
+	const struct atomic_src *s = userdata;
+	int r = 0;
+
+	if (s->src_fd >= 0)
+		r = copy_range(s->src_fd, fd, s->len);
+	if (r == 0 && s->tail_len > 0)
+		r = write_all(fd, s->tail, s->tail_len);
+	return r;
+}
+
+int dk_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	struct atomic_src s = {-1, 0, data, len};
+
+	return write_atomic(path, mode, fill_from, &s);
+}
+
+int dk_copy_file_atomic(const char *path, int src_fd, size_t len, const void *tail,
+			size_t tail_len, mode_t mode)
+{
+	struct atomic_src s = {src_fd, len, tail, tail_len};
+
+	return write_atomic(path, mode, fill_from, &s);
+}
+
+int dk_mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+bool dk_path_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+bool dk_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "shared/macro.h"
+
+#include "base/error.h"
+
+/* "<root>/<rel>" with exactly one slash between; NULL on OOM. root NULL or "/" gives
+ * "/rel". */
+char *dk_path_join(const char *root, const char *rel) _must_check_;
+/* Reads a whole file (at most max bytes, 0 = 64 MiB) NUL-terminated. Returns 0 or -errno
+ * (-EFBIG when larger than max). */
+int dk_read_file(const char *path, size_t max, char **out, size_t *len) _must_check_;
+/* Opens path read-only (O_CLOEXEC) and checks that it is a regular file of at most
+ * max bytes; *st is its fstat. Returns the fd, or -errno with *err naming the path and
+ * the reason (-EISDIR, -EINVAL for a device/FIFO/socket, -EFBIG). */
+int dk_open_regular(const char *path, size_t max, struct stat *st,
+		    struct dk_error **err) _must_check_ _nonnull_(1, 3);
+/* Reads a regular file of at most max bytes into one exact-size allocation (no realloc
+ * leaving copies of its bytes behind), NUL-terminated; on a failed read the buffer is
+ * zeroed before it is freed. For key material. Errors as dk_open_regular(). */
+int dk_read_regular(const char *path, size_t max, char **out, size_t *len,
+		    struct stat *st, struct dk_error **err) _must_check_
+	_nonnull_(1, 3, 4, 5);
+/* First line of a small file, trailing newline removed. */
+int dk_read_line(const char *path, char **out) _must_check_;
+/* Writes data to path atomically: temp file in the same directory, fsync, rename. */
+int dk_write_file_atomic(const char *path, const void *data, size_t len,
+			 mode_t mode) _must_check_;
+/* Atomically writes to path the first len bytes of src_fd (copied in the kernel with
+ * copy_file_range where it can) followed by tail; same temp + fsync + rename as above. */
+int dk_copy_file_atomic(const char *path, int src_fd, size_t len, const void *tail,
+			size_t tail_len, mode_t mode) _must_check_;
+/* mkdir -p: creates path and its missing parents with mode; existing ones are fine. */
+int dk_mkdir_p(const char *path, mode_t mode) _must_check_;
+bool dk_path_exists(const char *path);
+bool dk_is_dir(const char *path);
+/* Removes trailing whitespace in place. */
+void dk_strip(char *s);

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+#include "shared/strbuf.h"
+
+#include "base/fsutil.h"
+#include "host/gcc.h"
+
+extern char **environ;
+
+static void close_pipe(int (*p)[2])
+{
+	dk_closep(&(*p)[0]);
+	dk_closep(&(*p)[1]);
+}
+
+int dk_gcc_version(const char *exe, char **version)
+{
+	char *const argv[] = {(char *)exe, (char *)"-dumpfullversion", NULL};
+	posix_spawn_file_actions_t fa;
+	_cleanup_(close_pipe) int p[2] = {-1, -1};
+	char buf[256];
+	size_t n = 0;
+	pid_t pid;
+	int r, status;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	r = posix_spawn_file_actions_init(&fa);
+	if (r != 0)
+		return -r;
+	r = posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+	if (r == 0)
+		r = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null",
+						     O_WRONLY, 0);
+	if (r == 0)
+		r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
+						     O_RDONLY, 0);
+	if (r == 0)
+		r = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
+		return -r;
+	dk_closep(&p[1]);
+	p[1] = -1; /* the child holds the write end now */
+	for (;;) {
+		ssize_t got = read(p[0], buf + n, sizeof(buf) - 1 - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+		if (n == sizeof(buf) - 1)
+			break;
+	}
+	buf[n] = '\0';
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EBADMSG;
+	buf[strcspn(buf, "\n")] = '\0';
+	dk_strip(buf);
+	if (buf[0] == '\0')
+		return -EBADMSG;
+	*version = strdup(buf);
+	return *version ? 0 : -ENOMEM;
+}
+
+/* "gcc" -> 0, "gcc-12" -> 12, anything else -> -1. */
+static long gcc_rank(const char *name)
+{
+	char *end = NULL;
+	long v;
+
+	if (streq(name, "gcc"))
+		return 0;
+	if (!startswith(name, "gcc-") || name[4] < '0' || name[4] > '9')
+		return -1;
+	v = strtol(name + 4, &end, 10);
+	return *end == '\0' && v > 0 && v < 1000 ? v : -1;
+}
+
+static int cmp_gcc(const void *a, const void *b)
+{
+	const struct dk_gcc *x = a, *y = b;
+	long rx = gcc_rank(strrchr(x->path, '/') + 1),
+	     ry = gcc_rank(strrchr(y->path, '/') + 1);
+
+	return rx < ry ? -1 : rx > ry;
+}
+
+static bool have_name(const struct dk_gcc *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(strrchr(v[i].path, '/') + 1, name))
+			return true;
+	return false;
+}
+
+int dk_gcc_find(const char *path_env, struct dk_gcc **out, size_t *n)
+{
+	_cleanup_free_ char *dirs = strdup(path_env ? path_env : "/usr/bin:/bin");
+	struct dk_gcc *v = NULL;
+	size_t count = 0;
+	char *save = NULL;
+
+	if (!dirs)
+		return -ENOMEM;
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		_cleanup_closedir_ DIR *dir = NULL;
+		struct dirent *de;
+
+		if (d[0] != '/')
+			continue; /* relative PATH entries depend on the cwd: ignore */
+		dir = opendir(d);
+		if (!dir)
+			continue;
+		while ((de = readdir(dir))) {
+			_cleanup_free_ char *full = NULL;
+			struct dk_gcc *nv;
+			struct stat st;
+			char *ver = NULL;
+			int r;
+
+			if (gcc_rank(de->d_name) < 0 || have_name(v, count, de->d_name))
+				continue;
+			full = dk_path_join(d, de->d_name);
+			if (!full) {
+				dk_gcc_list_free(v, count);
+				return -ENOMEM;
+			}
+			if (stat(full, &st) < 0 || !S_ISREG(st.st_mode) ||
+			    access(full, X_OK) < 0)
+				continue;
+			nv = realloc(v, (count + 1) * sizeof(*v));
+			if (!nv) {
+				dk_gcc_list_free(v, count);
+				return -ENOMEM;
+			}
+			v = nv;
+			memset(&v[count], 0, sizeof(v[count]));
+			v[count].path = TAKE_PTR(full);
+			r = dk_gcc_version(v[count].path, &ver);
+			if (r == 0)
+				v[count].version = ver;
+			else
+				v[count].error =
+					strdup(r == -EBADMSG ? "-dumpfullversion failed"
+							     : strerror(-r));
+			count++;
+		}
+	}
+	if (count > 1)
+		qsort(v, count, sizeof(*v), cmp_gcc);
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+void dk_gcc_list_free(struct dk_gcc *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].path);
+		free(v[i].version);
+		free(v[i].error);
+	}
+	free(v);
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "shared/macro.h"
+
+#include "base/ctx.h"
+#include "base/error.h"
+#include "kmod/module.h"
+#include "init/config.h"
+#include "init/state.h"
+
+/* One line of the plan `drvkit init --dry-run` prints. */
+enum dk_plan_verb {
+	DK_PLAN_UNLOAD,	  /* unload a loaded module (replaced, or another version) */
+	DK_PLAN_BUILD,	  /* build from source (later issue) */
+	DK_PLAN_CHECK,	  /* check against the running kernel */
+	DK_PLAN_SIGN,	  /* sign with the configured key */
+	DK_PLAN_LOAD,	  /* insert */
+	DK_PLAN_SKIP,	  /* already loaded and identical */
+	DK_PLAN_FIRMWARE, /* set the firmware search path */
+	DK_PLAN_RESTORE,  /* on exit: reload a replaced in-tree module */
+};
+
+struct dk_plan_step {
+	enum dk_plan_verb verb;
+	char *module; /* or the path for FIRMWARE */
+	char *detail;
+};
+
+struct dk_plan {
+	char *kernel;
+	struct dk_plan_step *steps;
+	size_t n_steps;
+};
+
+const char *dk_plan_verb_str(enum dk_plan_verb v);
+void dk_plan_release(struct dk_plan *plan);
+
+/* Steps 2-5 without changing anything: what init would do and why. */
+int dk_init_plan(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_plan *plan,
+		 struct dk_error **err) _must_check_;
+
+/* The whole lifecycle: lock, plan, replace, load, state + ready, block on
+ * signals, unload on SIGTERM/SIGINT. Returns an exit code (0 after a clean
+ * unload, 1 when the unload failed: the reason is in termination_log), or
+ * -errno with *err set when start-up failed (also written to termination_log). */
+int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg,
+		struct dk_error **err) _must_check_;
+
+/* For `drvkit status`: compares a module of the state file with the kernel. */
+enum dk_status_check {
+	DK_STATUS_LOADED,
+	DK_STATUS_MISSING,
+	DK_STATUS_DIFFERENT,
+};
+enum dk_status_check dk_status_check_module(const struct dk_modctx *m,
+					    const struct dk_state_module *sm,
+					    char **detail);
+const char *dk_status_check_str(enum dk_status_check c);

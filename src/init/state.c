@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+#include "shared/json-writer.h"
+
+#include <yaml.h>
+
+#include "base/fsutil.h"
+#include "init/state.h"
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void module_release(struct dk_state_module *m)
+{
+	free(m->name);
+	free(m->component);
+	free(m->path);
+	free(m->srcversion);
+	free(m->version);
+}
+
+void dk_state_release(struct dk_state *st)
+{
+	for (size_t i = 0; i < st->n_modules; i++)
+		module_release(&st->modules[i]);
+	free(st->modules);
+	for (size_t i = 0; i < st->n_replaced; i++) {
+		free(st->replaced[i].name);
+		free(st->replaced[i].component);
+	}
+	free(st->replaced);
+	free(st->kernel);
+	memset(st, 0, sizeof(*st));
+}
+
+const struct dk_state_module *dk_state_find_module(const struct dk_state *st,
+						   const char *name)
+{
+	for (size_t i = 0; i < st->n_modules; i++)
+		if (streq(st->modules[i].name, name))
+			return &st->modules[i];
+	return NULL;
+}
+
+int dk_state_add_module(struct dk_state *st, const char *name, const char *component,
+			const char *path, const char *srcversion, const char *version)
+{
+	struct dk_state_module *nm, *m;
+
+	dk_state_remove_module(st, name);
+	nm = realloc(st->modules, (st->n_modules + 1) * sizeof(*nm));
+	if (!nm)
+		return -ENOMEM;
+	st->modules = nm;
+	m = &nm[st->n_modules];
+	memset(m, 0, sizeof(*m));
+	m->name = strdup(name);
+	m->component = dup_or_null(component);
+	m->path = dup_or_null(path);
+	m->srcversion = dup_or_null(srcversion);
+	m->version = dup_or_null(version);
+	st->n_modules++;
+	if (!m->name || (component && !m->component) || (path && !m->path) ||
+	    (srcversion && !m->srcversion) || (version && !m->version))
+		return -ENOMEM;
+	return 0;
+}
+
+void dk_state_remove_module(struct dk_state *st, const char *name)
+{
+	for (size_t i = 0; i < st->n_modules; i++) {
+		if (!streq(st->modules[i].name, name))
+			continue;
+		module_release(&st->modules[i]);
+		memmove(&st->modules[i], &st->modules[i + 1],
+			(st->n_modules - i - 1) * sizeof(*st->modules));
+		st->n_modules--;
+		return;
+	}
+}
+
+int dk_state_add_replaced(struct dk_state *st, const char *name, const char *component,
+			  bool restore)
+{
+	struct dk_state_replaced *nr;
+
+	for (size_t i = 0; i < st->n_replaced; i++)
+		if (streq(st->replaced[i].name, name))
+			return 0;
+	nr = realloc(st->replaced, (st->n_replaced + 1) * sizeof(*nr));
+	if (!nr)
+		return -ENOMEM;
+	st->replaced = nr;
+	nr[st->n_replaced].name = strdup(name);
+	nr[st->n_replaced].component = dup_or_null(component);
+	nr[st->n_replaced].restore = restore;
+	st->n_replaced++;
+	if (!nr[st->n_replaced - 1].name)
+		return -ENOMEM;
+	return 0;
+}
+
+void dk_state_remove_replaced(struct dk_state *st, const char *name)
+{
+	for (size_t i = 0; i < st->n_replaced; i++) {
+		if (!streq(st->replaced[i].name, name))
+			continue;
+		free(st->replaced[i].name);
+		free(st->replaced[i].component);
+		memmove(&st->replaced[i], &st->replaced[i + 1],
+			(st->n_replaced - i - 1) * sizeof(*st->replaced));
+		st->n_replaced--;
+		return;
+	}
+}
+
+int dk_state_write(const char *path, const struct dk_state *st, struct dk_error **err)
+{
+	struct json_writer w;
+	int r;
+
+	/* Pretty output: "key": value with a space, which libyaml reads back. */
+	json_init(&w, true);
+	json_begin_object(&w);
+	json_kv_int(&w, "version", 1);
+	json_kv_int(&w, "pid", st->pid);
+	json_kv_string(&w, "kernel", st->kernel);
+	json_key(&w, "modules");
+	json_begin_array(&w);
+	for (size_t i = 0; i < st->n_modules; i++) {
+		const struct dk_state_module *m = &st->modules[i];
+
+		json_begin_object(&w);
+		json_kv_string(&w, "name", m->name);
+		json_kv_string(&w, "component", m->component);
+		json_kv_string(&w, "path", m->path);
+		json_kv_string(&w, "srcversion", m->srcversion);
+		json_kv_string(&w, "version", m->version);
+		json_end_object(&w);
+	}
+	json_end_array(&w);
+	json_key(&w, "replaced");
+	json_begin_array(&w);
+	for (size_t i = 0; i < st->n_replaced; i++) {
+		json_begin_object(&w);
+		json_kv_string(&w, "name", st->replaced[i].name);
+		json_kv_string(&w, "component", st->replaced[i].component);
+		json_kv_bool(&w, "restore", st->replaced[i].restore);
+		json_end_object(&w);
+	}
+	json_end_array(&w);
+	json_end_object(&w);
+	strbuf_putc(&w.out, '\n');
+	if (w.out.oom) {
+		json_release(&w);
+		return dk_error_set(err, ENOMEM, "out of memory");
+	}
+	r = dk_write_file_atomic(path, w.out.s, w.out.len, 0644);
+	json_release(&w);
+	if (r < 0)
+		return dk_error_set(err, -r,
+				    "write state file %s: %s: check that state_dir is a "
+				    "writable mount with free space",
+				    path, strerror(-r));
+	return 0;
+}
+
+/* ---- reading: JSON is YAML, so libyaml reads what json-writer wrote ---- */
+
+static const char *scalar(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+
+		if (k && v && k->type == YAML_SCALAR_NODE &&
+		    streq((const char *)k->data.scalar.value, key)) {
+			if (v->type != YAML_SCALAR_NODE)
+				return NULL;
+			/* json null */
+			if (v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			    streq((const char *)v->data.scalar.value, "null"))
+				return NULL;
+			return (const char *)v->data.scalar.value;
+		}
+	}
+	return NULL;
+}
+
+static yaml_node_t *child(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+
+		if (k && k->type == YAML_SCALAR_NODE &&
+		    streq((const char *)k->data.scalar.value, key))
+			return yaml_document_get_node(doc, p->value);
+	}
+	return NULL;
+}
+
+static int parse_state(yaml_document_t *doc, struct dk_state *st)
+{
+	yaml_node_t *root = yaml_document_get_root_node(doc), *mods, *repl;
+	const char *s;
+	int r;
+
+	if (!root || root->type != YAML_MAPPING_NODE)
+		return -EBADMSG;
+	s = scalar(doc, root, "version");
+	if (!s || !streq(s, "1"))
+		return -EBADMSG;
+	s = scalar(doc, root, "pid");
+	st->pid = s ? strtol(s, NULL, 10) : 0;
+	s = scalar(doc, root, "kernel");
+	if (s && !(st->kernel = strdup(s)))
+		return -ENOMEM;
+	mods = child(doc, root, "modules");
+	if (mods && mods->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *i = mods->data.sequence.items.start;
+		     i < mods->data.sequence.items.top; i++) {
+			yaml_node_t *m = yaml_document_get_node(doc, *i);
+			const char *name = scalar(doc, m, "name");
+
+			if (!name)
+				return -EBADMSG;
+			r = dk_state_add_module(st, name, scalar(doc, m, "component"),
+						scalar(doc, m, "path"),
+						scalar(doc, m, "srcversion"),
+						scalar(doc, m, "version"));
+			if (r < 0)
+				return r;
+		}
+	}
+	repl = child(doc, root, "replaced");
+	if (repl && repl->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *i = repl->data.sequence.items.start;
+		     i < repl->data.sequence.items.top; i++) {
+			yaml_node_t *m = yaml_document_get_node(doc, *i);
+			const char *name = scalar(doc, m, "name");
+			const char *restore = scalar(doc, m, "restore");
+
+			if (!name)
+				return -EBADMSG;
+			r = dk_state_add_replaced(st, name, scalar(doc, m, "component"),
+						  restore && streq(restore, "true"));
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int dk_state_read(const char *path, struct dk_state *st, struct dk_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	size_t len = 0;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	r = dk_read_file(path, 4u << 20, &data, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return dk_error_set(err, -r, "read state file %s: %s", path,
+				    strerror(-r));
+	if (!yaml_parser_initialize(&parser))
+		return dk_error_set(err, ENOMEM, "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		r = dk_error_set(err, EBADMSG,
+				 "state file %s is not valid JSON (line %zu: %s): "
+				 "remove it once no module it lists is loaded",
+				 path, parser.problem_mark.line + 1,
+				 parser.problem ? parser.problem : "?");
+		yaml_parser_delete(&parser);
+		return r;
+	}
+	yaml_parser_delete(&parser);
+	r = parse_state(&doc, st);
+	yaml_document_delete(&doc);
+	if (r < 0) {
+		dk_state_release(st);
+		return dk_error_set(err, -r, "state file %s: %s", path,
+				    r == -EBADMSG
+					    ? "not a drvkit state file (version 1): "
+					      "written by another drvkit version? "
+					      "remove it once no module it lists "
+					      "is loaded"
+					    : strerror(-r));
+	}
+	return 0;
+}

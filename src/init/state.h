@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "shared/macro.h"
+
+#include "base/error.h"
+
+/* What drvkit init loaded and replaced, kept in <state_dir>/state.json so a
+ * restarted instance (after SIGKILL) recognises its predecessor's modules and
+ * `drvkit status` can report them. */
+struct dk_state_module {
+	char *name;
+	char *component;
+	char *path;
+	char *srcversion;
+	char *version;
+};
+
+struct dk_state_replaced {
+	char *name;
+	char *component;
+	bool restore;
+};
+
+struct dk_state {
+	long pid;
+	char *kernel;
+	struct dk_state_module *modules; /* in load order */
+	size_t n_modules;
+	struct dk_state_replaced *replaced; /* in removal order (users first) */
+	size_t n_replaced;
+};
+
+/* Reads path. A missing file gives an empty state and returns 0. */
+int dk_state_read(const char *path, struct dk_state *st,
+		  struct dk_error **err) _must_check_;
+/* Writes path atomically (temp + rename). */
+int dk_state_write(const char *path, const struct dk_state *st,
+		   struct dk_error **err) _must_check_;
+void dk_state_release(struct dk_state *st);
+
+int dk_state_add_module(struct dk_state *st, const char *name, const char *component,
+			const char *path, const char *srcversion,
+			const char *version) _must_check_;
+void dk_state_remove_module(struct dk_state *st, const char *name);
+const struct dk_state_module *dk_state_find_module(const struct dk_state *st,
+						   const char *name);
+int dk_state_add_replaced(struct dk_state *st, const char *name, const char *component,
+			  bool restore) _must_check_;
+void dk_state_remove_replaced(struct dk_state *st, const char *name);

@@ -1,0 +1,933 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "shared/cleanup.h"
+#include "shared/strbuf.h"
+
+#include <libkmod.h>
+
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "kmod/module.h"
+#include "kmod/order.h"
+
+DK_DEFINE_CLEANUP(struct kmod_module *, kmod_module_unref)
+DK_DEFINE_CLEANUP(struct kmod_list *, kmod_module_unref_list)
+#define _cleanup_kmod_module_ _cleanup_(dk_kmod_module_unrefp)
+#define _cleanup_kmod_list_ _cleanup_(dk_kmod_module_unref_listp)
+
+static void kmod_info_freep(struct kmod_list **l)
+{
+	if (*l)
+		kmod_module_info_free_list(*l);
+}
+
+int64_t dk_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void dk_names_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int strv_push(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(char *));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup(s);
+	if (!nv[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+static bool strv_contains(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(v[i], s))
+			return true;
+	return false;
+}
+
+/* ---- context ---- */
+
+/* libkmod's messages go through our one sink; its errors are mostly repeated
+ * by our own messages, so they are debug output unless they are all we get. */
+static void kmod_log_fn(void *data, int priority, const char *file, int line,
+			const char *fn, const char *format, va_list args)
+{
+	struct strbuf b;
+
+	strbuf_init(&b);
+	strbuf_vprintf(&b, format, args);
+	if (!b.oom) {
+		dk_strip(b.s);
+		dk_log(priority <= LOG_ERR ? DK_LOG_INFO : DK_LOG_DEBUG, 0, "libkmod: %s",
+		       b.s);
+	}
+	strbuf_release(&b);
+}
+
+int dk_kernel_release(const struct dk_ctx *ctx, char **out)
+{
+	struct utsname u;
+
+	if (ctx->kernel) {
+		*out = strdup(ctx->kernel);
+		return *out ? 0 : -ENOMEM;
+	}
+	if (uname(&u) < 0)
+		return -errno;
+	*out = strdup(u.release);
+	return *out ? 0 : -ENOMEM;
+}
+
+void dk_modctx_free(struct dk_modctx *m)
+{
+	if (!m)
+		return;
+	if (m->kmod)
+		kmod_unref(m->kmod);
+	free(m->kver);
+	free(m->host_root);
+	free(m->moddir);
+	free(m->sysfs);
+	free(m);
+}
+
+void dk_modctx_drop_caches(struct dk_modctx *m)
+{
+	if (m->kmod)
+		kmod_unload_resources(m->kmod);
+}
+
+int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out, struct dk_error **err)
+{
+	_cleanup_modctx_ struct dk_modctx *m = calloc(1, sizeof(*m));
+	_cleanup_free_ char *rel = NULL;
+	int r;
+
+	if (!m)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = dk_kernel_release(ctx, &m->kver);
+	if (r < 0)
+		return dk_error_set(err, -r,
+				    "find the kernel release (uname): %s: set kernel: in "
+				    "the config or --kernel",
+				    strerror(-r));
+	m->host_root = strdup(ctx->host_root ? ctx->host_root : "/");
+	rel = dk_strdup_printf("lib/modules/%s", m->kver);
+	if (!m->host_root || !rel)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	m->moddir = dk_path_join(m->host_root, rel);
+	m->sysfs = ctx->sysfs ? strdup(ctx->sysfs) : dk_path_join(m->host_root, "sys");
+	if (!m->moddir || !m->sysfs)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	m->kmod = kmod_new(m->moddir, NULL);
+	if (!m->kmod)
+		return dk_error_set(err, ENOMEM,
+				    "start libkmod on %s: out of memory or unreadable "
+				    "module indexes: check that the host's /lib/modules "
+				    "is mounted (host_root) and depmod has run",
+				    m->moddir);
+	kmod_set_log_fn(m->kmod, kmod_log_fn, NULL);
+	kmod_set_log_priority(m->kmod,
+			      dk_log_enabled(DK_LOG_DEBUG) ? LOG_DEBUG : LOG_ERR);
+	*out = TAKE_PTR(m);
+	return 0;
+}
+
+/* ---- files ---- */
+
+void dk_modfile_free(struct dk_modfile *f)
+{
+	if (!f)
+		return;
+	free(f->path);
+	free(f->name);
+	free(f->srcversion);
+	free(f->version);
+	free(f->vermagic);
+	dk_names_free(f->depends, f->n_depends);
+	free(f->params);
+	free(f);
+}
+
+DK_DEFINE_CLEANUP(struct dk_modfile *, dk_modfile_free)
+
+static int split_depends(struct dk_modfile *f, const char *v)
+{
+	_cleanup_free_ char *copy = strdup(v);
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		dk_strip(t);
+		if (!*t || strv_contains(f->depends, f->n_depends, t))
+			continue;
+		for (char *p = t; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		if (strv_push(&f->depends, &f->n_depends, t) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int dk_modfile_open(struct dk_modctx *m, const char *path, struct dk_modfile **out,
+		    struct dk_error **err)
+{
+	_cleanup_(dk_dk_modfile_freep) struct dk_modfile *f = calloc(1, sizeof(*f));
+	_cleanup_kmod_module_ struct kmod_module *mod = NULL;
+	_cleanup_(kmod_info_freep) struct kmod_list *info = NULL;
+	struct kmod_list *l;
+	int r;
+
+	if (!f)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	if (!dk_path_exists(path))
+		return dk_error_set(err, errno ? errno : ENOENT, "open %s: %s", path,
+				    strerror(errno ? errno : ENOENT));
+	r = kmod_module_new_from_path(m->kmod, path, &mod);
+	if (r < 0)
+		return dk_error_set(err, -r, "open %s: %s", path, strerror(-r));
+	r = kmod_module_get_info(mod, &info);
+	if (r < 0)
+		return dk_error_set(err, -r == ENOEXEC ? EBADMSG : -r,
+				    "read .modinfo of %s: %s (not a kernel module?)",
+				    path, strerror(-r));
+	f->path = strdup(path);
+	if (!f->path)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	kmod_list_foreach(l, info)
+	{
+		const char *k = kmod_module_info_get_key(l);
+		const char *v = kmod_module_info_get_value(l);
+		char **dst = NULL;
+
+		if (!k || !v)
+			continue;
+		if (streq(k, "name"))
+			dst = &f->name;
+		else if (streq(k, "srcversion"))
+			dst = &f->srcversion;
+		else if (streq(k, "version"))
+			dst = &f->version;
+		else if (streq(k, "vermagic"))
+			dst = &f->vermagic;
+		else if (streq(k, "depends") && split_depends(f, v) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		if (dst && !*dst) {
+			*dst = strdup(v);
+			if (!*dst)
+				return dk_error_set(err, ENOMEM, "out of memory");
+		}
+	}
+	if (f->vermagic)
+		dk_strip(f->vermagic);
+	if (!f->vermagic && !f->name && !f->srcversion)
+		return dk_error_set(err, EBADMSG,
+				    "%s has no .modinfo: not a kernel module", path);
+	if (!f->name) {
+		const char *name = kmod_module_get_name(mod);
+
+		f->name = name ? strdup(name) : NULL;
+		if (!f->name)
+			return dk_error_set(err, ENOMEM, "out of memory");
+	}
+	*out = TAKE_PTR(f);
+	return 0;
+}
+
+void dk_modfiles_free(struct dk_modfile **files, size_t n)
+{
+	if (!files)
+		return;
+	for (size_t i = 0; i < n; i++)
+		dk_modfile_free(files[i]);
+	free(files);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int dk_modfile_open_dir(struct dk_modctx *m, const char *dir, struct dk_modfile ***files,
+			size_t *n, struct dk_error **err)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	char **names = NULL;
+	size_t nn = 0;
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return dk_error_set(err, errno, "open directory %s: %s", dir,
+				    strerror(errno));
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+
+		if (l > 3 && streq(de->d_name + l - 3, ".ko") &&
+		    strv_push(&names, &nn, de->d_name) < 0) {
+			dk_names_free(names, nn);
+			return dk_error_set(err, ENOMEM, "out of memory");
+		}
+	}
+	if (nn == 0)
+		return dk_error_set(err, ENOENT, "no .ko files in %s", dir);
+	qsort(names, nn, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < nn && r >= 0; i++) {
+		_cleanup_free_ char *p = dk_path_join(dir, names[i]);
+		struct dk_modfile **nf;
+
+		if (!p) {
+			r = dk_error_set(err, ENOMEM, "out of memory");
+			break;
+		}
+		nf = realloc(*files, (*n + 1) * sizeof(*nf));
+		if (!nf) {
+			r = dk_error_set(err, ENOMEM, "out of memory");
+			break;
+		}
+		*files = nf;
+		r = dk_modfile_open(m, p, &nf[*n], err);
+		if (r >= 0)
+			(*n)++;
+	}
+	dk_names_free(names, nn);
+	return r < 0 ? r : 0;
+}
+
+/* ---- state from sysfs ---- */
+
+static char *module_path(const struct dk_modctx *m, const char *name, const char *leaf)
+{
+	return dk_strdup_printf("%s/module/%s%s%s", m->sysfs, name, leaf ? "/" : "",
+				leaf ? leaf : "");
+}
+
+static char *read_attr(const struct dk_modctx *m, const char *name, const char *leaf)
+{
+	_cleanup_free_ char *p = module_path(m, name, leaf);
+	char *s = NULL;
+
+	if (!p || dk_read_line(p, &s) < 0)
+		return NULL;
+	return s;
+}
+
+void dk_modstate_release(struct dk_modstate *st)
+{
+	free(st->srcversion);
+	free(st->version);
+	dk_names_free(st->holders, st->n_holders);
+	memset(st, 0, sizeof(*st));
+}
+
+const char *dk_loaded_str(enum dk_loaded s)
+{
+	switch (s) {
+	case DK_LOADED_NO:
+		return "not loaded";
+	case DK_LOADED_LIVE:
+		return "live";
+	case DK_LOADED_COMING:
+		return "coming";
+	case DK_LOADED_GOING:
+		return "going";
+	case DK_LOADED_BUILTIN:
+		return "builtin";
+	}
+	return "?";
+}
+
+int dk_module_state(const struct dk_modctx *m, const char *name, struct dk_modstate *st)
+{
+	_cleanup_free_ char *dir = module_path(m, name, NULL);
+	_cleanup_free_ char *hdir = module_path(m, name, "holders");
+	_cleanup_free_ char *init = NULL, *ref = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	memset(st, 0, sizeof(*st));
+	st->refcnt = -1;
+	if (!dir || !hdir)
+		return -ENOMEM;
+	if (!dk_is_dir(dir))
+		return 0;
+	init = read_attr(m, name, "initstate");
+	if (!init) {
+		st->state = DK_LOADED_BUILTIN;
+		return 0;
+	}
+	if (streq(init, "live"))
+		st->state = DK_LOADED_LIVE;
+	else if (streq(init, "coming"))
+		st->state = DK_LOADED_COMING;
+	else
+		st->state = DK_LOADED_GOING;
+	st->srcversion = read_attr(m, name, "srcversion");
+	st->version = read_attr(m, name, "version");
+	ref = read_attr(m, name, "refcnt");
+	if (ref) {
+		char *end = NULL;
+		long v = strtol(ref, &end, 10);
+
+		if (end != ref && !*end)
+			st->refcnt = v;
+	}
+	d = opendir(hdir);
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' &&
+		    strv_push(&st->holders, &st->n_holders, de->d_name) < 0)
+			return -ENOMEM;
+	if (st->n_holders > 1)
+		qsort(st->holders, st->n_holders, sizeof(char *), cmp_str);
+	return 0;
+}
+
+enum dk_match dk_module_match(const struct dk_modctx *m, const struct dk_modfile *f,
+			      char **why)
+{
+	struct dk_modstate st;
+	enum dk_match res;
+	struct strbuf b;
+
+	strbuf_init(&b);
+	if (dk_module_state(m, f->name, &st) < 0 || st.state == DK_LOADED_NO) {
+		res = DK_MATCH_ABSENT;
+		strbuf_puts(&b, "not loaded");
+	} else if (st.state == DK_LOADED_BUILTIN) {
+		res = DK_MATCH_BUILTIN;
+		strbuf_puts(&b, "built into the kernel");
+	} else if (f->srcversion && st.srcversion) {
+		res = streq(f->srcversion, st.srcversion) ? DK_MATCH_SAME
+							  : DK_MATCH_DIFFERENT;
+		if (res == DK_MATCH_SAME)
+			strbuf_printf(&b, "loaded with the same srcversion %s",
+				      st.srcversion);
+		else
+			strbuf_printf(&b, "loaded with srcversion %s, the file has %s",
+				      st.srcversion, f->srcversion);
+	} else if (f->version && st.version) {
+		res = streq(f->version, st.version) ? DK_MATCH_SAME : DK_MATCH_DIFFERENT;
+		if (res == DK_MATCH_SAME)
+			strbuf_printf(&b, "loaded with the same version %s", st.version);
+		else
+			strbuf_printf(&b, "loaded with version %s, the file has %s",
+				      st.version, f->version);
+	} else {
+		res = DK_MATCH_DIFFERENT;
+		strbuf_puts(&b, "loaded, but neither srcversion nor version can be "
+				"compared");
+	}
+	dk_modstate_release(&st);
+	if (why)
+		*why = strbuf_steal(&b);
+	else
+		strbuf_release(&b);
+	return res;
+}
+
+bool dk_kernel_can_unload(const struct dk_modctx *m, char **why)
+{
+	_cleanup_free_ char *moddir = dk_path_join(m->sysfs, "module");
+	_cleanup_free_ char *cfg = NULL, *cfgpath = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	struct strbuf b;
+
+	strbuf_init(&b);
+	/* Any loadable module shows a refcnt when CONFIG_MODULE_UNLOAD=y. */
+	d = moddir ? opendir(moddir) : NULL;
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *init = NULL, *ref = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		init = read_attr(m, de->d_name, "initstate");
+		if (!init)
+			continue;
+		ref = read_attr(m, de->d_name, "refcnt");
+		if (ref) {
+			strbuf_release(&b);
+			return true;
+		}
+		if (why) {
+			strbuf_printf(&b,
+				      "%s/module/%s has no refcnt: the kernel is built "
+				      "without CONFIG_MODULE_UNLOAD and cannot unload "
+				      "modules",
+				      m->sysfs, de->d_name);
+			*why = strbuf_steal(&b);
+		}
+		return false;
+	}
+	/* Nothing loadable is loaded: ask the kernel config. */
+	cfg = dk_strdup_printf("boot/config-%s", m->kver);
+	cfgpath = cfg ? dk_path_join(m->host_root, cfg) : NULL;
+	free(TAKE_PTR(cfg));
+	if (cfgpath && dk_read_file(cfgpath, 0, &cfg, NULL) == 0 &&
+	    strstr(cfg, "# CONFIG_MODULE_UNLOAD is not set")) {
+		if (why) {
+			strbuf_printf(&b,
+				      "%s says CONFIG_MODULE_UNLOAD is not set: the "
+				      "kernel cannot unload modules",
+				      cfgpath);
+			*why = strbuf_steal(&b);
+		}
+		return false;
+	}
+	return true;
+}
+
+bool dk_module_available(struct dk_modctx *m, const char *name)
+{
+	_cleanup_free_ char *dir = module_path(m, name, NULL);
+	_cleanup_kmod_list_ struct kmod_list *list = NULL;
+
+	if (dir && dk_is_dir(dir))
+		return true;
+	/* One lookup: modules.dep by name, aliases, modules.builtin (the one
+	 * dk_module_probe makes to load it). */
+	return kmod_module_new_from_lookup(m->kmod, name, &list) == 0 && list;
+}
+
+static bool external_available(void *userdata, const char *dep)
+{
+	return dk_module_available(userdata, dep);
+}
+
+int dk_module_order(struct dk_modctx *m, struct dk_modfile *const *files, size_t n,
+		    size_t *order, struct dk_error **err)
+{
+	_cleanup_free_ struct dk_order_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
+
+	if (!nodes)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		nodes[i].name = files[i]->name;
+		nodes[i].deps = (const char *const *)files[i]->depends;
+		nodes[i].n_deps = files[i]->n_depends;
+	}
+	return dk_order_resolve(nodes, n, external_available, m, order, err);
+}
+
+/* ---- insert ---- */
+
+const char *dk_module_hint(int errnum)
+{
+	switch (errnum) {
+	case EINVAL:
+		return "a parameter is invalid, or a symbol CRC differs (dmesg: "
+		       "\"disagrees about version of symbol\"): check the params, or "
+		       "rebuild against this kernel's headers and the Module.symvers of "
+		       "the modules it uses (OFED, NVIDIA)";
+	case ENOENT:
+		return "unknown symbol (see dmesg): load the module that provides it "
+		       "first";
+	case EEXIST:
+		return "a module of this name is already loaded: unload it first";
+	case EAGAIN:
+	case EBUSY:
+		return "the module is in use: stop its users (holders, open devices) "
+		       "first";
+	case ENOSYS:
+	case EOPNOTSUPP:
+		return "the kernel cannot unload modules (no CONFIG_MODULE_UNLOAD): "
+		       "reboot the node to change them";
+	default:
+		return dk_error_hint(errnum);
+	}
+}
+
+/* What the kernel enforces, to explain EKEYREJECTED / EPERM. */
+static void enforcement_facts(const struct dk_modctx *m, struct strbuf *b)
+{
+	_cleanup_free_ char *sig = read_attr(m, "module", "parameters/sig_enforce");
+	_cleanup_free_ char *lpath = dk_path_join(m->sysfs, "kernel/security/lockdown");
+	_cleanup_free_ char *lock = NULL;
+
+	if (sig)
+		strbuf_printf(b, "; sig_enforce=%s", sig);
+	if (lpath && dk_read_line(lpath, &lock) == 0 && !strstr(lock, "[none]"))
+		strbuf_printf(b, "; lockdown %s", lock);
+}
+
+char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing)
+{
+	_cleanup_free_ char *sig = read_attr(m, "module", "parameters/sig_enforce");
+	_cleanup_free_ char *lpath = dk_path_join(m->sysfs, "kernel/security/lockdown");
+	_cleanup_free_ char *lock = NULL;
+	struct strbuf b;
+
+	strbuf_init(&b);
+	*enforcing = false;
+	strbuf_printf(&b, "sig_enforce=%s", sig ? sig : "unknown");
+	if (sig && streq(sig, "Y"))
+		*enforcing = true;
+	if (lpath && dk_read_line(lpath, &lock) == 0) {
+		strbuf_printf(&b, ", lockdown %s", lock);
+		if (!strstr(lock, "[none]"))
+			*enforcing = true;
+	}
+	return strbuf_steal(&b);
+}
+
+static int insert_error(const struct dk_modctx *m, const struct dk_modfile *f, int errnum,
+			struct dk_error **err)
+{
+	struct strbuf b;
+	const char *extra = NULL;
+	int r;
+
+	strbuf_init(&b);
+	strbuf_printf(&b, "insert %s (%s): %s", f->name, f->path, strerror(errnum));
+	if (errnum == EKEYREJECTED || errnum == EPERM)
+		enforcement_facts(m, &b);
+	/* main() prints dk_error_hint(); add what only module context knows. */
+	if (!dk_error_hint(errnum))
+		extra = dk_module_hint(errnum);
+	if (errnum == EKEYREJECTED)
+		extra = "the kernel requires modules signed by a trusted key; configure "
+			"signing with a key enrolled in MOK";
+	if (extra)
+		strbuf_printf(&b, " (%s)", extra);
+	r = dk_error_set(err, errnum, "%s", b.oom ? "insert failed" : b.s);
+	strbuf_release(&b);
+	return r;
+}
+
+int dk_module_probe(struct dk_modctx *m, const char *name, struct dk_error **err)
+{
+	_cleanup_kmod_list_ struct kmod_list *list = NULL;
+	struct dk_modstate st;
+	struct kmod_list *l;
+	int r;
+
+	if (dk_module_state(m, name, &st) == 0 && st.state != DK_LOADED_NO) {
+		dk_modstate_release(&st);
+		return 0;
+	}
+	r = kmod_module_new_from_lookup(m->kmod, name, &list);
+	if (r < 0)
+		return dk_error_set(
+			err, -r,
+			"look up %s in %s: %s: check that the host's "
+			"/lib/modules is mounted (host_root) and depmod has run",
+			name, m->moddir, strerror(-r));
+	if (!list)
+		return dk_error_set(err, ENOENT,
+				    "%s is not in the host module tree %s (modules.dep): "
+				    "install it or add it to the set",
+				    name, m->moddir);
+	kmod_list_foreach(l, list)
+	{
+		struct kmod_module *mod = kmod_module_get_module(l);
+
+		r = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
+		kmod_module_unref(mod);
+		if (r < 0) {
+			const char *hint = dk_module_hint(-r);
+
+			return dk_error_set(err, -r, "load in-tree %s from %s: %s%s%s%s",
+					    name, m->moddir, strerror(-r),
+					    hint ? " (" : "", hint ? hint : "",
+					    hint ? ")" : "");
+		}
+		dk_info("loaded in-tree %s", name);
+	}
+	return 0;
+}
+
+int dk_module_insert(struct dk_modctx *m, const struct dk_modfile *f,
+		     struct dk_error **err)
+{
+	_cleanup_kmod_module_ struct kmod_module *mod = NULL;
+	int64_t t0 = dk_now_ms();
+	int r;
+
+	for (size_t i = 0; i < f->n_depends; i++) {
+		r = dk_module_probe(m, f->depends[i], err);
+		if (r < 0)
+			return dk_error_wrap(err, "dependency of %s", f->name);
+	}
+	r = kmod_module_new_from_path(m->kmod, f->path, &mod);
+	if (r < 0)
+		return dk_error_set(err, -r, "insert %s: open %s: %s", f->name, f->path,
+				    strerror(-r));
+	r = kmod_module_insert_module(mod, 0, f->params ? f->params : "");
+	if (r < 0)
+		return insert_error(m, f, -r, err);
+	dk_info("inserted %s%s%s (%s) in %lld ms", f->name, f->params ? " " : "",
+		f->params ? f->params : "", f->path, (long long)(dk_now_ms() - t0));
+	return 0;
+}
+
+int dk_module_load_set(struct dk_modctx *m, struct dk_modfile *const *files, size_t n,
+		       size_t *order, enum dk_load_action *actions, size_t *done,
+		       struct dk_error **err)
+{
+	int r;
+
+	*done = 0;
+	r = dk_module_order(m, files, n, order, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct dk_modfile *f = files[order[i]];
+		_cleanup_free_ char *why = NULL;
+
+		switch (dk_module_match(m, f, &why)) {
+		case DK_MATCH_SAME:
+			dk_info("skip %s: already loaded (%s)", f->name, why);
+			actions[i] = DK_LOAD_SKIPPED;
+			break;
+		case DK_MATCH_DIFFERENT:
+			return dk_error_set(
+				err, EEXIST,
+				"%s is already loaded and differs (%s): unload "
+				"it first (drvkit unload %s)",
+				f->name, why, f->name);
+		case DK_MATCH_BUILTIN:
+			return dk_error_set(err, EEXIST,
+					    "%s is built into the kernel and cannot be "
+					    "replaced by %s",
+					    f->name, f->path);
+		case DK_MATCH_ABSENT:
+			r = dk_module_insert(m, f, err);
+			if (r < 0)
+				return r;
+			actions[i] = DK_LOAD_INSERTED;
+			break;
+		}
+		*done = i + 1;
+	}
+	return 0;
+}
+
+/* ---- remove ---- */
+
+static bool default_wait(void *userdata, int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return true;
+}
+
+static int busy_error(const struct dk_modctx *m, const char *name, int errnum,
+		      int64_t waited, struct dk_error **err)
+{
+	struct dk_modstate st;
+	struct strbuf h;
+	int r;
+
+	strbuf_init(&h);
+	if (dk_module_state(m, name, &st) == 0) {
+		for (size_t i = 0; i < st.n_holders; i++)
+			strbuf_printf(&h, "%s%s", i ? ", " : "", st.holders[i]);
+	}
+	r = dk_error_set(
+		err, EBUSY,
+		"unload %s: in use (refcnt %ld, holders: %s) after %lld.%01lld s: "
+		"%s",
+		name, st.refcnt, h.len ? h.s : "none", (long long)(waited / 1000),
+		(long long)(waited % 1000 / 100),
+		st.n_holders ? "unload the holders first"
+			     : "stop the processes using it (open devices, "
+			       "mounts) first");
+	(void)errnum;
+	dk_modstate_release(&st);
+	strbuf_release(&h);
+	return r;
+}
+
+int dk_module_remove(struct dk_modctx *m, const char *name,
+		     const struct dk_remove_opts *opts, struct dk_error **err)
+{
+	static const struct dk_remove_opts once = {0, NULL, NULL};
+	_cleanup_kmod_module_ struct kmod_module *mod = NULL;
+	struct dk_modstate st;
+	int64_t start = dk_now_ms();
+	int backoff = 50, tries = 0;
+	bool waiting = true;
+	int r;
+
+	if (!opts)
+		opts = &once;
+	r = dk_module_state(m, name, &st);
+	if (r < 0)
+		return dk_error_set(err, -r,
+				    "unload %s: read its state under %s/module: %s", name,
+				    m->sysfs, strerror(-r));
+	if (st.state == DK_LOADED_NO) {
+		dk_modstate_release(&st);
+		return 1;
+	}
+	if (st.state == DK_LOADED_BUILTIN) {
+		dk_modstate_release(&st);
+		return dk_error_set(err, EOPNOTSUPP,
+				    "unload %s: built into the kernel, it cannot be "
+				    "unloaded",
+				    name);
+	}
+	dk_modstate_release(&st);
+	r = kmod_module_new_from_name(m->kmod, name, &mod);
+	if (r < 0)
+		return dk_error_set(err, -r, "unload %s: %s", name, strerror(-r));
+	for (;;) {
+		int64_t now, left;
+
+		tries++;
+		r = kmod_module_remove_module(mod, KMOD_REMOVE_NOLOG);
+		if (r == 0) {
+			dk_info("unloaded %s in %lld ms%s", name,
+				(long long)(dk_now_ms() - start),
+				tries > 1 ? " (after waiting for its users)" : "");
+			return 0;
+		}
+		if (r == -ENOENT)
+			return 1;
+		if (r == -ENOSYS)
+			return dk_error_set(err, EOPNOTSUPP,
+					    "unload %s: the kernel cannot unload modules "
+					    "(built without CONFIG_MODULE_UNLOAD)",
+					    name);
+		if (r != -EAGAIN && r != -EBUSY) {
+			const char *hint = dk_module_hint(-r);
+
+			return dk_error_set(err, -r, "unload %s: %s%s%s%s", name,
+					    strerror(-r), hint ? " (" : "",
+					    hint ? hint : "", hint ? ")" : "");
+		}
+		now = dk_now_ms();
+		left = opts->deadline_ms - now;
+		if (!waiting || left <= 0)
+			return busy_error(m, name, -r, now - start, err);
+		if (tries == 1) {
+			struct dk_modstate s2;
+
+			if (dk_module_state(m, name, &s2) == 0)
+				dk_info("%s is in use (refcnt %ld, %zu holders); "
+					"retrying "
+					"for up to %lld ms",
+					name, s2.refcnt, s2.n_holders, (long long)left);
+			dk_modstate_release(&s2);
+		}
+		waiting = (opts->wait ? opts->wait : default_wait)(
+			opts->userdata, (int)MIN((int64_t)backoff, left));
+		backoff = MIN(backoff * 2, 1000);
+	}
+}
+
+/* A holder outside the set being removed does not order it. */
+static bool holder_outside(void *userdata, const char *dep)
+{
+	return true;
+}
+
+int dk_module_removal_order(const struct dk_modctx *m, char *const *names, size_t n,
+			    bool with_users, char ***out, size_t *n_out,
+			    struct dk_error **err)
+{
+	char **set = NULL;
+	struct dk_modstate *states = NULL;
+	struct dk_order_node *nodes = NULL;
+	size_t *order = NULL;
+	size_t ns = 0, n_states = 0;
+	int r = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	/* The set: given names that are loaded, plus (with_users) their holders. */
+	for (size_t i = 0; i < n && r >= 0; i++)
+		if (!strv_contains(set, ns, names[i]) &&
+		    strv_push(&set, &ns, names[i]) < 0)
+			r = -ENOMEM;
+	for (size_t i = 0; i < ns && r >= 0; i++) {
+		struct dk_modstate *ns2 = realloc(states, (i + 1) * sizeof(*states));
+
+		if (!ns2) {
+			r = -ENOMEM;
+			break;
+		}
+		states = ns2;
+		r = dk_module_state(m, set[i], &states[i]);
+		n_states = i + 1;
+		if (r < 0)
+			break;
+		if (!with_users)
+			continue;
+		for (size_t h = 0; h < states[i].n_holders && r >= 0; h++)
+			if (!strv_contains(set, ns, states[i].holders[h]))
+				r = strv_push(&set, &ns, states[i].holders[h]);
+	}
+	if (r >= 0) {
+		nodes = calloc(ns ? ns : 1, sizeof(*nodes));
+		order = calloc(ns ? ns : 1, sizeof(*order));
+		if (!nodes || !order)
+			r = -ENOMEM;
+	}
+	if (r < 0) {
+		r = dk_error_set(err, -r,
+				 "order modules for unloading: read %s/module: %s",
+				 m->sysfs, strerror(-r));
+	} else {
+		/* Users (holders) first: a module "depends" on its holders here. */
+		for (size_t i = 0; i < ns; i++) {
+			nodes[i].name = set[i];
+			nodes[i].deps = (const char *const *)states[i].holders;
+			nodes[i].n_deps = states[i].n_holders;
+		}
+		r = dk_order_resolve(nodes, ns, holder_outside, NULL, order, NULL);
+		if (r < 0) {
+			r = dk_error_set(err, -r,
+					 "order modules for unloading: holders "
+					 "form a cycle");
+		}
+	}
+	for (size_t i = 0; i < ns && r >= 0; i++) {
+		size_t k = order[i];
+
+		if (states[k].state == DK_LOADED_NO ||
+		    states[k].state == DK_LOADED_BUILTIN)
+			continue;
+		if (strv_push(out, n_out, set[k]) < 0)
+			r = dk_error_set(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n_states; i++)
+		dk_modstate_release(&states[i]);
+	free(states);
+	free(nodes);
+	free(order);
+	dk_names_free(set, ns);
+	if (r < 0) {
+		dk_names_free(*out, *n_out);
+		*out = NULL;
+		*n_out = 0;
+	}
+	return r < 0 ? r : 0;
+}

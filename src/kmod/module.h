@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shared/cleanup.h"
+#include "shared/macro.h"
+
+#include "base/ctx.h"
+#include "base/error.h"
+
+struct kmod_ctx;
+
+/* libkmod on the host module tree plus the sysfs root we read module state from.
+ * Tests point host_root / sysfs at fixture trees. */
+struct dk_modctx {
+	struct kmod_ctx *kmod;
+	char *kver;	 /* kernel release */
+	char *host_root; /* "/" or the mounted host */
+	char *moddir;	 /* <host_root>/lib/modules/<kver> */
+	char *sysfs;	 /* ctx->sysfs or <host_root>/sys */
+};
+
+/* ctx->kernel, or uname -r. */
+int dk_kernel_release(const struct dk_ctx *ctx, char **out) _must_check_;
+int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out,
+		  struct dk_error **err) _must_check_;
+void dk_modctx_free(struct dk_modctx *m);
+/* Frees libkmod's index caches (keeps a blocking init small). */
+void dk_modctx_drop_caches(struct dk_modctx *m);
+DK_DEFINE_CLEANUP(struct dk_modctx *, dk_modctx_free)
+#define _cleanup_modctx_ __attribute__((cleanup(dk_dk_modctx_freep)))
+
+/* A module file on disk and what its .modinfo says. */
+struct dk_modfile {
+	char *path;
+	char *name; /* .modinfo name=, else from the file name (- becomes _) */
+	char *srcversion;
+	char *version;
+	char *vermagic;
+	char **depends;
+	size_t n_depends;
+	char *params; /* "k=v ..." to insert with, or NULL */
+};
+
+int dk_modfile_open(struct dk_modctx *m, const char *path, struct dk_modfile **out,
+		    struct dk_error **err) _must_check_;
+void dk_modfile_free(struct dk_modfile *f);
+/* Appends every *.ko of dir (sorted by name) to files. */
+int dk_modfile_open_dir(struct dk_modctx *m, const char *dir, struct dk_modfile ***files,
+			size_t *n, struct dk_error **err) _must_check_;
+void dk_modfiles_free(struct dk_modfile **files, size_t n);
+
+/* What the kernel has under a name, from <sysfs>/module/<name>. */
+enum dk_loaded {
+	DK_LOADED_NO,
+	DK_LOADED_LIVE,
+	DK_LOADED_COMING,
+	DK_LOADED_GOING,
+	DK_LOADED_BUILTIN,
+};
+
+struct dk_modstate {
+	enum dk_loaded state;
+	char *srcversion;
+	char *version;
+	long refcnt; /* -1 when unknown (no refcnt file: kernel cannot unload) */
+	char **holders;
+	size_t n_holders;
+};
+
+int dk_module_state(const struct dk_modctx *m, const char *name,
+		    struct dk_modstate *st) _must_check_;
+void dk_modstate_release(struct dk_modstate *st);
+const char *dk_loaded_str(enum dk_loaded s);
+
+enum dk_match {
+	DK_MATCH_ABSENT,    /* not loaded */
+	DK_MATCH_SAME,	    /* loaded with the same srcversion (or version) */
+	DK_MATCH_DIFFERENT, /* another build of it is loaded */
+	DK_MATCH_BUILTIN,   /* built into the kernel */
+};
+
+/* Compares a file with what is loaded; *why (may be NULL) says how. */
+enum dk_match dk_module_match(const struct dk_modctx *m, const struct dk_modfile *f,
+			      char **why);
+
+/* False when the kernel cannot unload modules (built without
+ * CONFIG_MODULE_UNLOAD); *why says how we know. */
+bool dk_kernel_can_unload(const struct dk_modctx *m, char **why);
+
+/* "sig_enforce=Y, lockdown none [integrity] confidentiality"; *enforcing when
+ * unsigned or untrusted modules will be refused. NULL on OOM. */
+char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing) _must_check_;
+
+/* Whether name is loaded, built in, or known to the host module tree. */
+bool dk_module_available(struct dk_modctx *m, const char *name);
+
+/* Orders files by depends= (see dk_order_resolve); dependencies outside the set
+ * must be available on the host. */
+int dk_module_order(struct dk_modctx *m, struct dk_modfile *const *files, size_t n,
+		    size_t *order, struct dk_error **err) _must_check_;
+
+/* Loads an in-tree module and its dependencies by name from the host tree
+ * (nothing to do when loaded or built in). */
+int dk_module_probe(struct dk_modctx *m, const char *name,
+		    struct dk_error **err) _must_check_;
+/* Inserts f by path with f->params, after probing its dependencies that are not
+ * loaded (in_set tells which are ours, loaded by the caller). */
+int dk_module_insert(struct dk_modctx *m, const struct dk_modfile *f,
+		     struct dk_error **err) _must_check_;
+
+/* Waits up to ms; returns false when told to stop waiting (second SIGTERM). */
+typedef bool (*dk_wait_fn)(void *userdata, int ms);
+
+struct dk_remove_opts {
+	int64_t deadline_ms; /* CLOCK_MONOTONIC ms; 0: try once */
+	dk_wait_fn wait;     /* NULL: nanosleep */
+	void *userdata;
+};
+
+int64_t dk_now_ms(void);
+
+/* Removes a module, retrying with backoff while in use until the deadline.
+ * Returns 0 when removed, 1 when it was not loaded, or -errno: EBUSY (in use:
+ * message names holders and refcnt), EOPNOTSUPP (kernel cannot unload or built
+ * in), others from the kernel. */
+int dk_module_remove(struct dk_modctx *m, const char *name,
+		     const struct dk_remove_opts *opts,
+		     struct dk_error **err) _must_check_;
+
+/* Orders loaded modules for removal, users first, using holders. With
+ * with_users, holders outside names are added (recursively). *out holds
+ * strdup'ed names; modules not loaded are left out. */
+int dk_module_removal_order(const struct dk_modctx *m, char *const *names, size_t n,
+			    bool with_users, char ***out, size_t *n_out,
+			    struct dk_error **err) _must_check_;
+void dk_names_free(char **v, size_t n);
+
+/* What happened to each module of a load. */
+enum dk_load_action {
+	DK_LOAD_INSERTED,
+	DK_LOAD_SKIPPED, /* loaded already with the same srcversion */
+};
+
+/* Loads a set: orders it, skips identical loaded modules, refuses (EEXIST) when
+ * another build is loaded, inserts the rest. actions[i] is for files[order[i]];
+ * *done counts the entries of order processed. */
+int dk_module_load_set(struct dk_modctx *m, struct dk_modfile *const *files, size_t n,
+		       size_t *order, enum dk_load_action *actions, size_t *done,
+		       struct dk_error **err) _must_check_;
+
+/* Module-context hint for an insert/remove errno, beyond dk_error_hint(). */
+const char *dk_module_hint(int errnum);

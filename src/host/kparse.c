@@ -7,6 +7,7 @@
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
+#include "base/yaml.h"
 #include "host/kparse.h"
 #include "host/osrelease.h"
 
@@ -252,192 +253,57 @@ void dk_nvidia_version_free(struct dk_nvidia_version *nv)
 
 /* --- Driver Toolkit release JSON ------------------------------------------ */
 
-struct jparser {
-	const char *s;
-	size_t i;
-};
-
-static void jskip(struct jparser *p)
+/* The value of a known key: a JSON string. */
+static int dtk_string(const struct dk_yaml_node *k, const struct dk_yaml_node *v,
+		      char **slot, struct dk_error **err)
 {
-	while (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' ||
-	       p->s[p->i] == '\r')
-		p->i++;
-}
+	char *s;
 
-static int jfail(struct jparser *p, struct dk_error **err, const char *what)
-{
-	return dk_error_set(err, EBADMSG, "malformed JSON: %s at offset %zu", what, p->i);
-}
-
-/* Parses a JSON string at p (on the opening quote) into *out. */
-static int jstring(struct jparser *p, char **out, struct dk_error **err)
-{
-	_cleanup_strbuf_ struct strbuf b;
-
-	strbuf_init(&b);
-	strbuf_puts(&b, "");
-	if (p->s[p->i] != '"')
-		return jfail(p, err, "expected a string");
-	p->i++;
-	for (;;) {
-		unsigned char c = (unsigned char)p->s[p->i];
-
-		if (c == '\0')
-			return jfail(p, err, "unterminated string");
-		p->i++;
-		if (c == '"')
-			break;
-		if (c < 0x20)
-			return jfail(p, err, "control character in string");
-		if (c != '\\') {
-			strbuf_putc(&b, (char)c);
-			continue;
-		}
-		c = (unsigned char)p->s[p->i++];
-		switch (c) {
-		case '"':
-		case '\\':
-		case '/':
-			strbuf_putc(&b, (char)c);
-			break;
-		case 'b':
-			strbuf_putc(&b, '\b');
-			break;
-		case 'f':
-			strbuf_putc(&b, '\f');
-			break;
-		case 'n':
-			strbuf_putc(&b, '\n');
-			break;
-		case 'r':
-			strbuf_putc(&b, '\r');
-			break;
-		case 't':
-			strbuf_putc(&b, '\t');
-			break;
-		case 'u': {
-			unsigned cp = 0;
-
-			for (int k = 0; k < 4; k++) {
-				int h = dk_hexval(p->s[p->i]);
-
-				if (h < 0)
-					return jfail(p, err, "bad \\u escape");
-				cp = cp * 16 + (unsigned)h;
-				p->i++;
-			}
-			if (cp == 0)
-				return jfail(p, err, "NUL in string");
-			/* Version strings are ASCII; encode the BMP as UTF-8. */
-			if (cp < 0x80) {
-				strbuf_putc(&b, (char)cp);
-			} else if (cp < 0x800) {
-				strbuf_putc(&b, (char)(0xc0 | (cp >> 6)));
-				strbuf_putc(&b, (char)(0x80 | (cp & 0x3f)));
-			} else {
-				strbuf_putc(&b, (char)(0xe0 | (cp >> 12)));
-				strbuf_putc(&b, (char)(0x80 | ((cp >> 6) & 0x3f)));
-				strbuf_putc(&b, (char)(0x80 | (cp & 0x3f)));
-			}
-			break;
-		}
-		default:
-			p->i--;
-			return jfail(p, err, "bad escape");
-		}
-	}
-	if (b.oom)
+	if (v->kind != DK_YAML_SCALAR || v->plain)
+		return dk_error_set(err, EBADMSG,
+				    "malformed JSON: line %zu column %zu: %s: expected a "
+				    "string value",
+				    v->line, v->column, k->value);
+	s = strdup(v->value);
+	if (!s)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	*out = strbuf_steal(&b);
-	return 0;
-}
-
-/* Skips a scalar that is not a string: number, true, false, null. */
-static int jscalar(struct jparser *p, struct dk_error **err)
-{
-	size_t start = p->i;
-
-	while (p->s[p->i] && strchr("0123456789+-.eEtruefalsn", p->s[p->i]))
-		p->i++;
-	if (p->i == start)
-		return jfail(p, err, "expected a value");
+	free(*slot);
+	*slot = s;
 	return 0;
 }
 
 int dk_dtk_parse(const char *buf, struct dk_dtk_release *out, struct dk_error **err)
 {
-	struct jparser p = {buf, 0};
+	_cleanup_yaml_ struct dk_yaml_doc *doc = NULL;
 	struct dk_dtk_release d = {0};
-	int r = 0;
+	const struct dk_yaml_node *root;
+	int r;
 
-	jskip(&p);
-	if (p.s[p.i] != '{')
-		return jfail(&p, err, "expected '{'");
-	p.i++;
-	jskip(&p);
-	if (p.s[p.i] == '}')
-		p.i++;
-	else
-		for (;;) {
-			_cleanup_free_ char *key = NULL;
-			char **slot = NULL;
+	r = dk_yaml_parse(NULL, buf, strlen(buf), DK_YAML_JSON, &doc, err);
+	if (r == -EBADMSG)
+		return dk_error_wrap(err, "malformed JSON");
+	if (r < 0)
+		return r;
+	root = doc->root;
+	if (!root || root->kind != DK_YAML_MAPPING)
+		return dk_error_set(err, EBADMSG, "malformed JSON: expected an object");
+	for (size_t i = 0; i < root->n && r == 0; i++) {
+		const struct dk_yaml_node *k = root->pairs[i].key,
+					  *v = root->pairs[i].value;
 
-			jskip(&p);
-			r = jstring(&p, &key, err);
-			if (r < 0)
-				break;
-			jskip(&p);
-			if (p.s[p.i] != ':') {
-				r = jfail(&p, err, "expected ':'");
-				break;
-			}
-			p.i++;
-			jskip(&p);
-			if (streq(key, "KERNEL_VERSION"))
-				slot = &d.kernel_version;
-			else if (streq(key, "RT_KERNEL_VERSION"))
-				slot = &d.rt_kernel_version;
-			else if (streq(key, "RHEL_VERSION"))
-				slot = &d.rhel_version;
-			if (p.s[p.i] == '"') {
-				char *v = NULL;
-
-				r = jstring(&p, &v, err);
-				if (r < 0)
-					break;
-				if (slot) {
-					free(*slot);
-					*slot = v;
-				} else {
-					free(v);
-				}
-			} else if (slot) {
-				r = jfail(&p, err, "expected a string value");
-				break;
-			} else if (p.s[p.i] == '{' || p.s[p.i] == '[') {
-				r = jfail(&p, err, "nested value not supported");
-				break;
-			} else {
-				r = jscalar(&p, err);
-				if (r < 0)
-					break;
-			}
-			jskip(&p);
-			if (p.s[p.i] == ',') {
-				p.i++;
-				continue;
-			}
-			if (p.s[p.i] == '}') {
-				p.i++;
-				break;
-			}
-			r = jfail(&p, err, "expected ',' or '}'");
-			break;
-		}
-	if (r == 0) {
-		jskip(&p);
-		if (p.s[p.i] != '\0')
-			r = jfail(&p, err, "trailing data");
+		if (streq(k->value, "KERNEL_VERSION"))
+			r = dtk_string(k, v, &d.kernel_version, err);
+		else if (streq(k->value, "RT_KERNEL_VERSION"))
+			r = dtk_string(k, v, &d.rt_kernel_version, err);
+		else if (streq(k->value, "RHEL_VERSION"))
+			r = dtk_string(k, v, &d.rhel_version, err);
+		else if (v->kind != DK_YAML_SCALAR)
+			/* The file is flat; anything deeper is not the DTK release. */
+			r = dk_error_set(
+				err, EBADMSG,
+				"malformed JSON: line %zu column %zu: %s: nested "
+				"value not supported",
+				v->line, v->column, k->value);
 	}
 	if (r < 0) {
 		dk_dtk_release_free(&d);

@@ -7,9 +7,8 @@
 #include "shared/cleanup.h"
 #include "shared/json-writer.h"
 
-#include <yaml.h>
-
 #include "base/fsutil.h"
+#include "base/yaml.h"
 #include "init/state.h"
 
 static char *dup_or_null(const char *s)
@@ -172,128 +171,99 @@ int dk_state_write(const char *path, const struct dk_state *st, struct dk_error 
 	return 0;
 }
 
-/* ---- reading: JSON is YAML, so libyaml reads what json-writer wrote ---- */
+/* ---- reading: JSON is YAML, so base/yaml reads what json-writer wrote ---- */
 
-static const char *scalar(yaml_document_t *doc, yaml_node_t *map, const char *key)
+static int parse_modules(const struct dk_yaml_node *mods, struct dk_state *st)
 {
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+	if (!mods || mods->kind != DK_YAML_SEQUENCE)
+		return 0;
+	for (size_t i = 0; i < mods->n; i++) {
+		const struct dk_yaml_node *m = mods->items[i];
+		const char *name = dk_yaml_scalar(dk_yaml_get(m, "name"));
+		int r;
 
-		if (k && v && k->type == YAML_SCALAR_NODE &&
-		    streq((const char *)k->data.scalar.value, key)) {
-			if (v->type != YAML_SCALAR_NODE)
-				return NULL;
-			/* json null */
-			if (v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-			    streq((const char *)v->data.scalar.value, "null"))
-				return NULL;
-			return (const char *)v->data.scalar.value;
-		}
+		if (!name)
+			return -EBADMSG;
+		r = dk_state_add_module(st, name,
+					dk_yaml_scalar(dk_yaml_get(m, "component")),
+					dk_yaml_scalar(dk_yaml_get(m, "path")),
+					dk_yaml_scalar(dk_yaml_get(m, "srcversion")),
+					dk_yaml_scalar(dk_yaml_get(m, "version")));
+		if (r < 0)
+			return r;
 	}
-	return NULL;
+	return 0;
 }
 
-static yaml_node_t *child(yaml_document_t *doc, yaml_node_t *map, const char *key)
+static int parse_replaced(const struct dk_yaml_node *repl, struct dk_state *st)
 {
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+	if (!repl || repl->kind != DK_YAML_SEQUENCE)
+		return 0;
+	for (size_t i = 0; i < repl->n; i++) {
+		const struct dk_yaml_node *m = repl->items[i];
+		const char *name = dk_yaml_scalar(dk_yaml_get(m, "name"));
+		const char *restore = dk_yaml_scalar(dk_yaml_get(m, "restore"));
+		int r;
 
-		if (k && k->type == YAML_SCALAR_NODE &&
-		    streq((const char *)k->data.scalar.value, key))
-			return yaml_document_get_node(doc, p->value);
+		if (!name)
+			return -EBADMSG;
+		r = dk_state_add_replaced(st, name,
+					  dk_yaml_scalar(dk_yaml_get(m, "component")),
+					  restore && streq(restore, "true"));
+		if (r < 0)
+			return r;
 	}
-	return NULL;
+	return 0;
 }
 
-static int parse_state(yaml_document_t *doc, struct dk_state *st)
+static int parse_state(const struct dk_yaml_node *root, struct dk_state *st)
 {
-	yaml_node_t *root = yaml_document_get_root_node(doc), *mods, *repl;
 	const char *s;
 	int r;
 
-	if (!root || root->type != YAML_MAPPING_NODE)
+	if (!root || root->kind != DK_YAML_MAPPING)
 		return -EBADMSG;
-	s = scalar(doc, root, "version");
+	s = dk_yaml_scalar(dk_yaml_get(root, "version"));
 	if (!s || !streq(s, "1"))
 		return -EBADMSG;
-	s = scalar(doc, root, "pid");
+	s = dk_yaml_scalar(dk_yaml_get(root, "pid"));
 	st->pid = s ? strtol(s, NULL, 10) : 0;
-	s = scalar(doc, root, "kernel");
+	s = dk_yaml_scalar(dk_yaml_get(root, "kernel"));
 	if (s && !(st->kernel = strdup(s)))
 		return -ENOMEM;
-	mods = child(doc, root, "modules");
-	if (mods && mods->type == YAML_SEQUENCE_NODE) {
-		for (yaml_node_item_t *i = mods->data.sequence.items.start;
-		     i < mods->data.sequence.items.top; i++) {
-			yaml_node_t *m = yaml_document_get_node(doc, *i);
-			const char *name = scalar(doc, m, "name");
-
-			if (!name)
-				return -EBADMSG;
-			r = dk_state_add_module(st, name, scalar(doc, m, "component"),
-						scalar(doc, m, "path"),
-						scalar(doc, m, "srcversion"),
-						scalar(doc, m, "version"));
-			if (r < 0)
-				return r;
-		}
-	}
-	repl = child(doc, root, "replaced");
-	if (repl && repl->type == YAML_SEQUENCE_NODE) {
-		for (yaml_node_item_t *i = repl->data.sequence.items.start;
-		     i < repl->data.sequence.items.top; i++) {
-			yaml_node_t *m = yaml_document_get_node(doc, *i);
-			const char *name = scalar(doc, m, "name");
-			const char *restore = scalar(doc, m, "restore");
-
-			if (!name)
-				return -EBADMSG;
-			r = dk_state_add_replaced(st, name, scalar(doc, m, "component"),
-						  restore && streq(restore, "true"));
-			if (r < 0)
-				return r;
-		}
-	}
-	return 0;
+	r = parse_modules(dk_yaml_get(root, "modules"), st);
+	if (r < 0)
+		return r;
+	return parse_replaced(dk_yaml_get(root, "replaced"), st);
 }
 
 int dk_state_read(const char *path, struct dk_state *st, struct dk_error **err)
 {
 	_cleanup_free_ char *data = NULL;
-	yaml_parser_t parser;
-	yaml_document_t doc;
+	_cleanup_yaml_ struct dk_yaml_doc *doc = NULL;
 	size_t len = 0;
 	int r;
 
 	memset(st, 0, sizeof(*st));
-	r = dk_read_file(path, 4u << 20, &data, &len);
+	r = dk_read_file(path, DK_YAML_MAX_BYTES, &data, &len);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return dk_error_set(err, -r, "read state file %s: %s", path,
 				    strerror(-r));
-	if (!yaml_parser_initialize(&parser))
-		return dk_error_set(err, ENOMEM, "out of memory");
-	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		r = dk_error_set(err, EBADMSG,
-				 "state file %s is not valid JSON (line %zu: %s): "
-				 "remove it once no module it lists is loaded",
-				 path, parser.problem_mark.line + 1,
-				 parser.problem ? parser.problem : "?");
-		yaml_parser_delete(&parser);
-		return r;
+	r = dk_yaml_parse(NULL, data, len, DK_YAML_JSON, &doc, err);
+	if (r == -EBADMSG) {
+		_cleanup_free_ char *why = err && *err ? strdup((*err)->msg) : NULL;
+
+		return dk_error_set(
+			err, EBADMSG,
+			"state file %s is not valid JSON (%s): remove it once "
+			"no module it lists is loaded",
+			path, why ? why : "?");
 	}
-	yaml_parser_delete(&parser);
-	r = parse_state(&doc, st);
-	yaml_document_delete(&doc);
+	if (r < 0)
+		return r;
+	r = parse_state(doc->root, st);
 	if (r < 0) {
 		dk_state_release(st);
 		return dk_error_set(err, -r, "state file %s: %s", path,

@@ -163,6 +163,21 @@ static int add_anchor(struct loader *l, char *name, struct dk_yaml_node *n,
 	return 0;
 }
 
+/* Makes room for element n of an array holding n: capacity doubles at powers of two,
+ * so a list of many items is not reallocated for each one. */
+static int grow(void **v, size_t n, size_t size)
+{
+	void *nv;
+
+	if (n & (n - 1))
+		return 0;
+	nv = realloc(*v, (n ? 2 * n : 1) * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	return 0;
+}
+
 /* Hands a finished node to its parent (or makes it the root). */
 static int attach(struct loader *l, struct dk_yaml_node *n, const yaml_mark_t *end)
 {
@@ -179,11 +194,8 @@ static int attach(struct loader *l, struct dk_yaml_node *n, const yaml_mark_t *e
 	p->weight = p->weight + n->weight > MAX_WEIGHT ? MAX_WEIGHT + 1
 						       : p->weight + n->weight;
 	if (p->kind == DK_YAML_SEQUENCE) {
-		struct dk_yaml_node **nv = realloc(p->items, (p->n + 1) * sizeof(*nv));
-
-		if (!nv)
+		if (grow((void **)&p->items, p->n, sizeof(*p->items)) < 0)
 			return dk_error_set(l->err, ENOMEM, "out of memory");
-		p->items = nv;
 		p->items[p->n++] = n;
 		return 0;
 	}
@@ -195,16 +207,11 @@ static int attach(struct loader *l, struct dk_yaml_node *n, const yaml_mark_t *e
 	if ((l->flags & DK_YAML_JSON) && (n->kind != DK_YAML_SCALAR || n->plain))
 		return fail_at(l->err, l->name, n->line, n->column,
 			       "keys must be double-quoted strings");
-	{
-		struct dk_yaml_pair *nv = realloc(p->pairs, (p->n + 1) * sizeof(*nv));
-
-		if (!nv)
-			return dk_error_set(l->err, ENOMEM, "out of memory");
-		p->pairs = nv;
-		p->pairs[p->n].key = n;
-		p->pairs[p->n].value = NULL;
-		p->n++;
-	}
+	if (grow((void **)&p->pairs, p->n, sizeof(*p->pairs)) < 0)
+		return dk_error_set(l->err, ENOMEM, "out of memory");
+	p->pairs[p->n].key = n;
+	p->pairs[p->n].value = NULL;
+	p->n++;
 	return 0;
 }
 

@@ -2,9 +2,12 @@
 /* YAML config v1: a full config, defaults, and each kind of error with its
  * file:line:column and key. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
+#include "base/fsutil.h"
 #include "init/config.h"
 
 #include "tap.h"
@@ -187,11 +190,83 @@ static void test_missing_file(void)
 	       "missing file is ENOENT");
 }
 
+/* The --params-file of `drvkit load`: written to a file, read back or refused. */
+static int params(const char *text, struct dk_config_module **mods, size_t *n,
+		  struct dk_error **err)
+{
+	char path[] = "/tmp/dk-test-params-XXXXXX";
+	int fd = mkstemp(path), r;
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		abort();
+	close(fd);
+	r = dk_params_load(path, mods, n, err);
+	unlink(path);
+	if (r < 0 && *err) {
+		/* The temp name varies: keep what follows it. */
+		char *rest = strdup((*err)->msg + strlen(path));
+
+		free((*err)->msg);
+		(*err)->msg = rest;
+	}
+	return r;
+}
+
+static void test_params_file(void)
+{
+	static const struct {
+		const char *text, *want, *desc;
+	} bad[] = {
+		{"[a]\n", ":1:1: expected a mapping of module: { name: value }",
+		 "params: a list"},
+		{"a: 1\n", ":1:4: a: expected a mapping of name: value, got a scalar",
+		 "params: module without a mapping"},
+		{"a: {x: 1}\nb: {y: 2}\na: {z: 3}\n", ":3:1: a: given twice",
+		 "params: module given twice"},
+		{"a: {x: 1, x: 2}\n", ":1:11: a.x: given twice",
+		 "params: param given twice"},
+		{"a b: {x: 1}\n", ":1:1: 'a b' is not a module name",
+		 "params: bad module name"},
+		{"a: {x: [1]}\n", ":1:8: a.x: expected a scalar value",
+		 "params: list value"},
+		{"a: {x: 1\n", ":2:1: did not find expected ',' or '}'",
+		 "params: bad YAML"},
+	};
+	struct dk_config_module *mods = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+	size_t n = 0;
+	char *s;
+
+	is_int(params("dktest-params: { count: 7, label: hello world }\nother: {}\n",
+		      &mods, &n, &err),
+	       0, "params file parses");
+	is_int(n, 2, "two modules");
+	is_str(n ? mods[0].name : NULL, "dktest_params", "module name, - as _");
+	s = n ? dk_params_string(mods[0].params, mods[0].n_params) : NULL;
+	is_str(s, "count=7 label=\"hello world\"", "params string");
+	free(s);
+	ok(n == 2 && mods[1].n_params == 0, "empty mapping: no params");
+	dk_params_free(mods, n);
+	is_int(params("# nothing\n", &mods, &n, &err), 0, "empty params file parses");
+	ok(n == 0 && mods == NULL, "empty params file: nothing");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dk_error_free(&err);
+		is_int(params(bad[i].text, &mods, &n, &err), -EBADMSG, "%s: EBADMSG",
+		       bad[i].desc);
+		ok(err && startswith(err->msg, bad[i].want), "%s: message (%s)",
+		   bad[i].desc, err ? err->msg : "none");
+	}
+	dk_error_free(&err);
+	is_int(dk_params_load("/nonexistent/params.yaml", &mods, &n, &err), -ENOENT,
+	       "missing params file is ENOENT");
+}
+
 int main(void)
 {
 	test_good();
 	test_defaults();
 	test_errors();
 	test_missing_file();
+	test_params_file();
 	return tap_done();
 }

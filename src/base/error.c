@@ -125,8 +125,9 @@ const char *dk_error_hint(int errnum)
 {
 	switch (errnum) {
 	case EKEYREJECTED:
-		return "the kernel requires modules signed by a trusted key; sign with a "
-		       "key enrolled in MOK (drvkit sign) or built into the kernel";
+		return "the kernel requires modules signed by a trusted key; configure "
+		       "signing with a key enrolled in MOK or built into the kernel "
+		       "(drvkit sign, or signing: in the init config)";
 	case ENOEXEC:
 		return "the module was built for another kernel: rebuild it against this "
 		       "kernel's headers (drvkit check shows what differs)";

@@ -107,8 +107,8 @@ static size_t params_collect(const struct dk_modfile *mod, const struct info *in
 			continue;
 		colon = strchr(v, ':');
 		if (!colon) {
-			dk_warn("%s: invalid \"%s=%s\": missing ':'", dk_modfile_path(mod),
-				in->kv[i].key, v);
+			dk_warn("%s: invalid \"%s=%s\": missing ':'",
+				dk_modfile_path(mod), in->kv[i].key, v);
 			continue;
 		}
 		nl = (int)(colon - v);

@@ -101,7 +101,8 @@ void dk_modfiles_free(struct dk_modfile **files, size_t n)
 	free(files);
 }
 
-static uint64_t read_uint(const struct dk_modfile_image *m, const unsigned char *p, size_t n)
+static uint64_t read_uint(const struct dk_modfile_image *m, const unsigned char *p,
+			  size_t n)
 {
 	uint64_t v = 0;
 
@@ -262,8 +263,8 @@ static void set_export_crc(struct dk_modfile_image *m, Elf *e, const char *name,
 		}
 }
 
-static int parse_symtab(struct dk_modfile_image *m, Elf *e, Elf_Scn *scn, const GElf_Shdr *sh,
-			size_t shstrndx, struct dk_error **err)
+static int parse_symtab(struct dk_modfile_image *m, Elf *e, Elf_Scn *scn,
+			const GElf_Shdr *sh, size_t shstrndx, struct dk_error **err)
 {
 	Elf_Data *d = elf_getdata(scn, NULL);
 	size_t n;

@@ -5,6 +5,8 @@
 #include <glob.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "shared/cleanup.h"
 
@@ -161,6 +163,34 @@ static void open_bad(const void *data, size_t len, int want, const char *msg,
 	   "module: %s message '%s'", desc, err ? err->msg : "(none)");
 }
 
+/* Opened raw (sign, unsign, verify): any bytes, mapped once, the file kept open. */
+static void test_module_raw(void)
+{
+	char path[] = "/tmp/dk-test-elf.XXXXXX";
+	_cleanup_modfile_ struct dk_modfile *m = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+	struct stat st;
+	size_t len = 0;
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, "not elf", 7) != 7) {
+		ok(0, "raw: write a temp file");
+		return;
+	}
+	close(fd);
+	is_int(dk_modfile_open_raw(path, &m, &err), 0, "raw: a non-ELF file opens raw");
+	ok(m && memcmp(dk_modfile_data(m, &len), "not elf", 7) == 0 && len == 7,
+	   "raw: its bytes");
+	ok(m && dk_modfile_fd(m, &st) >= 0 && st.st_size == 7,
+	   "raw: the file stays open");
+	ok(m && !dk_modfile_signature(m) && !dk_modfile_modinfo_get(m, "name"),
+	   "raw: nothing parsed");
+	dk_modfile_free(TAKE_PTR(m));
+	is_int(dk_modfile_open(path, &m, &err), -EBADMSG,
+	       "raw: the same file as ELF: EBADMSG");
+	unlink(path);
+}
+
 static void test_module_bad(void)
 {
 	unsigned char eh[sizeof(Elf64_Ehdr)] = {0x7f,	    'E',	 'L',	    'F',
@@ -191,6 +221,8 @@ static void test_module_bad(void)
 	open_bad(eh, sizeof(eh), EBADMSG, "bad ELF class", "ELF class 7");
 	is_int(dk_modfile_open("/nonexistent/x.ko", &m, &err), -ENOENT,
 	       "module: missing file -> ENOENT");
+	dk_error_free(&err);
+	test_module_raw();
 }
 
 /* Built modules: $DK_TEST_MODULES, else what tests/cli built in the build dir. */
@@ -280,6 +312,14 @@ static void test_module_real(void)
 	if (!mu)
 		return;
 	is_str(dk_modfile_modinfo_get(mu, "depends"), "dktest_export", "real: depends");
+	ok(mu->n_depends == 1 && streq(mu->depends[0], "dktest_export"),
+	   "real: depends split into the field load and init order by");
+	ok(mu->vermagic && mu->vermagic[strlen(mu->vermagic) - 1] != ' ' &&
+		   startswith(dk_modfile_modinfo_get(mu, "vermagic"), mu->vermagic),
+	   "real: vermagic field without the trailing blank");
+	ok(mu->srcversion &&
+		   streq(mu->srcversion, dk_modfile_modinfo_get(mu, "srcversion")),
+	   "real: srcversion field");
 	nv = dk_modfile_versions(mu, &v);
 	layout = false;
 	for (size_t i = 0; i < nv; i++)

@@ -1544,6 +1544,7 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 	for (size_t i = 0; i < in.n_files; i++) {
 		free(in.files[i]->params);
 		in.files[i]->params = NULL;
+		dk_modfile_drop_image(in.files[i]);
 	}
 	trim_memory();
 	dk_info("step 9 (wait): blocking on signals (pid %d)", (int)getpid());

@@ -720,6 +720,20 @@ int dk_modfile_open_dir(const char *dir, struct dk_modfile ***files, size_t *n,
 	return r < 0 ? r : 0;
 }
 
+/* After dk_modfile_drop_image(): an empty module. */
+static const struct dk_modfile_image no_image = {.fd = -1};
+
+static const struct dk_modfile_image *img_of(const struct dk_modfile *f)
+{
+	return f->img ? f->img : &no_image;
+}
+
+void dk_modfile_drop_image(struct dk_modfile *f)
+{
+	image_free(f->img);
+	f->img = NULL;
+}
+
 const char *dk_modfile_path(const struct dk_modfile *f)
 {
 	return f->path;
@@ -732,54 +746,58 @@ const char *dk_modfile_name(const struct dk_modfile *f)
 
 unsigned dk_modfile_machine(const struct dk_modfile *f)
 {
-	return f->img->machine;
+	return img_of(f)->machine;
 }
 
 size_t dk_modfile_modinfo(const struct dk_modfile *f,
 			  const struct dk_modinfo_entry **entries)
 {
-	*entries = f->img->modinfo;
-	return f->img->n_modinfo;
+	*entries = img_of(f)->modinfo;
+	return img_of(f)->n_modinfo;
 }
 
 const char *dk_modfile_modinfo_get(const struct dk_modfile *f, const char *key)
 {
-	for (size_t i = 0; i < f->img->n_modinfo; i++)
-		if (streq(f->img->modinfo[i].key, key))
-			return f->img->modinfo[i].value;
+	const struct dk_modfile_image *img = img_of(f);
+
+	for (size_t i = 0; i < img->n_modinfo; i++)
+		if (streq(img->modinfo[i].key, key))
+			return img->modinfo[i].value;
 	return NULL;
 }
 
 size_t dk_modfile_versions(const struct dk_modfile *f, const struct dk_modversion **v)
 {
-	*v = f->img->versions;
-	return f->img->n_versions;
+	*v = img_of(f)->versions;
+	return img_of(f)->n_versions;
 }
 
 size_t dk_modfile_imports(const struct dk_modfile *f,
 			  const struct dk_modfile_import **imports)
 {
-	*imports = f->img->imports;
-	return f->img->n_imports;
+	*imports = img_of(f)->imports;
+	return img_of(f)->n_imports;
 }
 
 size_t dk_modfile_exports(const struct dk_modfile *f,
 			  const struct dk_modfile_export **exports)
 {
-	*exports = f->img->exports;
-	return f->img->n_exports;
+	*exports = img_of(f)->exports;
+	return img_of(f)->n_exports;
 }
 
 const struct dk_modsig *dk_modfile_signature(const struct dk_modfile *f)
 {
-	return f->img->sig.sig_len > 0 ? &f->img->sig : NULL;
+	const struct dk_modfile_image *img = img_of(f);
+
+	return img->sig.sig_len > 0 ? &img->sig : NULL;
 }
 
 const void *dk_modfile_data(const struct dk_modfile *f, size_t *len)
 {
 	if (len)
-		*len = f->img->len;
-	return f->img->data;
+		*len = img_of(f)->len;
+	return img_of(f)->data;
 }
 
 int dk_modfile_signature_info(const struct dk_modfile *f, struct dk_modsig_info *info,
@@ -795,6 +813,6 @@ int dk_modfile_signature_info(const struct dk_modfile *f, struct dk_modsig_info 
 int dk_modfile_fd(const struct dk_modfile *f, struct stat *st)
 {
 	if (st)
-		*st = f->img->st;
-	return f->img->fd;
+		*st = img_of(f)->st;
+	return img_of(f)->fd;
 }

@@ -73,6 +73,10 @@ int dk_modfile_open_mem(const char *name, const void *data, size_t len,
 /* Appends every *.ko of dir (sorted by name) to files. */
 int dk_modfile_open_dir(const char *dir, struct dk_modfile ***files, size_t *n,
 			struct dk_error **err) _must_check_;
+/* Unmaps the file and frees what was parsed from it, keeping the fields above (a
+ * long-running init holds no module bytes); the getters below then see an empty
+ * module. */
+void dk_modfile_drop_image(struct dk_modfile *f);
 void dk_modfile_free(struct dk_modfile *f);
 void dk_modfiles_free(struct dk_modfile **files, size_t n);
 static inline void dk_modfile_freep(struct dk_modfile **f)

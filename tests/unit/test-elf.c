@@ -326,6 +326,11 @@ static void test_module_real(void)
 		if (streq(v[i].name, "dktest_export_add"))
 			layout = se && (uint32_t)v[i].crc == se->crc;
 	ok(layout, "real: dktest_user's __versions CRC for dktest_export_add matches");
+	dk_modfile_drop_image(mu);
+	ok(mu->n_depends == 1 && mu->vermagic && mu->srcversion && mu->path &&
+		   dk_modfile_versions(mu, &v) == 0 &&
+		   !dk_modfile_modinfo_get(mu, "name"),
+	   "real: the image dropped, the fields stay");
 }
 
 int main(void)

@@ -132,9 +132,9 @@ int main(int argc, char *argv[])
 		return r;
 	{
 		int errnum = -r;
-		/* errno-based hints speak of module loading: only for commands that load.
-		 */
-		const char *hint = cmd->module_hints ? dk_error_hint(errnum) : NULL;
+		/* Printed once, here: the error's own hint, else (commands that load)
+		 * the errno's. */
+		const char *hint = dk_error_hint_of(err, errnum, cmd->module_hints);
 
 		fprintf(stderr, "drvkit %s: %s\n", cmd->name,
 			err && err->msg ? err->msg : strerror(errnum));

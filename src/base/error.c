@@ -10,7 +10,7 @@
 #include "base/error.h"
 
 /* Returned when we cannot even allocate the error: never abort in the error path. */
-static struct dk_error oom_error = {ENOMEM, (char *)"out of memory"};
+static struct dk_error oom_error = {ENOMEM, (char *)"out of memory", NULL};
 
 static bool is_static(const struct dk_error *e)
 {
@@ -112,13 +112,22 @@ void dk_error_free(struct dk_error **err)
 	*err = NULL;
 }
 
+int dk_error_set_hint(struct dk_error **err, const char *hint)
+{
+	if (!err || !*err)
+		return -EIO;
+	if (!is_static(*err))
+		(*err)->hint = hint;
+	return -(*err)->errnum;
+}
+
 const char *dk_error_hint(int errnum)
 {
 	switch (errnum) {
 	case EKEYREJECTED:
-		return "the kernel requires modules signed by a trusted key; sign with a "
-		       "key "
-		       "enrolled in MOK (drvkit sign) or built into the kernel";
+		return "the kernel requires modules signed by a trusted key; configure "
+		       "signing with a key enrolled in MOK or built into the kernel "
+		       "(drvkit sign, or signing: in the init config)";
 	case ENOEXEC:
 		return "the module was built for another kernel: rebuild it against this "
 		       "kernel's headers (drvkit check shows what differs)";
@@ -128,11 +137,43 @@ const char *dk_error_hint(int errnum)
 	case EPERM:
 	case EACCES:
 		return "run as root in a privileged container; under lockdown only "
-		       "signed "
-		       "modules load";
+		       "signed modules load";
 	default:
 		return NULL;
 	}
+}
+
+const char *dk_error_kernel_hint(int errnum)
+{
+	switch (errnum) {
+	case EINVAL:
+		return "a parameter is invalid, or a symbol CRC differs (dmesg: "
+		       "\"disagrees about version of symbol\"): check the params, or "
+		       "rebuild against this kernel's headers and the Module.symvers of "
+		       "the modules it uses (OFED, NVIDIA)";
+	case ENOENT:
+		return "unknown symbol (see dmesg): load the module that provides it "
+		       "first";
+	case EEXIST:
+		return "a module of this name is already loaded: unload it first";
+	case EAGAIN:
+	case EBUSY:
+		return "the module is in use: stop its users (holders, open devices) "
+		       "first";
+	case ENOSYS:
+	case EOPNOTSUPP:
+		return "the kernel cannot unload modules (no CONFIG_MODULE_UNLOAD): "
+		       "reboot the node to change them";
+	default:
+		return dk_error_hint(errnum);
+	}
+}
+
+const char *dk_error_hint_of(const struct dk_error *err, int errnum, bool module_context)
+{
+	if (err && err->hint)
+		return err->hint;
+	return module_context ? dk_error_hint(err ? err->errnum : errnum) : NULL;
 }
 
 int dk_exit_code_for(int errnum)

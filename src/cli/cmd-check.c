@@ -8,7 +8,7 @@
 #include "shared/json-writer.h"
 
 #include "kmod/check.h"
-#include "kmod/elf.h"
+#include "kmod/modfile.h"
 
 #include "cli/cli.h"
 
@@ -63,10 +63,10 @@ static void print_json(const struct dk_kernel *k, const struct dk_check_result *
 	json_begin_array(&w);
 	for (size_t i = 0; i < n; i++) {
 		json_begin_object(&w);
-		json_kv_string(&w, "filename", dk_module_path(res[i].mod));
-		json_kv_string(&w, "name", dk_module_name(res[i].mod));
+		json_kv_string(&w, "filename", dk_modfile_path(res[i].mod));
+		json_kv_string(&w, "name", dk_modfile_name(res[i].mod));
 		json_kv_string(&w, "vermagic",
-			       dk_module_modinfo_get(res[i].mod, "vermagic"));
+			       dk_modfile_modinfo_get(res[i].mod, "vermagic"));
 		json_kv_bool(&w, "fits", res[i].fits);
 		for (int fatal = 1; fatal >= 0; fatal--) {
 			json_key(&w, fatal ? "problems" : "notes");
@@ -107,7 +107,7 @@ static void print_text(const struct dk_kernel *k, const struct dk_check_result *
 		       size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const char *path = dk_module_path(res[i].mod);
+		const char *path = dk_modfile_path(res[i].mod);
 		size_t bad = 0;
 
 		for (size_t j = 0; j < res[i].n_issues; j++) {
@@ -127,7 +127,7 @@ static int check(struct dk_ctx *ctx, const char *kver, const char *headers, bool
 {
 	_cleanup_kernel_ struct dk_kernel *k = NULL;
 	_cleanup_free_ char *found = NULL;
-	_cleanup_free_ struct dk_module **mods = NULL;
+	_cleanup_free_ struct dk_modfile **mods = NULL;
 	struct dk_check_result *res = NULL;
 	bool all_fit = true;
 	int r = 0;
@@ -145,7 +145,7 @@ static int check(struct dk_ctx *ctx, const char *kver, const char *headers, bool
 	if (!mods)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n && r >= 0; i++)
-		r = dk_module_open(files[i], &mods[i], err);
+		r = dk_modfile_open(files[i], &mods[i], err);
 	if (r >= 0)
 		r = dk_check_modules(k, mods, n, &res, err);
 	if (r >= 0) {
@@ -159,7 +159,7 @@ static int check(struct dk_ctx *ctx, const char *kver, const char *headers, bool
 	}
 	dk_check_results_free(res, n);
 	for (size_t i = 0; i < n; i++)
-		dk_module_free(mods[i]);
+		dk_modfile_free(mods[i]);
 	return r;
 }
 

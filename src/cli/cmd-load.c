@@ -8,7 +8,7 @@
 #include "shared/cleanup.h"
 
 #include "base/fsutil.h"
-#include "kmod/module.h"
+#include "kmod/loader.h"
 #include "init/config.h"
 
 #include "cli/cli.h"
@@ -38,19 +38,18 @@ static void files_release(struct files *f)
 	dk_modfiles_free(f->v, f->n);
 }
 
-static int add_file(struct dk_modctx *m, struct files *fl, const char *arg,
-		    struct dk_error **err)
+static int add_file(struct files *fl, const char *arg, struct dk_error **err)
 {
 	struct dk_modfile **nv;
 	int r;
 
 	if (dk_is_dir(arg))
-		return dk_modfile_open_dir(m, arg, &fl->v, &fl->n, err);
+		return dk_modfile_open_dir(arg, &fl->v, &fl->n, err);
 	nv = realloc(fl->v, (fl->n + 1) * sizeof(*nv));
 	if (!nv)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	fl->v = nv;
-	r = dk_modfile_open(m, arg, &nv[fl->n], err);
+	r = dk_modfile_open(arg, &nv[fl->n], err);
 	if (r < 0)
 		return r;
 	fl->n++;
@@ -96,7 +95,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	if (r < 0)
 		return r;
 	for (int i = optind; i < argc; i++) {
-		r = add_file(m, &fl, argv[i], err);
+		r = add_file(&fl, argv[i], err);
 		if (r < 0)
 			return r;
 	}

@@ -9,7 +9,7 @@
 #include "shared/cleanup.h"
 #include "shared/json-writer.h"
 
-#include "kmod/elf.h"
+#include "kmod/modfile.h"
 
 #include "cli/cli.h"
 #include "cli/modinfo-render.h"
@@ -52,7 +52,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	};
 	const char *field = NULL;
 	bool json = ctx->json;
-	struct dk_module **mods = NULL;
+	struct dk_modfile **mods = NULL;
 	struct json_writer w;
 	int c, n, r = 0;
 
@@ -81,12 +81,12 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	if (!mods)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	for (int i = 0; i < n && r >= 0; i++)
-		r = dk_module_open(argv[optind + i], &mods[i], err);
+		r = dk_modfile_open(argv[optind + i], &mods[i], err);
 	json_init(&w, true);
 	if (json && n > 1)
 		json_begin_array(&w);
 	for (int i = 0; i < n && r >= 0; i++) {
-		_cleanup_free_ char *filename = abs_path(dk_module_path(mods[i]));
+		_cleanup_free_ char *filename = abs_path(dk_modfile_path(mods[i]));
 
 		if (!filename)
 			r = dk_error_set(err, ENOMEM, "out of memory");
@@ -100,7 +100,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		printf("%s\n", json_str(&w));
 	json_release(&w);
 	for (int i = 0; i < n; i++)
-		dk_module_free(mods[i]);
+		dk_modfile_free(mods[i]);
 	free(mods);
 	return r < 0 ? r : DK_EXIT_OK;
 }

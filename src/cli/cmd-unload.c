@@ -7,7 +7,7 @@
 
 #include "shared/cleanup.h"
 
-#include "kmod/module.h"
+#include "kmod/loader.h"
 
 #include "cli/cli.h"
 

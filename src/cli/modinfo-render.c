@@ -57,11 +57,11 @@ static void info_clear(struct info *in)
 	dk_modsig_info_clear(&in->sig);
 }
 
-static int info_collect(const struct dk_module *mod, struct info *in,
+static int info_collect(const struct dk_modfile *mod, struct info *in,
 			struct dk_error **err)
 {
 	const struct dk_modinfo_entry *e;
-	size_t n = dk_module_modinfo(mod, &e);
+	size_t n = dk_modfile_modinfo(mod, &e);
 	_cleanup_error_ struct dk_error *serr = NULL;
 
 	memset(in, 0, sizeof(*in));
@@ -70,9 +70,9 @@ static int info_collect(const struct dk_module *mod, struct info *in,
 		return dk_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		in->kv[in->n++] = (struct kv){e[i].key, e[i].value};
-	if (dk_module_signature_info(mod, &in->sig, &serr) < 0) {
+	if (dk_modfile_signature_info(mod, &in->sig, &serr) < 0) {
 		/* kmod stays silent here (e.g. signed by key id, CMS): so do we */
-		dk_debug("%s: signature not shown: %s", dk_module_path(mod), serr->msg);
+		dk_debug("%s: signature not shown: %s", dk_modfile_path(mod), serr->msg);
 		in->sig_error = strdup(serr->msg);
 		return 0;
 	}
@@ -92,7 +92,7 @@ static int info_collect(const struct dk_module *mod, struct info *in,
 }
 
 /* Builds the parameter list like kmod: new names are prepended. Returns the count. */
-static size_t params_collect(const struct dk_module *mod, const struct info *in,
+static size_t params_collect(const struct dk_modfile *mod, const struct info *in,
 			     struct param *ps)
 {
 	size_t np = 0;
@@ -107,8 +107,8 @@ static size_t params_collect(const struct dk_module *mod, const struct info *in,
 			continue;
 		colon = strchr(v, ':');
 		if (!colon) {
-			dk_warn("%s: invalid \"%s=%s\": missing ':'", dk_module_path(mod),
-				in->kv[i].key, v);
+			dk_warn("%s: invalid \"%s=%s\": missing ':'",
+				dk_modfile_path(mod), in->kv[i].key, v);
 			continue;
 		}
 		nl = (int)(colon - v);
@@ -176,18 +176,18 @@ static void print_text(FILE *f, const struct info *in, const char *filename,
 		print_param(f, &ps[i], false);
 }
 
-static void print_json(struct json_writer *w, const struct dk_module *mod,
+static void print_json(struct json_writer *w, const struct dk_modfile *mod,
 		       const struct info *in, const char *filename, struct param *ps,
 		       size_t np)
 {
 	const struct dk_modinfo_entry *e;
-	size_t n = dk_module_modinfo(mod, &e);
+	size_t n = dk_modfile_modinfo(mod, &e);
 	const struct dk_modversion *v;
-	size_t nv = dk_module_versions(mod, &v);
+	size_t nv = dk_modfile_versions(mod, &v);
 
 	json_begin_object(w);
 	json_kv_string(w, "filename", filename);
-	json_kv_string(w, "name", dk_module_name(mod));
+	json_kv_string(w, "name", dk_modfile_name(mod));
 	json_key(w, "fields");
 	json_begin_object(w);
 	for (size_t i = 0; i < n; i++) {
@@ -239,9 +239,9 @@ static void print_json(struct json_writer *w, const struct dk_module *mod,
 	}
 	json_end_array(w);
 	json_key(w, "signature");
-	if (dk_module_signature(mod)) {
+	if (dk_modfile_signature(mod)) {
 		json_begin_object(w);
-		json_kv_int(w, "sig_len", (int64_t)dk_module_signature(mod)->sig_len);
+		json_kv_int(w, "sig_len", (int64_t)dk_modfile_signature(mod)->sig_len);
 		if (in->sig_error)
 			json_kv_string(w, "error", in->sig_error);
 		json_kv_string(w, "sig_id", in->sig.sig_id);
@@ -256,7 +256,7 @@ static void print_json(struct json_writer *w, const struct dk_module *mod,
 	json_end_object(w);
 }
 
-int dk_modinfo_render(FILE *f, struct json_writer *w, const struct dk_module *mod,
+int dk_modinfo_render(FILE *f, struct json_writer *w, const struct dk_modfile *mod,
 		      const char *filename, const char *field, struct dk_error **err)
 {
 	_cleanup_free_ struct param *ps = NULL;

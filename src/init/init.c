@@ -23,7 +23,7 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "kmod/check.h"
-#include "kmod/elf.h"
+#include "kmod/modfile.h"
 #include "kmod/sign.h"
 #include "init/init.h"
 
@@ -464,7 +464,7 @@ static int get_module_file(struct init *in, const struct dk_config_component *c,
 	}
 	if (!path)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	r = dk_modfile_open(in->m, path, out, err);
+	r = dk_modfile_open(path, out, err);
 	if (r == -ENOENT) {
 		dk_error_free(err);
 		return dk_error_set(err, ENOENT,
@@ -506,10 +506,10 @@ static int check_module(struct init *in, const struct imod *im, struct dk_error 
 	return 0;
 }
 
-static void modules_free(struct dk_module **mods, size_t n)
+/* The files stay in->mods' own (opened once, in step 3): only the array goes. */
+static void modules_free(struct dk_modfile **mods, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		dk_module_free(mods[i]);
+	(void)n;
 	free(mods);
 }
 
@@ -521,7 +521,7 @@ static int check_modules(struct init *in, struct dk_error **err)
 	_cleanup_error_ struct dk_error *herr = NULL;
 	_cleanup_free_ char *hdr = NULL;
 	_cleanup_kernel_ struct dk_kernel *k = NULL;
-	struct dk_module **mods = NULL;
+	struct dk_modfile **mods = NULL;
 	struct dk_check_result *res = NULL;
 	bool any = false;
 	int r;
@@ -558,14 +558,8 @@ static int check_modules(struct init *in, struct dk_error **err)
 	mods = calloc(in->n_mods ? in->n_mods : 1, sizeof(*mods));
 	if (!mods)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < in->n_mods; i++) {
-		r = dk_module_open(in->mods[i].file->path, &mods[i], err);
-		if (r < 0) {
-			modules_free(mods, i);
-			return dk_error_wrap(err, "step 4 (check): component %s",
-					     in->mods[i].comp->name);
-		}
-	}
+	for (size_t i = 0; i < in->n_mods; i++)
+		mods[i] = in->mods[i].file;
 	r = dk_check_modules(k, mods, in->n_mods, &res, err);
 	if (r < 0) {
 		modules_free(mods, in->n_mods);
@@ -1223,9 +1217,8 @@ static int shutdown_modules(struct init *in, struct strbuf *failure)
 		r = dk_module_remove(in->m, name, &ro, &err);
 		if (r < 0) {
 			strbuf_printf(failure, "step 10 (stop): %s", err->msg);
-			if (err->errnum != EBUSY && dk_module_hint(err->errnum))
-				strbuf_printf(failure, " (%s)",
-					      dk_module_hint(err->errnum));
+			if (err->errnum != EBUSY && err->hint)
+				strbuf_printf(failure, " (%s)", err->hint);
 			return -err->errnum;
 		}
 		if (r == 1)
@@ -1442,7 +1435,7 @@ static void rollback(struct init *in, struct dk_error **err)
 static int startup_failed(struct init *in, int r, struct dk_error **err)
 {
 	struct strbuf b;
-	const char *hint = (*err) ? dk_module_hint((*err)->errnum) : NULL;
+	const char *hint = dk_error_hint_of(*err, -r, true);
 
 	strbuf_init(&b);
 	strbuf_printf(&b, "drvkit init: %s", *err ? (*err)->msg : strerror(-r));
@@ -1551,6 +1544,7 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 	for (size_t i = 0; i < in.n_files; i++) {
 		free(in.files[i]->params);
 		in.files[i]->params = NULL;
+		dk_modfile_drop_image(in.files[i]);
 	}
 	trim_memory();
 	dk_info("step 9 (wait): blocking on signals (pid %d)", (int)getpid());

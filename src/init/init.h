@@ -8,7 +8,7 @@
 
 #include "base/ctx.h"
 #include "base/error.h"
-#include "kmod/module.h"
+#include "kmod/loader.h"
 #include "init/config.h"
 #include "init/state.h"
 

@@ -266,21 +266,21 @@ struct provider {
 	bool gpl;
 };
 
-static bool find_provider(const struct dk_kernel *k, struct dk_module *const *mods,
+static bool find_provider(const struct dk_kernel *k, struct dk_modfile *const *mods,
 			  size_t n, size_t self, const char *sym, struct provider *p)
 {
 	const struct dk_symvers_entry *e;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct dk_module_export *ex;
+		const struct dk_modfile_export *ex;
 		size_t ne;
 
 		if (i == self)
 			continue;
-		ne = dk_module_exports(mods[i], &ex);
+		ne = dk_modfile_exports(mods[i], &ex);
 		for (size_t j = 0; j < ne; j++)
 			if (streq(ex[j].name, sym)) {
-				p->who = dk_module_path(mods[i]);
+				p->who = dk_modfile_path(mods[i]);
 				p->crc = ex[j].crc;
 				p->has_crc = ex[j].has_crc;
 				p->gpl = ex[j].gpl;
@@ -313,12 +313,12 @@ static bool license_gpl_compatible(const char *l)
 	return false;
 }
 
-static int check_vermagic(const struct dk_kernel *k, const struct dk_module *mod,
+static int check_vermagic(const struct dk_kernel *k, const struct dk_modfile *mod,
 			  struct dk_check_result *res)
 {
-	const char *vm = dk_module_modinfo_get(mod, "vermagic");
+	const char *vm = dk_modfile_modinfo_get(mod, "vermagic");
 	const struct dk_modversion *v;
-	bool has_versions = dk_module_versions(mod, &v) > 0;
+	bool has_versions = dk_modfile_versions(mod, &v) > 0;
 	const char *mflags, *kflags;
 	size_t mrel, krel;
 	bool rel_same, flags_same;
@@ -359,23 +359,23 @@ static int check_vermagic(const struct dk_kernel *k, const struct dk_module *mod
 	return 0;
 }
 
-static int check_one(const struct dk_kernel *k, struct dk_module *const *mods, size_t n,
+static int check_one(const struct dk_kernel *k, struct dk_modfile *const *mods, size_t n,
 		     size_t self, struct dk_check_result *res)
 {
-	const struct dk_module *mod = mods[self];
+	const struct dk_modfile *mod = mods[self];
 	const struct dk_modversion *v;
-	const struct dk_module_import *im;
-	size_t nv = dk_module_versions(mod, &v);
-	size_t ni = dk_module_imports(mod, &im);
-	bool gpl_ok = license_gpl_compatible(dk_module_modinfo_get(mod, "license"));
+	const struct dk_modfile_import *im;
+	size_t nv = dk_modfile_versions(mod, &v);
+	size_t ni = dk_modfile_imports(mod, &im);
+	bool gpl_ok = license_gpl_compatible(dk_modfile_modinfo_get(mod, "license"));
 	int r;
 
 	res->mod = mod;
 	res->fits = true;
-	if (k->machine && dk_module_machine(mod) != k->machine) {
+	if (k->machine && dk_modfile_machine(mod) != k->machine) {
 		r = add_issue(res, DK_ISSUE_MACHINE, true, NULL,
 			      "ELF machine %u does not match the kernel's (%u)",
-			      dk_module_machine(mod), k->machine);
+			      dk_modfile_machine(mod), k->machine);
 		if (r < 0)
 			return r;
 	}
@@ -424,7 +424,7 @@ static int check_one(const struct dk_kernel *k, struct dk_module *const *mods, s
 				      "%s is GPL-only (from %s) but the module's license "
 				      "is '%s'",
 				      im[i].name, p.who,
-				      dk_module_modinfo_get(mod, "license") ?: "(none)");
+				      dk_modfile_modinfo_get(mod, "license") ?: "(none)");
 		} else {
 			continue;
 		}
@@ -449,7 +449,7 @@ void dk_check_results_free(struct dk_check_result *r, size_t n)
 	free(r);
 }
 
-int dk_check_modules(const struct dk_kernel *k, struct dk_module *const *mods, size_t n,
+int dk_check_modules(const struct dk_kernel *k, struct dk_modfile *const *mods, size_t n,
 		     struct dk_check_result **out, struct dk_error **err)
 {
 	struct dk_check_result *res = calloc(n ? n : 1, sizeof(*res));

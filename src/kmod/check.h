@@ -9,7 +9,7 @@
 
 #include "base/error.h"
 #include "host/kparse.h" /* dk_config_get */
-#include "kmod/elf.h"
+#include "kmod/modfile.h"
 #include "kmod/symvers.h"
 
 /* What a kernel's headers tree says about the modules it accepts. */
@@ -67,7 +67,7 @@ struct dk_check_issue {
 };
 
 struct dk_check_result {
-	const struct dk_module *mod;
+	const struct dk_modfile *mod;
 	bool fits;
 	struct dk_check_issue *issues;
 	size_t n_issues;
@@ -75,7 +75,7 @@ struct dk_check_result {
 
 /* Fits each module to k. Modules in mods count as providers of their exports for
  * each other. *out has n entries. */
-int dk_check_modules(const struct dk_kernel *k, struct dk_module *const *mods, size_t n,
+int dk_check_modules(const struct dk_kernel *k, struct dk_modfile *const *mods, size_t n,
 		     struct dk_check_result **out, struct dk_error **err) _must_check_;
 void dk_check_results_free(struct dk_check_result *r, size_t n);
 const char *dk_issue_kind_name(enum dk_issue_kind kind);

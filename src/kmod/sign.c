@@ -7,7 +7,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include <openssl/objects.h>
 
 #include "base/fsutil.h"
+#include "kmod/modfile.h"
 #include "kmod/modsig.h"
 #include "kmod/sign.h"
 #include "kmod/sslerr.h"
@@ -27,9 +27,6 @@ DK_DEFINE_CLEANUP(BIO *, BIO_free)
 DK_DEFINE_CLEANUP(CMS_ContentInfo *, CMS_ContentInfo_free)
 DK_DEFINE_CLEANUP(STACK_OF(X509) *, sk_X509_free)
 
-/* Modules are read whole; the largest real ones (nvidia.ko with debug info) are
- * a few hundred MB. */
-#define MAX_MODULE_SIZE ((size_t)1 << 30)
 /* Room left after the module for the signature, so appending does not copy. */
 #define SIG_SLACK 16384
 
@@ -132,10 +129,10 @@ int dk_unsign_buffer(const void *data, size_t len, size_t *module_len,
 	return n;
 }
 
-/* A module mapped read-only: hashing reads the page cache directly and the copy
- * to the output is done by the kernel (copy_file_range), so a large module is
- * never copied through user space (-j 16 on 300 MB modules would otherwise hold
- * 5 GB).
+/* Signing reads the module through its one mapping (dk_modfile_open_raw): hashing
+ * reads the page cache directly and the copy to the output is done by the kernel
+ * (copy_file_range), so a large module is never copied through user space (-j 16 on
+ * 300 MB modules would otherwise hold 5 GB).
  *
  * The price of a mapping: if another process truncates the file while it is
  * being signed, the thread reading past the new end gets SIGBUS and drvkit dies
@@ -144,54 +141,19 @@ int dk_unsign_buffer(const void *data, size_t len, size_t *module_len,
  * process-wide signal handler in the core. So the risk is documented here and in
  * dk_sign_file(); a file rewritten in place without shrinking is caught by
  * check_unchanged() instead of being signed half old, half new. */
-struct module_map {
-	int fd;
-	unsigned char *p;
-	size_t len;
-	struct stat st; /* at open: size, mode and mtime to compare against */
-};
-
-static void module_map_clear(struct module_map *m)
-{
-	if (m->p && m->len > 0)
-		munmap(m->p, m->len);
-	m->p = NULL;
-	if (m->fd >= 0)
-		close(m->fd);
-	m->fd = -1;
-}
-
-static int map_module(const char *path, struct module_map *m, struct dk_error **err)
-{
-	static unsigned char empty[1];
-
-	m->fd = dk_open_regular(path, MAX_MODULE_SIZE, &m->st, err);
-	if (m->fd < 0)
-		return m->fd;
-	m->len = (size_t)m->st.st_size;
-	if (m->len == 0) {
-		m->p = empty;
-		return 0;
-	}
-	m->p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, m->fd, 0);
-	if (m->p == MAP_FAILED) {
-		m->p = NULL;
-		return dk_error_set(err, errno, "map %s: %s", path, strerror(errno));
-	}
-	return 0;
-}
 
 /* After hashing: was the file written to meanwhile (a build or copy still running)?
  * Then the signature covers bytes that are no longer the file's. */
-static int check_unchanged(const char *path, const struct module_map *m,
+static int check_unchanged(const char *path, const struct dk_modfile *f,
 			   struct dk_error **err)
 {
-	struct stat now;
+	struct stat then, now;
+	int fd = dk_modfile_fd(f, &then);
 
-	if (fstat(m->fd, &now) < 0)
+	if (fstat(fd, &now) < 0)
 		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
-	if (now.st_size != m->st.st_size || now.st_mtim.tv_sec != m->st.st_mtim.tv_sec ||
-	    now.st_mtim.tv_nsec != m->st.st_mtim.tv_nsec)
+	if (now.st_size != then.st_size || now.st_mtim.tv_sec != then.st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != then.st_mtim.tv_nsec)
 		return dk_error_set(err, EAGAIN,
 				    "%s: changed while it was being signed (another "
 				    "process is writing it); sign it again once it is "
@@ -200,14 +162,16 @@ static int check_unchanged(const char *path, const struct module_map *m,
 	return 0;
 }
 
-/* Writes the first len bytes of m plus tail to OUTPUT, or in place over PATH (the
+/* Writes the first len bytes of f plus tail to OUTPUT, or in place over PATH (the
  * file a symlink points at, not the link), atomically. */
-static int write_module(const char *path, const char *output, const struct module_map *m,
+static int write_module(const char *path, const char *output, const struct dk_modfile *f,
 			size_t len, const void *tail, size_t tail_len,
 			struct dk_error **err)
 {
 	_cleanup_free_ char *real = NULL;
 	const char *dest = output;
+	struct stat st;
+	int fd = dk_modfile_fd(f, &st);
 	int r;
 
 	if (!dest) {
@@ -216,29 +180,26 @@ static int write_module(const char *path, const char *output, const struct modul
 			return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
 		dest = real;
 	}
-	r = dk_copy_file_atomic(dest, m->fd, len, tail, tail_len, m->st.st_mode & 07777);
+	r = dk_copy_file_atomic(dest, fd, len, tail, tail_len, st.st_mode & 07777);
 	if (r < 0)
 		return dk_error_set(err, -r, "write %s: %s", dest, strerror(-r));
 	return 0;
 }
 
-#define MODULE_MAP_INIT  \
-	{                \
-		.fd = -1 \
-	}
-
 int dk_sign_file(const struct dk_signer *s, const char *path, const char *output,
 		 unsigned flags, struct dk_error **err)
 {
-	_cleanup_(module_map_clear) struct module_map m = MODULE_MAP_INIT;
+	_cleanup_modfile_ struct dk_modfile *f = NULL;
 	_cleanup_free_ unsigned char *tail = NULL;
-	size_t module_len, tail_len = 0;
+	size_t len, module_len, tail_len = 0;
+	const void *data;
 	int r;
 
-	r = map_module(path, &m, err);
+	r = dk_modfile_open_raw(path, &f, err);
 	if (r < 0)
 		return r;
-	r = dk_unsign_buffer(m.p, m.len, &module_len, err);
+	data = dk_modfile_data(f, &len);
+	r = dk_unsign_buffer(data, len, &module_len, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", path);
 	if (r > 0 && !(flags & DK_SIGN_RESIGN))
@@ -246,32 +207,34 @@ int dk_sign_file(const struct dk_signer *s, const char *path, const char *output
 				    "%s: already signed (use --resign to replace the "
 				    "signature)",
 				    path);
-	r = sign_tail(s, m.p, module_len, &tail, &tail_len, err);
+	r = sign_tail(s, data, module_len, &tail, &tail_len, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", path);
-	r = check_unchanged(path, &m, err);
+	r = check_unchanged(path, f, err);
 	if (r < 0)
 		return r;
-	return write_module(path, output, &m, module_len, tail, tail_len, err);
+	return write_module(path, output, f, module_len, tail, tail_len, err);
 }
 
 int dk_unsign_file(const char *path, const char *output, bool *was_signed,
 		   struct dk_error **err)
 {
-	_cleanup_(module_map_clear) struct module_map m = MODULE_MAP_INIT;
-	size_t module_len;
+	_cleanup_modfile_ struct dk_modfile *f = NULL;
+	size_t len, module_len;
+	const void *data;
 	int r;
 
-	r = map_module(path, &m, err);
+	r = dk_modfile_open_raw(path, &f, err);
 	if (r < 0)
 		return r;
-	r = dk_unsign_buffer(m.p, m.len, &module_len, err);
+	data = dk_modfile_data(f, &len);
+	r = dk_unsign_buffer(data, len, &module_len, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", path);
 	*was_signed = r > 0;
 	if (r == 0 && !output)
 		return 0; /* nothing to do: leave the file alone */
-	return write_module(path, output, &m, module_len, NULL, 0, err);
+	return write_module(path, output, f, module_len, NULL, 0, err);
 }
 
 struct sign_pool {
@@ -435,14 +398,17 @@ int dk_verify_buffer(X509 *cert, const void *data, size_t len,
 int dk_verify_file(X509 *cert, const char *path, struct dk_verify_result *res,
 		   struct dk_error **err)
 {
-	_cleanup_(module_map_clear) struct module_map m = MODULE_MAP_INIT;
+	_cleanup_modfile_ struct dk_modfile *f = NULL;
+	const void *data;
+	size_t len;
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = map_module(path, &m, err);
+	r = dk_modfile_open_raw(path, &f, err);
 	if (r < 0)
 		return r;
-	r = dk_verify_buffer(cert, m.p, m.len, res, err);
+	data = dk_modfile_data(f, &len);
+	r = dk_verify_buffer(cert, data, len, res, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", path);
 	return 0;

@@ -87,7 +87,9 @@ DK_SHIM_FAIL=dktest_params:EKEYREJECTED run dk load --host-root "$HOST" --kernel
 is "$rc" 1 "EKEYREJECTED: exit 1"
 like "$TMP/err" 'insert dktest_params \(.*dktest_params.ko\): Key was rejected by service; sig_enforce=Y' \
 	"names step, module, errno in words and sig_enforce"
-like "$TMP/err" 'signed by a trusted key; configure signing with a key enrolled in MOK' "EKEYREJECTED hint: signing/MOK"
+like "$TMP/err" '^hint: .*signed by a trusted key; configure signing with a key enrolled in MOK' "EKEYREJECTED hint: signing/MOK"
+is "$(grep -c 'enrolled in MOK' "$TMP/err")" 1 "the MOK hint is printed exactly once"
+is "$(grep -c '^hint: ' "$TMP/err")" 1 "one hint line"
 
 DK_SHIM_FAIL=dktest_params:ENOEXEC run dk load --host-root "$HOST" --kernel "$KVER" "$MODS/dktest_params.ko"
 is "$rc" 3 "ENOEXEC: exit 3 (bad input)"

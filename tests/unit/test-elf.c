@@ -5,12 +5,14 @@
 #include <glob.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "shared/cleanup.h"
 
 #include "base/error.h"
 #include "kmod/check.h"
-#include "kmod/elf.h"
+#include "kmod/modfile.h"
 #include "kmod/symvers.h"
 
 #include "tap.h"
@@ -152,13 +154,41 @@ static void test_vermagic(void)
 static void open_bad(const void *data, size_t len, int want, const char *msg,
 		     const char *desc)
 {
-	_cleanup_module_ struct dk_module *m = NULL;
+	_cleanup_modfile_ struct dk_modfile *m = NULL;
 	_cleanup_error_ struct dk_error *err = NULL;
-	int r = dk_module_open_mem("x.ko", data, len, &m, &err);
+	int r = dk_modfile_open_mem("x.ko", data, len, &m, &err);
 
 	is_int(r, -want, "module: %s -> %s", desc, strerror(want));
 	ok(err && strstr(err->msg, msg) && startswith(err->msg, "x.ko: "),
 	   "module: %s message '%s'", desc, err ? err->msg : "(none)");
+}
+
+/* Opened raw (sign, unsign, verify): any bytes, mapped once, the file kept open. */
+static void test_module_raw(void)
+{
+	char path[] = "/tmp/dk-test-elf.XXXXXX";
+	_cleanup_modfile_ struct dk_modfile *m = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+	struct stat st;
+	size_t len = 0;
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, "not elf", 7) != 7) {
+		ok(0, "raw: write a temp file");
+		return;
+	}
+	close(fd);
+	is_int(dk_modfile_open_raw(path, &m, &err), 0, "raw: a non-ELF file opens raw");
+	ok(m && memcmp(dk_modfile_data(m, &len), "not elf", 7) == 0 && len == 7,
+	   "raw: its bytes");
+	ok(m && dk_modfile_fd(m, &st) >= 0 && st.st_size == 7,
+	   "raw: the file stays open");
+	ok(m && !dk_modfile_signature(m) && !dk_modfile_modinfo_get(m, "name"),
+	   "raw: nothing parsed");
+	dk_modfile_free(TAKE_PTR(m));
+	is_int(dk_modfile_open(path, &m, &err), -EBADMSG,
+	       "raw: the same file as ELF: EBADMSG");
+	unlink(path);
 }
 
 static void test_module_bad(void)
@@ -166,7 +196,7 @@ static void test_module_bad(void)
 	unsigned char eh[sizeof(Elf64_Ehdr)] = {0x7f,	    'E',	 'L',	    'F',
 						ELFCLASS64, ELFDATA2LSB, EV_CURRENT};
 	Elf64_Ehdr *h = (Elf64_Ehdr *)eh;
-	_cleanup_module_ struct dk_module *m = NULL;
+	_cleanup_modfile_ struct dk_modfile *m = NULL;
 	_cleanup_error_ struct dk_error *err = NULL;
 
 	open_bad("", 0, EBADMSG, "empty file", "empty");
@@ -189,8 +219,10 @@ static void test_module_bad(void)
 	open_bad(eh, sizeof(eh), ENOEXEC, "32-bit", "ELFCLASS32");
 	eh[EI_CLASS] = 7;
 	open_bad(eh, sizeof(eh), EBADMSG, "bad ELF class", "ELF class 7");
-	is_int(dk_module_open("/nonexistent/x.ko", &m, &err), -ENOENT,
+	is_int(dk_modfile_open("/nonexistent/x.ko", &m, &err), -ENOENT,
 	       "module: missing file -> ENOENT");
+	dk_error_free(&err);
+	test_module_raw();
 }
 
 /* Built modules: $DK_TEST_MODULES, else what tests/cli built in the build dir. */
@@ -219,12 +251,12 @@ static void test_module_real(void)
 {
 	_cleanup_free_ char *dir = find_modules();
 	_cleanup_free_ char *p = NULL, *u = NULL, *e = NULL, *sv_path = NULL;
-	_cleanup_module_ struct dk_module *mp = NULL, *mu = NULL, *me = NULL;
+	_cleanup_modfile_ struct dk_modfile *mp = NULL, *mu = NULL, *me = NULL;
 	_cleanup_(dk_symvers_freep) struct dk_symvers *sv = NULL;
 	_cleanup_error_ struct dk_error *err = NULL;
 	const struct dk_modversion *v;
-	const struct dk_module_import *im;
-	const struct dk_module_export *ex;
+	const struct dk_modfile_import *im;
+	const struct dk_modfile_export *ex;
 	const struct dk_symvers_entry *se;
 	size_t nv, ni, nx;
 	bool layout = false, printk = false, weak = false;
@@ -238,54 +270,67 @@ static void test_module_real(void)
 	    asprintf(&e, "%s/dktest_export.ko", dir) < 0 ||
 	    asprintf(&sv_path, "%s/Module.symvers", dir) < 0)
 		return;
-	is_int(dk_module_open(p, &mp, &err), 0, "real: open dktest_params.ko");
+	is_int(dk_modfile_open(p, &mp, &err), 0, "real: open dktest_params.ko");
 	if (!mp) {
 		printf("# %s\n", err->msg);
 		return;
 	}
-	is_str(dk_module_name(mp), "dktest_params", "real: name");
-	is_str(dk_module_modinfo_get(mp, "version"), "1.2.3", "real: version");
-	is_str(dk_module_modinfo_get(mp, "depends"), "", "real: empty depends");
-	ok(startswith(dk_module_modinfo_get(mp, "vermagic"), "6."), "real: vermagic");
-	is_int(dk_module_machine(mp), EM_X86_64, "real: x86_64");
-	ok(dk_module_signature(mp) == NULL, "real: unsigned");
-	nv = dk_module_versions(mp, &v);
+	is_str(dk_modfile_name(mp), "dktest_params", "real: name");
+	is_str(dk_modfile_modinfo_get(mp, "version"), "1.2.3", "real: version");
+	is_str(dk_modfile_modinfo_get(mp, "depends"), "", "real: empty depends");
+	ok(startswith(dk_modfile_modinfo_get(mp, "vermagic"), "6."), "real: vermagic");
+	is_int(dk_modfile_machine(mp), EM_X86_64, "real: x86_64");
+	ok(dk_modfile_signature(mp) == NULL, "real: unsigned");
+	nv = dk_modfile_versions(mp, &v);
 	for (size_t i = 0; i < nv; i++) {
 		layout = layout || streq(v[i].name, "module_layout");
 		printk = printk || streq(v[i].name, "_printk");
 	}
 	ok(nv >= 5 && layout && printk, "real: __versions has module_layout and _printk");
-	ni = dk_module_imports(mp, &im);
+	ni = dk_modfile_imports(mp, &im);
 	printk = false;
 	for (size_t i = 0; i < ni; i++) {
 		printk = printk || streq(im[i].name, "_printk");
 		weak = weak || im[i].weak;
 	}
 	ok(printk && !weak, "real: imports _printk, nothing weak");
-	is_int(dk_module_exports(mp, &ex), 0, "real: dktest_params exports nothing");
+	is_int(dk_modfile_exports(mp, &ex), 0, "real: dktest_params exports nothing");
 
-	is_int(dk_module_open(e, &me, &err), 0, "real: open dktest_export.ko");
+	is_int(dk_modfile_open(e, &me, &err), 0, "real: open dktest_export.ko");
 	is_int(dk_symvers_load(sv_path, &sv, &err), 0,
 	       "real: the build's Module.symvers");
 	if (!me || !sv)
 		return;
-	nx = dk_module_exports(me, &ex);
+	nx = dk_modfile_exports(me, &ex);
 	se = dk_symvers_find(sv, "dktest_export_add");
 	ok(nx == 1 && streq(ex[0].name, "dktest_export_add") && ex[0].gpl,
 	   "real: exports dktest_export_add (GPL)");
 	ok(nx == 1 && se && ex[0].has_crc && ex[0].crc == se->crc,
 	   "real: __crc_dktest_export_add equals Module.symvers (0x%08x)",
 	   se ? se->crc : 0);
-	is_int(dk_module_open(u, &mu, &err), 0, "real: open dktest_user.ko");
+	is_int(dk_modfile_open(u, &mu, &err), 0, "real: open dktest_user.ko");
 	if (!mu)
 		return;
-	is_str(dk_module_modinfo_get(mu, "depends"), "dktest_export", "real: depends");
-	nv = dk_module_versions(mu, &v);
+	is_str(dk_modfile_modinfo_get(mu, "depends"), "dktest_export", "real: depends");
+	ok(mu->n_depends == 1 && streq(mu->depends[0], "dktest_export"),
+	   "real: depends split into the field load and init order by");
+	ok(mu->vermagic && mu->vermagic[strlen(mu->vermagic) - 1] != ' ' &&
+		   startswith(dk_modfile_modinfo_get(mu, "vermagic"), mu->vermagic),
+	   "real: vermagic field without the trailing blank");
+	ok(mu->srcversion &&
+		   streq(mu->srcversion, dk_modfile_modinfo_get(mu, "srcversion")),
+	   "real: srcversion field");
+	nv = dk_modfile_versions(mu, &v);
 	layout = false;
 	for (size_t i = 0; i < nv; i++)
 		if (streq(v[i].name, "dktest_export_add"))
 			layout = se && (uint32_t)v[i].crc == se->crc;
 	ok(layout, "real: dktest_user's __versions CRC for dktest_export_add matches");
+	dk_modfile_drop_image(mu);
+	ok(mu->n_depends == 1 && mu->vermagic && mu->srcversion && mu->path &&
+		   dk_modfile_versions(mu, &v) == 0 &&
+		   !dk_modfile_modinfo_get(mu, "name"),
+	   "real: the image dropped, the fields stay");
 }
 
 int main(void)

@@ -15,27 +15,13 @@
 
 #include "base/fsutil.h"
 #include "base/log.h"
-#include "kmod/module.h"
+#include "kmod/loader.h"
 #include "kmod/order.h"
 
 DK_DEFINE_CLEANUP(struct kmod_module *, kmod_module_unref)
 DK_DEFINE_CLEANUP(struct kmod_list *, kmod_module_unref_list)
 #define _cleanup_kmod_module_ _cleanup_(dk_kmod_module_unrefp)
 #define _cleanup_kmod_list_ _cleanup_(dk_kmod_module_unref_listp)
-
-static void kmod_info_freep(struct kmod_list **l)
-{
-	if (*l)
-		kmod_module_info_free_list(*l);
-}
-
-int64_t dk_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void dk_names_free(char **v, size_t n)
 {
@@ -156,170 +142,12 @@ int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out, struct dk_er
 	return 0;
 }
 
-/* ---- files ---- */
-
-void dk_modfile_free(struct dk_modfile *f)
-{
-	if (!f)
-		return;
-	free(f->path);
-	free(f->name);
-	free(f->srcversion);
-	free(f->version);
-	free(f->vermagic);
-	dk_names_free(f->depends, f->n_depends);
-	free(f->params);
-	free(f);
-}
-
-DK_DEFINE_CLEANUP(struct dk_modfile *, dk_modfile_free)
-
-static int split_depends(struct dk_modfile *f, const char *v)
-{
-	_cleanup_free_ char *copy = strdup(v);
-	char *save = NULL;
-
-	if (!copy)
-		return -ENOMEM;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		dk_strip(t);
-		if (!*t || strv_contains(f->depends, f->n_depends, t))
-			continue;
-		for (char *p = t; *p; p++)
-			if (*p == '-')
-				*p = '_';
-		if (strv_push(&f->depends, &f->n_depends, t) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-int dk_modfile_open(struct dk_modctx *m, const char *path, struct dk_modfile **out,
-		    struct dk_error **err)
-{
-	_cleanup_(dk_dk_modfile_freep) struct dk_modfile *f = calloc(1, sizeof(*f));
-	_cleanup_kmod_module_ struct kmod_module *mod = NULL;
-	_cleanup_(kmod_info_freep) struct kmod_list *info = NULL;
-	struct kmod_list *l;
-	int r;
-
-	if (!f)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	if (!dk_path_exists(path))
-		return dk_error_set(err, errno ? errno : ENOENT, "open %s: %s", path,
-				    strerror(errno ? errno : ENOENT));
-	r = kmod_module_new_from_path(m->kmod, path, &mod);
-	if (r < 0)
-		return dk_error_set(err, -r, "open %s: %s", path, strerror(-r));
-	r = kmod_module_get_info(mod, &info);
-	if (r < 0)
-		return dk_error_set(err, -r == ENOEXEC ? EBADMSG : -r,
-				    "read .modinfo of %s: %s (not a kernel module?)",
-				    path, strerror(-r));
-	f->path = strdup(path);
-	if (!f->path)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	kmod_list_foreach(l, info)
-	{
-		const char *k = kmod_module_info_get_key(l);
-		const char *v = kmod_module_info_get_value(l);
-		char **dst = NULL;
-
-		if (!k || !v)
-			continue;
-		if (streq(k, "name"))
-			dst = &f->name;
-		else if (streq(k, "srcversion"))
-			dst = &f->srcversion;
-		else if (streq(k, "version"))
-			dst = &f->version;
-		else if (streq(k, "vermagic"))
-			dst = &f->vermagic;
-		else if (streq(k, "depends") && split_depends(f, v) < 0)
-			return dk_error_set(err, ENOMEM, "out of memory");
-		if (dst && !*dst) {
-			*dst = strdup(v);
-			if (!*dst)
-				return dk_error_set(err, ENOMEM, "out of memory");
-		}
-	}
-	if (f->vermagic)
-		dk_strip(f->vermagic);
-	if (!f->vermagic && !f->name && !f->srcversion)
-		return dk_error_set(err, EBADMSG,
-				    "%s has no .modinfo: not a kernel module", path);
-	if (!f->name) {
-		const char *name = kmod_module_get_name(mod);
-
-		f->name = name ? strdup(name) : NULL;
-		if (!f->name)
-			return dk_error_set(err, ENOMEM, "out of memory");
-	}
-	*out = TAKE_PTR(f);
-	return 0;
-}
-
-void dk_modfiles_free(struct dk_modfile **files, size_t n)
-{
-	if (!files)
-		return;
-	for (size_t i = 0; i < n; i++)
-		dk_modfile_free(files[i]);
-	free(files);
-}
+/* ---- state from sysfs ---- */
 
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
-
-int dk_modfile_open_dir(struct dk_modctx *m, const char *dir, struct dk_modfile ***files,
-			size_t *n, struct dk_error **err)
-{
-	_cleanup_closedir_ DIR *d = opendir(dir);
-	char **names = NULL;
-	size_t nn = 0;
-	struct dirent *de;
-	int r = 0;
-
-	if (!d)
-		return dk_error_set(err, errno, "open directory %s: %s", dir,
-				    strerror(errno));
-	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-
-		if (l > 3 && streq(de->d_name + l - 3, ".ko") &&
-		    strv_push(&names, &nn, de->d_name) < 0) {
-			dk_names_free(names, nn);
-			return dk_error_set(err, ENOMEM, "out of memory");
-		}
-	}
-	if (nn == 0)
-		return dk_error_set(err, ENOENT, "no .ko files in %s", dir);
-	qsort(names, nn, sizeof(char *), cmp_str);
-	for (size_t i = 0; i < nn && r >= 0; i++) {
-		_cleanup_free_ char *p = dk_path_join(dir, names[i]);
-		struct dk_modfile **nf;
-
-		if (!p) {
-			r = dk_error_set(err, ENOMEM, "out of memory");
-			break;
-		}
-		nf = realloc(*files, (*n + 1) * sizeof(*nf));
-		if (!nf) {
-			r = dk_error_set(err, ENOMEM, "out of memory");
-			break;
-		}
-		*files = nf;
-		r = dk_modfile_open(m, p, &nf[*n], err);
-		if (r >= 0)
-			(*n)++;
-	}
-	dk_names_free(names, nn);
-	return r < 0 ? r : 0;
-}
-
-/* ---- state from sysfs ---- */
 
 static char *module_path(const struct dk_modctx *m, const char *name, const char *leaf)
 {
@@ -450,58 +278,6 @@ enum dk_match dk_module_match(const struct dk_modctx *m, const struct dk_modfile
 	return res;
 }
 
-bool dk_kernel_can_unload(const struct dk_modctx *m, char **why)
-{
-	_cleanup_free_ char *moddir = dk_path_join(m->sysfs, "module");
-	_cleanup_free_ char *cfg = NULL, *cfgpath = NULL;
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	struct strbuf b;
-
-	strbuf_init(&b);
-	/* Any loadable module shows a refcnt when CONFIG_MODULE_UNLOAD=y. */
-	d = moddir ? opendir(moddir) : NULL;
-	while (d && (de = readdir(d))) {
-		_cleanup_free_ char *init = NULL, *ref = NULL;
-
-		if (de->d_name[0] == '.')
-			continue;
-		init = read_attr(m, de->d_name, "initstate");
-		if (!init)
-			continue;
-		ref = read_attr(m, de->d_name, "refcnt");
-		if (ref) {
-			strbuf_release(&b);
-			return true;
-		}
-		if (why) {
-			strbuf_printf(&b,
-				      "%s/module/%s has no refcnt: the kernel is built "
-				      "without CONFIG_MODULE_UNLOAD and cannot unload "
-				      "modules",
-				      m->sysfs, de->d_name);
-			*why = strbuf_steal(&b);
-		}
-		return false;
-	}
-	/* Nothing loadable is loaded: ask the kernel config. */
-	cfg = dk_strdup_printf("boot/config-%s", m->kver);
-	cfgpath = cfg ? dk_path_join(m->host_root, cfg) : NULL;
-	free(TAKE_PTR(cfg));
-	if (cfgpath && dk_read_file(cfgpath, 0, &cfg, NULL) == 0 &&
-	    strstr(cfg, "# CONFIG_MODULE_UNLOAD is not set")) {
-		if (why) {
-			strbuf_printf(&b,
-				      "%s says CONFIG_MODULE_UNLOAD is not set: the "
-				      "kernel cannot unload modules",
-				      cfgpath);
-			*why = strbuf_steal(&b);
-		}
-		return false;
-	}
-	return true;
-}
-
 bool dk_module_available(struct dk_modctx *m, const char *name)
 {
 	_cleanup_free_ char *dir = module_path(m, name, NULL);
@@ -536,32 +312,6 @@ int dk_module_order(struct dk_modctx *m, struct dk_modfile *const *files, size_t
 
 /* ---- insert ---- */
 
-const char *dk_module_hint(int errnum)
-{
-	switch (errnum) {
-	case EINVAL:
-		return "a parameter is invalid, or a symbol CRC differs (dmesg: "
-		       "\"disagrees about version of symbol\"): check the params, or "
-		       "rebuild against this kernel's headers and the Module.symvers of "
-		       "the modules it uses (OFED, NVIDIA)";
-	case ENOENT:
-		return "unknown symbol (see dmesg): load the module that provides it "
-		       "first";
-	case EEXIST:
-		return "a module of this name is already loaded: unload it first";
-	case EAGAIN:
-	case EBUSY:
-		return "the module is in use: stop its users (holders, open devices) "
-		       "first";
-	case ENOSYS:
-	case EOPNOTSUPP:
-		return "the kernel cannot unload modules (no CONFIG_MODULE_UNLOAD): "
-		       "reboot the node to change them";
-	default:
-		return dk_error_hint(errnum);
-	}
-}
-
 /* What the kernel enforces, to explain EKEYREJECTED / EPERM. */
 static void enforcement_facts(const struct dk_modctx *m, struct strbuf *b)
 {
@@ -575,47 +325,20 @@ static void enforcement_facts(const struct dk_modctx *m, struct strbuf *b)
 		strbuf_printf(b, "; lockdown %s", lock);
 }
 
-char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing)
-{
-	_cleanup_free_ char *sig = read_attr(m, "module", "parameters/sig_enforce");
-	_cleanup_free_ char *lpath = dk_path_join(m->sysfs, "kernel/security/lockdown");
-	_cleanup_free_ char *lock = NULL;
-	struct strbuf b;
-
-	strbuf_init(&b);
-	*enforcing = false;
-	strbuf_printf(&b, "sig_enforce=%s", sig ? sig : "unknown");
-	if (sig && streq(sig, "Y"))
-		*enforcing = true;
-	if (lpath && dk_read_line(lpath, &lock) == 0) {
-		strbuf_printf(&b, ", lockdown %s", lock);
-		if (!strstr(lock, "[none]"))
-			*enforcing = true;
-	}
-	return strbuf_steal(&b);
-}
-
 static int insert_error(const struct dk_modctx *m, const struct dk_modfile *f, int errnum,
 			struct dk_error **err)
 {
 	struct strbuf b;
-	const char *extra = NULL;
 	int r;
 
 	strbuf_init(&b);
 	strbuf_printf(&b, "insert %s (%s): %s", f->name, f->path, strerror(errnum));
 	if (errnum == EKEYREJECTED || errnum == EPERM)
 		enforcement_facts(m, &b);
-	/* main() prints dk_error_hint(); add what only module context knows. */
-	if (!dk_error_hint(errnum))
-		extra = dk_module_hint(errnum);
-	if (errnum == EKEYREJECTED)
-		extra = "the kernel requires modules signed by a trusted key; configure "
-			"signing with a key enrolled in MOK";
-	if (extra)
-		strbuf_printf(&b, " (%s)", extra);
 	r = dk_error_set(err, errnum, "%s", b.oom ? "insert failed" : b.s);
 	strbuf_release(&b);
+	/* The kernel's answer: here an errno says the most about the fix. */
+	dk_error_set_hint(err, dk_error_kernel_hint(errnum));
 	return r;
 }
 
@@ -649,12 +372,12 @@ int dk_module_probe(struct dk_modctx *m, const char *name, struct dk_error **err
 		r = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
 		kmod_module_unref(mod);
 		if (r < 0) {
-			const char *hint = dk_module_hint(-r);
+			int e = -r;
 
-			return dk_error_set(err, -r, "load in-tree %s from %s: %s%s%s%s",
-					    name, m->moddir, strerror(-r),
-					    hint ? " (" : "", hint ? hint : "",
-					    hint ? ")" : "");
+			r = dk_error_set(err, e, "load in-tree %s from %s: %s", name,
+					 m->moddir, strerror(e));
+			dk_error_set_hint(err, dk_error_kernel_hint(e));
+			return r;
 		}
 		dk_info("loaded in-tree %s", name);
 	}
@@ -811,17 +534,20 @@ int dk_module_remove(struct dk_modctx *m, const char *name,
 		}
 		if (r == -ENOENT)
 			return 1;
-		if (r == -ENOSYS)
-			return dk_error_set(err, EOPNOTSUPP,
-					    "unload %s: the kernel cannot unload modules "
-					    "(built without CONFIG_MODULE_UNLOAD)",
-					    name);
+		if (r == -ENOSYS) {
+			r = dk_error_set(err, EOPNOTSUPP,
+					 "unload %s: the kernel cannot unload modules "
+					 "(built without CONFIG_MODULE_UNLOAD)",
+					 name);
+			dk_error_set_hint(err, dk_error_kernel_hint(EOPNOTSUPP));
+			return r;
+		}
 		if (r != -EAGAIN && r != -EBUSY) {
-			const char *hint = dk_module_hint(-r);
+			int e = -r;
 
-			return dk_error_set(err, -r, "unload %s: %s%s%s%s", name,
-					    strerror(-r), hint ? " (" : "",
-					    hint ? hint : "", hint ? ")" : "");
+			r = dk_error_set(err, e, "unload %s: %s", name, strerror(e));
+			dk_error_set_hint(err, dk_error_kernel_hint(e));
+			return r;
 		}
 		now = dk_now_ms();
 		left = opts->deadline_ms - now;
@@ -930,4 +656,86 @@ int dk_module_removal_order(const struct dk_modctx *m, char *const *names, size_
 		*n_out = 0;
 	}
 	return r < 0 ? r : 0;
+}
+
+/* ---- kernel policy ---- */
+
+bool dk_kernel_can_unload(const struct dk_modctx *m, char **why)
+{
+	_cleanup_free_ char *moddir = dk_path_join(m->sysfs, "module");
+	_cleanup_free_ char *cfg = NULL, *cfgpath = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	struct strbuf b;
+
+	strbuf_init(&b);
+	/* Any loadable module shows a refcnt when CONFIG_MODULE_UNLOAD=y. */
+	d = moddir ? opendir(moddir) : NULL;
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *init = NULL, *ref = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		init = read_attr(m, de->d_name, "initstate");
+		if (!init)
+			continue;
+		ref = read_attr(m, de->d_name, "refcnt");
+		if (ref) {
+			strbuf_release(&b);
+			return true;
+		}
+		if (why) {
+			strbuf_printf(&b,
+				      "%s/module/%s has no refcnt: the kernel is built "
+				      "without CONFIG_MODULE_UNLOAD and cannot unload "
+				      "modules",
+				      m->sysfs, de->d_name);
+			*why = strbuf_steal(&b);
+		}
+		return false;
+	}
+	/* Nothing loadable is loaded: ask the kernel config. */
+	cfg = dk_strdup_printf("boot/config-%s", m->kver);
+	cfgpath = cfg ? dk_path_join(m->host_root, cfg) : NULL;
+	free(TAKE_PTR(cfg));
+	if (cfgpath && dk_read_file(cfgpath, 0, &cfg, NULL) == 0 &&
+	    strstr(cfg, "# CONFIG_MODULE_UNLOAD is not set")) {
+		if (why) {
+			strbuf_printf(&b,
+				      "%s says CONFIG_MODULE_UNLOAD is not set: the "
+				      "kernel cannot unload modules",
+				      cfgpath);
+			*why = strbuf_steal(&b);
+		}
+		return false;
+	}
+	return true;
+}
+
+char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing)
+{
+	_cleanup_free_ char *sig = read_attr(m, "module", "parameters/sig_enforce");
+	_cleanup_free_ char *lpath = dk_path_join(m->sysfs, "kernel/security/lockdown");
+	_cleanup_free_ char *lock = NULL;
+	struct strbuf b;
+
+	strbuf_init(&b);
+	*enforcing = false;
+	strbuf_printf(&b, "sig_enforce=%s", sig ? sig : "unknown");
+	if (sig && streq(sig, "Y"))
+		*enforcing = true;
+	if (lpath && dk_read_line(lpath, &lock) == 0) {
+		strbuf_printf(&b, ", lockdown %s", lock);
+		if (!strstr(lock, "[none]"))
+			*enforcing = true;
+	}
+	return strbuf_steal(&b);
+}
+
+int64_t dk_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

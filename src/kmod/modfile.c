@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <dirent.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,17 +16,18 @@
 
 #include "base/fsutil.h"
 
-#include "kmod/elf.h"
+#include "kmod/modfile.h"
 
 #define MODVERSION_ENTRY_LEN 64 /* { unsigned long crc; char name[56]; } on 64-bit */
 #define MODVERSION_NAME_LEN (MODVERSION_ENTRY_LEN - 8)
 
-struct dk_module {
-	char *path;
-	char *name;
+/* What the file holds, parsed once at open. */
+struct dk_modfile_image {
 	unsigned char *data; /* whole file */
 	size_t len;
 	bool mapped;	/* data is a private mapping of the file, else malloc'd */
+	int fd;		/* raw: the file, kept open for signing; else -1 */
+	struct stat st; /* raw: fstat at open */
 	size_t elf_len; /* bytes before the signature */
 	bool big_endian;
 	unsigned machine;
@@ -34,15 +37,15 @@ struct dk_module {
 	size_t n_modinfo;
 	struct dk_modversion *versions;
 	size_t n_versions;
-	struct dk_module_import *imports;
+	struct dk_modfile_import *imports;
 	size_t n_imports;
-	struct dk_module_export *exports;
+	struct dk_modfile_export *exports;
 	size_t n_exports;
 };
 
 DK_DEFINE_CLEANUP(Elf *, elf_end)
 
-void dk_module_free(struct dk_module *m)
+static void image_free(struct dk_modfile_image *m)
 {
 	if (!m)
 		return;
@@ -62,12 +65,44 @@ void dk_module_free(struct dk_module *m)
 		munmap(m->data, m->len);
 	else
 		free(m->data);
-	free(m->name);
-	free(m->path);
+	if (m->fd >= 0)
+		close(m->fd);
 	free(m);
 }
 
-static uint64_t read_uint(const struct dk_module *m, const unsigned char *p, size_t n)
+static void names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void dk_modfile_free(struct dk_modfile *f)
+{
+	if (!f)
+		return;
+	image_free(f->img);
+	free(f->path);
+	free(f->name);
+	free(f->srcversion);
+	free(f->version);
+	free(f->vermagic);
+	names_free(f->depends, f->n_depends);
+	free(f->params);
+	free(f);
+}
+
+void dk_modfiles_free(struct dk_modfile **files, size_t n)
+{
+	if (!files)
+		return;
+	for (size_t i = 0; i < n; i++)
+		dk_modfile_free(files[i]);
+	free(files);
+}
+
+static uint64_t read_uint(const struct dk_modfile_image *m, const unsigned char *p,
+			  size_t n)
 {
 	uint64_t v = 0;
 
@@ -89,7 +124,7 @@ static void *grow(void *arr, size_t n, size_t size)
 
 /* Splits .modinfo like libkmod (kmod_elf_get_strings): NUL-separated strings, empty
  * ones (padding) skipped, a final unterminated string kept. */
-static int parse_modinfo(struct dk_module *m, const unsigned char *p, size_t size)
+static int parse_modinfo(struct dk_modfile_image *m, const unsigned char *p, size_t size)
 {
 	size_t i = 0;
 
@@ -128,7 +163,7 @@ static int parse_modinfo(struct dk_module *m, const unsigned char *p, size_t siz
 	return 0;
 }
 
-static int parse_versions(struct dk_module *m, const unsigned char *p, size_t size,
+static int parse_versions(struct dk_modfile_image *m, const unsigned char *p, size_t size,
 			  struct dk_error **err)
 {
 	size_t n = size / MODVERSION_ENTRY_LEN;
@@ -162,9 +197,9 @@ static int parse_versions(struct dk_module *m, const unsigned char *p, size_t si
 	return 0;
 }
 
-static int add_import(struct dk_module *m, const char *name, bool weak)
+static int add_import(struct dk_modfile_image *m, const char *name, bool weak)
 {
-	struct dk_module_import *arr = grow(m->imports, m->n_imports, sizeof(*arr));
+	struct dk_modfile_import *arr = grow(m->imports, m->n_imports, sizeof(*arr));
 
 	if (!arr)
 		return -ENOMEM;
@@ -177,9 +212,9 @@ static int add_import(struct dk_module *m, const char *name, bool weak)
 	return 0;
 }
 
-static int add_export(struct dk_module *m, const char *name, bool gpl)
+static int add_export(struct dk_modfile_image *m, const char *name, bool gpl)
 {
-	struct dk_module_export *arr = grow(m->exports, m->n_exports, sizeof(*arr));
+	struct dk_modfile_export *arr = grow(m->exports, m->n_exports, sizeof(*arr));
 
 	if (!arr)
 		return -ENOMEM;
@@ -205,7 +240,7 @@ static const char *section_name(Elf *e, size_t shstrndx, size_t idx)
 
 /* __crc_<name>: an absolute symbol whose value is the CRC (before 5.19), or a symbol
  * in __kcrctab* whose value is the offset of the 32-bit CRC (5.19 and later). */
-static void set_export_crc(struct dk_module *m, Elf *e, const char *name,
+static void set_export_crc(struct dk_modfile_image *m, Elf *e, const char *name,
 			   const GElf_Sym *sym)
 {
 	uint32_t crc;
@@ -228,8 +263,8 @@ static void set_export_crc(struct dk_module *m, Elf *e, const char *name,
 		}
 }
 
-static int parse_symtab(struct dk_module *m, Elf *e, Elf_Scn *scn, const GElf_Shdr *sh,
-			size_t shstrndx, struct dk_error **err)
+static int parse_symtab(struct dk_modfile_image *m, Elf *e, Elf_Scn *scn,
+			const GElf_Shdr *sh, size_t shstrndx, struct dk_error **err)
 {
 	Elf_Data *d = elf_getdata(scn, NULL);
 	size_t n;
@@ -285,7 +320,7 @@ static int parse_symtab(struct dk_module *m, Elf *e, Elf_Scn *scn, const GElf_Sh
 	return 0;
 }
 
-static int parse_elf(struct dk_module *m, struct dk_error **err)
+static int parse_elf(struct dk_modfile_image *m, struct dk_error **err)
 {
 	_cleanup_(dk_elf_endp) Elf *e = NULL;
 	const unsigned char *p = m->data;
@@ -404,54 +439,147 @@ static char *name_from_path(const char *path)
 	return s;
 }
 
-/* Takes ownership of data (a mapping of len bytes when mapped, else malloc'd). */
-static int module_new(const char *path, unsigned char *data, size_t len, bool mapped,
-		      struct dk_module **out, struct dk_error **err)
+static bool names_contain(char *const *v, size_t n, const char *s)
 {
-	_cleanup_module_ struct dk_module *m = NULL;
-	const char *n;
+	for (size_t i = 0; i < n; i++)
+		if (streq(v[i], s))
+			return true;
+	return false;
+}
+
+static int split_depends(struct dk_modfile *f, const char *v)
+{
+	_cleanup_free_ char *copy = strdup(v);
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char **nv;
+
+		dk_strip(t);
+		if (!*t || names_contain(f->depends, f->n_depends, t))
+			continue;
+		for (char *p = t; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		nv = realloc(f->depends, (f->n_depends + 1) * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		f->depends = nv;
+		nv[f->n_depends] = strdup(t);
+		if (!nv[f->n_depends])
+			return -ENOMEM;
+		f->n_depends++;
+	}
+	return 0;
+}
+
+/* The .modinfo values load and init decide with, copied out of the entries (the
+ * first of each key, as kmod's modinfo -F shows it). */
+static int fill_fields(struct dk_modfile *f)
+{
+	static const char *const keys[] = {"srcversion", "version", "vermagic"};
+	char **dst[] = {&f->srcversion, &f->version, &f->vermagic};
+	const char *n = dk_modfile_modinfo_get(f, "name");
+	const char *dep = dk_modfile_modinfo_get(f, "depends");
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *v = dk_modfile_modinfo_get(f, keys[i]);
+
+		if (v && !(*dst[i] = strdup(v)))
+			return -ENOMEM;
+	}
+	if (f->vermagic)
+		dk_strip(f->vermagic);
+	if (dep && split_depends(f, dep) < 0)
+		return -ENOMEM;
+	f->name = n && *n ? strdup(n) : name_from_path(f->path);
+	return f->name ? 0 : -ENOMEM;
+}
+
+/* Takes ownership of img (its data a mapping of len bytes when mapped, else malloc'd).
+ * raw: no ELF parsing, the signature is left to the signing code. */
+static int modfile_new(const char *path, struct dk_modfile_image *img, bool raw,
+		       struct dk_modfile **out, struct dk_error **err)
+{
+	_cleanup_modfile_ struct dk_modfile *f = calloc(1, sizeof(*f));
 	int r;
 
-	m = calloc(1, sizeof(*m));
-	if (!m) {
+	if (!f) {
+		image_free(img);
+		return dk_error_set(err, ENOMEM, "out of memory");
+	}
+	f->img = img;
+	img->elf_len = img->len;
+	f->path = strdup(path);
+	if (!f->path)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	if (raw) {
+		f->name = name_from_path(path);
+		if (!f->name)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		*out = TAKE_PTR(f);
+		return 0;
+	}
+	r = dk_modsig_locate(img->data, img->len, &img->sig, err);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		img->elf_len = img->sig.module_len;
+	r = parse_elf(img, err);
+	if (r < 0)
+		return r;
+	if (fill_fields(f) < 0)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	*out = TAKE_PTR(f);
+	return 0;
+}
+
+static struct dk_modfile_image *image_new(void *data, size_t len, bool mapped)
+{
+	struct dk_modfile_image *img = calloc(1, sizeof(*img));
+
+	if (!img) {
 		if (mapped)
 			munmap(data, len);
 		else
 			free(data);
-		return dk_error_set(err, ENOMEM, "out of memory");
+		return NULL;
 	}
-	m->data = data;
-	m->len = len;
-	m->mapped = mapped;
-	m->elf_len = len;
-	m->path = strdup(path);
-	if (!m->path)
+	img->data = data;
+	img->len = len;
+	img->mapped = mapped;
+	img->fd = -1;
+	return img;
+}
+
+/* A private writable mapping, so libelf may scribble on it without touching the file
+ * (signing opens the file raw, where nothing parses the bytes). */
+static int map_image(const char *path, int fd, size_t len, struct dk_modfile_image **out,
+		     struct dk_error **err)
+{
+	void *data;
+
+	/* An empty file has nothing to map: one byte of heap keeps data non-NULL. */
+	data = len ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0)
+		   : calloc(1, 1);
+	if (data == MAP_FAILED || !data)
+		return dk_error_set(err, data ? errno : ENOMEM, "map %s: %s", path,
+				    strerror(data ? errno : ENOMEM));
+	*out = image_new(data, len, len > 0);
+	if (!*out)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	r = dk_modsig_locate(data, len, &m->sig, err);
-	if (r < 0)
-		return r;
-	if (r > 0)
-		m->elf_len = m->sig.module_len;
-	r = parse_elf(m, err);
-	if (r < 0)
-		return r;
-	n = dk_module_modinfo_get(m, "name");
-	m->name = n && *n ? strdup(n) : name_from_path(path);
-	if (!m->name)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	*out = TAKE_PTR(m);
 	return 0;
 }
 
 /* Modules are mapped, not read: only the pages of .modinfo, the symbol table and
- * __versions are touched, so checking a 30 MB nvidia.ko costs what a small one does
- * (init opens every module once more for step 4). The mapping is private and
- * writable so libelf may scribble on it without touching the file. */
-int dk_module_open(const char *path, struct dk_module **out, struct dk_error **err)
+ * __versions are touched, so a 30 MB nvidia.ko costs what a small one does. */
+int dk_modfile_open(const char *path, struct dk_modfile **out, struct dk_error **err)
 {
+	struct dk_modfile_image *img = NULL;
 	_cleanup_close_ int fd = -1;
 	struct stat st;
-	void *data;
 	int r;
 
 	*out = NULL;
@@ -473,24 +601,44 @@ int dk_module_open(const char *path, struct dk_module **out, struct dk_error **e
 		r = dk_read_file(path, 1u << 30, &buf, &len);
 		if (r < 0)
 			return dk_error_set(err, -r, "%s: %s", path, strerror(-r));
-		r = module_new(path, (unsigned char *)buf, len, false, out, err);
+		img = image_new(buf, len, false);
+		if (!img)
+			return dk_error_set(err, ENOMEM, "out of memory");
 	} else {
-		data = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE,
-			    fd, 0);
-		if (data == MAP_FAILED)
-			return dk_error_set(err, errno, "map %s: %s", path,
-					    strerror(errno));
-		r = module_new(path, data, (size_t)st.st_size, true, out, err);
+		r = map_image(path, fd, (size_t)st.st_size, &img, err);
+		if (r < 0)
+			return r;
 	}
+	r = modfile_new(path, img, false, out, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", path);
 	return 0;
 }
 
-int dk_module_open_mem(const char *name, const void *data, size_t len,
-		       struct dk_module **out, struct dk_error **err)
+int dk_modfile_open_raw(const char *path, struct dk_modfile **out, struct dk_error **err)
+{
+	struct dk_modfile_image *img = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	*out = NULL;
+	fd = dk_open_regular(path, (size_t)1 << 30, &st, err);
+	if (fd < 0)
+		return fd;
+	r = map_image(path, fd, (size_t)st.st_size, &img, err);
+	if (r < 0)
+		return r;
+	img->fd = TAKE_FD(fd);
+	img->st = st;
+	return modfile_new(path, img, true, out, err);
+}
+
+int dk_modfile_open_mem(const char *name, const void *data, size_t len,
+			struct dk_modfile **out, struct dk_error **err)
 {
 	unsigned char *copy = malloc(len ? len : 1);
+	struct dk_modfile_image *img;
 	int r;
 
 	*out = NULL;
@@ -498,80 +646,173 @@ int dk_module_open_mem(const char *name, const void *data, size_t len,
 		return dk_error_set(err, ENOMEM, "out of memory");
 	if (len)
 		memcpy(copy, data, len);
-	r = module_new(name, copy, len, false, out, err);
+	img = image_new(copy, len, false);
+	if (!img)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = modfile_new(name, img, false, out, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", name);
 	return 0;
 }
 
-const char *dk_module_path(const struct dk_module *mod)
+static int cmp_str(const void *a, const void *b)
 {
-	return mod->path;
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-const char *dk_module_name(const struct dk_module *mod)
+/* The *.ko names of dir, sorted. */
+static int list_ko(const char *dir, char ***names, size_t *n, struct dk_error **err)
 {
-	return mod->name;
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return dk_error_set(err, errno, "open directory %s: %s", dir,
+				    strerror(errno));
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		char **nv;
+
+		if (l <= 3 || !streq(de->d_name + l - 3, ".ko"))
+			continue;
+		nv = realloc(*names, (*n + 1) * sizeof(*nv));
+		if (!nv)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		*names = nv;
+		nv[*n] = strdup(de->d_name);
+		if (!nv[*n])
+			return dk_error_set(err, ENOMEM, "out of memory");
+		(*n)++;
+	}
+	if (*n == 0)
+		return dk_error_set(err, ENOENT, "no .ko files in %s", dir);
+	qsort(*names, *n, sizeof(char *), cmp_str);
+	return 0;
 }
 
-unsigned dk_module_machine(const struct dk_module *mod)
+int dk_modfile_open_dir(const char *dir, struct dk_modfile ***files, size_t *n,
+			struct dk_error **err)
 {
-	return mod->machine;
+	char **names = NULL;
+	size_t nn = 0;
+	int r;
+
+	r = list_ko(dir, &names, &nn, err);
+	for (size_t i = 0; i < nn && r >= 0; i++) {
+		_cleanup_free_ char *p = dk_path_join(dir, names[i]);
+		struct dk_modfile **nf;
+
+		if (!p) {
+			r = dk_error_set(err, ENOMEM, "out of memory");
+			break;
+		}
+		nf = realloc(*files, (*n + 1) * sizeof(*nf));
+		if (!nf) {
+			r = dk_error_set(err, ENOMEM, "out of memory");
+			break;
+		}
+		*files = nf;
+		r = dk_modfile_open(p, &nf[*n], err);
+		if (r >= 0)
+			(*n)++;
+	}
+	names_free(names, nn);
+	return r < 0 ? r : 0;
 }
 
-size_t dk_module_modinfo(const struct dk_module *mod,
-			 const struct dk_modinfo_entry **entries)
+/* After dk_modfile_drop_image(): an empty module. */
+static const struct dk_modfile_image no_image = {.fd = -1};
+
+static const struct dk_modfile_image *img_of(const struct dk_modfile *f)
 {
-	*entries = mod->modinfo;
-	return mod->n_modinfo;
+	return f->img ? f->img : &no_image;
 }
 
-const char *dk_module_modinfo_get(const struct dk_module *mod, const char *key)
+void dk_modfile_drop_image(struct dk_modfile *f)
 {
-	for (size_t i = 0; i < mod->n_modinfo; i++)
-		if (streq(mod->modinfo[i].key, key))
-			return mod->modinfo[i].value;
+	image_free(f->img);
+	f->img = NULL;
+}
+
+const char *dk_modfile_path(const struct dk_modfile *f)
+{
+	return f->path;
+}
+
+const char *dk_modfile_name(const struct dk_modfile *f)
+{
+	return f->name;
+}
+
+unsigned dk_modfile_machine(const struct dk_modfile *f)
+{
+	return img_of(f)->machine;
+}
+
+size_t dk_modfile_modinfo(const struct dk_modfile *f,
+			  const struct dk_modinfo_entry **entries)
+{
+	*entries = img_of(f)->modinfo;
+	return img_of(f)->n_modinfo;
+}
+
+const char *dk_modfile_modinfo_get(const struct dk_modfile *f, const char *key)
+{
+	const struct dk_modfile_image *img = img_of(f);
+
+	for (size_t i = 0; i < img->n_modinfo; i++)
+		if (streq(img->modinfo[i].key, key))
+			return img->modinfo[i].value;
 	return NULL;
 }
 
-size_t dk_module_versions(const struct dk_module *mod, const struct dk_modversion **v)
+size_t dk_modfile_versions(const struct dk_modfile *f, const struct dk_modversion **v)
 {
-	*v = mod->versions;
-	return mod->n_versions;
+	*v = img_of(f)->versions;
+	return img_of(f)->n_versions;
 }
 
-size_t dk_module_imports(const struct dk_module *mod,
-			 const struct dk_module_import **imports)
+size_t dk_modfile_imports(const struct dk_modfile *f,
+			  const struct dk_modfile_import **imports)
 {
-	*imports = mod->imports;
-	return mod->n_imports;
+	*imports = img_of(f)->imports;
+	return img_of(f)->n_imports;
 }
 
-size_t dk_module_exports(const struct dk_module *mod,
-			 const struct dk_module_export **exports)
+size_t dk_modfile_exports(const struct dk_modfile *f,
+			  const struct dk_modfile_export **exports)
 {
-	*exports = mod->exports;
-	return mod->n_exports;
+	*exports = img_of(f)->exports;
+	return img_of(f)->n_exports;
 }
 
-const struct dk_modsig *dk_module_signature(const struct dk_module *mod)
+const struct dk_modsig *dk_modfile_signature(const struct dk_modfile *f)
 {
-	return mod->sig.sig_len > 0 ? &mod->sig : NULL;
+	const struct dk_modfile_image *img = img_of(f);
+
+	return img->sig.sig_len > 0 ? &img->sig : NULL;
 }
 
-const void *dk_module_data(const struct dk_module *mod, size_t *len)
+const void *dk_modfile_data(const struct dk_modfile *f, size_t *len)
 {
 	if (len)
-		*len = mod->len;
-	return mod->data;
+		*len = img_of(f)->len;
+	return img_of(f)->data;
 }
 
-int dk_module_signature_info(const struct dk_module *mod, struct dk_modsig_info *info,
-			     struct dk_error **err)
+int dk_modfile_signature_info(const struct dk_modfile *f, struct dk_modsig_info *info,
+			      struct dk_error **err)
 {
 	memset(info, 0, sizeof(*info));
-	if (!dk_module_signature(mod))
+	if (!dk_modfile_signature(f))
 		return 0;
-	return dk_modsig_describe(mod->data + mod->sig.module_len, mod->sig.sig_len, info,
-				  err);
+	return dk_modsig_describe(f->img->data + f->img->sig.module_len,
+				  f->img->sig.sig_len, info, err);
+}
+
+int dk_modfile_fd(const struct dk_modfile *f, struct stat *st)
+{
+	if (st)
+		*st = img_of(f)->st;
+	return img_of(f)->fd;
 }

@@ -10,8 +10,12 @@
 
 #include "base/ctx.h"
 #include "base/error.h"
+#include "kmod/modfile.h"
 
 struct kmod_ctx;
+
+/* The kernel side of modules: insert, remove, state, order and wait, on libkmod.
+ * The files themselves are struct dk_modfile (kmod/modfile.h). */
 
 /* libkmod on the host module tree plus the sysfs root we read module state from.
  * Tests point host_root / sysfs at fixture trees. */
@@ -32,26 +36,6 @@ void dk_modctx_free(struct dk_modctx *m);
 void dk_modctx_drop_caches(struct dk_modctx *m);
 DK_DEFINE_CLEANUP(struct dk_modctx *, dk_modctx_free)
 #define _cleanup_modctx_ __attribute__((cleanup(dk_dk_modctx_freep)))
-
-/* A module file on disk and what its .modinfo says. */
-struct dk_modfile {
-	char *path;
-	char *name; /* .modinfo name=, else from the file name (- becomes _) */
-	char *srcversion;
-	char *version;
-	char *vermagic;
-	char **depends;
-	size_t n_depends;
-	char *params; /* "k=v ..." to insert with, or NULL */
-};
-
-int dk_modfile_open(struct dk_modctx *m, const char *path, struct dk_modfile **out,
-		    struct dk_error **err) _must_check_;
-void dk_modfile_free(struct dk_modfile *f);
-/* Appends every *.ko of dir (sorted by name) to files. */
-int dk_modfile_open_dir(struct dk_modctx *m, const char *dir, struct dk_modfile ***files,
-			size_t *n, struct dk_error **err) _must_check_;
-void dk_modfiles_free(struct dk_modfile **files, size_t n);
 
 /* What the kernel has under a name, from <sysfs>/module/<name>. */
 enum dk_loaded {
@@ -87,14 +71,6 @@ enum dk_match {
 enum dk_match dk_module_match(const struct dk_modctx *m, const struct dk_modfile *f,
 			      char **why);
 
-/* False when the kernel cannot unload modules (built without
- * CONFIG_MODULE_UNLOAD); *why says how we know. */
-bool dk_kernel_can_unload(const struct dk_modctx *m, char **why);
-
-/* "sig_enforce=Y, lockdown none [integrity] confidentiality"; *enforcing when
- * unsigned or untrusted modules will be refused. NULL on OOM. */
-char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing) _must_check_;
-
 /* Whether name is loaded, built in, or known to the host module tree. */
 bool dk_module_available(struct dk_modctx *m, const char *name);
 
@@ -120,8 +96,6 @@ struct dk_remove_opts {
 	dk_wait_fn wait;     /* NULL: nanosleep */
 	void *userdata;
 };
-
-int64_t dk_now_ms(void);
 
 /* Removes a module, retrying with backoff while in use until the deadline.
  * Returns 0 when removed, 1 when it was not loaded, or -errno: EBUSY (in use:
@@ -152,5 +126,12 @@ int dk_module_load_set(struct dk_modctx *m, struct dk_modfile *const *files, siz
 		       size_t *order, enum dk_load_action *actions, size_t *done,
 		       struct dk_error **err) _must_check_;
 
-/* Module-context hint for an insert/remove errno, beyond dk_error_hint(). */
-const char *dk_module_hint(int errnum);
+/* False when the kernel cannot unload modules (built without
+ * CONFIG_MODULE_UNLOAD); *why says how we know. */
+bool dk_kernel_can_unload(const struct dk_modctx *m, char **why);
+
+/* "sig_enforce=Y, lockdown none [integrity] confidentiality"; *enforcing when
+ * unsigned or untrusted modules will be refused. NULL on OOM. */
+char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing) _must_check_;
+
+int64_t dk_now_ms(void);

@@ -13,6 +13,7 @@
 
 #include <libkmod.h>
 
+#include "base/clock.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "kmod/module.h"
@@ -27,14 +28,6 @@ static void kmod_info_freep(struct kmod_list **l)
 {
 	if (*l)
 		kmod_module_info_free_list(*l);
-}
-
-int64_t dk_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void dk_names_free(char **v, size_t n)

@@ -8,6 +8,7 @@
 #include "shared/cleanup.h"
 #include "shared/macro.h"
 
+#include "base/clock.h" /* dk_now_ms() for deadline_ms */
 #include "base/ctx.h"
 #include "base/error.h"
 
@@ -120,8 +121,6 @@ struct dk_remove_opts {
 	dk_wait_fn wait;     /* NULL: nanosleep */
 	void *userdata;
 };
-
-int64_t dk_now_ms(void);
 
 /* Removes a module, retrying with backoff while in use until the deadline.
  * Returns 0 when removed, 1 when it was not loaded, or -errno: EBUSY (in use:

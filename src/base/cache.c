@@ -74,6 +74,13 @@ static int make_subdir(const char *dir, char **sub, struct dk_error **err)
 static int insert_link(const char *sub, const char *hex, const char *src,
 		       const char *path, struct dk_error **err)
 {
+	struct stat s = {0}, p;
+
+	/* rename() of one hard link over another of the same file does nothing and
+	 * would leave the temp name behind: an entry that already is src is done. */
+	if (stat(src, &s) == 0 && stat(path, &p) == 0 && s.st_dev == p.st_dev &&
+	    s.st_ino == p.st_ino)
+		return 0;
 	for (int i = 0; i < LINK_TRIES; i++) {
 		_cleanup_free_ char *tmp =
 			dk_strdup_printf("%s/.%s.%d.%d.tmp", sub, hex, (int)getpid(), i);
@@ -91,6 +98,10 @@ static int insert_link(const char *sub, const char *hex, const char *src,
 			unlink(tmp);
 			return dk_error_set(err, e, "cache %s: %s", path, strerror(e));
 		}
+		/* Still there when a concurrent insert of the same file won the race (the
+		 * rename was a no-op, see above). */
+		if (lstat(tmp, &p) == 0 && p.st_ino == s.st_ino)
+			unlink(tmp);
 		return 0;
 	}
 	return 1;

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The sink of a download: DEST.part (file mode) or the consumer plus a cache temp
+ * file (stream mode), hashed as the bytes arrive; publishing after the digest
+ * matched; cache hits served without network (base/cache.h keeps the store). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -36,8 +39,6 @@ static int write_all_at(int fd, const char *buf, size_t len, uint64_t off)
 
 /* ---- the sink ------------------------------------------------------------------ */
 
-int dk_fetch_abort(struct xfer *x, int r, bool retry, const char *fmt, ...)
-	_printf_format_(4, 5);
 int dk_fetch_abort(struct xfer *x, int r, bool retry, const char *fmt, ...)
 {
 	va_list ap;

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* One transfer on the curl multi handle: response headers, Range resume, the easy
+ * handle's options, and what an ended attempt means (publish, retry, fail). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

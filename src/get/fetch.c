@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* dk_fetch(): requests in, the curl multi loop, progress, results out. The sink is
+ * fetch-sink.c, one transfer's attempts fetch-xfer.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,12 +11,14 @@
 
 #include "base/log.h"
 
-/* Logging settings are the one piece of process-wide state (set by main). */
+/* Logging settings are the one piece of process-wide state (set by main), together
+ * with whether a progress line is on the screen (the sink owns stderr). */
 static struct {
 	enum dk_log_level level;
 	bool json;
 	const char *cmd;
-} log_opts = {DK_LOG_WARN, false, NULL};
+	bool progress_shown;
+} log_opts = {DK_LOG_WARN, false, NULL, false};
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -87,8 +89,33 @@ void dk_log(enum dk_log_level level, int errnum, const char *fmt, ...)
 		strbuf_putc(&line, '\n');
 	}
 	/* One write per line so concurrent writers do not interleave. */
-	if (!line.oom)
+	if (!line.oom) {
+		dk_log_progress(NULL);
 		(void)!write(STDERR_FILENO, line.s, line.len);
+	}
 	strbuf_release(&msg);
 	strbuf_release(&line);
+}
+
+void dk_log_progress(const char *text)
+{
+	struct strbuf line;
+
+	if (!text) {
+		if (log_opts.progress_shown)
+			(void)!write(STDERR_FILENO, "\r\033[K", 4);
+		log_opts.progress_shown = false;
+		return;
+	}
+	strbuf_init(&line);
+	strbuf_printf(&line, "\r\033[K%s", text);
+	if (!line.oom)
+		(void)!write(STDERR_FILENO, line.s, line.len);
+	strbuf_release(&line);
+	log_opts.progress_shown = true;
+}
+
+bool dk_log_is_tty(void)
+{
+	return isatty(STDERR_FILENO) == 1;
 }

@@ -1,80 +1,53 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
 #include "base/fsutil.h"
+#include "base/spawn.h"
 #include "host/gcc.h"
 
-extern char **environ;
-
-static void close_pipe(int (*p)[2])
-{
-	dk_closep(&(*p)[0]);
-	dk_closep(&(*p)[1]);
-}
+/* -dumpfullversion answers at once; a compiler that hangs must not hang detect. */
+#define VERSION_TIMEOUT_MS 10000
 
 int dk_gcc_version(const char *exe, char **version)
 {
-	char *const argv[] = {(char *)exe, (char *)"-dumpfullversion", NULL};
-	posix_spawn_file_actions_t fa;
-	_cleanup_(close_pipe) int p[2] = {-1, -1};
-	char buf[256];
-	size_t n = 0;
-	pid_t pid;
-	int r, status;
+	static const char *const env[] = {"LC_ALL=C", "PATH=/usr/bin:/bin", NULL};
+	const char *const argv[] = {exe, "-dumpfullversion", NULL};
+	struct dk_spawn_opts o = {
+		.argv = argv,
+		.env = env,
+		.out = DK_SPAWN_CAPTURE,
+		.err = DK_SPAWN_NULL,
+		.capture_max = 255,
+		.timeout_ms = VERSION_TIMEOUT_MS,
+	};
+	struct dk_spawn_result res = {0};
+	_cleanup_error_ struct dk_error *e = NULL;
+	char *buf;
+	int r;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	r = posix_spawn_file_actions_init(&fa);
-	if (r != 0)
-		return -r;
-	r = posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
-	if (r == 0)
-		r = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null",
-						     O_WRONLY, 0);
-	if (r == 0)
-		r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
-						     O_RDONLY, 0);
-	if (r == 0)
-		r = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (r != 0)
-		return -r;
-	dk_closep(&p[1]);
-	p[1] = -1; /* the child holds the write end now */
-	for (;;) {
-		ssize_t got = read(p[0], buf + n, sizeof(buf) - 1 - n);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-		if (n == sizeof(buf) - 1)
-			break;
+	r = dk_spawn_run(&o, &res, &e);
+	if (r < 0 || res.exit_code != 0) {
+		dk_spawn_result_release(&res);
+		return r < 0 && r != -ETIMEDOUT ? r : -EBADMSG;
 	}
-	buf[n] = '\0';
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -EBADMSG;
+	buf = res.out;
 	buf[strcspn(buf, "\n")] = '\0';
 	dk_strip(buf);
-	if (buf[0] == '\0')
+	if (buf[0] == '\0') {
+		dk_spawn_result_release(&res);
 		return -EBADMSG;
-	*version = strdup(buf);
-	return *version ? 0 : -ENOMEM;
+	}
+	*version = TAKE_PTR(res.out);
+	dk_spawn_result_release(&res);
+	return 0;
 }
 
 /* "gcc" -> 0, "gcc-12" -> 12, anything else -> -1. */

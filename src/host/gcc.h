@@ -12,7 +12,8 @@ struct dk_gcc {
 	char *error;   /* why version is NULL */
 };
 
-/* Runs `exe -dumpfullversion` (posix_spawn, argv, no shell). Returns 0, or -errno
+/* Runs `exe -dumpfullversion` (dk_spawn_run: argv, no shell, a fixed environment).
+ * Returns 0, or -errno
  * (-EBADMSG when it exits non-zero or prints nothing). */
 int dk_gcc_version(const char *exe, char **version) _must_check_;
 

@@ -13,6 +13,7 @@
 
 #include <libkmod.h>
 
+#include "base/clock.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "kmod/loader.h"
@@ -730,12 +731,4 @@ char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing)
 			*enforcing = true;
 	}
 	return strbuf_steal(&b);
-}
-
-int64_t dk_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

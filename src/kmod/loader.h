@@ -8,6 +8,7 @@
 #include "shared/cleanup.h"
 #include "shared/macro.h"
 
+#include "base/clock.h" /* dk_now_ms() for deadline_ms */
 #include "base/ctx.h"
 #include "base/error.h"
 #include "kmod/modfile.h"
@@ -134,4 +135,3 @@ bool dk_kernel_can_unload(const struct dk_modctx *m, char **why);
  * unsigned or untrusted modules will be refused. NULL on OOM. */
 char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing) _must_check_;
 
-int64_t dk_now_ms(void);

@@ -10,6 +10,7 @@
 
 #include "base/ctx.h"
 #include "base/error.h"
+#include "host/modules.h" /* struct dk_modstate */
 
 struct kmod_ctx;
 
@@ -53,28 +54,9 @@ int dk_modfile_open_dir(struct dk_modctx *m, const char *dir, struct dk_modfile 
 			size_t *n, struct dk_error **err) _must_check_;
 void dk_modfiles_free(struct dk_modfile **files, size_t n);
 
-/* What the kernel has under a name, from <sysfs>/module/<name>. */
-enum dk_loaded {
-	DK_LOADED_NO,
-	DK_LOADED_LIVE,
-	DK_LOADED_COMING,
-	DK_LOADED_GOING,
-	DK_LOADED_BUILTIN,
-};
-
-struct dk_modstate {
-	enum dk_loaded state;
-	char *srcversion;
-	char *version;
-	long refcnt; /* -1 when unknown (no refcnt file: kernel cannot unload) */
-	char **holders;
-	size_t n_holders;
-};
-
+/* <sysfs>/module/<name> (host/modules.h), under m's sysfs. */
 int dk_module_state(const struct dk_modctx *m, const char *name,
 		    struct dk_modstate *st) _must_check_;
-void dk_modstate_release(struct dk_modstate *st);
-const char *dk_loaded_str(enum dk_loaded s);
 
 enum dk_match {
 	DK_MATCH_ABSENT,    /* not loaded */
@@ -86,14 +68,6 @@ enum dk_match {
 /* Compares a file with what is loaded; *why (may be NULL) says how. */
 enum dk_match dk_module_match(const struct dk_modctx *m, const struct dk_modfile *f,
 			      char **why);
-
-/* False when the kernel cannot unload modules (built without
- * CONFIG_MODULE_UNLOAD); *why says how we know. */
-bool dk_kernel_can_unload(const struct dk_modctx *m, char **why);
-
-/* "sig_enforce=Y, lockdown none [integrity] confidentiality"; *enforcing when
- * unsigned or untrusted modules will be refused. NULL on OOM. */
-char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing) _must_check_;
 
 /* Whether name is loaded, built in, or known to the host module tree. */
 bool dk_module_available(struct dk_modctx *m, const char *name);

@@ -141,14 +141,20 @@ static void text_headers(FILE *f, const struct dk_detect_headers *h)
 	}
 }
 
-static void text_policy(FILE *f, const struct dk_detect_policy *p)
+/* A policy answer as a fact: unknown (0 in every policy enum) has no value. */
+#define POLICY_FACT(field, str)                                                        \
+	(&(struct dk_fact){.value = (field).value ? (char *)str((field).value) : NULL, \
+			   .source = (field).source,                                   \
+			   .reason = (field).why})
+
+static void text_policy(FILE *f, const struct dk_kernel_policy *p)
 {
 	fprintf(f, "policy:\n");
-	kv_fact(f, "sig_enforce", &p->sig_enforce);
-	kv_fact(f, "lockdown", &p->lockdown);
-	kv_fact(f, "secure_boot", &p->secure_boot);
-	kv_fact(f, "module_unload", &p->module_unload);
-	kv_fact(f, "modversions", &p->modversions);
+	kv_fact(f, "sig_enforce", POLICY_FACT(p->sig_enforce, dk_sig_enforce_str));
+	kv_fact(f, "lockdown", POLICY_FACT(p->lockdown, dk_lockdown_str));
+	kv_fact(f, "secure_boot", POLICY_FACT(p->secure_boot, dk_secure_boot_str));
+	kv_fact(f, "module_unload", POLICY_FACT(p->module_unload, dk_module_unload_str));
+	kv_fact(f, "modversions", POLICY_FACT(p->modversions, dk_modversions_str));
 }
 
 static void text_devices(FILE *f, const struct dk_detect_devices *dv)
@@ -345,15 +351,15 @@ static void json_headers(struct json_writer *w, const struct dk_detect_headers *
 	json_end_object(w);
 }
 
-static void json_policy(struct json_writer *w, const struct dk_detect_policy *p)
+static void json_policy(struct json_writer *w, const struct dk_kernel_policy *p)
 {
 	json_key(w, "policy");
 	json_begin_object(w);
-	j_fact(w, "sig_enforce", &p->sig_enforce);
-	j_fact(w, "lockdown", &p->lockdown);
-	j_fact(w, "secure_boot", &p->secure_boot);
-	j_fact(w, "module_unload", &p->module_unload);
-	j_fact(w, "modversions", &p->modversions);
+	j_fact(w, "sig_enforce", POLICY_FACT(p->sig_enforce, dk_sig_enforce_str));
+	j_fact(w, "lockdown", POLICY_FACT(p->lockdown, dk_lockdown_str));
+	j_fact(w, "secure_boot", POLICY_FACT(p->secure_boot, dk_secure_boot_str));
+	j_fact(w, "module_unload", POLICY_FACT(p->module_unload, dk_module_unload_str));
+	j_fact(w, "modversions", POLICY_FACT(p->modversions, dk_modversions_str));
 	json_end_object(w);
 }
 

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -9,19 +8,28 @@
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
-#include "base/archive-dl.h"
 #include "base/fsutil.h"
-#include "base/log.h"
 #include "base/rootfs.h"
-#include "host/detect-internal.h"
 #include "host/detect.h"
 #include "host/headers.h"
+#include "host/hostfs.h"
+#include "host/kconfig.h"
 
-#define EFI_SECURE_BOOT_VAR "efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+/* State of one detection run. Allocation failures latch `oom`; the run then
+ * fails with ENOMEM at the end, and every helper tolerates NULL strings. */
+struct dk_det {
+	const struct dk_ctx *ctx;
+	const char *host;
+	char *sysfs;
+	char *procfs;
+	bool oom;
+};
 
 /* --- helpers ------------------------------------------------------------ */
 
-char *dk_det_fmt(struct dk_det *d, const char *fmt, ...)
+static char *dk_det_fmt(struct dk_det *d, const char *fmt, ...) _printf_format_(2, 3);
+
+static char *dk_det_fmt(struct dk_det *d, const char *fmt, ...)
 {
 	struct strbuf b;
 	va_list ap;
@@ -37,7 +45,7 @@ char *dk_det_fmt(struct dk_det *d, const char *fmt, ...)
 	return s;
 }
 
-char *dk_det_strdup(struct dk_det *d, const char *s)
+static char *dk_det_strdup(struct dk_det *d, const char *s)
 {
 	char *c;
 
@@ -49,12 +57,12 @@ char *dk_det_strdup(struct dk_det *d, const char *s)
 	return c;
 }
 
-char *dk_det_errtext(struct dk_det *d, const char *path, int errnum)
+static char *dk_det_errtext(struct dk_det *d, const char *path, int errnum)
 {
 	return dk_det_fmt(d, "%s: %s", path ? path : "?", strerror(errnum));
 }
 
-int dk_det_read(struct dk_det *d, const char *path, char **buf, size_t *len)
+static int dk_det_read(struct dk_det *d, const char *path, char **buf, size_t *len)
 {
 	int r;
 
@@ -66,7 +74,7 @@ int dk_det_read(struct dk_det *d, const char *path, char **buf, size_t *len)
 	return r;
 }
 
-int dk_det_read_line(struct dk_det *d, const char *path, char **line)
+static int dk_det_read_line(struct dk_det *d, const char *path, char **line)
 {
 	int r;
 
@@ -116,16 +124,6 @@ static void fact_free(struct dk_fact *f)
 const char *dk_tri_name(enum dk_tri t)
 {
 	return t == DK_TRI_YES ? "yes" : t == DK_TRI_NO ? "no" : "unknown";
-}
-
-char *dk_detect_sysfs(const struct dk_ctx *ctx)
-{
-	return ctx->sysfs ? strdup(ctx->sysfs) : dk_path_join(ctx->host_root, "sys");
-}
-
-char *dk_detect_procfs(const struct dk_ctx *ctx)
-{
-	return ctx->procfs ? strdup(ctx->procfs) : dk_path_join(ctx->host_root, "proc");
 }
 
 /* --- kernel ----------------------------------------------------------- */
@@ -341,203 +339,35 @@ static void detect_headers(struct dk_det *d, const char *kver, const char *arch,
 
 /* --- module policy ---------------------------------------------------------- */
 
-/* Decompresses <procfs>/config.gz with libarchive's raw reader (loaded here, only
- * when neither /boot/config-KVER nor the headers' .config could be read). */
-static int read_config_gz(struct dk_det *d, const char *path, char **out)
+/* host/policy.c reads it; the selected headers' .config (every one with a
+ * .config when none is selected) is one more place for the kernel config. */
+static void detect_policy(struct dk_det *d, const char *kver,
+			  const struct dk_detect_headers *h, struct dk_kernel_policy *p)
 {
-	_cleanup_error_ struct dk_error *lerr = NULL;
-	_cleanup_strbuf_ struct strbuf b;
-	struct archive *a = NULL;
-	struct archive_entry *e;
-	char chunk[16384];
-	ssize_t n;
-	int r = -EBADMSG;
+	_cleanup_error_ struct dk_error *perr = NULL;
+	_cleanup_free_ char **configs = calloc(h->n ? h->n : 1, sizeof(*configs));
+	struct dk_kconfig_more more = {
+		.configs = (const char *const *)configs,
+		.note = h->selected < 0 ? "no matching kernel headers" : NULL,
+	};
 
-	strbuf_init(&b);
-	if (dk_archive_load(&lerr) < 0) {
-		dk_debug("%s: %s", path, lerr->msg);
-		return -lerr->errnum;
-	}
-	a = dk_sym_archive_read_new();
-	if (!a) {
+	if (!configs) {
 		d->oom = true;
-		return -ENOMEM;
-	}
-	dk_sym_archive_read_support_filter_gzip(a);
-	dk_sym_archive_read_support_format_raw(a);
-	if (dk_sym_archive_read_open_filename(a, path, sizeof(chunk)) != ARCHIVE_OK) {
-		r = dk_sym_archive_errno(a) > 0 ? -dk_sym_archive_errno(a) : -EBADMSG;
-	} else if (dk_sym_archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		while ((n = dk_sym_archive_read_data(a, chunk, sizeof(chunk))) > 0)
-			strbuf_putn(&b, chunk, (size_t)n);
-		r = n < 0 ? -EBADMSG : 0;
-	}
-	dk_sym_archive_read_free(a);
-	if (r < 0)
-		return r;
-	if (b.oom) {
-		d->oom = true;
-		return -ENOMEM;
-	}
-	*out = strbuf_steal(&b);
-	return 0;
-}
-
-/* The first kernel config that can be read: /boot/config-KVER, the selected
- * headers' .config, <procfs>/config.gz. *why collects the failures. */
-static int find_kconfig(struct dk_det *d, const char *kver,
-			const struct dk_detect_headers *h, char **path, char **buf,
-			struct strbuf *why)
-{
-	_cleanup_free_ char *boot = kver ? dk_det_fmt(d, "boot/config-%s", kver) : NULL;
-	int r;
-
-	if (boot) {
-		r = read_host(d, boot, path, buf);
-		if (r == 0)
-			return 0;
-		strbuf_printf(why, "%s: %s; ", *path ? *path : boot, strerror(-r));
-		free(*path);
-		*path = NULL;
+		return;
 	}
 	for (size_t i = 0; i < h->n; i++) {
 		const struct dk_header_dir *hd = &h->dirs[i];
 
 		if (!hd->has_config || (h->selected >= 0 && (int)i != h->selected))
 			continue;
-		*path = dk_det_fmt(d, "%s/.config", hd->resolved);
-		if (dk_det_read(d, *path, buf, NULL) == 0)
-			return 0;
-		free(*path);
-		*path = NULL;
+		configs[more.n_configs] = dk_det_fmt(d, "%s/.config", hd->resolved);
+		if (configs[more.n_configs])
+			more.n_configs++;
 	}
-	if (h->selected < 0)
-		strbuf_puts(why, "no matching kernel headers; ");
-	*path = dk_det_fmt(d, "%s/config.gz", d->procfs);
-	if (!*path)
-		return -ENOMEM;
-	r = read_config_gz(d, *path, buf);
-	if (r == 0)
-		return 0;
-	strbuf_printf(why, "%s: %s", *path, strerror(-r));
-	free(*path);
-	*path = NULL;
-	return r;
-}
-
-static void config_fact(struct dk_det *d, struct dk_fact *f, const char *sym,
-			const char *path, const char *config)
-{
-	_cleanup_free_ char *v = NULL;
-	int r = dk_kconfig_get(config, sym, &v);
-
-	if (r == -ENOMEM)
+	if (dk_kernel_policy_read_more(d->ctx, kver, &more, p, &perr) < 0)
 		d->oom = true;
-	fact_known(d, f, r == 0 && (streq(v, "y") || streq(v, "m")) ? "yes" : "no", path);
-	if (r == -ENOENT)
-		f->reason = dk_det_fmt(d, "%s: CONFIG_%s not set", path, sym);
-}
-
-/* Without a config: loaded modules have a refcnt file only with MODULE_UNLOAD. */
-static void unload_from_sysfs(struct dk_det *d, struct dk_fact *f, char *why /* taken */)
-{
-	_cleanup_free_ char *mods = dk_det_fmt(d, "%s/module", d->sysfs);
-	_cleanup_free_ char *reason = why;
-	_cleanup_closedir_ DIR *dir = mods ? opendir(mods) : NULL;
-	_cleanup_free_ char *no_refcnt = NULL;
-	struct dirent *de;
-
-	while (dir && (de = readdir(dir))) {
-		_cleanup_free_ char *refcnt = NULL, *initstate = NULL;
-
-		if (de->d_name[0] == '.')
-			continue;
-		refcnt = dk_det_fmt(d, "%s/%s/refcnt", mods, de->d_name);
-		initstate = dk_det_fmt(d, "%s/%s/initstate", mods, de->d_name);
-		if (refcnt && dk_path_exists(refcnt)) {
-			fact_known(d, f, "yes", refcnt);
-			return;
-		}
-		if (!no_refcnt && initstate && dk_path_exists(initstate))
-			no_refcnt = TAKE_PTR(initstate);
-	}
-	if (no_refcnt) {
-		fact_known(d, f, "no", no_refcnt);
-		f->reason = dk_det_strdup(d, "a loaded module has no refcnt");
-		return;
-	}
-	fact_unknown(d, f, mods,
-		     dk_det_fmt(d, "%s%sno %s/*/refcnt", reason ? reason : "",
-				reason ? "; " : "", mods ? mods : "?"));
-}
-
-static void detect_policy(struct dk_det *d, const char *kver,
-			  const struct dk_detect_headers *h, struct dk_detect_policy *p)
-{
-	_cleanup_free_ char *sig =
-		dk_det_fmt(d, "%s/module/module/parameters/sig_enforce", d->sysfs);
-	_cleanup_free_ char *lock =
-		dk_det_fmt(d, "%s/kernel/security/lockdown", d->sysfs);
-	_cleanup_free_ char *efi = dk_det_fmt(d, "%s/firmware/efi", d->sysfs);
-	_cleanup_free_ char *sbvar = dk_det_fmt(d, "%s/" EFI_SECURE_BOOT_VAR, efi);
-	_cleanup_free_ char *line = NULL, *buf = NULL, *cfg_path = NULL, *config = NULL;
-	_cleanup_strbuf_ struct strbuf why;
-	size_t len = 0;
-	int r;
-
-	r = dk_det_read_line(d, sig, &line);
-	if (r < 0)
-		fact_unknown(d, &p->sig_enforce, sig, dk_det_errtext(d, sig, -r));
-	else if (streq(line, "Y") || streq(line, "N"))
-		fact_known(d, &p->sig_enforce, line[0] == 'Y' ? "yes" : "no", sig);
-	else
-		fact_unknown(d, &p->sig_enforce, sig,
-			     dk_det_fmt(d, "%s: unexpected '%s'", sig, line));
-	free(line);
-	line = NULL;
-
-	r = dk_det_read_line(d, lock, &line);
-	if (r == 0) {
-		_cleanup_free_ char *mode = NULL;
-
-		r = dk_lockdown_parse(line, &mode);
-		if (r == 0)
-			fact_known(d, &p->lockdown, mode, lock);
-		else
-			fact_unknown(d, &p->lockdown, lock,
-				     dk_det_fmt(d, "%s: no [mode] in '%s'", lock, line));
-	} else {
-		fact_unknown(d, &p->lockdown, lock, dk_det_errtext(d, lock, -r));
-	}
-
-	if (efi && !dk_is_dir(efi)) {
-		fact_known(d, &p->secure_boot, "no", efi);
-		p->secure_boot.reason = dk_det_fmt(d, "not EFI: %s does not exist", efi);
-	} else {
-		r = dk_det_read(d, sbvar, &buf, &len);
-		if (r < 0)
-			fact_unknown(d, &p->secure_boot, sbvar,
-				     dk_det_errtext(d, sbvar, -r));
-		else if (len < 5 || (buf[4] != 0 && buf[4] != 1))
-			fact_unknown(d, &p->secure_boot, sbvar,
-				     dk_det_fmt(d, "%s: unexpected content (%zu bytes)",
-						sbvar, len));
-		else
-			fact_known(d, &p->secure_boot, buf[4] ? "yes" : "no", sbvar);
-	}
-
-	strbuf_init(&why);
-	r = find_kconfig(d, kver, h, &cfg_path, &config, &why);
-	if (r == 0) {
-		config_fact(d, &p->module_unload, "MODULE_UNLOAD", cfg_path, config);
-		config_fact(d, &p->modversions, "MODVERSIONS", cfg_path, config);
-	} else {
-		fact_unknown(d, &p->modversions, NULL,
-			     dk_det_fmt(d, "no kernel config: %s", strbuf_str(&why)));
-		unload_from_sysfs(
-			d, &p->module_unload,
-			dk_det_fmt(d, "no kernel config: %s", strbuf_str(&why)));
-	}
+	for (size_t i = 0; i < more.n_configs; i++)
+		free(configs[i]);
 }
 
 /* --- NVIDIA driver flavour -------------------------------------------------- */
@@ -570,8 +400,8 @@ int dk_detect_run(const struct dk_ctx *ctx, struct dk_detect *out, struct dk_err
 
 	memset(out, 0, sizeof(*out));
 	out->headers.selected = -1;
-	d.sysfs = dk_detect_sysfs(ctx);
-	d.procfs = dk_detect_procfs(ctx);
+	d.sysfs = dk_host_sysfs(ctx);
+	d.procfs = dk_host_procfs(ctx);
 	if (!d.sysfs || !d.procfs) {
 		free(d.sysfs);
 		free(d.procfs);
@@ -584,8 +414,10 @@ int dk_detect_run(const struct dk_ctx *ctx, struct dk_detect *out, struct dk_err
 	detect_headers(&d, kver, out->kernel.arch.value, out->os.osr.family,
 		       &out->headers);
 	detect_policy(&d, kver, &out->headers, &out->policy);
-	dk_detect_pci(&d, &out->devices);
-	dk_detect_loaded_modules(&d, &out->modules);
+	if (dk_pci_devices_read(d.sysfs, &out->devices) < 0)
+		d.oom = true;
+	if (dk_loaded_modules_read(d.procfs, d.sysfs, &out->modules) < 0)
+		d.oom = true;
 	detect_nvidia(&d, &out->nvidia);
 	if (d.oom)
 		r = dk_error_set(err, ENOMEM, "detect: out of memory");
@@ -620,30 +452,9 @@ void dk_detect_free(struct dk_detect *d)
 		free(h->config_cc_version_text);
 	}
 	free(d->headers.dirs);
-	fact_free(&d->policy.sig_enforce);
-	fact_free(&d->policy.lockdown);
-	fact_free(&d->policy.secure_boot);
-	fact_free(&d->policy.module_unload);
-	fact_free(&d->policy.modversions);
-	for (size_t i = 0; i < d->devices.n; i++) {
-		free(d->devices.v[i].address);
-		free(d->devices.v[i].driver);
-	}
-	free(d->devices.v);
-	free(d->devices.source);
-	free(d->devices.reason);
-	for (size_t i = 0; i < d->modules.n; i++) {
-		struct dk_loaded_module *m = &d->modules.v[i];
-
-		free(m->name);
-		free(m->state);
-		dk_strv_free(m->holders);
-		free(m->version);
-		free(m->srcversion);
-	}
-	free(d->modules.v);
-	free(d->modules.source);
-	free(d->modules.reason);
+	dk_kernel_policy_release(&d->policy);
+	dk_pci_devices_free(&d->devices);
+	dk_loaded_modules_free(&d->modules);
 	free(d->nvidia.source);
 	free(d->nvidia.reason);
 	dk_nvidia_version_free(&d->nvidia.ver);

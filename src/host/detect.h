@@ -17,7 +17,10 @@
 #include "host/gcc.h"
 #include "host/headers.h" /* dk_suse_headers_path */
 #include "host/kparse.h"
+#include "host/modules.h"
 #include "host/osrelease.h"
+#include "host/pci.h"
+#include "host/policy.h"
 
 /* One answer. value NULL means unknown, and then reason says why. A known value
  * may carry a reason too, as an explanation. source is where it came from (a
@@ -76,47 +79,6 @@ struct dk_detect_headers {
 	int selected; /* first usable candidate (see dk_headers_probe), or -1 */
 };
 
-struct dk_detect_policy {
-	struct dk_fact sig_enforce;   /* yes/no */
-	struct dk_fact lockdown;      /* none/integrity/confidentiality */
-	struct dk_fact secure_boot;   /* yes/no (no with reason "not EFI") */
-	struct dk_fact module_unload; /* yes/no */
-	struct dk_fact modversions;   /* yes/no */
-};
-
-struct dk_pci_dev {
-	char *address; /* 0000:3b:00.0 */
-	unsigned vendor, device, class_code;
-	const char *kind; /* "gpu", "nvswitch", "nvidia", "mellanox" */
-	char *driver;	  /* bound driver or NULL */
-	bool numa_known;
-	int numa_node; /* -1: no NUMA affinity */
-};
-
-struct dk_detect_devices {
-	char *source;
-	char *reason;
-	struct dk_pci_dev *v;
-	size_t n;
-};
-
-struct dk_loaded_module {
-	char *name;
-	unsigned long long size;
-	int refcnt; /* -1 when not unloadable/unknown */
-	char *state;
-	char **holders; /* strv: /proc/modules "used by" + sysfs holders/ */
-	char *version;	/* sysfs version, or NULL */
-	char *srcversion;
-};
-
-struct dk_detect_modules {
-	char *source;
-	char *reason;
-	struct dk_loaded_module *v;
-	size_t n;
-};
-
 struct dk_detect_nvidia {
 	char *source;
 	char *reason; /* why flavour/version are unknown */
@@ -128,7 +90,7 @@ struct dk_detect {
 	struct dk_detect_os os;
 	struct dk_detect_dtk dtk;
 	struct dk_detect_headers headers;
-	struct dk_detect_policy policy;
+	struct dk_kernel_policy policy;
 	struct dk_detect_devices devices;
 	struct dk_detect_modules modules;
 	struct dk_detect_nvidia nvidia;
@@ -141,9 +103,4 @@ int dk_detect_run(const struct dk_ctx *ctx, struct dk_detect *out,
 		  struct dk_error **err) _must_check_;
 void dk_detect_free(struct dk_detect *d);
 
-/* Is this loaded module one drivers care about (nvidia*, mlx*, ib_*, rdma_*...)? */
-bool dk_detect_module_of_interest(const char *name);
-/* The sysfs and procfs detect reads: ctx's, else <host_root>/sys and /proc. */
-char *dk_detect_sysfs(const struct dk_ctx *ctx) _must_check_;
-char *dk_detect_procfs(const struct dk_ctx *ctx) _must_check_;
 const char *dk_tri_name(enum dk_tri t);

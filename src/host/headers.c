@@ -14,6 +14,7 @@
 #include "base/rootfs.h"
 #include "host/gcc.h"
 #include "host/headers.h"
+#include "host/kconfig.h"
 #include "host/kparse.h"
 
 char *dk_suse_headers_path(const char *kver, const char *arch)

@@ -415,66 +415,7 @@ int dk_proc_modules_parse(const char *buf, struct dk_proc_module **out, size_t *
 	return 0;
 }
 
-/* --- Kconfig / utsrelease.h ----------------------------------------------- */
-
-const char *dk_config_get(const char *config, const char *name, size_t *len)
-{
-	size_t nl = strlen(name);
-
-	for (const char *p = config; p && *p;) {
-		if (startswith(p, "CONFIG_") && strncmp(p + 7, name, nl) == 0 &&
-		    p[7 + nl] == '=') {
-			const char *v = p + 7 + nl + 1;
-
-			if (len)
-				*len = strcspn(v, "\n");
-			return v;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return NULL;
-}
-
-/* Whether "# CONFIG_<name> is not set" is a line of config. */
-static bool config_not_set(const char *config, const char *name)
-{
-	size_t nl = strlen(name);
-
-	for (const char *p = config; p && *p;) {
-		if (startswith(p, "# CONFIG_") && strncmp(p + 9, name, nl) == 0 &&
-		    strncmp(p + 9 + nl, " is not set", 11) == 0)
-			return true;
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return false;
-}
-
-int dk_kconfig_get(const char *buf, const char *sym, char **value)
-{
-	size_t vl = 0;
-	const char *v = dk_config_get(buf, sym, &vl);
-
-	if (!v) {
-		if (!config_not_set(buf, sym))
-			return -ENOENT;
-		*value = strdup("n");
-		return *value ? 0 : -ENOMEM;
-	}
-	if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
-		int r = dk_osrelease_unquote(v, vl, value);
-
-		if (r != -EBADMSG)
-			return r;
-		*value = strndup(v + 1, vl - 2);
-		return *value ? 0 : -ENOMEM;
-	}
-	*value = strndup(v, vl);
-	return *value ? 0 : -ENOMEM;
-}
+/* --- utsrelease.h ------------------------------------------------------- */
 
 int dk_define_string_get(const char *buf, const char *name, char **value)
 {

@@ -3,8 +3,8 @@
 
 /* Pure parsers for the small kernel and driver text formats `detect` reads:
  * /proc/version, /proc/modules, the lockdown file, /proc/driver/nvidia/version,
- * Kconfig files and the Driver Toolkit release JSON. They take a buffer and
- * never touch the filesystem. */
+ * utsrelease.h and the Driver Toolkit release JSON. They take a buffer and never
+ * touch the filesystem. Kconfig text: host/kconfig.h. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -71,17 +71,6 @@ struct dk_proc_module {
 int dk_proc_modules_parse(const char *buf, struct dk_proc_module **out,
 			  size_t *n) _must_check_;
 void dk_proc_modules_free(struct dk_proc_module *m, size_t n);
-
-/* Value of CONFIG_<name> in Kconfig text (.config) as written ("y", "m",
- * "\"str\"", ...), or NULL ("# CONFIG_X is not set" is NULL too). The returned
- * pointer runs to the end of the line; *len (if not NULL) is its length. No
- * allocation: for callers testing many options. */
-const char *dk_config_get(const char *config, const char *name, size_t *len);
-
-/* Looks up CONFIG_<sym> in Kconfig text (.config). *value is "y", "m", a number,
- * the unquoted string, or "n" for "# CONFIG_X is not set". Returns 0, -ENOENT,
- * -ENOMEM. `sym` excludes the CONFIG_ prefix. */
-int dk_kconfig_get(const char *buf, const char *sym, char **value) _must_check_;
 
 /* The string of `#define NAME "value"` in C header text (the first such line;
  * the value ends at the closing quote or the line's end). 0, -ENOENT, -ENOMEM. */

@@ -22,6 +22,7 @@
 
 #include "base/fsutil.h"
 #include "base/log.h"
+#include "host/policy.h"
 #include "kmod/check.h"
 #include "kmod/modfile.h"
 #include "kmod/sign.h"
@@ -708,6 +709,7 @@ static int plan(struct init *in, struct dk_error **err)
 	_cleanup_free_ size_t *order = NULL;
 	_cleanup_free_ const struct dk_config_component **fcomp = NULL;
 	_cleanup_free_ const struct dk_config_module **fcm = NULL;
+	_cleanup_kernel_policy_ struct dk_kernel_policy kp = {0};
 	_cleanup_free_ char *policy = NULL;
 	char **want = NULL, **rm = NULL;
 	size_t n_want = 0, n_rm = 0, total = 0;
@@ -723,7 +725,11 @@ static int plan(struct init *in, struct dk_error **err)
 		return dk_error_wrap(err, "step 2 (detect)");
 	if (in->plan && !(in->plan->kernel = strdup(in->m->kver)))
 		return dk_error_set(err, ENOMEM, "out of memory");
-	policy = dk_kernel_enforcement(in->m, &enforcing);
+	r = dk_kernel_policy_read(in->ctx, in->m->kver, &kp, err);
+	if (r < 0)
+		return dk_error_wrap(err, "step 2 (detect)");
+	policy = dk_kernel_policy_enforcement(&kp);
+	enforcing = dk_kernel_policy_enforcing(&kp);
 	dk_info("step 2 (detect): kernel %s, host modules %s, sysfs %s, %s", in->m->kver,
 		in->m->moddir, in->m->sysfs, policy ? policy : "");
 	if (!dk_path_exists(in->m->moddir))
@@ -887,9 +893,11 @@ static int plan(struct init *in, struct dk_error **err)
 	if (r < 0)
 		return r;
 	if (in->n_remove) {
-		_cleanup_free_ char *why = NULL;
+		_cleanup_free_ char *why = kp.module_unload.value == DK_MODULE_UNLOAD_NO
+						   ? dk_kernel_policy_no_unload_why(&kp)
+						   : NULL;
 
-		if (!dk_kernel_can_unload(in->m, &why))
+		if (kp.module_unload.value == DK_MODULE_UNLOAD_NO)
 			return dk_error_set(
 				err, EOPNOTSUPP,
 				"step 2 (plan): %s must be unloaded first, but "

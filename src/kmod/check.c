@@ -10,6 +10,7 @@
 
 #include "base/fsutil.h"
 #include "host/headers.h"
+#include "host/kconfig.h"
 #include "host/kparse.h"
 
 #include "kmod/check.h"
@@ -38,7 +39,7 @@ int dk_kernel_find_headers(const char *host_root, const char *kver, char **dir,
 static bool config_y(const char *config, const char *name)
 {
 	size_t len = 0;
-	const char *v = dk_config_get(config, name, &len);
+	const char *v = dk_kconfig_find(config, name, &len);
 
 	return v && len == 1 && v[0] == 'y';
 }

@@ -8,7 +8,7 @@
 #include "shared/macro.h"
 
 #include "base/error.h"
-#include "host/kparse.h" /* dk_config_get */
+#include "host/kconfig.h" /* dk_kconfig_find */
 #include "kmod/modfile.h"
 #include "kmod/symvers.h"
 

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/fsutil.h"
 #include "base/log.h"
+#include "host/policy.h"
 #include "kmod/loader.h"
 #include "kmod/order.h"
 
@@ -145,95 +146,15 @@ int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out, struct dk_er
 
 /* ---- state from sysfs ---- */
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static char *module_path(const struct dk_modctx *m, const char *name, const char *leaf)
 {
 	return dk_strdup_printf("%s/module/%s%s%s", m->sysfs, name, leaf ? "/" : "",
 				leaf ? leaf : "");
 }
 
-static char *read_attr(const struct dk_modctx *m, const char *name, const char *leaf)
-{
-	_cleanup_free_ char *p = module_path(m, name, leaf);
-	char *s = NULL;
-
-	if (!p || dk_read_line(p, &s) < 0)
-		return NULL;
-	return s;
-}
-
-void dk_modstate_release(struct dk_modstate *st)
-{
-	free(st->srcversion);
-	free(st->version);
-	dk_names_free(st->holders, st->n_holders);
-	memset(st, 0, sizeof(*st));
-}
-
-const char *dk_loaded_str(enum dk_loaded s)
-{
-	switch (s) {
-	case DK_LOADED_NO:
-		return "not loaded";
-	case DK_LOADED_LIVE:
-		return "live";
-	case DK_LOADED_COMING:
-		return "coming";
-	case DK_LOADED_GOING:
-		return "going";
-	case DK_LOADED_BUILTIN:
-		return "builtin";
-	}
-	return "?";
-}
-
 int dk_module_state(const struct dk_modctx *m, const char *name, struct dk_modstate *st)
 {
-	_cleanup_free_ char *dir = module_path(m, name, NULL);
-	_cleanup_free_ char *hdir = module_path(m, name, "holders");
-	_cleanup_free_ char *init = NULL, *ref = NULL;
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-
-	memset(st, 0, sizeof(*st));
-	st->refcnt = -1;
-	if (!dir || !hdir)
-		return -ENOMEM;
-	if (!dk_is_dir(dir))
-		return 0;
-	init = read_attr(m, name, "initstate");
-	if (!init) {
-		st->state = DK_LOADED_BUILTIN;
-		return 0;
-	}
-	if (streq(init, "live"))
-		st->state = DK_LOADED_LIVE;
-	else if (streq(init, "coming"))
-		st->state = DK_LOADED_COMING;
-	else
-		st->state = DK_LOADED_GOING;
-	st->srcversion = read_attr(m, name, "srcversion");
-	st->version = read_attr(m, name, "version");
-	ref = read_attr(m, name, "refcnt");
-	if (ref) {
-		char *end = NULL;
-		long v = strtol(ref, &end, 10);
-
-		if (end != ref && !*end)
-			st->refcnt = v;
-	}
-	d = opendir(hdir);
-	while (d && (de = readdir(d)))
-		if (de->d_name[0] != '.' &&
-		    strv_push(&st->holders, &st->n_holders, de->d_name) < 0)
-			return -ENOMEM;
-	if (st->n_holders > 1)
-		qsort(st->holders, st->n_holders, sizeof(char *), cmp_str);
-	return 0;
+	return dk_modstate_read(m->sysfs, name, st);
 }
 
 enum dk_match dk_module_match(const struct dk_modctx *m, const struct dk_modfile *f,
@@ -316,13 +237,18 @@ int dk_module_order(struct dk_modctx *m, struct dk_modfile *const *files, size_t
 /* What the kernel enforces, to explain EKEYREJECTED / EPERM. */
 static void enforcement_facts(const struct dk_modctx *m, struct strbuf *b)
 {
-	_cleanup_free_ char *sig = read_attr(m, "module", "parameters/sig_enforce");
-	_cleanup_free_ char *lpath = dk_path_join(m->sysfs, "kernel/security/lockdown");
-	_cleanup_free_ char *lock = NULL;
+	const struct dk_ctx ctx = {.host_root = m->host_root, .sysfs = m->sysfs};
+	_cleanup_kernel_policy_ struct dk_kernel_policy p = {0};
+	_cleanup_error_ struct dk_error *perr = NULL;
+	const char *lock;
 
-	if (sig)
-		strbuf_printf(b, "; sig_enforce=%s", sig);
-	if (lpath && dk_read_line(lpath, &lock) == 0 && !strstr(lock, "[none]"))
+	if (dk_kernel_policy_read(&ctx, m->kver, &p, &perr) < 0)
+		return;
+	if (p.sig_enforce.from == DK_POLICY_FROM_SYSFS)
+		strbuf_printf(b, "; sig_enforce=%s",
+			      p.sig_enforce.value == DK_SIG_ENFORCE_YES ? "Y" : "N");
+	lock = dk_lockdown_line(p.lockdown.value);
+	if (lock && p.lockdown.value != DK_LOCKDOWN_NONE)
 		strbuf_printf(b, "; lockdown %s", lock);
 }
 
@@ -657,78 +583,4 @@ int dk_module_removal_order(const struct dk_modctx *m, char *const *names, size_
 		*n_out = 0;
 	}
 	return r < 0 ? r : 0;
-}
-
-/* ---- kernel policy ---- */
-
-bool dk_kernel_can_unload(const struct dk_modctx *m, char **why)
-{
-	_cleanup_free_ char *moddir = dk_path_join(m->sysfs, "module");
-	_cleanup_free_ char *cfg = NULL, *cfgpath = NULL;
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	struct strbuf b;
-
-	strbuf_init(&b);
-	/* Any loadable module shows a refcnt when CONFIG_MODULE_UNLOAD=y. */
-	d = moddir ? opendir(moddir) : NULL;
-	while (d && (de = readdir(d))) {
-		_cleanup_free_ char *init = NULL, *ref = NULL;
-
-		if (de->d_name[0] == '.')
-			continue;
-		init = read_attr(m, de->d_name, "initstate");
-		if (!init)
-			continue;
-		ref = read_attr(m, de->d_name, "refcnt");
-		if (ref) {
-			strbuf_release(&b);
-			return true;
-		}
-		if (why) {
-			strbuf_printf(&b,
-				      "%s/module/%s has no refcnt: the kernel is built "
-				      "without CONFIG_MODULE_UNLOAD and cannot unload "
-				      "modules",
-				      m->sysfs, de->d_name);
-			*why = strbuf_steal(&b);
-		}
-		return false;
-	}
-	/* Nothing loadable is loaded: ask the kernel config. */
-	cfg = dk_strdup_printf("boot/config-%s", m->kver);
-	cfgpath = cfg ? dk_path_join(m->host_root, cfg) : NULL;
-	free(TAKE_PTR(cfg));
-	if (cfgpath && dk_read_file(cfgpath, 0, &cfg, NULL) == 0 &&
-	    strstr(cfg, "# CONFIG_MODULE_UNLOAD is not set")) {
-		if (why) {
-			strbuf_printf(&b,
-				      "%s says CONFIG_MODULE_UNLOAD is not set: the "
-				      "kernel cannot unload modules",
-				      cfgpath);
-			*why = strbuf_steal(&b);
-		}
-		return false;
-	}
-	return true;
-}
-
-char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing)
-{
-	_cleanup_free_ char *sig = read_attr(m, "module", "parameters/sig_enforce");
-	_cleanup_free_ char *lpath = dk_path_join(m->sysfs, "kernel/security/lockdown");
-	_cleanup_free_ char *lock = NULL;
-	struct strbuf b;
-
-	strbuf_init(&b);
-	*enforcing = false;
-	strbuf_printf(&b, "sig_enforce=%s", sig ? sig : "unknown");
-	if (sig && streq(sig, "Y"))
-		*enforcing = true;
-	if (lpath && dk_read_line(lpath, &lock) == 0) {
-		strbuf_printf(&b, ", lockdown %s", lock);
-		if (!strstr(lock, "[none]"))
-			*enforcing = true;
-	}
-	return strbuf_steal(&b);
 }

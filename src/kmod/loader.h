@@ -11,6 +11,7 @@
 #include "base/clock.h" /* dk_now_ms() for deadline_ms */
 #include "base/ctx.h"
 #include "base/error.h"
+#include "host/modules.h" /* struct dk_modstate */
 #include "kmod/modfile.h"
 
 struct kmod_ctx;
@@ -38,28 +39,9 @@ void dk_modctx_drop_caches(struct dk_modctx *m);
 DK_DEFINE_CLEANUP(struct dk_modctx *, dk_modctx_free)
 #define _cleanup_modctx_ __attribute__((cleanup(dk_dk_modctx_freep)))
 
-/* What the kernel has under a name, from <sysfs>/module/<name>. */
-enum dk_loaded {
-	DK_LOADED_NO,
-	DK_LOADED_LIVE,
-	DK_LOADED_COMING,
-	DK_LOADED_GOING,
-	DK_LOADED_BUILTIN,
-};
-
-struct dk_modstate {
-	enum dk_loaded state;
-	char *srcversion;
-	char *version;
-	long refcnt; /* -1 when unknown (no refcnt file: kernel cannot unload) */
-	char **holders;
-	size_t n_holders;
-};
-
+/* <sysfs>/module/<name> (host/modules.h), under m's sysfs. */
 int dk_module_state(const struct dk_modctx *m, const char *name,
 		    struct dk_modstate *st) _must_check_;
-void dk_modstate_release(struct dk_modstate *st);
-const char *dk_loaded_str(enum dk_loaded s);
 
 enum dk_match {
 	DK_MATCH_ABSENT,    /* not loaded */
@@ -126,12 +108,3 @@ enum dk_load_action {
 int dk_module_load_set(struct dk_modctx *m, struct dk_modfile *const *files, size_t n,
 		       size_t *order, enum dk_load_action *actions, size_t *done,
 		       struct dk_error **err) _must_check_;
-
-/* False when the kernel cannot unload modules (built without
- * CONFIG_MODULE_UNLOAD); *why says how we know. */
-bool dk_kernel_can_unload(const struct dk_modctx *m, char **why);
-
-/* "sig_enforce=Y, lockdown none [integrity] confidentiality"; *enforcing when
- * unsigned or untrusted modules will be refused. NULL on OOM. */
-char *dk_kernel_enforcement(const struct dk_modctx *m, bool *enforcing) _must_check_;
-

@@ -11,6 +11,7 @@
 #include "base/rootfs.h"
 #include "host/detect.h"
 #include "host/headers.h"
+#include "host/kconfig.h"
 #include "host/kparse.h"
 
 #include "tap.h"
@@ -394,11 +395,11 @@ static void test_run_ubuntu(const char *fixtures)
 		ok(h->has_config && h->has_symvers, ".config and Module.symvers");
 		is_str(h->config_gcc_version, "110400", "CONFIG_GCC_VERSION");
 	}
-	is_str(d.policy.sig_enforce.value, "yes", "sig_enforce");
-	is_str(d.policy.lockdown.value, "integrity", "lockdown");
-	is_str(d.policy.secure_boot.value, "yes", "secure boot");
-	is_str(d.policy.module_unload.value, "yes", "module unload");
-	is_str(d.policy.modversions.value, "yes", "modversions");
+	is_int(d.policy.sig_enforce.value, DK_SIG_ENFORCE_YES, "sig_enforce");
+	is_int(d.policy.lockdown.value, DK_LOCKDOWN_INTEGRITY, "lockdown");
+	is_int(d.policy.secure_boot.value, DK_SECURE_BOOT_YES, "secure boot");
+	is_int(d.policy.module_unload.value, DK_MODULE_UNLOAD_YES, "module unload");
+	is_int(d.policy.modversions.value, DK_MODVERSIONS_YES, "modversions");
 	is_int(d.devices.n, 5, "5 devices of interest (Intel, audio skipped)");
 	m = find_mod(&d, "ib_core");
 	ok(m && dk_strv_len(m->holders) == 4,
@@ -426,9 +427,11 @@ static void test_run_empty(void)
 	   "os unknown with reason (%s)", d.os.reason);
 	ok(d.kernel.built_cc.value == NULL && d.kernel.built_cc.reason,
 	   "built-with unknown with reason");
-	ok(d.policy.sig_enforce.value == NULL && d.policy.sig_enforce.reason,
+	ok(d.policy.sig_enforce.value == DK_SIG_ENFORCE_UNKNOWN &&
+		   d.policy.sig_enforce.why,
 	   "sig_enforce unknown with reason");
-	ok(d.policy.modversions.value == NULL && d.policy.modversions.reason,
+	ok(d.policy.modversions.value == DK_MODVERSIONS_UNKNOWN &&
+		   d.policy.modversions.why,
 	   "modversions unknown with reason");
 	ok(d.devices.reason != NULL && d.devices.n == 0, "devices unknown with reason");
 	ok(d.modules.reason != NULL, "modules unknown with reason");

@@ -145,9 +145,9 @@ static void test_vermagic(void)
 		    NULL, "6.1.0-56-amd64 ", true, EM_X86_64,
 		    "only exact CONFIG_<name>=y at line start counts");
 
-	v = dk_config_get(config_debian, "LOCALVERSION", &len);
+	v = dk_kconfig_find(config_debian, "LOCALVERSION", &len);
 	ok(v && len == 8 && strncmp(v, "\"-amd64\"", len) == 0, "config: string value");
-	ok(dk_config_get(config_debian, "PREEMPT", NULL) == NULL,
+	ok(dk_kconfig_find(config_debian, "PREEMPT", NULL) == NULL,
 	   "config: '# ... is not set' is absent");
 }
 

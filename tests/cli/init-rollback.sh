@@ -2,7 +2,7 @@
 # drvkit init when the start fails part way, with the preload shim: the rollback
 # (unload what this run loaded, restore what it replaced), a rollback that cannot
 # finish (a module in use) and the next instance adopting what is left, a failed
-# replace (step 6), and the protect list that refuses `replaces` while storage
+# replace phase, and the protect list that refuses `replaces` while storage
 # RDMA or GPUDirect users hold the modules.
 set -e
 . "$(dirname "$0")/../lib.sh"
@@ -34,8 +34,8 @@ is "$rc" 3 "ENOEXEC at the 3rd module: exit 3 (bad input)"
 is "$(shimlog 'insert|delete|fail')" \
 	"insert:dktest_export insert:dktest_user fail:dktest_params delete:dktest_user delete:dktest_export" \
 	"the two modules this run loaded are unloaded, in reverse order"
-both "step 7 \(load\): component example: insert dktest_params \(.*/dktest_params\.ko\): Exec format error" \
-	"names the step, component, module, file and errno"
+both "load: component example: insert dktest_params \(.*/dktest_params\.ko\): Exec format error" \
+	"names the phase, component, module, file and errno"
 both "^rolled back in [0-9]+ ms: unloaded dktest_user, dktest_export; restored nothing" "says what was rolled back"
 both "hint: the module was built for another kernel" "and the fix"
 is "$(sysfs_modules)" "" "no module left loaded"
@@ -111,16 +111,16 @@ if command -v depmod >/dev/null; then
 	ok $([ ! -e "$STATE/state.json" ] && echo 0 || echo 1) \
 		"no state file left (nothing of ours loaded, nothing replaced)"
 
-	# step 6 fails half way: what it removed comes back
+	# replace fails half way: what it removed comes back
 	intree replace6
 	GRACE=1 config replace6 "" "    replaces: [ dktest_export ]"
 	sed -i '/- name: dktest_user/d' "$CFG"
 	DK_SHIM_BUSY=dktest_export:-1 run_init
-	is "$rc" 1 "step 6 fails (in-tree module in use): exit 1"
+	is "$rc" 1 "replace fails (in-tree module in use): exit 1"
 	is "$(shimlog 'insert|delete|fail')" "delete:dktest_user insert:dktest_user" \
 		"the user already unloaded is loaded again, nothing of ours loaded"
-	both "step 6 \(replace\): component example: unload dktest_export: in use \(refcnt [0-9]+, holders: none\)" \
-		"names the step, component, module and why"
+	both "replace: component example: unload dktest_export: in use \(refcnt [0-9]+, holders: none\)" \
+		"names the phase, component, module and why"
 	both "^rolled back in [0-9]+ ms: unloaded nothing; restored dktest_user" "and the rollback"
 	is "$(sysfs_modules)" "dktest_export dktest_user" "the node is as it was"
 else
@@ -148,7 +148,7 @@ like "$TMP/out" "unload +dktest_export" "(the baseline)"
 fake_holder ib_iser dktest_export
 run_init
 is "$rc" 1 "ib_iser holds the module to replace: exit 1"
-both "step 6 \(replace\): refused before unloading anything: component example replaces in-tree modules, but ib_iser \(iSCSI over RDMA \(iSER\) initiator\) holds dktest_export" \
+both "replace: refused before unloading anything: component example replaces in-tree modules, but ib_iser \(iSCSI over RDMA \(iSER\) initiator\) holds dktest_export" \
 	"names the protecting module and what it holds"
 both "unmount the iSER/NFS-RDMA/NVMe-oF/SMB Direct users .*or drain the node" "says what to do"
 is "$(shimlog 'insert|delete')" "" "nothing unloaded or loaded"

@@ -46,7 +46,7 @@ is "$(grep -c '"name"' "$STATE/state.json")" 3 "state file lists three modules"
 like "$STATE/status.json" '"phase": "ready"' "status.json says ready"
 like "$STATE/status.json" '"action": "loaded"' "status.json says loaded"
 is "$(cat "$HOST/sys/module/firmware_class/parameters/path")" /lib/firmware/nvidia "firmware path set"
-like "$TMP/init.err" "info: step 8 \(ready\): .* ready [0-9]+ ms after start" "steps logged with timing"
+like "$TMP/init.err" "info: ready: .* ready [0-9]+ ms after start" "phases logged with timing"
 run dk status --state-dir "$STATE" --host-root "$HOST"
 is "$rc" 0 "drvkit status: all loaded"
 like "$TMP/out" "^dktest_user +loaded" "status text lists modules"
@@ -57,7 +57,7 @@ is "$rc" 4 "status without a state file: exit 4"
 like "$TMP/err" "^drvkit status: no drvkit state in $HOST/run/elsewhere: drvkit init has not run here or its state dir differs" \
 	"and says why"
 if [ -z "$ASAN" ]; then
-	for i in $(seq 50); do grep -q 'step 9 (wait)' "$TMP/init.err" && break; sleep 0.1; done
+	for i in $(seq 50); do grep -q 'info: wait: blocking' "$TMP/init.err" && break; sleep 0.1; done
 	rss=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
 	anon=$(awk '/RssAnon/ {print $2}' "/proc/$PID/status")
 	# File-backed library pages shared with other processes on this machine
@@ -113,7 +113,7 @@ mkdir "$HOST/sys/module/dktest_export/holders/gpu_consumer"
 stop_init TERM
 is "$rc" 1 "busy at SIGTERM: exit 1"
 ok $([ "$ms" -lt 4000 ] && echo 0 || echo 1) "gave up within the grace period (2 s; took $ms ms)"
-like "$TERMLOG" "step 10 \(stop\): unload dktest_export: in use \(refcnt [0-9]+, holders: gpu_consumer\)" \
+like "$TERMLOG" "stop: unload dktest_export: in use \(refcnt [0-9]+, holders: gpu_consumer\)" \
 	"termination log names the holder"
 [ "$(stat -c %s "$TERMLOG")" -le 4096 ]
 ok $? "termination log within 4096 bytes"
@@ -155,7 +155,7 @@ rm -f "$HOST/sys/module/dktest_params/refcnt"
 run dk init --config "$CFG"
 # with refcnt gone, the shim fakes a kernel without CONFIG_MODULE_UNLOAD
 is "$rc" 1 "reload needed on a kernel that cannot unload: refused"
-like "$TMP/err" "step 2 \(plan\): dktest_params must be unloaded first, but .*CONFIG_MODULE_UNLOAD" \
+like "$TMP/err" "plan: dktest_params must be unloaded first, but .*CONFIG_MODULE_UNLOAD" \
 	"refused early, naming CONFIG_MODULE_UNLOAD"
 is "$(shimlog 'insert|delete')" "" "nothing was touched"
 
@@ -174,10 +174,10 @@ mkdir -p "$HOST/sys/module/module/parameters"
 echo Y >"$HOST/sys/module/module/parameters/sig_enforce"
 DK_SHIM_FAIL=dktest_export:EKEYREJECTED run dk init --config "$CFG"
 is "$rc" 1 "EKEYREJECTED at start: exit 1"
-like "$TMP/err" "warn: step 2 \(detect\): the kernel enforces module signatures \(sig_enforce=Y" \
-	"step 2 warns: enforcing kernel, no signing configured"
-like "$TERMLOG" "step 7 \(load\): component example: insert dktest_export .*Key was rejected by service" \
-	"termination log names step, module and errno"
+like "$TMP/err" "warn: detect: the kernel enforces module signatures \(sig_enforce=Y" \
+	"detect warns: enforcing kernel, no signing configured"
+like "$TERMLOG" "load: component example: insert dktest_export .*Key was rejected by service" \
+	"termination log names phase, module and errno"
 like "$TERMLOG" "configure signing with a key enrolled in MOK" "and the fix"
 [ ! -e "$READY" ]
 ok $? "not ready"
@@ -208,7 +208,7 @@ else
 	for i in 1 2 3 4 5 6 7; do skip "depmod not installed"; done
 fi
 
-# --- step 4 with kernel headers: vermagic and CRCs ---
+# --- check with kernel headers: vermagic and CRCs ---
 HDR=/usr/src/linux-headers-$KVER
 if [ -e "$HDR/Module.symvers" ]; then
 	new_host check
@@ -221,7 +221,7 @@ if [ -e "$HDR/Module.symvers" ]; then
 	run dk init --config "$CFG" --dry-run
 	is "$rc" 0 "dry-run with the kernel headers"
 	like "$TMP/out" "check +dktest_user +fits .*linux-headers-$KVER \(vermagic, symbol CRCs\)" \
-		"step 4 checks against the headers"
+		"check: against the headers"
 	# a copy of the modules with other vermagic flags
 	BAD=$TMP/badmods/$KVER
 	mkdir -p "$BAD"
@@ -237,14 +237,14 @@ PY
 	sed -i "s|dir: .*|dir: $TMP/badmods/\$KVER }|" "$CFG"
 	run dk init --config "$CFG"
 	is "$rc" 3 "a module that does not fit: exit 3"
-	like "$TMP/err" "step 4 \(check\): component example: dktest_params \(.*\) does not fit kernel $KVER: .*vermagic" \
-		"step 4 names the module and the vermagic difference"
+	like "$TMP/err" "check: component example: dktest_params \(.*\) does not fit kernel $KVER: .*vermagic" \
+		"check names the module and the vermagic difference"
 	is "$(shimlog 'insert|delete')" "" "nothing loaded"
 else
 	for i in 1 2 3 4 5; do skip "no kernel headers for $KVER"; done
 fi
 
-# --- step 5: signing ---
+# --- sign ---
 if command -v openssl >/dev/null; then
 	new_host sign
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/sign.key" -out "$TMP/sign.crt" \
@@ -278,7 +278,7 @@ if unshare -pf true 2>/dev/null; then
 	for i in $(seq 100); do [ -e "$READY" ] && break; sleep 0.1; done
 	PID=$(pgrep -P "$UPID" | head -1)
 	if wait_ready 1; then ok 0 "ready as PID 1"; else ok 1 "ready as PID 1"; fi
-	like "$TMP/init.err" "step 9 \(wait\): blocking on signals \(pid 1\)" "init runs as PID 1"
+	like "$TMP/init.err" "wait: blocking on signals \(pid 1\)" "init runs as PID 1"
 	# An orphan in the namespace: sh (entered from outside) starts sleep and
 	# exits; sleep is reparented to PID 1, which must reap it when it exits.
 	nsenter -t "$PID" -p sh -c 'sleep 1 & exit 0'

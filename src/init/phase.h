@@ -20,10 +20,7 @@ enum dk_phase {
 	DK_PHASE_STOP,	   /* on SIGTERM: unload ours, reverse load order */
 	DK_PHASE_RESTORE,  /* on SIGTERM: reload replaced in-tree modules */
 	DK_PHASE_ROLLBACK, /* a failed start: undo what this run changed */
-	DK_PHASE_COUNT,
 };
 
 /* "load", "replace", ...; "?" out of range. */
 const char *dk_phase_name(enum dk_phase p);
-/* What the phase does, one line (README and --help wording). */
-const char *dk_phase_summary(enum dk_phase p);

@@ -306,7 +306,7 @@ case_sign() {
 
 # as PID 1 of a PID namespace (a container without hostPID)
 case_pid1() {
-	local UPID orphan zombies
+	local UPID orphan zombies marker
 	if ! unshare -pf true 2>/dev/null; then
 		for i in 1 2 3 4 5 6; do skip "unshare -p not permitted here"; done
 		return
@@ -324,15 +324,23 @@ case_pid1() {
 	if wait_ready 1; then ok 0 "ready as PID 1"; else ok 1 "ready as PID 1"; fi
 	like "$TMP/init.err" "wait: blocking on signals \(pid 1\)" "init runs as PID 1"
 	# An orphan in the namespace: sh (entered from outside) starts sleep and
-	# exits; sleep is reparented to PID 1, which must reap it when it exits.
-	nsenter -t "$PID" -p sh -c 'sleep 1 & exit 0'
+	# exits; sleep is reparented to PID 1. It sleeps until found (a unique
+	# length names it: on a loaded machine a short sleep was gone before the
+	# scan saw it), then is killed: PID 1 must reap it.
+	marker=1$$
+	nsenter -t "$PID" -p sh -c "sleep $marker & exit 0"
 	orphan=""
-	for p in $(pgrep -x sleep); do
-		[ "$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)" = "$PID" ] && orphan=$p
+	for i in $(seq 300); do
+		for p in $(pgrep -xf "sleep $marker"); do
+			[ "$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)" = "$PID" ] && orphan=$p
+		done
+		[ -n "$orphan" ] && break
+		sleep 0.1
 	done
 	ok $([ -n "$orphan" ] && echo 0 || echo 1) "an orphan in the namespace is reparented to init"
+	[ -n "$orphan" ] && kill "$orphan"
 	zombies=x
-	for i in $(seq 100); do
+	for i in $(seq 300); do
 		sleep 0.1
 		# Processes of parallel tests come and go between the glob and awk:
 		# a vanished one is not an error (it once ended the script, exit 2).

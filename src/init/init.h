@@ -39,14 +39,15 @@ struct dk_plan {
 const char *dk_plan_verb_str(enum dk_plan_verb v);
 void dk_plan_release(struct dk_plan *plan);
 
-/* Steps 2-5 without changing anything: what init would do and why. */
+/* The detect, get, plan and check phases without changing anything: what init
+ * would do and why. */
 int dk_init_plan(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_plan *plan,
 		 struct dk_error **err) _must_check_;
 
-/* The whole lifecycle: lock, plan, replace, load, state + ready, block on
- * signals, unload on SIGTERM/SIGINT. Returns an exit code (0 after a clean
- * unload, 1 when the unload failed: the reason is in termination_log), or
- * -errno with *err set when start-up failed (also written to termination_log). */
+/* The whole lifecycle (phases: init/phase.h): lock, plan, replace, load, state +
+ * ready, block on signals, unload on SIGTERM/SIGINT. Returns an exit code (0 after a
+ * clean unload, 1 when the unload failed: the reason is in termination_log), or -errno
+ * with *err set when start-up failed (also written to termination_log). */
 int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg,
 		struct dk_error **err) _must_check_;
 

@@ -34,12 +34,15 @@ start_init() { # start_init: drvkit init in the background, $PID
 		"$DRVKIT" init --config "$CFG" >"$TMP/init.out" 2>"$TMP/init.err" &
 	PID=$!
 }
+# Polls end as soon as the condition holds; the limits are generous because
+# the suites share few CPUs with many parallel tests (a slow start is not a
+# failure of what is being tested).
 wait_ready() { # wait_ready [PID-IN-STATUS]: until status.json says ready for $PID
 	local i=0 want=${1:-$PID}
 	while ! grep -q "\"pid\": $want," "$STATE/status.json" 2>/dev/null ||
 		! grep -q '"phase": "ready"' "$STATE/status.json" 2>/dev/null ||
 		[ ! -e "$READY" ]; do
-		[ $i -lt 200 ] || return 1
+		[ $i -lt 600 ] || return 1
 		kill -0 "$PID" 2>/dev/null || return 1
 		sleep 0.1
 		i=$((i + 1))
@@ -48,12 +51,35 @@ wait_ready() { # wait_ready [PID-IN-STATUS]: until status.json says ready for $P
 stop_init() { # stop_init [SIGNAL]: signal, wait, $rc and $ms
 	local t0
 	t0=$(date +%s%N)
-	kill -"${1:-TERM}" "$PID"
-	set +e
+	kill -"${1:-TERM}" "$PID" 2>/dev/null
 	wait "$PID"
 	rc=$?
-	set -e
 	ms=$((($(date +%s%N) - t0) / 1000000))
+}
+wait_log() { # wait_log REGEX [SECONDS]: until $TMP/init.err has a matching line
+	local i=0
+	while ! grep -Eq -- "$1" "$TMP/init.err" 2>/dev/null; do
+		[ $i -lt $((${2:-60} * 10)) ] || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+waited_s() { # waited_s FILE: the seconds of the first "in use (...) after N.N s", or 999
+	local s
+	s=$(sed -n 's/.* in use (.*) after \([0-9]*\)\.[0-9] s.*/\1/p' "$1" 2>/dev/null | head -1)
+	echo "${s:-999}"
+}
+
+# Cases are functions run by run_case, each on its own fixture ($HOST): a
+# command that fails inside one is reported by the assertions that follow and
+# ends nothing else (bash ignores `set -e` in a function called in a || list),
+# and whatever init a case leaves running is killed before the next one starts.
+run_case() { # run_case FUNCTION
+	"$1" || true
+	for j in $(jobs -p); do
+		kill -KILL "$j" 2>/dev/null || true
+		wait "$j" 2>/dev/null || true
+	done
 }
 
 # Whatever happens, no drvkit init outlives the test (a background job left by a failed

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Carrying out a plan: sign, replace, load, firmware; and stop on SIGTERM. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+#include "shared/strbuf.h"
+
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "kmod/sign.h"
+#include "init/init-run.h"
+
+static struct dk_remove_opts remove_opts(struct dk_init *in, int64_t start)
+{
+	return (struct dk_remove_opts){start + (int64_t)in->cfg->grace_period * 1000,
+				       dk_init_shutdown_wait, in};
+}
+
+/* Signs what we load when a key is configured. The source directory may be
+ * read-only (an image layer): signed copies go to <state_dir>/signed/. */
+int dk_init_sign(struct dk_init *in, struct dk_error **err)
+{
+	const struct dk_config_signing *cs = in->cfg->signing;
+	struct dk_signer_opts so = {0};
+	_cleanup_signer_ struct dk_signer *signer = NULL;
+	_cleanup_free_ char *dir = NULL;
+	int64_t t = dk_now_ms();
+	size_t n = 0;
+	int r;
+
+	if (!cs)
+		return 0;
+	so.key_path = cs->key;
+	so.cert_path = cs->cert;
+	so.hash = cs->hash;
+	so.passphrase_file = cs->passphrase_file;
+	dir = dk_path_join(in->cfg->state_dir, "signed");
+	if (!dir)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < in->d.n_mods; i++) {
+		struct dk_modfile *f = dk_init_file(in, i);
+		_cleanup_free_ char *base = NULL, *out = NULL;
+
+		if (!dk_plan_act_inserts(in->d.mods[i].act))
+			continue;
+		if (!signer) {
+			r = dk_signer_new(&so, &signer, err);
+			if (r < 0)
+				return dk_error_wrap(err, "%s", PHASE(SIGN));
+			r = dk_mkdir_p(dir, 0700);
+			if (r < 0)
+				return dk_error_set(err, -r, "%s: create %s: %s",
+						    PHASE(SIGN), dir, strerror(-r));
+		}
+		base = dk_strdup_printf("%s.ko", f->name);
+		out = base ? dk_path_join(dir, base) : NULL;
+		if (!out)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		r = dk_sign_file(signer, f->path, out, DK_SIGN_RESIGN, err);
+		if (r < 0)
+			return dk_error_wrap(err, "%s: component %s: %s", PHASE(SIGN),
+					     in->d.mods[i].comp->name, f->name);
+		free(f->path);
+		f->path = TAKE_PTR(out);
+		n++;
+	}
+	if (n)
+		dk_info("%s: %zu modules signed with %s (%s) into %s (%lld ms)",
+			PHASE(SIGN), n, cs->cert, cs->hash, dir,
+			(long long)(dk_now_ms() - t));
+	return 0;
+}
+
+/* Unloads what the plan says must go, remembering in the state file what we
+ * unloaded and did not load (saved after each). */
+int dk_init_replace(struct dk_init *in, struct dk_error **err)
+{
+	struct dk_remove_opts ro = remove_opts(in, dk_now_ms());
+	int r;
+
+	for (size_t i = 0; i < in->d.n_unload; i++) {
+		const struct dk_plan_unload *u = &in->d.unload[i];
+
+		r = dk_module_remove(in->m, u->name, &ro, err);
+		if (r < 0 && u->comp)
+			return dk_error_wrap(err, "%s: component %s", PHASE(REPLACE),
+					     u->comp->name);
+		if (r < 0)
+			return dk_error_wrap(err, "%s: %s", PHASE(REPLACE),
+					     u->ours ? "another build of one of ours"
+						     : "a user of a replaced module");
+		in->removed[i] = r == 0;
+		dk_state_remove_module(&in->state, u->name);
+		if (!u->was_ours &&
+		    dk_state_add_replaced(&in->state, u->name,
+					  u->comp ? u->comp->name : NULL, u->restore) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		r = dk_init_save_state(in, err);
+		if (r < 0)
+			return dk_error_wrap(err, "%s", PHASE(REPLACE));
+		if (in->skip_waits)
+			in->term = true;
+	}
+	return 0;
+}
+
+static bool is_loaded(const struct dk_modctx *m, const char *name)
+{
+	struct dk_modstate st;
+	bool loaded;
+
+	if (dk_module_state(m, name, &st) < 0)
+		return false;
+	loaded = st.state != DK_LOADED_NO && st.state != DK_LOADED_BUILTIN;
+	dk_modstate_release(&st);
+	return loaded;
+}
+
+static bool is_ours(const struct dk_init *in, const char *name)
+{
+	for (size_t i = 0; i < in->d.n_mods; i++)
+		if (streq(dk_init_file(in, i)->name, name))
+			return true;
+	return false;
+}
+
+/* Inserts one of ours and remembers the in-tree dependencies that the insert
+ * loaded (even when the insert itself then failed), so a failed start can unload
+ * them too. */
+static int insert_tracked(struct dk_init *in, const struct dk_modfile *f,
+			  struct dk_error **err)
+{
+	_cleanup_free_ bool *absent =
+		calloc(f->n_depends ? f->n_depends : 1, sizeof(bool));
+	int r;
+
+	if (!absent)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < f->n_depends; i++)
+		absent[i] =
+			!is_ours(in, f->depends[i]) && !is_loaded(in->m, f->depends[i]);
+	r = dk_module_insert(in->m, f, err);
+	for (size_t i = 0; i < f->n_depends; i++) {
+		char **np;
+
+		if (!absent[i] || !is_loaded(in->m, f->depends[i]))
+			continue;
+		np = realloc(in->probed, (in->n_probed + 1) * sizeof(*np));
+		if (np) {
+			in->probed = np;
+			np[in->n_probed] = strdup(f->depends[i]);
+			if (np[in->n_probed])
+				in->n_probed++;
+		}
+	}
+	return r;
+}
+
+/* Inserts in load order (adopted modules join the state file), saving the state
+ * after each; stops early on SIGTERM. */
+int dk_init_load(struct dk_init *in, struct dk_error **err)
+{
+	for (size_t i = 0; i < in->d.n_mods && !in->term; i++) {
+		struct dk_plan_mod *pm = &in->d.mods[i];
+		struct dk_modfile *f = dk_init_file(in, i);
+		int r;
+
+		if (pm->act == DK_PLAN_ACT_SKIP) {
+			in->done[i] = true;
+			continue;
+		}
+		if (dk_plan_act_inserts(pm->act)) {
+			free(f->params);
+			f->params = TAKE_PTR(pm->params);
+			r = insert_tracked(in, f, err);
+			if (r < 0)
+				return dk_error_wrap(err, "%s: component %s", PHASE(LOAD),
+						     pm->comp->name);
+			in->inserted[i] = true;
+		}
+		in->done[i] = true;
+		if (dk_state_add_module(&in->state, f->name, pm->comp->name, f->path,
+					f->srcversion, f->version) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		r = dk_init_save_state(in, err);
+		if (r < 0)
+			return dk_error_wrap(err, "%s", PHASE(STATE));
+		if (dk_init_drain_signals(in))
+			in->term = true;
+	}
+	return 0;
+}
+
+void dk_init_firmware(struct dk_init *in)
+{
+	_cleanup_free_ char *p =
+		dk_path_join(in->m->sysfs, "module/firmware_class/parameters/path");
+	_cleanup_free_ char *cur = NULL;
+	_cleanup_close_ int fd = -1;
+	const char *want = in->cfg->firmware_path;
+	int r;
+
+	if (!p || !want)
+		return;
+	r = dk_read_line(p, &cur);
+	if (r < 0) {
+		dk_warn("%s: cannot read %s: %s; firmware search path not set to %s: "
+			"mount the host's /sys, or boot with firmware_class.path=%s",
+			PHASE(FIRMWARE), p, strerror(-r), want, want);
+		return;
+	}
+	if (*cur) {
+		if (!streq(cur, want))
+			dk_warn("%s: the firmware search path is already '%s'; keeping "
+				"it "
+				"(wanted '%s')",
+				PHASE(FIRMWARE), cur, want);
+		return;
+	}
+	fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, want, strlen(want)) < 0) {
+		dk_warn("%s: write %s: %s; firmware search path not set to %s: mount "
+			"/sys read-write, or boot with firmware_class.path=%s",
+			PHASE(FIRMWARE), p, strerror(errno), want, want);
+		return;
+	}
+	dk_info("%s: search path set to %s", PHASE(FIRMWARE), want);
+}
+
+static void save_or_warn(struct dk_init *in)
+{
+	_cleanup_error_ struct dk_error *err = NULL;
+
+	if (dk_init_save_state(in, &err) < 0)
+		dk_warn("%s", err->msg);
+}
+
+/* Our modules, in reverse load order. */
+static int unload_ours(struct dk_init *in, const struct dk_remove_opts *ro,
+		       struct strbuf *failure)
+{
+	_cleanup_error_ struct dk_error *err = NULL;
+	int r;
+
+	while (in->state.n_modules > 0) {
+		const char *name = in->state.modules[in->state.n_modules - 1].name;
+
+		r = dk_module_remove(in->m, name, ro, &err);
+		if (r < 0) {
+			strbuf_printf(failure, "%s: %s", PHASE(STOP), err->msg);
+			if (err->errnum != EBUSY && err->hint)
+				strbuf_printf(failure, " (%s)", err->hint);
+			return -err->errnum;
+		}
+		if (r == 1)
+			dk_info("%s: %s was not loaded any more", PHASE(STOP), name);
+		dk_state_remove_module(&in->state, name);
+		save_or_warn(in);
+	}
+	return 0;
+}
+
+/* Replaced in-tree modules, providers first. */
+static int restore_replaced(struct dk_init *in, const struct dk_remove_opts *ro,
+			    struct strbuf *failure)
+{
+	_cleanup_error_ struct dk_error *err = NULL;
+	int r;
+
+	while (in->state.n_replaced > 0) {
+		const struct dk_state_replaced *rp =
+			&in->state.replaced[in->state.n_replaced - 1];
+		_cleanup_free_ char *name = strdup(rp->name);
+
+		if (!name)
+			return -ENOMEM;
+		if (rp->restore) {
+			if (dk_now_ms() >= ro->deadline_ms) {
+				strbuf_printf(failure,
+					      "%s: the grace period ended before in-tree "
+					      "%s could be reloaded: load it by hand "
+					      "(modprobe %s) and raise grace_period",
+					      PHASE(RESTORE), name, name);
+				return -ETIMEDOUT;
+			}
+			r = dk_module_probe(in->m, name, &err);
+			if (r < 0) {
+				strbuf_printf(failure, "%s: %s", PHASE(RESTORE),
+					      err->msg);
+				return -err->errnum;
+			}
+		}
+		dk_state_remove_replaced(&in->state, name);
+		save_or_warn(in);
+	}
+	return 0;
+}
+
+static int shutdown_modules(struct dk_init *in, struct strbuf *failure)
+{
+	int64_t start = dk_now_ms();
+	struct dk_remove_opts ro = remove_opts(in, start);
+	int r;
+
+	if (unlink(in->cfg->ready_file) == 0)
+		dk_info("%s: removed %s", PHASE(STOP), in->cfg->ready_file);
+	dk_init_status(in, "stopping", NULL);
+	if (!in->m)
+		return 0;
+	r = unload_ours(in, &ro, failure);
+	if (r >= 0)
+		r = restore_replaced(in, &ro, failure);
+	if (r < 0)
+		return r;
+	if (unlink(in->state_path) < 0 && errno != ENOENT)
+		dk_warn("%s: remove the state file %s: %s: the next drvkit init finds "
+			"nothing of it loaded and ignores it",
+			PHASE(STOP), in->state_path, strerror(errno));
+	dk_info("%s: everything unloaded in %lld ms", PHASE(STOP),
+		(long long)(dk_now_ms() - start));
+	return 0;
+}
+
+/* On SIGTERM/SIGINT: returns the exit code. */
+int dk_init_stop(struct dk_init *in)
+{
+	struct strbuf failure;
+	int r;
+
+	strbuf_init(&failure);
+	r = shutdown_modules(in, &failure);
+	if (r < 0) {
+		const char *msg = failure.len ? failure.s : strerror(-r);
+
+		dk_err("%s", msg);
+		dk_init_termination_log(in, msg);
+		dk_init_status(in, "failed", msg);
+		strbuf_release(&failure);
+		return DK_EXIT_FAILURE;
+	}
+	dk_init_status(in, "stopped", NULL);
+	strbuf_release(&failure);
+	return DK_EXIT_OK;
+}

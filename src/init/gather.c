@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The detect, get and check phases: everything init reads from the host and the
+ * image before and after the pure planner decides. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/cleanup.h"
+#include "shared/strbuf.h"
+
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "host/policy.h"
+#include "kmod/check.h"
+#include "kmod/modfile.h"
+#include "init/init-run.h"
+
+static char *expand_kver(const char *s, const char *kver)
+{
+	struct strbuf b;
+
+	strbuf_init(&b);
+	while (*s) {
+		if (startswith(s, "$KVER")) {
+			strbuf_puts(&b, kver);
+			s += 5;
+		} else if (startswith(s, "${KVER}")) {
+			strbuf_puts(&b, kver);
+			s += 7;
+		} else {
+			strbuf_putc(&b, *s++);
+		}
+	}
+	return strbuf_steal(&b);
+}
+
+/* NAME.ko in dir, else the file name kbuild gives it (nvidia_drm: nvidia-drm.ko). */
+static char *module_path(const char *dir, const char *name)
+{
+	char *path = dk_strdup_printf("%s/%s.ko", dir, name);
+	char *alt;
+
+	if (!path || dk_path_exists(path) || !strchr(name, '_'))
+		return path;
+	alt = dk_strdup_printf("%s/%s.ko", dir, name);
+	for (char *p = alt ? strrchr(alt, '/') : NULL; p && *p; p++)
+		if (*p == '_')
+			*p = '-';
+	if (alt && dk_path_exists(alt)) {
+		free(path);
+		return alt;
+	}
+	free(alt);
+	return path;
+}
+
+/* The precompiled directory of a component. Building from source is a later
+ * issue: it plugs in here and must produce the same .ko paths. */
+static int get_module_file(struct dk_init *in, const struct dk_config_component *c,
+			   const struct dk_config_module *cm, struct dk_modfile **out,
+			   struct dk_error **err)
+{
+	_cleanup_free_ char *dir = expand_kver(c->source_dir, in->m->kver);
+	_cleanup_free_ char *path = dir ? module_path(dir, cm->name) : NULL;
+	int r;
+
+	if (!path)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = dk_modfile_open(path, out, err);
+	if (r == -ENOENT) {
+		dk_error_free(err);
+		return dk_error_set(
+			err, ENOENT,
+			"%s: component %s: no %s.ko in %s (%s:%d): this image "
+			"has no modules for kernel %s",
+			PHASE(GET), c->name, cm->name, dir, in->cfg->path, cm->line,
+			in->m->kver);
+	}
+	if (r < 0)
+		return dk_error_wrap(err, "%s: component %s", PHASE(GET), c->name);
+	if (!streq((*out)->name, cm->name)) {
+		r = dk_error_set(
+			err, EBADMSG, "%s: component %s: %s holds module %s, not %s",
+			PHASE(GET), c->name, (*out)->path, (*out)->name, cm->name);
+		dk_modfile_free(*out);
+		*out = NULL;
+		return r;
+	}
+	return 0;
+}
+
+static int get_files(struct dk_init *in, struct dk_error **err)
+{
+	const struct dk_config *cfg = in->cfg;
+	size_t total = 0;
+	int r;
+
+	for (size_t i = 0; i < cfg->n_components; i++)
+		total += cfg->components[i].n_modules;
+	in->files = calloc(total ? total : 1, sizeof(*in->files));
+	if (!in->files)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < cfg->n_components; i++) {
+		const struct dk_config_component *c = &cfg->components[i];
+
+		for (size_t j = 0; j < c->n_modules; j++) {
+			r = get_module_file(in, c, &c->modules[j],
+					    &in->files[in->n_files], err);
+			if (r < 0)
+				return r;
+			in->n_files++;
+		}
+	}
+	return 0;
+}
+
+static bool is_loaded_name(const struct dk_init *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_loaded; i++)
+		if (streq(in->loaded[i].name, name))
+			return true;
+	return false;
+}
+
+static int snap_add(struct dk_init *in, const char *name)
+{
+	struct dk_plan_loaded *nl;
+	char *dup;
+
+	if (is_loaded_name(in, name))
+		return 0;
+	nl = reallocarray(in->loaded, in->n_loaded + 1, sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	in->loaded = nl;
+	dup = strdup(name);
+	if (!dup)
+		return -ENOMEM;
+	nl[in->n_loaded].name = dup;
+	/* Unreadable is not loaded (what the old per-call reads did). */
+	if (dk_module_state(in->m, name, &nl[in->n_loaded].st) < 0) {
+		dk_modstate_release(&nl[in->n_loaded].st);
+		memset(&nl[in->n_loaded].st, 0, sizeof(nl[in->n_loaded].st));
+	}
+	in->n_loaded++;
+	return 0;
+}
+
+/* Sysfs, read once: our modules, the replaced ones and their holders. */
+static int snapshot(struct dk_init *in, struct dk_error **err)
+{
+	const struct dk_config *cfg = in->cfg;
+	int r = 0;
+
+	for (size_t i = 0; i < in->n_files && r >= 0; i++)
+		r = snap_add(in, in->files[i]->name);
+	for (size_t c = 0; c < cfg->n_components && r >= 0; c++)
+		for (size_t j = 0; j < cfg->components[c].n_replaces && r >= 0; j++)
+			r = snap_add(in, cfg->components[c].replaces[j]);
+	/* n_loaded grows while holders are added */
+	for (size_t i = 0; i < in->n_loaded && r >= 0; i++)
+		for (size_t h = 0; h < in->loaded[i].st.n_holders && r >= 0; h++)
+			r = snap_add(in, in->loaded[i].st.holders[h]);
+	if (r < 0)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+static bool is_ours(const struct dk_init *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_files; i++)
+		if (streq(in->files[i]->name, name))
+			return true;
+	return false;
+}
+
+/* The dependencies outside our set that the host provides. */
+static int externals(struct dk_init *in, struct dk_error **err)
+{
+	for (size_t i = 0; i < in->n_files; i++) {
+		const struct dk_modfile *f = in->files[i];
+
+		for (size_t j = 0; j < f->n_depends; j++) {
+			const char *dep = f->depends[j];
+			char **na;
+
+			if (is_ours(in, dep) || !dk_module_available(in->m, dep))
+				continue;
+			na = reallocarray(in->available, in->n_available + 1,
+					  sizeof(*na));
+			if (!na)
+				return dk_error_set(err, ENOMEM, "out of memory");
+			in->available = na;
+			if (!(na[in->n_available] = strdup(dep)))
+				return dk_error_set(err, ENOMEM, "out of memory");
+			in->n_available++;
+		}
+	}
+	return 0;
+}
+
+static void read_state(struct dk_init *in, struct dk_error **err)
+{
+	if (dk_state_read(in->state_path, &in->state, err) < 0) {
+		dk_warn("%s: ignoring the previous state: %s: modules a previous drvkit "
+			"init loaded count as loaded by someone else (left alone on "
+			"exit)",
+			PHASE(DETECT), (*err)->msg);
+		dk_error_free(err);
+	}
+	if (in->state.kernel && !streq(in->state.kernel, in->m->kver)) {
+		dk_info("the state file is for kernel %s, not %s: ignoring it",
+			in->state.kernel, in->m->kver);
+		dk_state_release(&in->state);
+	}
+	if (in->state.n_modules)
+		dk_info("state file: a previous instance (pid %ld) loaded %zu modules",
+			in->state.pid, in->state.n_modules);
+}
+
+/* The kernel release and the host tree, policy, the predecessor's state. */
+static int detect(struct dk_init *in, struct dk_error **err)
+{
+	_cleanup_kernel_policy_ struct dk_kernel_policy kp = {0};
+	_cleanup_free_ char *policy = NULL;
+	bool enforcing = false;
+	int r;
+
+	r = dk_modctx_new(&in->ctx, &in->m, err);
+	if (r < 0)
+		return dk_error_wrap(err, "%s", PHASE(DETECT));
+	r = dk_kernel_policy_read(&in->ctx, in->m->kver, &kp, err);
+	if (r < 0)
+		return dk_error_wrap(err, "%s", PHASE(DETECT));
+	policy = dk_kernel_policy_enforcement(&kp);
+	enforcing = dk_kernel_policy_enforcing(&kp);
+	dk_info("%s: kernel %s, host modules %s, sysfs %s, %s", PHASE(DETECT),
+		in->m->kver, in->m->moddir, in->m->sysfs, policy ? policy : "");
+	if (!dk_path_exists(in->m->moddir))
+		dk_warn("%s: %s does not exist: in-tree dependencies and replaced "
+			"modules "
+			"cannot be loaded; mount the host's /lib/modules and set "
+			"host_root",
+			PHASE(DETECT), in->m->moddir);
+	if (enforcing && !in->cfg->signing)
+		dk_warn("%s: the kernel enforces module signatures (%s) and no signing "
+			"key "
+			"is configured: only modules already signed by a trusted key "
+			"will "
+			"load",
+			PHASE(DETECT), policy ? policy : "");
+	read_state(in, err);
+	/* Unknown counts as able: only a kernel that says it cannot unload refuses. */
+	in->can_unload = kp.module_unload.value != DK_MODULE_UNLOAD_NO;
+	if (!in->can_unload)
+		in->cannot_unload_why = dk_kernel_policy_no_unload_why(&kp);
+	return 0;
+}
+
+int dk_init_gather(struct dk_init *in, struct dk_error **err)
+{
+	int r = detect(in, err);
+
+	if (r >= 0)
+		r = get_files(in, err);
+	if (r >= 0)
+		r = snapshot(in, err);
+	if (r >= 0)
+		r = externals(in, err);
+	return r;
+}
+
+void dk_init_facts(const struct dk_init *in, struct dk_plan_facts *f)
+{
+	*f = (struct dk_plan_facts){
+		.kver = in->m->kver,
+		.cfg = in->cfg,
+		.files = in->files,
+		.n_files = in->n_files,
+		.loaded = in->loaded,
+		.n_loaded = in->n_loaded,
+		.available = (const char *const *)in->available,
+		.n_available = in->n_available,
+		.can_unload = in->can_unload,
+		.cannot_unload_why = in->cannot_unload_why,
+		.prev = &in->state,
+	};
+}
+
+/* ---- check ---- */
+
+/* Without headers: does the vermagic release fit the running kernel? */
+static int check_vermagic(struct dk_init *in, size_t i, struct dk_error **err)
+{
+	const struct dk_modfile *f = dk_init_file(in, i);
+	size_t kl = strlen(in->m->kver);
+
+	if (!f->vermagic)
+		return dk_error_set(err, ENOEXEC,
+				    "%s: %s (%s) has no vermagic: not built for a kernel",
+				    PHASE(CHECK), f->name, f->path);
+	if (strncmp(f->vermagic, in->m->kver, kl) != 0 ||
+	    (f->vermagic[kl] != ' ' && f->vermagic[kl] != '\0'))
+		return dk_error_set(err, ENOEXEC,
+				    "%s: %s (%s) was built for '%s', the running kernel "
+				    "is %s",
+				    PHASE(CHECK), f->name, f->path, f->vermagic,
+				    in->m->kver);
+	in->checked[i] = dk_strdup_printf("vermagic release fits (%s; no kernel headers "
+					  "on the host, CRCs not checked)",
+					  f->vermagic);
+	return in->checked[i] ? 0 : dk_error_set(err, ENOMEM, "out of memory");
+}
+
+static int check_result(struct dk_init *in, size_t i, const struct dk_check_result *res,
+			const char *hdr, struct dk_error **err)
+{
+	const struct dk_modfile *f = dk_init_file(in, i);
+	struct strbuf b;
+	int r;
+
+	if (res->fits) {
+		in->checked[i] = dk_strdup_printf("fits %s (vermagic, symbol CRCs)", hdr);
+		return in->checked[i] ? 0 : dk_error_set(err, ENOMEM, "out of memory");
+	}
+	strbuf_init(&b);
+	for (size_t j = 0; j < res->n_issues; j++)
+		if (res->issues[j].fatal)
+			strbuf_printf(&b, "%s%s", b.len ? "; " : "",
+				      res->issues[j].message);
+	r = dk_error_set(err, ENOEXEC,
+			 "%s: component %s: %s (%s) does not fit kernel %s: %s",
+			 PHASE(CHECK), in->d.mods[i].comp->name, f->name, f->path,
+			 in->m->kver, b.oom || !b.len ? "see drvkit check" : b.s);
+	strbuf_release(&b);
+	return r;
+}
+
+/* With the kernel's headers (kmod/check.c: vermagic, every __versions CRC against
+ * Module.symvers, missing symbols); all our modules, as they provide symbols to
+ * each other. */
+static int check_headers(struct dk_init *in, const char *hdr, struct dk_error **err)
+{
+	_cleanup_kernel_ struct dk_kernel *k = NULL;
+	_cleanup_free_ struct dk_modfile **mods = NULL;
+	struct dk_check_result *res = NULL;
+	size_t n = in->d.n_mods;
+	int r;
+
+	r = dk_kernel_open(hdr, &k, err);
+	if (r < 0)
+		return dk_error_wrap(err, "%s: kernel headers %s", PHASE(CHECK), hdr);
+	mods = calloc(n ? n : 1, sizeof(*mods));
+	if (!mods)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	/* The files opened in the get phase: each module is parsed once. */
+	for (size_t i = 0; i < n; i++)
+		mods[i] = dk_init_file(in, i);
+	r = dk_check_modules(k, mods, n, &res, err);
+	if (r < 0)
+		return dk_error_wrap(err, "%s against %s", PHASE(CHECK), hdr);
+	for (size_t i = 0; i < n && r >= 0; i++)
+		if (dk_plan_act_inserts(in->d.mods[i].act))
+			r = check_result(in, i, &res[i], hdr, err);
+	dk_check_results_free(res, n);
+	return r < 0 ? r : 0;
+}
+
+int dk_init_check(struct dk_init *in, struct dk_error **err)
+{
+	_cleanup_error_ struct dk_error *herr = NULL;
+	_cleanup_free_ char *hdr = NULL;
+	bool any = false;
+	int r;
+
+	in->checked = calloc(in->d.n_mods ? in->d.n_mods : 1, sizeof(*in->checked));
+	if (!in->checked)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < in->d.n_mods; i++)
+		any = any || dk_plan_act_inserts(in->d.mods[i].act);
+	if (!any)
+		return 0;
+	r = dk_kernel_find_headers(in->m->host_root, in->m->kver, &hdr, &herr);
+	if (r >= 0)
+		return check_headers(in, hdr, err);
+	dk_info("%s: %s; checking the vermagic release only", PHASE(CHECK),
+		herr ? herr->msg : strerror(-r));
+	for (size_t i = 0; i < in->d.n_mods; i++) {
+		if (!dk_plan_act_inserts(in->d.mods[i].act))
+			continue;
+		r = check_vermagic(in, i, err);
+		if (r < 0)
+			return dk_error_wrap(err, "component %s",
+					     in->d.mods[i].comp->name);
+	}
+	return 0;
+}

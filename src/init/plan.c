@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/cleanup.h"
+#include "shared/strbuf.h"
+
+#include "kmod/order.h"
+#include "init/phase.h"
+#include "init/plan.h"
+
+#define PLAN dk_phase_name(DK_PHASE_PLAN)
+
+/* Users of the in-tree RDMA stack that must not be cut off by `replaces`:
+ * storage over RDMA and GPUDirect (reference section 5; the OFED container
+ * refuses on the same set). protected_modules in the config adds more. */
+static const struct {
+	const char *name, *what;
+} protected_builtin[] = {
+	{"ib_iser", "iSCSI over RDMA (iSER) initiator"},
+	{"ib_isert", "iSCSI over RDMA (iSER) target"},
+	{"ib_srp", "SCSI RDMA Protocol initiator"},
+	{"ib_srpt", "SCSI RDMA Protocol target"},
+	{"rpcrdma", "NFS over RDMA"},
+	{"svcrdma", "NFS over RDMA server"},
+	{"xprtrdma", "NFS over RDMA client"},
+	{"nvme_rdma", "NVMe over Fabrics RDMA host"},
+	{"nvmet_rdma", "NVMe over Fabrics RDMA target"},
+	{"nvidia_peermem", "GPUDirect RDMA"},
+	{"nv_peer_mem", "GPUDirect RDMA"},
+	{"smc", "SMC-R sockets over RDMA"},
+	{"rds_rdma", "RDS over RDMA"},
+	{"cifs", "SMB client, SMB Direct over RDMA"},
+	{"ksmbd", "SMB server, SMB Direct over RDMA"},
+};
+
+const char *dk_plan_protected(const struct dk_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(protected_builtin); i++)
+		if (streq(protected_builtin[i].name, name))
+			return protected_builtin[i].what;
+	for (size_t i = 0; i < cfg->n_protected; i++)
+		if (streq(cfg->protected_modules[i], name))
+			return "listed in protected_modules";
+	return NULL;
+}
+
+void dk_plan_decisions_release(struct dk_plan_decisions *d)
+{
+	for (size_t i = 0; i < d->n_mods; i++) {
+		free(d->mods[i].why);
+		free(d->mods[i].params);
+	}
+	free(d->mods);
+	for (size_t i = 0; i < d->n_unload; i++)
+		free(d->unload[i].name);
+	free(d->unload);
+	memset(d, 0, sizeof(*d));
+}
+
+static bool contains(const char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(v[i], s))
+			return true;
+	return false;
+}
+
+static int push(const char ***v, size_t *n, const char *s)
+{
+	const char **nv = reallocarray(*v, *n + 1, sizeof(**v));
+
+	if (!nv)
+		return -ENOMEM;
+	nv[(*n)++] = s;
+	*v = nv;
+	return 0;
+}
+
+static bool replaces_name(const struct dk_config_component *c, const char *name)
+{
+	return contains((const char *const *)c->replaces, c->n_replaces, name);
+}
+
+static const struct dk_config_component *replacing(const struct dk_config *cfg,
+						   const char *name)
+{
+	for (size_t c = 0; c < cfg->n_components; c++)
+		if (replaces_name(&cfg->components[c], name))
+			return &cfg->components[c];
+	return NULL;
+}
+
+/* The snapshot's state of name; NULL when not loaded. */
+static const struct dk_modstate *loaded(const struct dk_plan_facts *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_loaded; i++)
+		if (streq(f->loaded[i].name, name))
+			return f->loaded[i].st.state == DK_LOADED_NO ? NULL
+								     : &f->loaded[i].st;
+	return NULL;
+}
+
+static struct dk_plan_mod *find_mod(const struct dk_plan_facts *f,
+				    struct dk_plan_decisions *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_mods; i++)
+		if (streq(f->files[d->mods[i].file]->name, name))
+			return &d->mods[i];
+	return NULL;
+}
+
+/* The file compared with what is loaded under its name (srcversion, else
+ * version); *why says how. */
+static enum dk_match match(const struct dk_modstate *st, const struct dk_modfile *f,
+			   char **why)
+{
+	enum dk_match res;
+	struct strbuf b;
+
+	strbuf_init(&b);
+	if (!st) {
+		res = DK_MATCH_ABSENT;
+		strbuf_puts(&b, "not loaded");
+	} else if (st->state == DK_LOADED_BUILTIN) {
+		res = DK_MATCH_BUILTIN;
+		strbuf_puts(&b, "built into the kernel");
+	} else if (f->srcversion && st->srcversion) {
+		res = streq(f->srcversion, st->srcversion) ? DK_MATCH_SAME
+							   : DK_MATCH_DIFFERENT;
+		if (res == DK_MATCH_SAME)
+			strbuf_printf(&b, "loaded with the same srcversion %s",
+				      st->srcversion);
+		else
+			strbuf_printf(&b, "loaded with srcversion %s, the file has %s",
+				      st->srcversion, f->srcversion);
+	} else if (f->version && st->version) {
+		res = streq(f->version, st->version) ? DK_MATCH_SAME : DK_MATCH_DIFFERENT;
+		if (res == DK_MATCH_SAME)
+			strbuf_printf(&b, "loaded with the same version %s", st->version);
+		else
+			strbuf_printf(&b, "loaded with version %s, the file has %s",
+				      st->version, f->version);
+	} else {
+		res = DK_MATCH_DIFFERENT;
+		strbuf_puts(&b, "loaded, but neither srcversion nor version can be "
+				"compared");
+	}
+	*why = strbuf_steal(&b);
+	return res;
+}
+
+static bool external_available(void *userdata, const char *dep)
+{
+	const struct dk_plan_facts *f = userdata;
+
+	return contains(f->available, f->n_available, dep);
+}
+
+/* Load order (depends=), with the component and config entry of each file. */
+static int order_mods(const struct dk_plan_facts *f, struct dk_plan_decisions *d,
+		      struct dk_error **err)
+{
+	const struct dk_config *cfg = f->cfg;
+	size_t n = f->n_files, k = 0;
+	_cleanup_free_ struct dk_order_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
+	_cleanup_free_ size_t *order = calloc(n ? n : 1, sizeof(*order));
+	_cleanup_free_ struct dk_plan_mod *byfile = calloc(n ? n : 1, sizeof(*byfile));
+	int r;
+
+	d->mods = calloc(n ? n : 1, sizeof(*d->mods));
+	if (!nodes || !order || !byfile || !d->mods)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t c = 0; c < cfg->n_components; c++)
+		for (size_t j = 0; j < cfg->components[c].n_modules; j++, k++) {
+			if (k >= n)
+				break;
+			byfile[k].file = k;
+			byfile[k].comp = &cfg->components[c];
+			byfile[k].cm = &cfg->components[c].modules[j];
+		}
+	if (k != n)
+		return dk_error_set(err, EINVAL,
+				    "%s: %zu module files for %zu modules in %s", PLAN, n,
+				    k, cfg->path);
+	for (size_t i = 0; i < n; i++) {
+		nodes[i].name = f->files[i]->name;
+		nodes[i].deps = (const char *const *)f->files[i]->depends;
+		nodes[i].n_deps = f->files[i]->n_depends;
+	}
+	r = dk_order_resolve(nodes, n, external_available, (void *)f, order, err);
+	if (r < 0)
+		return dk_error_wrap(err, "%s", PLAN);
+	for (size_t i = 0; i < n; i++)
+		d->mods[d->n_mods++] = byfile[order[i]];
+	return 0;
+}
+
+/* Load, skip, adopt or reload each module, or refuse. */
+static int decide_mod(const struct dk_plan_facts *f, struct dk_plan_mod *pm,
+		      struct dk_error **err)
+{
+	const struct dk_modfile *file = f->files[pm->file];
+	bool prev = f->prev && dk_state_find_module(f->prev, file->name);
+
+	switch (match(loaded(f, file->name), file, &pm->why)) {
+	case DK_MATCH_ABSENT:
+		pm->act = DK_PLAN_ACT_LOAD;
+		break;
+	case DK_MATCH_SAME:
+		pm->act = prev ? DK_PLAN_ACT_ADOPT : DK_PLAN_ACT_SKIP;
+		pm->same = true;
+		break;
+	case DK_MATCH_BUILTIN:
+		return dk_error_set(err, EEXIST,
+				    "%s: component %s: %s is built into kernel %s and "
+				    "cannot be replaced: remove it from the component's "
+				    "modules in %s, or use a kernel that builds it as a "
+				    "module",
+				    PLAN, pm->comp->name, file->name, f->kver,
+				    f->cfg->path);
+	case DK_MATCH_DIFFERENT:
+		if (replaces_name(pm->comp, file->name) || prev ||
+		    f->cfg->unload_other_versions) {
+			pm->act = DK_PLAN_ACT_RELOAD;
+			break;
+		}
+		return dk_error_set(
+			err, EEXIST,
+			"%s: component %s: %s is already loaded and differs "
+			"(%s); not unloading it because unload_other_versions "
+			"is false: set it to true, list %s under replaces, or "
+			"unload it first",
+			PLAN, pm->comp->name, file->name, pm->why ? pm->why : "",
+			file->name);
+	}
+	if (!pm->why)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Every holder is in the set being removed: nothing outside orders it. */
+static bool holder_outside(void *userdata, const char *dep)
+{
+	(void)userdata;
+	(void)dep;
+	return true;
+}
+
+/* Orders loaded modules for removal, users (holders) first; holders outside
+ * want are added, recursively. Modules not loaded are left out. */
+static int removal_order(const struct dk_plan_facts *f, const char **want, size_t n_want,
+			 const char ***out, size_t *n_out, struct dk_error **err)
+{
+	_cleanup_free_ const char **set = NULL;
+	_cleanup_free_ struct dk_order_node *nodes = NULL;
+	_cleanup_free_ size_t *order = NULL;
+	size_t ns = 0;
+
+	for (size_t i = 0; i < n_want; i++)
+		if (!contains(set, ns, want[i]) && push(&set, &ns, want[i]) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < ns; i++) {
+		const struct dk_modstate *st = loaded(f, set[i]);
+
+		for (size_t h = 0; st && h < st->n_holders; h++)
+			if (!contains(set, ns, st->holders[h]) &&
+			    push(&set, &ns, st->holders[h]) < 0)
+				return dk_error_set(err, ENOMEM, "out of memory");
+	}
+	nodes = calloc(ns ? ns : 1, sizeof(*nodes));
+	order = calloc(ns ? ns : 1, sizeof(*order));
+	if (!nodes || !order)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	/* A module "depends" on its holders here. */
+	for (size_t i = 0; i < ns; i++) {
+		const struct dk_modstate *st = loaded(f, set[i]);
+
+		nodes[i].name = set[i];
+		nodes[i].deps = st ? (const char *const *)st->holders : NULL;
+		nodes[i].n_deps = st ? st->n_holders : 0;
+	}
+	if (dk_order_resolve(nodes, ns, holder_outside, NULL, order, NULL) < 0)
+		return dk_error_set(
+			err, ELOOP,
+			"%s: order modules for unloading: holders form a cycle", PLAN);
+	for (size_t i = 0; i < ns; i++) {
+		const struct dk_modstate *st = loaded(f, set[order[i]]);
+
+		if (st && st->state != DK_LOADED_BUILTIN &&
+		    push(out, n_out, set[order[i]]) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* Replaced modules (unless ours is what is loaded) and other builds of ours. */
+static int wanted_unloads(const struct dk_plan_facts *f, struct dk_plan_decisions *d,
+			  const char ***want, size_t *n_want)
+{
+	const struct dk_config *cfg = f->cfg;
+
+	for (size_t i = 0; i < cfg->n_components; i++) {
+		const struct dk_config_component *c = &cfg->components[i];
+
+		for (size_t j = 0; j < c->n_replaces; j++) {
+			const struct dk_plan_mod *ours = find_mod(f, d, c->replaces[j]);
+
+			if (ours && !dk_plan_act_inserts(ours->act))
+				continue; /* ours is what is loaded */
+			if (push(want, n_want, c->replaces[j]) < 0)
+				return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < d->n_mods; i++)
+		if (d->mods[i].act == DK_PLAN_ACT_RELOAD &&
+		    push(want, n_want, f->files[d->mods[i].file]->name) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Whether a user of a replaced module is restored on a clean stop. */
+static bool user_restored(const struct dk_config *cfg)
+{
+	for (size_t c = 0; c < cfg->n_components; c++)
+		if (cfg->components[c].n_replaces && cfg->components[c].restore)
+			return true;
+	return false;
+}
+
+static int plan_unloads(const struct dk_plan_facts *f, struct dk_plan_decisions *d,
+			struct dk_error **err)
+{
+	_cleanup_free_ const char **want = NULL, **rm = NULL;
+	size_t n_want = 0, n_rm = 0;
+	int r;
+
+	if (wanted_unloads(f, d, &want, &n_want) < 0)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = removal_order(f, want, n_want, &rm, &n_rm, err);
+	if (r < 0)
+		return r;
+	d->unload = calloc(n_rm ? n_rm : 1, sizeof(*d->unload));
+	if (!d->unload)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n_rm; i++) {
+		struct dk_plan_unload *u = &d->unload[d->n_unload];
+		struct dk_plan_mod *ours = find_mod(f, d, rm[i]);
+
+		u->name = strdup(rm[i]);
+		if (!u->name)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		d->n_unload++;
+		u->comp = replacing(f->cfg, rm[i]);
+		u->ours = ours != NULL;
+		u->was_ours = f->prev && dk_state_find_module(f->prev, rm[i]);
+		/* What we unload and did not load is remembered; users of replaced
+		 * modules come back when a replacing component restores. */
+		if (!u->was_ours)
+			u->restore = u->comp ? u->comp->restore
+					     : !ours && user_restored(f->cfg);
+		/* One of ours uses a replaced module: it goes and comes back. */
+		if (ours && !dk_plan_act_inserts(ours->act))
+			ours->act = DK_PLAN_ACT_RELOAD;
+	}
+	return 0;
+}
+
+/* Refuses, before anything is unloaded, while a protected module holds a module
+ * that must go. One of ours, or one the config lists under replaces itself, does
+ * not protect: the config asked for it to go. */
+static int check_protected(const struct dk_plan_facts *f, struct dk_plan_decisions *d,
+			   struct dk_error **err)
+{
+	const struct dk_config *cfg = f->cfg;
+	const struct dk_config_component *comp = NULL;
+	struct strbuf b;
+	int r;
+
+	strbuf_init(&b);
+	for (size_t i = 0; i < d->n_unload; i++) {
+		const struct dk_plan_unload *u = &d->unload[i];
+		const struct dk_modstate *st = loaded(f, u->name);
+
+		for (size_t h = 0; st && h < st->n_holders; h++) {
+			const char *holder = st->holders[h];
+			const char *what = dk_plan_protected(cfg, holder);
+
+			if (!what || find_mod(f, d, holder) || replacing(cfg, holder))
+				continue;
+			strbuf_printf(&b, "%s%s (%s) holds %s", b.len ? "; " : "", holder,
+				      what, u->name);
+			if (!comp)
+				comp = u->comp;
+		}
+	}
+	if (!b.len && !b.oom)
+		return 0;
+	for (size_t c = 0; c < cfg->n_components && !comp; c++)
+		if (cfg->components[c].n_replaces)
+			comp = &cfg->components[c];
+	r = dk_error_set(
+		err, EBUSY,
+		"%s: refused before unloading anything: component %s replaces in-tree "
+		"modules, but %s; unloading them would cut storage or GPUDirect traffic "
+		"off this node: unmount the iSER/NFS-RDMA/NVMe-oF/SMB Direct users and "
+		"unload those modules (or drain the node) first, then restart this pod "
+		"(protected: a built-in list plus protected_modules in %s)",
+		dk_phase_name(DK_PHASE_REPLACE), comp ? comp->name : "?",
+		b.oom ? "a protected module holds them" : b.s, cfg->path);
+	strbuf_release(&b);
+	return r;
+}
+
+static int plan_params(struct dk_plan_decisions *d, struct dk_error **err)
+{
+	for (size_t i = 0; i < d->n_mods; i++) {
+		struct dk_plan_mod *pm = &d->mods[i];
+		char *params;
+
+		if (!dk_plan_act_inserts(pm->act))
+			continue;
+		params = dk_params_string(pm->cm->params, pm->cm->n_params);
+		if (!params)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		if (*params)
+			pm->params = params;
+		else
+			free(params);
+	}
+	return 0;
+}
+
+static int decide(const struct dk_plan_facts *f, struct dk_plan_decisions *d,
+		  struct dk_error **err)
+{
+	int r = order_mods(f, d, err);
+
+	for (size_t i = 0; i < d->n_mods && r >= 0; i++)
+		r = decide_mod(f, &d->mods[i], err);
+	if (r >= 0)
+		r = plan_unloads(f, d, err);
+	if (r >= 0)
+		r = check_protected(f, d, err);
+	if (r >= 0 && d->n_unload && !f->can_unload)
+		r = dk_error_set(err, EOPNOTSUPP,
+				 "%s: %s must be unloaded first, but %s; reboot the node "
+				 "with this driver preloaded or use a kernel with "
+				 "CONFIG_MODULE_UNLOAD",
+				 PLAN, d->unload[0].name,
+				 f->cannot_unload_why ? f->cannot_unload_why
+						      : "it cannot");
+	if (r >= 0)
+		r = plan_params(d, err);
+	return r;
+}
+
+int dk_plan_decide(const struct dk_plan_facts *facts, struct dk_plan_decisions *out,
+		   struct dk_error **err)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = decide(facts, out, err);
+	if (r < 0)
+		dk_plan_decisions_release(out);
+	return r;
+}

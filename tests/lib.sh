@@ -60,6 +60,9 @@ tcase() {
 	return 0
 }
 
+# use_fixture: copies $FIX (what the fixture case built) into the case's own $TMP
+use_fixture() { cp -a "$FIX"/. "$TMP"/; }
+
 # t DESC CMD...: one test point from CMD's status
 t() {
 	local d=$1

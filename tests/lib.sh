@@ -35,6 +35,12 @@ _dk_exit() {
 }
 trap _dk_exit EXIT
 
+# _dk_err STATUS LINE COMMAND: names the command that ends a case (ERR fires under set +e
+# too, as in run, where it ends nothing)
+_dk_err() {
+	[[ $- == *e* ]] || return 0
+	diag "$DK_CASE: \`$3\` failed (exit $1) at ${BASH_SOURCE[1]##*/}:$2"
+}
 # tcase NAME FUNC [ARGS...]: runs one independent test case (see above).
 _dk_case_n=0
 tcase() {
@@ -48,7 +54,7 @@ tcase() {
 		DK_CASE=$name
 		_dk_atexit=()
 		trap 'for c in "${_dk_atexit[@]}"; do eval "$c" || true; done' EXIT
-		trap 'diag "$DK_CASE: \`$BASH_COMMAND\` failed (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO"' ERR
+		trap '_dk_err $? "$LINENO" "$BASH_COMMAND"' ERR
 		set -eE
 		"$fn" "$@"
 	)

@@ -51,21 +51,21 @@ same_tree() { diff -r "$SRC" "$1" >/dev/null && [ "$(readlink "$1/sub/link-to-he
 # --- tar.xz
 run "$DRVKIT" extract "$U/ok/src.tar.xz" --sha256 "$S_TAR" -C "$TMP/o1"
 is "$rc" 0 "tar.xz over http: exit 0"
-same_tree "$TMP/o1"
-ok $? "tar.xz: tree identical"
-[ -z "$(find "$TMP/o1" -name '.drvkit-*')" ]
-ok $? "no staging directory left"
+same_tree "$TMP/o1" &&
+	ok 0 "tar.xz: tree identical" || ok 1 "tar.xz: tree identical"
+[ -z "$(find "$TMP/o1" -name '.drvkit-*')" ] &&
+	ok 0 "no staging directory left" || ok 1 "no staging directory left"
 
 # --- .deb with a nested tar.xz, one pass
 run "$DRVKIT" extract "$U/ok/dktest.deb" --sha256 "$S_DEB" -C "$TMP/o2" \
 	--nested-member usr/src/dktest-src.tar.xz
 is "$rc" 0 ".deb -> nested tar.xz over http: exit 0"
-same_tree "$TMP/o2"
-ok $? ".deb -> nested tar.xz: tree identical, the .deb and the inner tarball never stored"
+same_tree "$TMP/o2" &&
+	ok 0 ".deb -> nested tar.xz: tree identical, the .deb and the inner tarball never stored" || ok 1 ".deb -> nested tar.xz: tree identical, the .deb and the inner tarball never stored"
 run "$DRVKIT" extract "$U/ok/dktest.deb" --sha256 "$S_DEB" -C "$TMP/o3" \
 	--nested-member 'usr/src/*.tar.xz' --member 'sub/deeper'
-[ "$rc" -eq 0 ] && [ -f "$TMP/o3/sub/deeper/numbers.txt" ] && [ ! -e "$TMP/o3/hello.txt" ]
-ok $? "--nested-member with --member selecting inside the inner archive"
+[ "$rc" -eq 0 ] && [ -f "$TMP/o3/sub/deeper/numbers.txt" ] && [ ! -e "$TMP/o3/hello.txt" ] &&
+	ok 0 "--nested-member with --member selecting inside the inner archive" || ok 1 "--nested-member with --member selecting inside the inner archive"
 
 # --- wrong checksum: the archive is fine, the digest is not
 mkdir "$TMP/o4"
@@ -73,50 +73,50 @@ run "$DRVKIT" extract "$U/ok/src.tar.xz" --sha256 "$ZERO" -C "$TMP/o4"
 is "$rc" 3 "wrong checksum: exit 3"
 like "$TMP/err" "$U/ok/src.tar.xz: checksum mismatch: expected sha256 $ZERO, got $S_TAR" \
 	"message names the URL and both digests"
-[ -z "$(ls -A "$TMP/o4")" ]
-ok $? "wrong checksum: DIR left empty (not even a partial tree)"
+[ -z "$(ls -A "$TMP/o4")" ] &&
+	ok 0 "wrong checksum: DIR left empty (not even a partial tree)" || ok 1 "wrong checksum: DIR left empty (not even a partial tree)"
 run "$DRVKIT" extract "$U/ok/dktest.deb" --sha256 "$ZERO" -C "$TMP/o4b" \
 	--nested-member usr/src/dktest-src.tar.xz
-[ "$rc" -eq 3 ] && [ ! -e "$TMP/o4b" ]
-ok $? "wrong checksum, nested: DIR (created by drvkit) removed"
+[ "$rc" -eq 3 ] && [ ! -e "$TMP/o4b" ] &&
+	ok 0 "wrong checksum, nested: DIR (created by drvkit) removed" || ok 1 "wrong checksum, nested: DIR (created by drvkit) removed"
 run "$DRVKIT" extract "$U/wrong/src.tar.xz" --sha256 "$S_TAR" -C "$TMP/o4c" "${FAST[@]}"
-[ "$rc" -eq 3 ] && [ ! -e "$TMP/o4c" ]
-ok $? "corrupted body: exit 3, nothing written"
+[ "$rc" -eq 3 ] && [ ! -e "$TMP/o4c" ] &&
+	ok 0 "corrupted body: exit 3, nothing written" || ok 1 "corrupted body: exit 3, nothing written"
 
 # --- a connection cut mid-body, resumed with Range
 run "$DRVKIT" extract "$U/cut/dktest.deb" --sha256 "$S_DEB" -C "$TMP/o5" \
 	--nested-member usr/src/dktest-src.tar.xz "${FAST[@]}"
 is "$rc" 0 "cut mid-body: exit 0"
-same_tree "$TMP/o5"
-ok $? "cut mid-body: resumed, tree identical"
-grep -q '"path": "/cut/dktest.deb", "range": "bytes=[1-9]' "$SERVER_LOG"
-ok $? "the second request resumed with Range"
+same_tree "$TMP/o5" &&
+	ok 0 "cut mid-body: resumed, tree identical" || ok 1 "cut mid-body: resumed, tree identical"
+grep -q '"path": "/cut/dktest.deb", "range": "bytes=[1-9]' "$SERVER_LOG" &&
+	ok 0 "the second request resumed with Range" || ok 1 "the second request resumed with Range"
 
 # --- 404
 run "$DRVKIT" extract "$U/404/src.tar.xz" --sha256 "$S_TAR" -C "$TMP/o6"
 is "$rc" 4 "404: exit 4"
 like "$TMP/err" "HTTP 404" "404: message says so"
-[ ! -e "$TMP/o6" ]
-ok $? "404: nothing written"
+[ ! -e "$TMP/o6" ] &&
+	ok 0 "404: nothing written" || ok 1 "404: nothing written"
 
 # --- hostile archive: refused, download stopped, nothing written
 mkdir -p "$TMP/cache"
 run "$DRVKIT" extract "$U/ok/evil.tar" --sha256 "$S_EVIL" -C "$TMP/o7" --cache-dir "$TMP/cache"
 is "$rc" 3 "'../' entry: exit 3"
 like "$TMP/err" "'\.\.' component" "message names the reason"
-[ ! -e "$TMP/o7" ] && [ ! -e "$TMP/dk-evil-dotdot" ]
-ok $? "'../' entry: nothing written, inside or outside DIR"
-[ ! -e "$TMP/cache/sha256/$S_EVIL" ]
-ok $? "the download was stopped (no complete copy reached the cache)"
+[ ! -e "$TMP/o7" ] && [ ! -e "$TMP/dk-evil-dotdot" ] &&
+	ok 0 "'../' entry: nothing written, inside or outside DIR" || ok 1 "'../' entry: nothing written, inside or outside DIR"
+[ ! -e "$TMP/cache/sha256/$S_EVIL" ] &&
+	ok 0 "the download was stopped (no complete copy reached the cache)" || ok 1 "the download was stopped (no complete copy reached the cache)"
 # the same URL, complete, does reach the cache: the check above means something
 run "$DRVKIT" extract "$U/ok/src.tar.xz" --sha256 "$S_TAR" -C "$TMP/o8" --cache-dir "$TMP/cache"
-[ "$rc" -eq 0 ] && [ -f "$TMP/cache/sha256/$S_TAR" ]
-ok $? "a complete streaming download is cached"
+[ "$rc" -eq 0 ] && [ -f "$TMP/cache/sha256/$S_TAR" ] &&
+	ok 0 "a complete streaming download is cached" || ok 1 "a complete streaming download is cached"
 kill $SPID || true
 wait $SPID 2>/dev/null || true
 run "$DRVKIT" extract "$U/ok/src.tar.xz" --sha256 "$S_TAR" -C "$TMP/o9" --cache-dir "$TMP/cache"
-[ "$rc" -eq 0 ] && same_tree "$TMP/o9"
-ok $? "second run served from the cache (server stopped)"
+[ "$rc" -eq 0 ] && same_tree "$TMP/o9" &&
+	ok 0 "second run served from the cache (server stopped)" || ok 1 "second run served from the cache (server stopped)"
 
 # --- usage
 run "$DRVKIT" extract "$U/ok/src.tar.xz" -C "$TMP/o10"
@@ -125,7 +125,7 @@ run "$DRVKIT" extract "$U/ok/src.tar.xz" --sha256 nothex -C "$TMP/o10"
 is "$rc" 2 "bad --sha256: usage error"
 # a local file with --sha256 is verified too
 run "$DRVKIT" extract "$WWW/src.tar.xz" --sha256 "$ZERO" -C "$TMP/o11"
-[ "$rc" -eq 3 ] && [ ! -e "$TMP/o11" ]
-ok $? "local file with a wrong --sha256: exit 3, nothing written"
+[ "$rc" -eq 3 ] && [ ! -e "$TMP/o11" ] &&
+	ok 0 "local file with a wrong --sha256: exit 3, nothing written" || ok 1 "local file with a wrong --sha256: exit 3, nothing written"
 
 done_testing

@@ -31,8 +31,8 @@ d = json.load(open(sys.argv[1]))
 assert d["build"] == "/usr/src/linux-headers-" + sys.argv[2], d["build"]
 assert d["candidates"][0]["where"] == "lib/modules/%s/build" % sys.argv[2]
 assert d["compiler"]["gcc_version"] > 0
-' "$TMP/out" "$KVER" 2>"$TMP/py.err"
-ok $? "--json"
+' "$TMP/out" "$KVER" 2>"$TMP/py.err" &&
+	ok 0 "--json" || ok 1 "--json"
 
 # --- fixture host roots
 R=$TMP/root
@@ -52,8 +52,8 @@ run "$DRVKIT" headers --kernel "$KVER" --host-root "$R"
 like "$TMP/out" "rejected: no Module.symvers" "missing Module.symvers is a reason"
 touch "$R/usr/src/kernels/$KVER/Module.symvers"
 run "$DRVKIT" headers --kernel "$KVER" --host-root "$R"
-[ "$rc" -eq 0 ] && grep -qx "build: $R/usr/src/kernels/$KVER" "$TMP/out"
-ok $? "RHEL layout below a host root is usable"
+[ "$rc" -eq 0 ] && grep -qx "build: $R/usr/src/kernels/$KVER" "$TMP/out" &&
+	ok 0 "RHEL layout below a host root is usable" || ok 1 "RHEL layout below a host root is usable"
 
 # --- materialise from the real Debian packages
 CACHE=$DK_BUILDDIR/test-debs
@@ -107,8 +107,8 @@ is "$n" 3 "verified downloads kept in --cache-dir"
 is "$(ls -A "$TMP/dl")" "" "the downloads were removed after unpacking"
 [ "$rc" -eq 0 ] || sed 's/^/#   /' "$TMP/err"
 like "$TMP/out" "^build: $H/usr/src/linux-headers-$KVER$" "build: points inside -o DIR"
-grep -q "UTS_RELEASE \"$KVER\"" "$H/usr/src/linux-headers-$KVER/include/generated/utsrelease.h"
-ok $? "utsrelease.h matches $KVER"
+grep -q "UTS_RELEASE \"$KVER\"" "$H/usr/src/linux-headers-$KVER/include/generated/utsrelease.h" &&
+	ok 0 "utsrelease.h matches $KVER" || ok 1 "utsrelease.h matches $KVER"
 # no symlink inside may point outside H (absolute ones were rewritten)
 abs=$(find "$H" -type l -lname '/*' | head -n3)
 is "$abs" "" "no absolute symlinks left"
@@ -119,8 +119,8 @@ done | head -n3)
 is "$out" "" "every symlink resolves inside the tree"
 is "$(readlink "$H/lib/modules/$KVER/build")" "../../../usr/src/linux-headers-$KVER" "lib/modules/KVER/build rewritten relative"
 unlike "$H/usr/src/linux-headers-$KVER/Makefile" "include /usr" "the arch Makefile no longer includes the host's common tree"
-[ -e "$H/usr/src/linux-headers-$KVER/scripts/basic/fixdep" ] || [ -e "$H/usr/src/linux-headers-$KVER/scripts/mod/modpost" ]
-ok $? "scripts (from linux-kbuild) reachable through the tree's links"
+[ -e "$H/usr/src/linux-headers-$KVER/scripts/basic/fixdep" ] || [ -e "$H/usr/src/linux-headers-$KVER/scripts/mod/modpost" ] &&
+	ok 0 "scripts (from linux-kbuild) reachable through the tree's links" || ok 1 "scripts (from linux-kbuild) reachable through the tree's links"
 
 # build the test modules against THAT tree (downloaded over http), with the host's copies hidden from it:
 # every path kbuild uses must come from $H
@@ -136,8 +136,8 @@ if make -s -C "$H/usr/src/linux-headers-$KVER" M="$M" modules >"$TMP/build.log" 
 		;;
 	esac
 	grep -qs "$H/usr/src/linux-headers-" "$M"/.dktest_params.o.cmd &&
-		! grep -qsE '(^|[ :=])/usr/(src/linux-headers|lib/linux-kbuild)' "$M"/.*.cmd
-	ok $? "the build used the materialised headers, not the host's"
+		! grep -qsE '(^|[ :=])/usr/(src/linux-headers|lib/linux-kbuild)' "$M"/.*.cmd &&
+			ok 0 "the build used the materialised headers, not the host's" || ok 1 "the build used the materialised headers, not the host's"
 else
 	ok 1 "test modules build against the materialised tree"
 	sed 's/^/#   /' "$TMP/build.log" | tail -20
@@ -155,13 +155,13 @@ is "$rc" 2 "http URL without #sha256=: usage error"
 like "$TMP/err" "URL#sha256=HEX" "message says how to give the digest"
 run "$DRVKIT" headers --kernel "$KVER" "${urls[@]:0:2}" --package "$U/404/x.deb#sha256=$(printf '%064d' 0)" -o "$TMP/h3"
 is "$rc" 4 "one package 404: exit 4"
-[ ! -e "$TMP/h3" ]
-ok $? "nothing left behind"
+[ ! -e "$TMP/h3" ] &&
+	ok 0 "nothing left behind" || ok 1 "nothing left behind"
 run "$DRVKIT" headers --kernel "$KVER" "${urls[@]:0:4}" --package "$U/ok/$(basename "${files[2]}")#sha256=$(printf '%064d' 0)" -o "$TMP/h3"
 is "$rc" 3 "wrong digest: exit 3"
 like "$TMP/err" "checksum mismatch: expected sha256 0{64}, got [0-9a-f]{64}" "message names both digests"
-[ ! -e "$TMP/h3" ]
-ok $? "nothing left behind"
+[ ! -e "$TMP/h3" ] &&
+	ok 0 "nothing left behind" || ok 1 "nothing left behind"
 run "$DRVKIT" headers --kernel "$KVER" --package "$CACHE/nonexistent.deb" -o "$TMP/h4"
 is "$rc" 4 "missing package file: exit 4"
 run "$DRVKIT" headers --kernel "$KVER" -o "$TMP/h5"

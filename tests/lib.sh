@@ -1,65 +1,104 @@
-# Shared helpers for shell tests: TAP output, assertions, scratch dirs.
-# Source it; call `done_testing` at the end.
+# Shared helpers for the host shell tests (bash): TAP (tests/tap.sh), independent test cases,
+# scratch dirs, running drvkit. Source it; call `done_testing` at the end.
+#
+# A script is a list of cases: `tcase NAME FUNC [ARGS...]` runs FUNC in a subshell under
+# `set -e` with its own empty $TMP, so a command that fails outside an assertion ends only that
+# case (reported as a failure naming the case and the command) and the next case still runs.
+# Fixtures that several cases read are built once into $FIX by a case of their own; a case
+# copies what it changes. The plan line is printed even when the script itself dies.
 set -u
 : "${DRVKIT:?DRVKIT must point at the drvkit binary (meson test sets it)}"
 : "${DK_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${DK_BUILDDIR:=$DK_SRCDIR/build}"
 : "${DK_FIXTURES:=$DK_SRCDIR/tests/fixtures}"
-_tap_n=0
-_tap_fail=0
-TMP=$(mktemp -d /tmp/dk-test.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+DK_TMP_ROOT=$(mktemp -d /tmp/dk-test.XXXXXX)
+TMP=$DK_TMP_ROOT
+FIX=$DK_TMP_ROOT/fixture
+mkdir -p "$FIX"
+TAP_STATE=$DK_TMP_ROOT/.tap
+. "$DK_SRCDIR/tests/tap.sh"
 
-ok() { # ok COND_STATUS DESCRIPTION
-	_tap_n=$((_tap_n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $_tap_n - $2"
-	else
-		echo "not ok $_tap_n - $2"
-		_tap_fail=$((_tap_fail + 1))
+# Cleanups run at exit, last registered first (background servers, jobs).
+_dk_atexit=()
+atexit() { _dk_atexit=("$*" "${_dk_atexit[@]}"); }
+_dk_exit() {
+	local rc=$? c
+	trap - EXIT
+	if [ "${TAP_DONE:-0}" != 1 ]; then # died before done_testing: say so, and plan
+		ok 1 "script ended early (exit $rc) before done_testing"
+		done_testing || true
+		rc=1
 	fi
+	for c in "${_dk_atexit[@]}"; do eval "$c" || true; done
+	rm -rf "$DK_TMP_ROOT"
+	exit "$rc"
 }
-skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - # SKIP $1"; }
-diag() { echo "# $*"; }
+trap _dk_exit EXIT
+
+# _dk_err STATUS LINE COMMAND: names the command that ends a case (ERR fires under set +e
+# too, as in run, where it ends nothing)
+_dk_err() {
+	[[ $- == *e* ]] || return 0
+	diag "$DK_CASE: \`$3\` failed (exit $1) at ${BASH_SOURCE[1]##*/}:$2"
+}
+# tcase NAME FUNC [ARGS...]: runs one independent test case (see above).
+_dk_case_n=0
+tcase() {
+	local name=$1 fn=$2 rc opts=$-
+	shift 2
+	_dk_case_n=$((_dk_case_n + 1))
+	set +e
+	(
+		TMP=$DK_TMP_ROOT/case-$_dk_case_n
+		mkdir -p "$TMP" && cd "$TMP" || exit 1
+		DK_CASE=$name
+		_dk_atexit=()
+		trap 'for c in "${_dk_atexit[@]}"; do eval "$c" || true; done' EXIT
+		trap '_dk_err $? "$LINENO" "$BASH_COMMAND"' ERR
+		set -eE
+		"$fn" "$@"
+	)
+	rc=$?
+	[[ $opts == *e* ]] && set -e
+	if [ "$rc" -ne 0 ]; then
+		ok 1 "$name: case aborted (exit $rc); its remaining checks did not run"
+	fi
+	return 0
+}
+
+# skip_all WHY: the whole script does not apply on this machine (plan 1..0)
+skip_all() {
+	echo "1..0 # SKIP $1"
+	TAP_DONE=1
+	exit 0
+}
+
+# use_fixture: copies $FIX (what the fixture case built) into the case's own $TMP
+use_fixture() { cp -a "$FIX"/. "$TMP"/; }
+
+# t DESC CMD...: one test point from CMD's status
+t() {
+	local d=$1
+	shift
+	if "$@"; then ok 0 "$d"; else ok 1 "$d"; fi
+}
 
 # run CMD...: captures stdout/stderr/exit into $TMP/{out,err} and $rc
 run() {
+	local opts=$-
 	set +e
 	"$@" >"$TMP/out" 2>"$TMP/err"
 	rc=$?
-	set -e
+	[[ $opts == *e* ]] && set -e
 	return 0
-}
-is() { # is GOT WANT DESC
-	if [ "$1" = "$2" ]; then ok 0 "$3"; else
-		ok 1 "$3"
-		diag "got:  $1"
-		diag "want: $2"
-	fi
-}
-like() { # like FILE REGEX DESC
-	if grep -Eq -- "$2" "$1"; then ok 0 "$3"; else
-		ok 1 "$3"
-		diag "no line of $1 matches /$2/:"
-		sed 's/^/#   /' "$1" | head -20
-	fi
-}
-unlike() {
-	if grep -Eq -- "$2" "$1"; then
-		ok 1 "$3"
-		sed 's/^/#   /' "$1" | head -20
-	else ok 0 "$3"; fi
 }
 # Builds the test modules once per build dir; sets $MODS.
 need_modules() {
 	MODS=$("$DK_SRCDIR/tests/modules/build.sh" "$DK_BUILDDIR/test-modules")
 }
-done_testing() {
-	echo "1..$_tap_n"
-	[ "$_tap_fail" -eq 0 ]
-}
 # start_file_server DIR: tests/fetch-server.py serving DIR on loopback in the background;
-# sets $U (base URL), $SPID, $SERVER_LOG; stopped on exit.
+# sets $U (base URL), $SPID, $SERVER_LOG; stopped when the case (or script) that started it
+# exits.
 start_file_server() {
 	SERVER_LOG=$TMP/server.log
 	rm -f "$TMP/server.port"
@@ -67,7 +106,7 @@ start_file_server() {
 	python3 "$DK_SRCDIR/tests/fetch-server.py" --dir "$1" --port-file "$TMP/server.port" \
 		--log "$SERVER_LOG" &
 	SPID=$!
-	trap 'kill $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; rm -rf "$TMP"' EXIT
+	atexit "kill $SPID 2>/dev/null; wait $SPID 2>/dev/null"
 	for _ in $(seq 200); do
 		[ -s "$TMP/server.port" ] && break
 		sleep 0.05

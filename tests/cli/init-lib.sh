@@ -70,18 +70,14 @@ waited_s() { # waited_s FILE: the seconds of the first "in use (...) after N.N s
 	echo "${s:-999}"
 }
 
-# Cases are functions run by run_case, each on its own fixture ($HOST): a
-# command that fails inside one is reported by the assertions that follow and
-# ends nothing else (bash ignores `set -e` in a function called in a || list),
-# and whatever init a case leaves running is killed before the next one starts.
-run_case() { # run_case FUNCTION
-	"$1" || true
-	for j in $(jobs -p); do
-		kill -KILL "$j" 2>/dev/null || true
-		wait "$j" 2>/dev/null || true
-	done
+# Cases are functions run by run_case: tests/lib.sh's tcase (own subshell, own $TMP), but
+# with `set +e`, since these cases check each step's result with assertions that follow it;
+# whatever init a case leaves running is killed when the case ends.
+_init_case() {
+	set +e
+	atexit 'for j in $(jobs -p); do kill -KILL "$j" 2>/dev/null; wait "$j" 2>/dev/null; done'
+	"$1"
 }
-
-# Whatever happens, no drvkit init outlives the test (a background job left by a failed
-# assertion would keep running on the machine).
-trap 'for j in $(jobs -p); do kill -KILL "$j" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+run_case() { # run_case FUNCTION
+	tcase "$1" _init_case "$1"
+}

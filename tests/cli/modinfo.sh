@@ -2,39 +2,38 @@
 # drvkit modinfo against kmod's modinfo on real modules built from tests/modules,
 # a signed copy, a copy with crafted .modinfo, and broken files.
 . "$(dirname "$0")/../lib.sh"
-set -e
-# t DESC CMD...: one TAP point from CMD's status (safe under set -e)
-t() {
-	local d=$1
-	shift
-	if "$@"; then ok 0 "$d"; else ok 1 "$d"; fi
-}
 
 KMOD_MODINFO=/usr/sbin/modinfo
 need_modules
-cp "$MODS"/dktest_params.ko "$MODS"/dktest_export.ko "$MODS"/dktest_user.ko "$TMP"/
-
-# A signed copy (sign-file from linux-kbuild, a throwaway key).
 SIGN_FILE=$(ls /usr/lib/linux-kbuild-*/scripts/sign-file 2>/dev/null | sort -V | tail -n1)
-openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -subj "/CN=drvkit test" \
-	-newkey rsa:2048 -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
-cp "$TMP/dktest_params.ko" "$TMP/signed.ko"
-"$SIGN_FILE" sha256 "$TMP/key.pem" "$TMP/cert.pem" "$TMP/signed.ko"
-# signed by subject key id (-k): kmod shows no signature fields
-cp "$TMP/dktest_params.ko" "$TMP/signed-keyid.ko"
-"$SIGN_FILE" -k sha256 "$TMP/key.pem" "$TMP/cert.pem" "$TMP/signed-keyid.ko"
-
-# A copy whose .modinfo exercises kmod's corner cases: parmtype without parm, parm
-# without type, a parm without ':', repeated keys, no '=', an empty key, a long key.
-printf 'alias=a1\0parmtype=t1:int\0parm=p1:desc one\0parm=p2\0parmtype=p3:\0parm=p4:\0alias=a2\0noeq\0=emptykey\0k=v=w\0averyveryverylongkeyname=x\0\0\0name=crafted\0parmtype=p4:uint\0' >"$TMP/mi.bin"
-objcopy --update-section .modinfo="$TMP/mi.bin" "$TMP/dktest_params.ko" "$TMP/crafted.ko"
-
 MODULES="dktest_params.ko dktest_export.ko dktest_user.ko signed.ko signed-keyid.ko crafted.ko"
 FIELDS="filename license version description author alias srcversion depends retpoline
 name vermagic parm sig_id signer sig_key sig_hashalgo signature noeq k"
 
-cd "$TMP"
-for m in $MODULES; do
+# The fixture, copied into each case's $TMP (its cwd): the modules, signed and crafted copies.
+case_fixture() {
+	TMP=$FIX
+	cp "$MODS"/dktest_params.ko "$MODS"/dktest_export.ko "$MODS"/dktest_user.ko "$TMP"/
+
+	# A signed copy (sign-file from linux-kbuild, a throwaway key).
+	openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -subj "/CN=drvkit test" \
+		-newkey rsa:2048 -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
+	cp "$TMP/dktest_params.ko" "$TMP/signed.ko"
+	"$SIGN_FILE" sha256 "$TMP/key.pem" "$TMP/cert.pem" "$TMP/signed.ko"
+	# signed by subject key id (-k): kmod shows no signature fields
+	cp "$TMP/dktest_params.ko" "$TMP/signed-keyid.ko"
+	"$SIGN_FILE" -k sha256 "$TMP/key.pem" "$TMP/cert.pem" "$TMP/signed-keyid.ko"
+
+	# A copy whose .modinfo exercises kmod's corner cases: parmtype without parm, parm
+	# without type, a parm without ':', repeated keys, no '=', an empty key, a long key.
+	printf 'alias=a1\0parmtype=t1:int\0parm=p1:desc one\0parm=p2\0parmtype=p3:\0parm=p4:\0alias=a2\0noeq\0=emptykey\0k=v=w\0averyveryverylongkeyname=x\0\0\0name=crafted\0parmtype=p4:uint\0' >"$TMP/mi.bin"
+	objcopy --update-section .modinfo="$TMP/mi.bin" "$TMP/dktest_params.ko" "$TMP/crafted.ko"
+}
+tcase "fixture" case_fixture
+
+case_kmod_equal() { # case_kmod_equal MODULE: text and every -F field equal kmod's
+	local m=$1 f
+	use_fixture
 	"$KMOD_MODINFO" "$m" >kmod.out 2>/dev/null
 	run "$DRVKIT" modinfo "$m"
 	if diff -u kmod.out "$TMP/out" >diff.out; then ok 0 "$m: text output equals kmod's"; else
@@ -51,33 +50,52 @@ for m in $MODULES; do
 			diff -u kmod.out "$TMP/out" | sed 's/^/#   /' || true
 		fi
 	done
+}
+for m in $MODULES; do
+	tcase "$m: equals kmod" case_kmod_equal "$m"
 done
 
-run "$DRVKIT" modinfo crafted.ko
-like "$TMP/err" 'crafted.ko: invalid "parm=p2": missing' "crafted.ko: warns about parm=p2 like kmod"
-run "$DRVKIT" modinfo --json signed-keyid.ko
-t "signed-keyid.ko: JSON signature present, undescribed, with sig_len" python3 -c '
+case_crafted() {
+	use_fixture
+	run "$DRVKIT" modinfo crafted.ko
+	like "$TMP/err" 'crafted.ko: invalid "parm=p2": missing' "crafted.ko: warns about parm=p2 like kmod"
+	run "$DRVKIT" modinfo --json signed-keyid.ko
+	t "signed-keyid.ko: JSON signature present, undescribed, with sig_len" python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))["signature"]
 assert s["sig_len"] > 0 and s["sig_id"] is None and "error" in s, s' "$TMP/out"
+}
+tcase "crafted .modinfo and a key-id signature" case_crafted
 
 # Absolute paths as given, relative ones joined to the cwd (no normalisation).
-for arg in ./dktest_params.ko "$TMP//dktest_params.ko" ../"$(basename "$TMP")"/signed.ko; do
-	"$KMOD_MODINFO" -n "$arg" >kmod.out
-	run "$DRVKIT" modinfo -F filename "$arg"
-	is "$(cat "$TMP/out")" "$(cat kmod.out)" "filename for $arg equals kmod's"
-done
+case_paths() {
+	use_fixture
+	for arg in ./dktest_params.ko "$TMP//dktest_params.ko" ../"$(basename "$TMP")"/signed.ko; do
+		"$KMOD_MODINFO" -n "$arg" >kmod.out
+		run "$DRVKIT" modinfo -F filename "$arg"
+		is "$(cat "$TMP/out")" "$(cat kmod.out)" "filename for $arg equals kmod's"
+	done
+}
+tcase "filename of relative and absolute paths" case_paths
 
 # Several files: each in turn, like kmod.
-"$KMOD_MODINFO" $MODULES >kmod.out 2>/dev/null
-run "$DRVKIT" modinfo $MODULES
-t "several files: output equals kmod's" cmp -s kmod.out "$TMP/out"
+case_several() {
+	use_fixture
+	"$KMOD_MODINFO" $MODULES >kmod.out 2>/dev/null
+	run "$DRVKIT" modinfo $MODULES
+	t "several files: output equals kmod's" cmp -s kmod.out "$TMP/out"
+}
+tcase "several files" case_several
 
 # The checker can fail: a different module's output must differ.
-"$KMOD_MODINFO" dktest_export.ko >kmod.out
-run "$DRVKIT" modinfo dktest_params.ko
-differs() { ! cmp -s "$1" "$2"; }
-t "comparison detects a difference" differs kmod.out "$TMP/out"
+case_differs() {
+	use_fixture
+	"$KMOD_MODINFO" dktest_export.ko >kmod.out
+	run "$DRVKIT" modinfo dktest_params.ko
+	differs() { ! cmp -s "$1" "$2"; }
+	t "comparison detects a difference" differs kmod.out "$TMP/out"
+}
+tcase "the comparison can fail" case_differs
 
 # JSON: parses; versions_count equals __versions size / 64; signature matches kmod.
 versions_count() { # FILE -> number of 64-byte __versions entries per readelf
@@ -86,14 +104,16 @@ versions_count() { # FILE -> number of 64-byte __versions entries per readelf
 		sed -n 's/.*\] __versions *PROGBITS *[0-9a-f]* [0-9a-f]* \([0-9a-f]*\) .*/\1/p')
 	echo $((16#$sz / 64))
 }
-for m in $MODULES; do
-	run "$DRVKIT" modinfo --json "$m"
-	want=$(versions_count "$m")
-	got=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["versions_count"]) if len(d["versions"]) == d["versions_count"] else print("inconsistent")' "$TMP/out" 2>&1)
-	is "$got" "$want" "$m: JSON parses, versions_count = readelf __versions size / 64 ($want)"
-done
-run "$DRVKIT" modinfo --json dktest_params.ko
-t "JSON fields, params, versions of dktest_params.ko" python3 - "$TMP/out" <<'EOF'
+case_json() {
+	use_fixture
+	for m in $MODULES; do
+		run "$DRVKIT" modinfo --json "$m"
+		want=$(versions_count "$m")
+		got=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["versions_count"]) if len(d["versions"]) == d["versions_count"] else print("inconsistent")' "$TMP/out" 2>&1)
+		is "$got" "$want" "$m: JSON parses, versions_count = readelf __versions size / 64 ($want)"
+	done
+	run "$DRVKIT" modinfo --json dktest_params.ko
+	t "JSON fields, params, versions of dktest_params.ko" python3 - "$TMP/out" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["filename"].endswith("/dktest_params.ko"), d["filename"]
@@ -107,18 +127,20 @@ assert d["signature"] is None
 syms = [v["symbol"] for v in d["versions"]]
 assert "module_layout" in syms and "_printk" in syms, syms
 EOF
-run "$DRVKIT" modinfo --json signed.ko
-for f in signer sig_key sig_hashalgo; do
-	want=$("$KMOD_MODINFO" -F "$f" signed.ko)
-	got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["signature"][sys.argv[2]])' "$TMP/out" "$f")
-	is "$got" "$want" "JSON signature.$f equals kmod's"
-done
-want=$("$KMOD_MODINFO" -F signature signed.ko | tr -d '\n\t')
-got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["signature"]["signature"])' "$TMP/out")
-is "$got" "$want" "JSON signature.signature equals kmod's, unwrapped"
-run "$DRVKIT" modinfo --json dktest_params.ko signed.ko
-got=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d), d[1]["signature"]["sig_id"])' "$TMP/out")
-is "$got" "2 PKCS#7" "JSON for two files is an array"
+	run "$DRVKIT" modinfo --json signed.ko
+	for f in signer sig_key sig_hashalgo; do
+		want=$("$KMOD_MODINFO" -F "$f" signed.ko)
+		got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["signature"][sys.argv[2]])' "$TMP/out" "$f")
+		is "$got" "$want" "JSON signature.$f equals kmod's"
+	done
+	want=$("$KMOD_MODINFO" -F signature signed.ko | tr -d '\n\t')
+	got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["signature"]["signature"])' "$TMP/out")
+	is "$got" "$want" "JSON signature.signature equals kmod's, unwrapped"
+	run "$DRVKIT" modinfo --json dktest_params.ko signed.ko
+	got=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d), d[1]["signature"]["sig_id"])' "$TMP/out")
+	is "$got" "2 PKCS#7" "JSON for two files is an array"
+}
+tcase "JSON" case_json
 
 # Bad input: exit code and a message naming the file. Under ASan a crash fails here.
 bad() { # bad FILE WANT_RC REGEX DESC
@@ -128,28 +150,48 @@ bad() { # bad FILE WANT_RC REGEX DESC
 	unlike "$TMP/err" "AddressSanitizer|runtime error" "$4: no sanitizer report"
 	t "$4: nothing on stdout" test ! -s "$TMP/out"
 }
-: >empty.ko
-bad empty.ko 3 "not an ELF file" "empty file"
-echo "hello, I am text" >text.ko
-bad text.ko 3 "not an ELF file" "text file"
-size=$(stat -c %s dktest_params.ko)
-for cut in 4 10 40 63 64 200 1000 $((size / 2)) $((size - 100)) $((size - 1)); do
-	head -c "$cut" dktest_params.ko >"trunc-$cut.ko"
-	bad "trunc-$cut.ko" 3 "not an ELF|truncated|bad" "truncated at $cut bytes"
-done
+case_bad_text() {
+	use_fixture
+	: >empty.ko
+	bad empty.ko 3 "not an ELF file" "empty file"
+	echo "hello, I am text" >text.ko
+	bad text.ko 3 "not an ELF file" "text file"
+}
+tcase "empty and text files" case_bad_text
+case_bad_truncated() {
+	use_fixture
+	size=$(stat -c %s dktest_params.ko)
+	for cut in 4 10 40 63 64 200 1000 $((size / 2)) $((size - 100)) $((size - 1)); do
+		head -c "$cut" dktest_params.ko >"trunc-$cut.ko"
+		bad "trunc-$cut.ko" 3 "not an ELF|truncated|bad" "truncated at $cut bytes"
+	done
+}
+tcase "truncated files" case_bad_truncated
 # 32-bit: EI_CLASS set to ELFCLASS32 in a copy
-cp dktest_params.ko elf32.ko
-printf '\001' | dd of=elf32.ko bs=1 seek=4 conv=notrunc status=none
-bad elf32.ko 3 "32-bit" "32-bit ELF"
+case_bad_elf32() {
+	use_fixture
+	cp dktest_params.ko elf32.ko
+	printf '\001' | dd of=elf32.ko bs=1 seek=4 conv=notrunc status=none
+	bad elf32.ko 3 "32-bit" "32-bit ELF"
+}
+tcase "32-bit ELF" case_bad_elf32
 # an ELF that is not a module: a regular object without .modinfo
-echo 'int x;' >obj.c
-gcc -c obj.c -o obj.ko
-bad obj.ko 3 "no .modinfo" "ELF object without .modinfo"
+case_bad_obj() {
+	use_fixture
+	echo 'int x;' >obj.c
+	gcc -c obj.c -o obj.ko
+	bad obj.ko 3 "no .modinfo" "ELF object without .modinfo"
+}
+tcase "ELF object without .modinfo" case_bad_obj
 # signed, then the signature trailer corrupted (sig_len larger than the file)
-cp signed.ko badsig.ko
-sz=$(stat -c %s badsig.ko)
-printf '\177\377\377\377' | dd of=badsig.ko bs=1 seek=$((sz - 28 - 4)) conv=notrunc status=none
-bad badsig.ko 3 "signature" "corrupt signature trailer"
+case_bad_sig() {
+	use_fixture
+	cp signed.ko badsig.ko
+	sz=$(stat -c %s badsig.ko)
+	printf '\177\377\377\377' | dd of=badsig.ko bs=1 seek=$((sz - 28 - 4)) conv=notrunc status=none
+	bad badsig.ko 3 "signature" "corrupt signature trailer"
+}
+tcase "corrupt signature trailer" case_bad_sig
 # Section headers intact but a section pointing outside the file, and a __versions
 # whose size is not a multiple of 64 (section headers patched in copies).
 patch_shdr() { # IN OUT SECTION offset|size VALUE
@@ -169,22 +211,33 @@ for i in range(shnum):
 open(dst, "wb").write(b)
 EOF
 }
-patch_shdr dktest_params.ko bigsec.ko .modinfo size 0x7fffffff
-bad bigsec.ko 3 "section .modinfo ends at" "section larger than the file"
-patch_shdr dktest_params.ko faroff.ko __versions offset 0x10000000
-bad faroff.ko 3 "section __versions ends at" "section offset outside the file"
-patch_shdr dktest_params.ko vers65.ko __versions size 65
-bad vers65.ko 3 "__versions is 65 bytes" "__versions size not a multiple of 64"
-bad missing.ko 4 "No such file" "missing file"
-mkdir dir.ko
-bad dir.ko 3 "directory" "a directory"
+case_bad_sections() {
+	use_fixture
+	patch_shdr dktest_params.ko bigsec.ko .modinfo size 0x7fffffff
+	bad bigsec.ko 3 "section .modinfo ends at" "section larger than the file"
+	patch_shdr dktest_params.ko faroff.ko __versions offset 0x10000000
+	bad faroff.ko 3 "section __versions ends at" "section offset outside the file"
+	patch_shdr dktest_params.ko vers65.ko __versions size 65
+	bad vers65.ko 3 "__versions is 65 bytes" "__versions size not a multiple of 64"
+}
+tcase "sections outside the file" case_bad_sections
+case_bad_missing() {
+	bad missing.ko 4 "No such file" "missing file"
+	mkdir dir.ko
+	bad dir.ko 3 "directory" "a directory"
+}
+tcase "missing file, directory" case_bad_missing
 
-run "$DRVKIT" modinfo
-is "$rc" 2 "no file: usage error (exit 2)"
-run "$DRVKIT" modinfo --bogus dktest_params.ko
-is "$rc" 2 "unknown option: exit 2"
-run "$DRVKIT" modinfo --help
-is "$rc" 0 "--help: exit 0"
-like "$TMP/out" "Usage: drvkit modinfo" "--help prints usage"
+case_usage() {
+	use_fixture
+	run "$DRVKIT" modinfo
+	is "$rc" 2 "no file: usage error (exit 2)"
+	run "$DRVKIT" modinfo --bogus dktest_params.ko
+	is "$rc" 2 "unknown option: exit 2"
+	run "$DRVKIT" modinfo --help
+	is "$rc" 0 "--help: exit 0"
+	like "$TMP/out" "Usage: drvkit modinfo" "--help prints usage"
+}
+tcase "usage" case_usage
 
 done_testing

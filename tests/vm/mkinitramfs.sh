@@ -8,7 +8,8 @@
 #   --tree          kernel build tree whose modules.builtin* go into /lib/modules/KVER
 #   --add SRC:DEST  copy file or directory SRC to DEST inside (DEST absolute)
 # The image holds busybox-static (/bin/busybox + applet links), tests/vm/guest as /dk and
-# /init, and /lib/modules/KVER indexed with `depmod -b` so libkmod lookups work inside.
+# /init, tests/tap.sh as /dk/tap.sh, and /lib/modules/KVER indexed with `depmod -b` so
+# libkmod lookups work inside.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: mkinitramfs.sh OUTDIR KVER ...}
@@ -77,6 +78,7 @@ depmod -b "$st" "$kver"
 
 # the guest side: /init and /dk
 cp -r "$here/guest" "$st/dk"
+cp "$here/../tap.sh" "$st/dk/tap.sh" # the TAP library the host tests use too
 mv "$st/dk/init" "$st/init"
 chmod +x "$st/init"
 for a in ${adds[@]+"${adds[@]}"}; do

@@ -83,11 +83,17 @@ for g in "${groups[@]}"; do
 	echo "# boot $name ($kind kernel, $scen${extra:+, $extra}): ${secs}s, log $log"
 	bad=0
 	while IFS= read -r line; do
-		case "$line" in
-		"DKVM: ok - "*) tap 0 "${line#DKVM: ok - }" ;;
-		"DKVM: not ok - "*) tap 1 "${line#DKVM: not ok - }"; bad=1 ;;
-		"DKVM: #"*) echo "#${line#DKVM: #}" ;;
-		esac
+		# the guest numbers per scenario (tests/tap.sh), /init's own lines are unnumbered
+		if [[ $line =~ ^DKVM:\ (not\ )?ok(\ [0-9]+)?\ -\ (.*)$ ]]; then
+			if [ -n "${BASH_REMATCH[1]}" ]; then
+				tap 1 "${BASH_REMATCH[3]}"
+				bad=1
+			else
+				tap 0 "${BASH_REMATCH[3]}"
+			fi
+		elif [[ $line == "DKVM: #"* ]]; then
+			echo "#${line#DKVM: #}"
+		fi
 	done < <(grep -a '^DKVM: ' "$log" 2>/dev/null)
 	tap "$ended" "boot $name reached its end marker"
 	if [ "$ended" -ne 0 ] || [ "$bad" -ne 0 ]; then

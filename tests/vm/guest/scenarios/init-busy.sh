@@ -19,7 +19,7 @@ check "dktest_export still loaded (held)" loaded dktest_export
 "$DRVKIT" status >"$TMP/status.out" 2>&1
 like "$TMP/status.out" "dktest_export.*loaded" "status after the failed stop still reports dktest_export loaded (state kept for the next start)"
 diag "left loaded: $(awk '/^dktest_/{printf "%s ", $1}' /proc/modules)"
-[ "$_fail" -eq 0 ] || diag_file "$TMP/init.out" 30
+all_passed || diag_file "$TMP/init.out" 30
 cleanup_modules
 
 # Same with a 60 s grace period: a second SIGTERM skips the waits.
@@ -35,5 +35,5 @@ stop_wait "$pid" 10
 check "grace 60 s: a second SIGTERM ends it within 3 s ($waited tenths)" test "$waited" -le 30
 check "grace 60 s: exit non-zero (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 137
 like "$TERMLOG" "dktest_user" "grace 60 s: termination log names the holder"
-[ "$_fail" -eq 0 ] || diag_file "$TMP/init2.out" 20
+all_passed || diag_file "$TMP/init2.out" 20
 cleanup_modules

@@ -25,5 +25,5 @@ stop_wait "$pid" 20
 is "$rc" 0 "drvkit init exits 0 after SIGTERM"
 check "ready file (seen before) removed" test "$seen" -eq 0 -a ! -e "$READY"
 check "all test modules unloaded (all were loaded before)" test "$seen" -eq 0 -a -z "$(grep ^dktest_ /proc/modules)"
-[ "$_fail" -eq 0 ] || diag_file "$TMP/init.out" 30
+all_passed || diag_file "$TMP/init.out" 30
 cleanup_modules

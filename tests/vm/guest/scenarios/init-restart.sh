@@ -26,5 +26,5 @@ kill -TERM "$pid"
 stop_wait "$pid" 20
 is "$rc" 0 "second instance exits 0 on SIGTERM"
 check "it unloads the set its predecessor loaded" test "$inits" -eq 1 -a -z "$(grep ^dktest_ /proc/modules)"
-[ "$_fail" -eq 0 ] || diag_file "$TMP/init2.out" 30
+all_passed || diag_file "$TMP/init2.out" 30
 cleanup_modules

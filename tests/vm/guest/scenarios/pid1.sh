@@ -17,5 +17,5 @@ if [ -n "$pid" ]; then kill -TERM "$pid"; else kill -TERM "$upid"; fi
 stop_wait "$upid" 20
 is "$rc" 0 "drvkit as PID 1 exits 0 on SIGTERM (signalfd works for a namespace init)"
 check "all test modules unloaded" test "$seen" -eq 0 -a -z "$(grep ^dktest_ /proc/modules)"
-[ "$_fail" -eq 0 ] || diag_file "$TMP/init.out" 30
+all_passed || diag_file "$TMP/init.out" 30
 cleanup_modules

@@ -18,6 +18,6 @@ is "$rc" 0 "drvkit init exits 0 after SIGTERM"
 check "component modules unloaded (were loaded)" test "$removed" -eq 0 -a -z "$(grep ^dktest_ /proc/modules)"
 check "ib_core (removed before) restored (restore: true)" test "$removed" -eq 0 -a -n "$(grep '^ib_core ' /proc/modules)"
 check "ib_uverbs (removed before) restored too" test "$removed" -eq 0 -a -n "$(grep '^ib_uverbs ' /proc/modules)"
-[ "$_fail" -eq 0 ] || diag_file "$TMP/init.out" 30
+all_passed || diag_file "$TMP/init.out" 30
 modprobe -r ib_uverbs ib_core 2>/dev/null
 cleanup_modules

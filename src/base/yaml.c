@@ -56,24 +56,42 @@ static void yaml_event_deletep(yaml_event_t **e)
 		yaml_event_delete(*e);
 }
 
-_printf_format_(5, 6) static int fail_at(struct dk_error **err, const char *name,
-					 size_t line, size_t col, const char *fmt, ...)
+/* The one place a YAML error is worded: "FILE:LINE:COL: [KEY: ]message", "line L column
+ * C: ..." without a file name, or "FILE: [KEY: ]message" without a position (line 0). */
+static int vfail(struct dk_error **err, const char *name, size_t line, size_t col,
+		 const char *key, const char *fmt, va_list ap)
 {
+	bool has_key = key && *key;
+	const char *msg;
 	struct strbuf b;
-	va_list ap;
 	int r;
 
 	strbuf_init(&b);
-	va_start(ap, fmt);
 	strbuf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	if (name)
-		r = dk_error_set(err, EBADMSG, "%s:%zu:%zu: %s", name, line, col,
-				 b.oom ? "out of memory" : b.s);
+	msg = b.oom ? "out of memory" : b.s;
+	if (line && name)
+		r = dk_error_set(err, EBADMSG, "%s:%zu:%zu: %s%s%s", name, line, col,
+				 has_key ? key : "", has_key ? ": " : "", msg);
+	else if (line)
+		r = dk_error_set(err, EBADMSG, "line %zu column %zu: %s%s%s", line, col,
+				 has_key ? key : "", has_key ? ": " : "", msg);
 	else
-		r = dk_error_set(err, EBADMSG, "line %zu column %zu: %s", line, col,
-				 b.oom ? "out of memory" : b.s);
+		r = dk_error_set(err, EBADMSG, "%s%s%s%s%s", name ? name : "",
+				 name ? ": " : "", has_key ? key : "",
+				 has_key ? ": " : "", msg);
 	strbuf_release(&b);
+	return r;
+}
+
+_printf_format_(5, 6) static int fail_at(struct dk_error **err, const char *name,
+					 size_t line, size_t col, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vfail(err, name, line, col, NULL, fmt, ap);
+	va_end(ap);
 	return r;
 }
 
@@ -565,24 +583,12 @@ char *dk_yaml_subindex(const char *parent, size_t i)
 int dk_yaml_fail(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
 		 const char *fmt, ...)
 {
-	bool has_key = key && *key;
-	struct strbuf b;
 	va_list ap;
 	int r;
 
-	strbuf_init(&b);
 	va_start(ap, fmt);
-	strbuf_vprintf(&b, fmt, ap);
+	r = vfail(w->err, w->file, n ? n->line : 0, n ? n->column : 0, key, fmt, ap);
 	va_end(ap);
-	if (n)
-		r = fail_at(w->err, w->file, n->line, n->column, "%s%s%s",
-			    has_key ? key : "", has_key ? ": " : "",
-			    b.oom ? "out of memory" : b.s);
-	else
-		r = dk_error_set(w->err, EBADMSG, "%s%s%s%s%s", w->file ? w->file : "",
-				 w->file ? ": " : "", has_key ? key : "",
-				 has_key ? ": " : "", b.oom ? "out of memory" : b.s);
-	strbuf_release(&b);
 	return r;
 }
 

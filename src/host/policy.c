@@ -337,32 +337,30 @@ void dk_kernel_policy_release(struct dk_kernel_policy *p)
 
 /* --- rendering -------------------------------------------------------------- */
 
+/* The yes/no/unknown answers share one wording (detect's text and JSON). */
+static const char *answer_str(bool yes, bool no)
+{
+	return yes ? "yes" : no ? "no" : "unknown";
+}
+
 const char *dk_sig_enforce_str(enum dk_sig_enforce v)
 {
-	return v == DK_SIG_ENFORCE_YES	? "yes"
-	       : v == DK_SIG_ENFORCE_NO ? "no"
-					: "unknown";
+	return answer_str(v == DK_SIG_ENFORCE_YES, v == DK_SIG_ENFORCE_NO);
 }
 
 const char *dk_secure_boot_str(enum dk_secure_boot v)
 {
-	return v == DK_SECURE_BOOT_YES	? "yes"
-	       : v == DK_SECURE_BOOT_NO ? "no"
-					: "unknown";
+	return answer_str(v == DK_SECURE_BOOT_YES, v == DK_SECURE_BOOT_NO);
 }
 
 const char *dk_module_unload_str(enum dk_module_unload v)
 {
-	return v == DK_MODULE_UNLOAD_YES  ? "yes"
-	       : v == DK_MODULE_UNLOAD_NO ? "no"
-					  : "unknown";
+	return answer_str(v == DK_MODULE_UNLOAD_YES, v == DK_MODULE_UNLOAD_NO);
 }
 
 const char *dk_modversions_str(enum dk_modversions v)
 {
-	return v == DK_MODVERSIONS_YES	? "yes"
-	       : v == DK_MODVERSIONS_NO ? "no"
-					: "unknown";
+	return answer_str(v == DK_MODVERSIONS_YES, v == DK_MODVERSIONS_NO);
 }
 
 const char *dk_lockdown_str(enum dk_lockdown v)

@@ -87,29 +87,24 @@ void dk_plan_release(struct dk_plan *plan)
 _printf_format_(4, 5) static int plan_add(struct dk_plan *p, enum dk_plan_verb verb,
 					  const char *module, const char *fmt, ...)
 {
+	_cleanup_free_ char *detail = NULL;
 	struct dk_plan_step *ns;
-	struct strbuf b;
 	va_list ap;
 
-	strbuf_init(&b);
 	va_start(ap, fmt);
-	strbuf_vprintf(&b, fmt, ap);
+	detail = dk_strdup_vprintf(fmt, ap);
 	va_end(ap);
 	dk_info("%s: %-8s %s: %s", PHASE(PLAN), dk_plan_verb_str(verb), module,
-		b.oom ? "" : b.s);
-	if (!p) {
-		strbuf_release(&b);
+		detail ? detail : "");
+	if (!p)
 		return 0;
-	}
 	ns = realloc(p->steps, (p->n_steps + 1) * sizeof(*ns));
-	if (!ns) {
-		strbuf_release(&b);
+	if (!ns)
 		return -ENOMEM;
-	}
 	p->steps = ns;
 	ns[p->n_steps].verb = verb;
 	ns[p->n_steps].module = strdup(module);
-	ns[p->n_steps].detail = strbuf_steal(&b);
+	ns[p->n_steps].detail = TAKE_PTR(detail);
 	p->n_steps++;
 	if (!ns[p->n_steps - 1].module || !ns[p->n_steps - 1].detail)
 		return -ENOMEM;

@@ -186,22 +186,33 @@ static int write_module(const char *path, const char *output, const struct dk_mo
 	return 0;
 }
 
+/* Maps path as it is and finds where its signature starts: 1 when signed, 0 when not. */
+static int open_module(const char *path, struct dk_modfile **f, const void **data,
+		       size_t *module_len, struct dk_error **err)
+{
+	size_t len;
+	int r;
+
+	r = dk_modfile_open_raw(path, f, err);
+	if (r < 0)
+		return r;
+	*data = dk_modfile_data(*f, &len);
+	r = dk_unsign_buffer(*data, len, module_len, err);
+	return r < 0 ? dk_error_wrap(err, "%s", path) : r;
+}
+
 int dk_sign_file(const struct dk_signer *s, const char *path, const char *output,
 		 unsigned flags, struct dk_error **err)
 {
 	_cleanup_modfile_ struct dk_modfile *f = NULL;
 	_cleanup_free_ unsigned char *tail = NULL;
-	size_t len, module_len, tail_len = 0;
+	size_t module_len, tail_len = 0;
 	const void *data;
 	int r;
 
-	r = dk_modfile_open_raw(path, &f, err);
+	r = open_module(path, &f, &data, &module_len, err);
 	if (r < 0)
 		return r;
-	data = dk_modfile_data(f, &len);
-	r = dk_unsign_buffer(data, len, &module_len, err);
-	if (r < 0)
-		return dk_error_wrap(err, "%s", path);
 	if (r > 0 && !(flags & DK_SIGN_RESIGN))
 		return dk_error_set(err, EEXIST,
 				    "%s: already signed (use --resign to replace the "
@@ -220,17 +231,13 @@ int dk_unsign_file(const char *path, const char *output, bool *was_signed,
 		   struct dk_error **err)
 {
 	_cleanup_modfile_ struct dk_modfile *f = NULL;
-	size_t len, module_len;
+	size_t module_len;
 	const void *data;
 	int r;
 
-	r = dk_modfile_open_raw(path, &f, err);
+	r = open_module(path, &f, &data, &module_len, err);
 	if (r < 0)
 		return r;
-	data = dk_modfile_data(f, &len);
-	r = dk_unsign_buffer(data, len, &module_len, err);
-	if (r < 0)
-		return dk_error_wrap(err, "%s", path);
 	*was_signed = r > 0;
 	if (r == 0 && !output)
 		return 0; /* nothing to do: leave the file alone */

@@ -99,16 +99,24 @@ const char *strbuf_str(const struct strbuf *b)
 	return b->s ? b->s : "";
 }
 
-char *dk_strdup_printf(const char *fmt, ...)
+char *dk_strdup_vprintf(const char *fmt, va_list ap)
 {
 	struct strbuf b;
-	va_list ap;
 
 	strbuf_init(&b);
-	va_start(ap, fmt);
 	strbuf_vprintf(&b, fmt, ap);
-	va_end(ap);
 	return strbuf_steal(&b);
+}
+
+char *dk_strdup_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = dk_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	return s;
 }
 
 int dk_hexval(char c)

@@ -27,6 +27,7 @@ char *strbuf_steal(struct strbuf *b);
 const char *strbuf_str(const struct strbuf *b);
 /* malloc'd formatted string, NULL on OOM (asprintf without the int dance). */
 char *dk_strdup_printf(const char *fmt, ...) _printf_format_(1, 2);
+char *dk_strdup_vprintf(const char *fmt, va_list ap) _printf_format_(1, 0);
 /* Value of a hex digit, -1 when c is not one. */
 int dk_hexval(char c);
 

@@ -6,7 +6,6 @@
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
-#include "kmod/order.h"
 #include "init/phase.h"
 #include "init/plan.h"
 
@@ -111,46 +110,6 @@ static struct dk_plan_mod *find_mod(const struct dk_plan_facts *f,
 	return NULL;
 }
 
-/* The file compared with what is loaded under its name (srcversion, else
- * version); *why says how. */
-static enum dk_match match(const struct dk_modstate *st, const struct dk_modfile *f,
-			   char **why)
-{
-	enum dk_match res;
-	struct strbuf b;
-
-	strbuf_init(&b);
-	if (!st) {
-		res = DK_MATCH_ABSENT;
-		strbuf_puts(&b, "not loaded");
-	} else if (st->state == DK_LOADED_BUILTIN) {
-		res = DK_MATCH_BUILTIN;
-		strbuf_puts(&b, "built into the kernel");
-	} else if (f->srcversion && st->srcversion) {
-		res = streq(f->srcversion, st->srcversion) ? DK_MATCH_SAME
-							   : DK_MATCH_DIFFERENT;
-		if (res == DK_MATCH_SAME)
-			strbuf_printf(&b, "loaded with the same srcversion %s",
-				      st->srcversion);
-		else
-			strbuf_printf(&b, "loaded with srcversion %s, the file has %s",
-				      st->srcversion, f->srcversion);
-	} else if (f->version && st->version) {
-		res = streq(f->version, st->version) ? DK_MATCH_SAME : DK_MATCH_DIFFERENT;
-		if (res == DK_MATCH_SAME)
-			strbuf_printf(&b, "loaded with the same version %s", st->version);
-		else
-			strbuf_printf(&b, "loaded with version %s, the file has %s",
-				      st->version, f->version);
-	} else {
-		res = DK_MATCH_DIFFERENT;
-		strbuf_puts(&b, "loaded, but neither srcversion nor version can be "
-				"compared");
-	}
-	*why = strbuf_steal(&b);
-	return res;
-}
-
 static bool external_available(void *userdata, const char *dep)
 {
 	const struct dk_plan_facts *f = userdata;
@@ -164,13 +123,12 @@ static int order_mods(const struct dk_plan_facts *f, struct dk_plan_decisions *d
 {
 	const struct dk_config *cfg = f->cfg;
 	size_t n = f->n_files, k = 0;
-	_cleanup_free_ struct dk_order_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
 	_cleanup_free_ size_t *order = calloc(n ? n : 1, sizeof(*order));
 	_cleanup_free_ struct dk_plan_mod *byfile = calloc(n ? n : 1, sizeof(*byfile));
 	int r;
 
 	d->mods = calloc(n ? n : 1, sizeof(*d->mods));
-	if (!nodes || !order || !byfile || !d->mods)
+	if (!order || !byfile || !d->mods)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	for (size_t c = 0; c < cfg->n_components; c++)
 		for (size_t j = 0; j < cfg->components[c].n_modules; j++, k++) {
@@ -184,12 +142,7 @@ static int order_mods(const struct dk_plan_facts *f, struct dk_plan_decisions *d
 		return dk_error_set(err, EINVAL,
 				    "%s: %zu module files for %zu modules in %s", PLAN, n,
 				    k, cfg->path);
-	for (size_t i = 0; i < n; i++) {
-		nodes[i].name = f->files[i]->name;
-		nodes[i].deps = (const char *const *)f->files[i]->depends;
-		nodes[i].n_deps = f->files[i]->n_depends;
-	}
-	r = dk_order_resolve(nodes, n, external_available, (void *)f, order, err);
+	r = dk_modfiles_order(f->files, n, external_available, (void *)f, order, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", PLAN);
 	for (size_t i = 0; i < n; i++)
@@ -204,7 +157,7 @@ static int decide_mod(const struct dk_plan_facts *f, struct dk_plan_mod *pm,
 	const struct dk_modfile *file = f->files[pm->file];
 	bool prev = f->prev && dk_state_find_module(f->prev, file->name);
 
-	switch (match(loaded(f, file->name), file, &pm->why)) {
+	switch (dk_modstate_match(loaded(f, file->name), file, &pm->why)) {
 	case DK_MATCH_ABSENT:
 		pm->act = DK_PLAN_ACT_LOAD;
 		break;
@@ -240,12 +193,9 @@ static int decide_mod(const struct dk_plan_facts *f, struct dk_plan_mod *pm,
 	return 0;
 }
 
-/* Every holder is in the set being removed: nothing outside orders it. */
-static bool holder_outside(void *userdata, const char *dep)
+static const struct dk_modstate *snapshot_state(void *userdata, const char *name)
 {
-	(void)userdata;
-	(void)dep;
-	return true;
+	return loaded(userdata, name);
 }
 
 /* Orders loaded modules for removal, users (holders) first; holders outside
@@ -253,46 +203,14 @@ static bool holder_outside(void *userdata, const char *dep)
 static int removal_order(const struct dk_plan_facts *f, const char **want, size_t n_want,
 			 const char ***out, size_t *n_out, struct dk_error **err)
 {
-	_cleanup_free_ const char **set = NULL;
-	_cleanup_free_ struct dk_order_node *nodes = NULL;
-	_cleanup_free_ size_t *order = NULL;
-	size_t ns = 0;
+	int r = dk_removal_order(want, n_want, true, snapshot_state, (void *)f, out,
+				 n_out);
 
-	for (size_t i = 0; i < n_want; i++)
-		if (!contains(set, ns, want[i]) && push(&set, &ns, want[i]) < 0)
-			return dk_error_set(err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < ns; i++) {
-		const struct dk_modstate *st = loaded(f, set[i]);
-
-		for (size_t h = 0; st && h < st->n_holders; h++)
-			if (!contains(set, ns, st->holders[h]) &&
-			    push(&set, &ns, st->holders[h]) < 0)
-				return dk_error_set(err, ENOMEM, "out of memory");
-	}
-	nodes = calloc(ns ? ns : 1, sizeof(*nodes));
-	order = calloc(ns ? ns : 1, sizeof(*order));
-	if (!nodes || !order)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	/* A module "depends" on its holders here. */
-	for (size_t i = 0; i < ns; i++) {
-		const struct dk_modstate *st = loaded(f, set[i]);
-
-		nodes[i].name = set[i];
-		nodes[i].deps = st ? (const char *const *)st->holders : NULL;
-		nodes[i].n_deps = st ? st->n_holders : 0;
-	}
-	if (dk_order_resolve(nodes, ns, holder_outside, NULL, order, NULL) < 0)
+	if (r == -ELOOP)
 		return dk_error_set(
 			err, ELOOP,
 			"%s: order modules for unloading: holders form a cycle", PLAN);
-	for (size_t i = 0; i < ns; i++) {
-		const struct dk_modstate *st = loaded(f, set[order[i]]);
-
-		if (st && st->state != DK_LOADED_BUILTIN &&
-		    push(out, n_out, set[order[i]]) < 0)
-			return dk_error_set(err, ENOMEM, "out of memory");
-	}
-	return 0;
+	return r < 0 ? dk_error_set(err, -r, "out of memory") : 0;
 }
 
 /* Replaced modules (unless ours is what is loaded) and other builds of ours. */

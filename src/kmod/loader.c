@@ -48,14 +48,6 @@ static int strv_push(char ***v, size_t *n, const char *s)
 	return 0;
 }
 
-static bool strv_contains(char *const *v, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (streq(v[i], s))
-			return true;
-	return false;
-}
-
 /* ---- context ---- */
 
 /* libkmod's messages go through our one sink; its errors are mostly repeated
@@ -157,46 +149,57 @@ int dk_module_state(const struct dk_modctx *m, const char *name, struct dk_modst
 	return dk_modstate_read(m->sysfs, name, st);
 }
 
-enum dk_match dk_module_match(const struct dk_modctx *m, const struct dk_modfile *f,
-			      char **why)
+enum dk_match dk_modstate_match(const struct dk_modstate *st, const struct dk_modfile *f,
+				char **why)
 {
-	struct dk_modstate st;
 	enum dk_match res;
 	struct strbuf b;
 
 	strbuf_init(&b);
-	if (dk_module_state(m, f->name, &st) < 0 || st.state == DK_LOADED_NO) {
+	if (!st || st->state == DK_LOADED_NO) {
 		res = DK_MATCH_ABSENT;
 		strbuf_puts(&b, "not loaded");
-	} else if (st.state == DK_LOADED_BUILTIN) {
+	} else if (st->state == DK_LOADED_BUILTIN) {
 		res = DK_MATCH_BUILTIN;
 		strbuf_puts(&b, "built into the kernel");
-	} else if (f->srcversion && st.srcversion) {
-		res = streq(f->srcversion, st.srcversion) ? DK_MATCH_SAME
-							  : DK_MATCH_DIFFERENT;
+	} else if (f->srcversion && st->srcversion) {
+		res = streq(f->srcversion, st->srcversion) ? DK_MATCH_SAME
+							   : DK_MATCH_DIFFERENT;
 		if (res == DK_MATCH_SAME)
 			strbuf_printf(&b, "loaded with the same srcversion %s",
-				      st.srcversion);
+				      st->srcversion);
 		else
 			strbuf_printf(&b, "loaded with srcversion %s, the file has %s",
-				      st.srcversion, f->srcversion);
-	} else if (f->version && st.version) {
-		res = streq(f->version, st.version) ? DK_MATCH_SAME : DK_MATCH_DIFFERENT;
+				      st->srcversion, f->srcversion);
+	} else if (f->version && st->version) {
+		res = streq(f->version, st->version) ? DK_MATCH_SAME : DK_MATCH_DIFFERENT;
 		if (res == DK_MATCH_SAME)
-			strbuf_printf(&b, "loaded with the same version %s", st.version);
+			strbuf_printf(&b, "loaded with the same version %s", st->version);
 		else
 			strbuf_printf(&b, "loaded with version %s, the file has %s",
-				      st.version, f->version);
+				      st->version, f->version);
 	} else {
 		res = DK_MATCH_DIFFERENT;
 		strbuf_puts(&b, "loaded, but neither srcversion nor version can be "
 				"compared");
 	}
-	dk_modstate_release(&st);
 	if (why)
 		*why = strbuf_steal(&b);
 	else
 		strbuf_release(&b);
+	return res;
+}
+
+enum dk_match dk_module_match(const struct dk_modctx *m, const struct dk_modfile *f,
+			      char **why)
+{
+	struct dk_modstate st;
+	enum dk_match res;
+	bool read = dk_module_state(m, f->name, &st) == 0;
+
+	res = dk_modstate_match(read ? &st : NULL, f, why);
+	if (read)
+		dk_modstate_release(&st);
 	return res;
 }
 
@@ -217,8 +220,9 @@ static bool external_available(void *userdata, const char *dep)
 	return dk_module_available(userdata, dep);
 }
 
-int dk_module_order(struct dk_modctx *m, struct dk_modfile *const *files, size_t n,
-		    size_t *order, struct dk_error **err)
+int dk_modfiles_order(struct dk_modfile *const *files, size_t n,
+		      dk_order_external_fn external, void *userdata, size_t *order,
+		      struct dk_error **err)
 {
 	_cleanup_free_ struct dk_order_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
 
@@ -229,7 +233,13 @@ int dk_module_order(struct dk_modctx *m, struct dk_modfile *const *files, size_t
 		nodes[i].deps = (const char *const *)files[i]->depends;
 		nodes[i].n_deps = files[i]->n_depends;
 	}
-	return dk_order_resolve(nodes, n, external_available, m, order, err);
+	return dk_order_resolve(nodes, n, external, userdata, order, err);
+}
+
+int dk_module_order(struct dk_modctx *m, struct dk_modfile *const *files, size_t n,
+		    size_t *order, struct dk_error **err)
+{
+	return dk_modfiles_order(files, n, external_available, m, order, err);
 }
 
 /* ---- insert ---- */
@@ -502,85 +512,155 @@ static bool holder_outside(void *userdata, const char *dep)
 	return true;
 }
 
+static bool in_set(const char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(v[i], s))
+			return true;
+	return false;
+}
+
+static int set_add(const char ***v, size_t *n, const char *s)
+{
+	const char **nv;
+
+	if (in_set(*v, *n, s))
+		return 0;
+	nv = reallocarray(*v, *n + 1, sizeof(**v));
+	if (!nv)
+		return -ENOMEM;
+	nv[(*n)++] = s;
+	*v = nv;
+	return 0;
+}
+
+int dk_removal_order(const char *const *names, size_t n, bool with_users,
+		     dk_modstate_fn lookup, void *userdata, const char ***out,
+		     size_t *n_out)
+{
+	_cleanup_free_ const char **set = NULL;
+	_cleanup_free_ struct dk_order_node *nodes = NULL;
+	_cleanup_free_ size_t *order = NULL;
+	size_t ns = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	for (size_t i = 0; i < n; i++)
+		if (set_add(&set, &ns, names[i]) < 0)
+			return -ENOMEM;
+	for (size_t i = 0; with_users && i < ns; i++) {
+		const struct dk_modstate *st = lookup(userdata, set[i]);
+
+		for (size_t h = 0; st && h < st->n_holders; h++)
+			if (set_add(&set, &ns, st->holders[h]) < 0)
+				return -ENOMEM;
+	}
+	nodes = calloc(ns ? ns : 1, sizeof(*nodes));
+	order = calloc(ns ? ns : 1, sizeof(*order));
+	if (!nodes || !order)
+		return -ENOMEM;
+	/* Users (holders) first: a module "depends" on its holders here. */
+	for (size_t i = 0; i < ns; i++) {
+		const struct dk_modstate *st = lookup(userdata, set[i]);
+
+		nodes[i].name = set[i];
+		nodes[i].deps = st ? (const char *const *)st->holders : NULL;
+		nodes[i].n_deps = st ? st->n_holders : 0;
+	}
+	if (dk_order_resolve(nodes, ns, holder_outside, NULL, order, NULL) < 0)
+		return -ELOOP;
+	for (size_t i = 0; i < ns; i++) {
+		const struct dk_modstate *st = lookup(userdata, set[order[i]]);
+
+		if (!st || st->state == DK_LOADED_NO || st->state == DK_LOADED_BUILTIN)
+			continue;
+		if (set_add(out, n_out, set[order[i]]) < 0) {
+			free(*out);
+			*out = NULL;
+			*n_out = 0;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* sysfs states read on demand for dk_removal_order(), kept until the names are copied. */
+struct state_cache {
+	const struct dk_modctx *m;
+	struct dk_modstate **states;
+	char **names;
+	size_t n;
+	int err;
+};
+
+static const struct dk_modstate *cached_state(void *userdata, const char *name)
+{
+	struct state_cache *c = userdata;
+	struct dk_modstate *st, **ns;
+	char **nn;
+	int r;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (streq(c->names[i], name))
+			return c->states[i];
+	st = calloc(1, sizeof(*st));
+	ns = reallocarray(c->states, c->n + 1, sizeof(*ns));
+	if (ns)
+		c->states = ns;
+	nn = reallocarray(c->names, c->n + 1, sizeof(*nn));
+	if (nn)
+		c->names = nn;
+	if (!st || !ns || !nn || !(c->names[c->n] = strdup(name))) {
+		free(st);
+		c->err = -ENOMEM;
+		return NULL;
+	}
+	r = dk_module_state(c->m, name, st);
+	if (r < 0 && !c->err)
+		c->err = r;
+	c->states[c->n++] = st;
+	return st;
+}
+
+static void state_cache_release(struct state_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		dk_modstate_release(c->states[i]);
+		free(c->states[i]);
+		free(c->names[i]);
+	}
+	free(c->states);
+	free(c->names);
+}
+
 int dk_module_removal_order(const struct dk_modctx *m, char *const *names, size_t n,
 			    bool with_users, char ***out, size_t *n_out,
 			    struct dk_error **err)
 {
-	char **set = NULL;
-	struct dk_modstate *states = NULL;
-	struct dk_order_node *nodes = NULL;
-	size_t *order = NULL;
-	size_t ns = 0, n_states = 0;
-	int r = 0;
+	_cleanup_(state_cache_release) struct state_cache c = {.m = m};
+	_cleanup_free_ const char **order = NULL;
+	size_t n_order = 0;
+	int r;
 
 	*out = NULL;
 	*n_out = 0;
-	/* The set: given names that are loaded, plus (with_users) their holders. */
-	for (size_t i = 0; i < n && r >= 0; i++)
-		if (!strv_contains(set, ns, names[i]) &&
-		    strv_push(&set, &ns, names[i]) < 0)
-			r = -ENOMEM;
-	for (size_t i = 0; i < ns && r >= 0; i++) {
-		struct dk_modstate *ns2 = realloc(states, (i + 1) * sizeof(*states));
-
-		if (!ns2) {
-			r = -ENOMEM;
-			break;
+	r = dk_removal_order((const char *const *)names, n, with_users, cached_state, &c,
+			     &order, &n_order);
+	if (r == 0 && c.err < 0)
+		r = c.err;
+	if (r == -ELOOP)
+		return dk_error_set(err, ELOOP,
+				    "order modules for unloading: holders form a cycle");
+	if (r < 0)
+		return dk_error_set(err, -r,
+				    "order modules for unloading: read %s/module: %s",
+				    m->sysfs, strerror(-r));
+	for (size_t i = 0; i < n_order; i++)
+		if (strv_push(out, n_out, order[i]) < 0) {
+			dk_names_free(*out, *n_out);
+			*out = NULL;
+			*n_out = 0;
+			return dk_error_set(err, ENOMEM, "out of memory");
 		}
-		states = ns2;
-		r = dk_module_state(m, set[i], &states[i]);
-		n_states = i + 1;
-		if (r < 0)
-			break;
-		if (!with_users)
-			continue;
-		for (size_t h = 0; h < states[i].n_holders && r >= 0; h++)
-			if (!strv_contains(set, ns, states[i].holders[h]))
-				r = strv_push(&set, &ns, states[i].holders[h]);
-	}
-	if (r >= 0) {
-		nodes = calloc(ns ? ns : 1, sizeof(*nodes));
-		order = calloc(ns ? ns : 1, sizeof(*order));
-		if (!nodes || !order)
-			r = -ENOMEM;
-	}
-	if (r < 0) {
-		r = dk_error_set(err, -r,
-				 "order modules for unloading: read %s/module: %s",
-				 m->sysfs, strerror(-r));
-	} else {
-		/* Users (holders) first: a module "depends" on its holders here. */
-		for (size_t i = 0; i < ns; i++) {
-			nodes[i].name = set[i];
-			nodes[i].deps = (const char *const *)states[i].holders;
-			nodes[i].n_deps = states[i].n_holders;
-		}
-		r = dk_order_resolve(nodes, ns, holder_outside, NULL, order, NULL);
-		if (r < 0) {
-			r = dk_error_set(err, -r,
-					 "order modules for unloading: holders "
-					 "form a cycle");
-		}
-	}
-	for (size_t i = 0; i < ns && r >= 0; i++) {
-		size_t k = order[i];
-
-		if (states[k].state == DK_LOADED_NO ||
-		    states[k].state == DK_LOADED_BUILTIN)
-			continue;
-		if (strv_push(out, n_out, set[k]) < 0)
-			r = dk_error_set(err, ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < n_states; i++)
-		dk_modstate_release(&states[i]);
-	free(states);
-	free(nodes);
-	free(order);
-	dk_names_free(set, ns);
-	if (r < 0) {
-		dk_names_free(*out, *n_out);
-		*out = NULL;
-		*n_out = 0;
-	}
-	return r < 0 ? r : 0;
+	return 0;
 }

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "host/modules.h" /* struct dk_modstate */
 #include "kmod/modfile.h"
+#include "kmod/order.h"
 
 struct kmod_ctx;
 
@@ -50,13 +51,23 @@ enum dk_match {
 	DK_MATCH_BUILTIN,   /* built into the kernel */
 };
 
-/* Compares a file with what is loaded; *why (may be NULL) says how. */
+/* Compares a file with a module state read before (NULL: not loaded): srcversion,
+ * else version; *why (may be NULL) says how. Pure: the planner calls it on its
+ * snapshot. */
+enum dk_match dk_modstate_match(const struct dk_modstate *st, const struct dk_modfile *f,
+				char **why);
+/* dk_modstate_match() of what sysfs shows now. */
 enum dk_match dk_module_match(const struct dk_modctx *m, const struct dk_modfile *f,
 			      char **why);
 
 /* Whether name is loaded, built in, or known to the host module tree. */
 bool dk_module_available(struct dk_modctx *m, const char *name);
 
+/* Orders files by depends= (dk_order_resolve); external says whether a
+ * dependency outside the set is available. Pure: the planner calls it. */
+int dk_modfiles_order(struct dk_modfile *const *files, size_t n,
+		      dk_order_external_fn external, void *userdata, size_t *order,
+		      struct dk_error **err) _must_check_;
 /* Orders files by depends= (see dk_order_resolve); dependencies outside the set
  * must be available on the host. */
 int dk_module_order(struct dk_modctx *m, struct dk_modfile *const *files, size_t n,
@@ -88,6 +99,15 @@ int dk_module_remove(struct dk_modctx *m, const char *name,
 		     const struct dk_remove_opts *opts,
 		     struct dk_error **err) _must_check_;
 
+/* A module's state by name (NULL: not loaded), for dk_removal_order(). */
+typedef const struct dk_modstate *(*dk_modstate_fn)(void *userdata, const char *name);
+/* Orders modules for removal, users (holders) first: names plus, with with_users,
+ * their holders recursively; modules not loaded or built in are left out. Pure:
+ * states come from lookup, and *out (free() the array) borrows the names from
+ * names and the states' holders. 0, -ENOMEM, or -ELOOP (holders form a cycle). */
+int dk_removal_order(const char *const *names, size_t n, bool with_users,
+		     dk_modstate_fn lookup, void *userdata, const char ***out,
+		     size_t *n_out) _must_check_;
 /* Orders loaded modules for removal, users first, using holders. With
  * with_users, holders outside names are added (recursively). *out holds
  * strdup'ed names; modules not loaded are left out. */

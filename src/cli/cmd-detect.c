@@ -65,6 +65,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		.shared = DK_CLI_HOST_ROOT | DK_CLI_SYSFS | DK_CLI_PROCFS |
 			  DK_CLI_KERNEL | DK_CLI_JSON,
 		.help = help,
+		.no_operands = true,
 		.ctx = ctx,
 	};
 	struct json_writer *w;
@@ -73,8 +74,6 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 
 	if (!dk_cli_parse(&cli, NULL, argc, argv))
 		return cli.exit;
-	if (optind < argc)
-		return dk_usage_error("detect", "unexpected argument '%s'", argv[optind]);
 	if (!ctx->host_root[0] || (ctx->sysfs && !ctx->sysfs[0]) ||
 	    (ctx->procfs && !ctx->procfs[0]) || (ctx->kernel && !ctx->kernel[0]))
 		return dk_usage_error("detect", "empty option value");

@@ -152,6 +152,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		.shared = DK_CLI_KERNEL | DK_CLI_HOST_ROOT | DK_CLI_JSON | DK_CLI_CACHE |
 			  DK_CLI_SHORT,
 		.help = help,
+		.no_operands = true,
 		.ctx = ctx,
 		.fetch = &fo,
 	};
@@ -161,9 +162,6 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 
 	if (!dk_cli_parse(&cli, opts, argc, argv))
 		return cli.exit;
-	if (optind != argc)
-		return dk_usage_error("headers", "unexpected argument '%s'",
-				      argv[optind]);
 	kver = ctx->kernel;
 	n_packages = package.n;
 	if (!!outdir != (n_packages > 0))

@@ -42,7 +42,11 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		{},
 	};
 	_cleanup_cli_ struct dk_cli cli = {
-		.name = "init", .shared = DK_CLI_SYSFS, .help = help, .ctx = ctx};
+		.name = "init",
+		.shared = DK_CLI_SYSFS,
+		.help = help,
+		.ctx = ctx,
+	};
 	int r;
 
 	if (!dk_cli_parse(&cli, opts, argc, argv))

@@ -74,14 +74,13 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		.name = "load",
 		.shared = DK_CLI_HOST_ROOT | DK_CLI_SYSFS | DK_CLI_KERNEL,
 		.help = help,
+		.need_operand = "give at least one FILE.ko or DIR",
 		.ctx = ctx,
 	};
 	int r;
 
 	if (!dk_cli_parse(&cli, opts, argc, argv))
 		return cli.exit;
-	if (optind >= argc)
-		return dk_usage_error("load", "give at least one FILE.ko or DIR");
 	r = dk_modctx_new(ctx, &m, err);
 	if (r < 0)
 		return r;

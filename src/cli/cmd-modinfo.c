@@ -53,6 +53,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		.name = "modinfo",
 		.shared = DK_CLI_JSON,
 		.help = help,
+		.need_operand = "no module file given",
 		.bad_option = "bad option",
 		.ctx = ctx,
 	};
@@ -63,8 +64,6 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	if (!dk_cli_parse(&cli, opts, argc, argv))
 		return cli.exit;
 	n = argc - optind;
-	if (n <= 0)
-		return dk_usage_error("modinfo", "no module file given");
 	if (cli.out.json && field)
 		return dk_usage_error("modinfo", "-F and --json cannot be combined");
 	/* open everything first: a bad file fails the command before any output */

@@ -108,6 +108,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		.name = "status",
 		.shared = DK_CLI_JSON | DK_CLI_HOST_ROOT | DK_CLI_SYSFS,
 		.help = help,
+		.no_operands = true,
 		.ctx = ctx,
 	};
 	bool all;
@@ -115,8 +116,6 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 
 	if (!dk_cli_parse(&cli, opts, argc, argv))
 		return cli.exit;
-	if (optind < argc)
-		return dk_usage_error("status", "unexpected argument '%s'", argv[optind]);
 	path = dk_path_join(state_dir, "state.json");
 	if (!path)
 		return dk_error_set(err, ENOMEM, "out of memory");

@@ -24,15 +24,18 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_STRING('o', "output", &output),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {.name = "unsign", .help = help, .ctx = ctx};
+	_cleanup_cli_ struct dk_cli cli = {
+		.name = "unsign",
+		.help = help,
+		.ctx = ctx,
+		.need_operand = "no module given",
+	};
 	int code = DK_EXIT_OK;
 	size_t n;
 
 	if (!dk_cli_parse(&cli, opts, argc, argv))
 		return cli.exit;
 	n = (size_t)(argc - optind);
-	if (n == 0)
-		return dk_usage_error("unsign", "no module given");
 	if (output && n > 1)
 		return dk_usage_error("unsign", "-o takes a single input module");
 	for (int i = optind; i < argc; i++) {

@@ -89,7 +89,11 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		{},
 	};
 	_cleanup_cli_ struct dk_cli cli = {
-		.name = "verify", .shared = DK_CLI_JSON, .help = help, .ctx = ctx};
+		.name = "verify",
+		.shared = DK_CLI_JSON,
+		.help = help,
+		.ctx = ctx,
+	};
 	struct json_writer *w;
 	int r, code = DK_EXIT_OK;
 

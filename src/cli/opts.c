@@ -348,7 +348,14 @@ bool dk_cli_parse(struct dk_cli *cli, const struct dk_cli_opt *opts, int argc,
 			return false;
 		}
 	}
-	return true;
+	if (cli->need_operand && optind >= argc)
+		cli->exit = dk_usage_error(cli->name, "%s", cli->need_operand);
+	else if (cli->no_operands && optind < argc)
+		cli->exit = dk_usage_error(cli->name, "unexpected argument '%s'",
+					   argv[optind]);
+	else
+		return true;
+	return false;
 }
 
 void dk_cli_release(struct dk_cli *cli)

@@ -95,10 +95,14 @@ struct dk_cli_opt {
 /* One command line: what the command says about itself, and what the shared options
  * fill in. Release with dk_cli_release (_cleanup_cli_). */
 struct dk_cli {
-	const char *name;	     /* the command, for "drvkit NAME: ..." */
-	unsigned shared;	     /* DK_CLI_* groups it takes */
-	void (*help)(void);	     /* prints its --help (-h) */
-	const char *bad_option;	     /* usage message after getopt's; "unknown option" */
+	const char *name;	/* the command, for "drvkit NAME: ..." */
+	unsigned shared;	/* DK_CLI_* groups it takes */
+	void (*help)(void);	/* prints its --help (-h) */
+	const char *bad_option; /* usage message after getopt's; "unknown option" */
+	/* Operands checked right after the options: need_operand is the usage error
+	 * when none is given; with no_operands one is "unexpected argument". */
+	const char *need_operand;
+	bool no_operands;
 	struct dk_ctx *ctx;	     /* host options */
 	struct dk_fetch_opts *fetch; /* DK_CLI_CACHE, DK_CLI_DOWNLOAD */
 	bool fetch_given;	     /* one of those was given */
@@ -107,9 +111,9 @@ struct dk_cli {
 };
 
 /* Parses argv (argv[0] the command) with getopt_long over the command's own options
- * and its shared ones, and -h/--help. Returns true to go on, with optind at the first
- * operand; false when the command is done with cli->exit: help shown (0) or a usage
- * error printed (DK_EXIT_USAGE). */
+ * and its shared ones, and -h/--help, then checks the operands. Returns true to go on,
+ * with optind at the first operand; false when the command is done with cli->exit:
+ * help shown (0) or a usage error printed (DK_EXIT_USAGE). */
 bool dk_cli_parse(struct dk_cli *cli, const struct dk_cli_opt *opts, int argc,
 		  char *argv[]) _must_check_;
 

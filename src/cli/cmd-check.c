@@ -170,12 +170,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		{},
 	};
 	_cleanup_cli_ struct dk_cli cli = {
-		.name = "check",
-		.shared = DK_CLI_KERNEL | DK_CLI_HOST_ROOT | DK_CLI_JSON | DK_CLI_SHORT,
-		.help = help,
-		.bad_option = "bad option",
-		.ctx = ctx,
-	};
+		"check", DK_CLI_KERNEL | DK_CLI_HOST_ROOT | DK_CLI_JSON | DK_CLI_SHORT,
+		help, ctx, .bad_option = "bad option"};
 
 	if (!dk_cli_parse(&cli, opts, argc, argv))
 		return cli.exit;

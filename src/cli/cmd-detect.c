@@ -60,14 +60,11 @@ static void help(void)
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	_cleanup_cli_ struct dk_cli cli = {
-		.name = "detect",
-		.shared = DK_CLI_HOST_ROOT | DK_CLI_SYSFS | DK_CLI_PROCFS |
-			  DK_CLI_KERNEL | DK_CLI_JSON,
-		.help = help,
-		.no_operands = true,
-		.ctx = ctx,
-	};
+	_cleanup_cli_ struct dk_cli cli = {"detect",
+					   DK_CLI_HOST_ROOT | DK_CLI_SYSFS |
+						   DK_CLI_PROCFS | DK_CLI_KERNEL |
+						   DK_CLI_JSON,
+					   help, ctx, .no_operands = true};
 	struct json_writer *w;
 	struct dk_detect d;
 	int r;

@@ -177,13 +177,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_STRING(0, "sha256", &sha256),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {
-		.name = "extract",
-		.shared = DK_CLI_CACHE | DK_CLI_DOWNLOAD,
-		.help = help,
-		.ctx = ctx,
-		.fetch = &fo,
-	};
+	_cleanup_cli_ struct dk_cli cli = {"extract", DK_CLI_CACHE | DK_CLI_DOWNLOAD,
+					   help, ctx, .fetch = &fo};
 	int r;
 
 	if (!dk_cli_parse(&cli, opts, argc, argv))

@@ -98,13 +98,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_INT("no-progress", &o.progress, 2),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {
-		.name = "fetch",
-		.shared = DK_CLI_CACHE | DK_CLI_DOWNLOAD,
-		.help = help,
-		.ctx = ctx,
-		.fetch = &o,
-	};
+	_cleanup_cli_ struct dk_cli cli = {"fetch", DK_CLI_CACHE | DK_CLI_DOWNLOAD, help,
+					   ctx, .fetch = &o};
 	size_t nurl;
 	int r;
 

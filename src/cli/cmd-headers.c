@@ -147,15 +147,14 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_LIST('p', "package", &package),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {
-		.name = "headers",
-		.shared = DK_CLI_KERNEL | DK_CLI_HOST_ROOT | DK_CLI_JSON | DK_CLI_CACHE |
-			  DK_CLI_SHORT,
-		.help = help,
-		.no_operands = true,
-		.ctx = ctx,
-		.fetch = &fo,
-	};
+	_cleanup_cli_ struct dk_cli cli = {"headers",
+					   DK_CLI_KERNEL | DK_CLI_HOST_ROOT |
+						   DK_CLI_JSON | DK_CLI_CACHE |
+						   DK_CLI_SHORT,
+					   help,
+					   ctx,
+					   .no_operands = true,
+					   .fetch = &fo};
 	struct json_writer *w;
 	struct utsname u;
 	int r;

@@ -41,12 +41,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_BOOL('n', "dry-run", &dry_run),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {
-		.name = "init",
-		.shared = DK_CLI_SYSFS,
-		.help = help,
-		.ctx = ctx,
-	};
+	_cleanup_cli_ struct dk_cli cli = {"init", DK_CLI_SYSFS, help, ctx};
 	int r;
 
 	if (!dk_cli_parse(&cli, opts, argc, argv))

@@ -71,12 +71,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		{},
 	};
 	_cleanup_cli_ struct dk_cli cli = {
-		.name = "load",
-		.shared = DK_CLI_HOST_ROOT | DK_CLI_SYSFS | DK_CLI_KERNEL,
-		.help = help,
-		.need_operand = "give at least one FILE.ko or DIR",
-		.ctx = ctx,
-	};
+		"load", DK_CLI_HOST_ROOT | DK_CLI_SYSFS | DK_CLI_KERNEL, help, ctx,
+		.need_operand = "give at least one FILE.ko or DIR"};
 	int r;
 
 	if (!dk_cli_parse(&cli, opts, argc, argv))

@@ -49,14 +49,12 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_STRING('F', "field", &field),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {
-		.name = "modinfo",
-		.shared = DK_CLI_JSON,
-		.help = help,
-		.need_operand = "no module file given",
-		.bad_option = "bad option",
-		.ctx = ctx,
-	};
+	_cleanup_cli_ struct dk_cli cli = {"modinfo",
+					   DK_CLI_JSON,
+					   help,
+					   ctx,
+					   .need_operand = "no module file given",
+					   .bad_option = "bad option"};
 	struct dk_module **mods = NULL;
 	struct json_writer *w;
 	int n, r = 0;

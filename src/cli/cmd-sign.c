@@ -61,12 +61,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_STRING('o', "output", &output),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {
-		.name = "sign",
-		.shared = DK_CLI_JOBS | DK_CLI_SHORT,
-		.help = help,
-		.ctx = ctx,
-	};
+	_cleanup_cli_ struct dk_cli cli = {"sign", DK_CLI_JOBS | DK_CLI_SHORT, help, ctx};
 	int r, code = -1;
 	size_t n, failed;
 

@@ -104,13 +104,9 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_STRING(0, "state-dir", &state_dir),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {
-		.name = "status",
-		.shared = DK_CLI_JSON | DK_CLI_HOST_ROOT | DK_CLI_SYSFS,
-		.help = help,
-		.no_operands = true,
-		.ctx = ctx,
-	};
+	_cleanup_cli_ struct dk_cli cli = {"status",
+					   DK_CLI_JSON | DK_CLI_HOST_ROOT | DK_CLI_SYSFS,
+					   help, ctx, .no_operands = true};
 	bool all;
 	int r;
 

@@ -24,12 +24,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_STRING('o', "output", &output),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {
-		.name = "unsign",
-		.help = help,
-		.ctx = ctx,
-		.need_operand = "no module given",
-	};
+	_cleanup_cli_ struct dk_cli cli = {"unsign", 0, help, ctx,
+					   .need_operand = "no module given"};
 	int code = DK_EXIT_OK;
 	size_t n;
 

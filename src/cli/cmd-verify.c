@@ -88,12 +88,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_STRING(0, "cert", &cert_path),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {
-		.name = "verify",
-		.shared = DK_CLI_JSON,
-		.help = help,
-		.ctx = ctx,
-	};
+	_cleanup_cli_ struct dk_cli cli = {"verify", DK_CLI_JSON, help, ctx};
 	struct json_writer *w;
 	int r, code = DK_EXIT_OK;
 

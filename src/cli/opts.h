@@ -92,18 +92,19 @@ struct dk_cli_opt {
 		.call = (fn)                                                         \
 	}
 
-/* One command line: what the command says about itself, and what the shared options
- * fill in. Release with dk_cli_release (_cleanup_cli_). */
+/* One command line: what the command says about itself (name, shared, help, ctx come
+ * first, for short initialisers), and what the shared options fill in. Release with
+ * dk_cli_release (_cleanup_cli_). */
 struct dk_cli {
 	const char *name;	/* the command, for "drvkit NAME: ..." */
 	unsigned shared;	/* DK_CLI_* groups it takes */
 	void (*help)(void);	/* prints its --help (-h) */
+	struct dk_ctx *ctx;	/* host options */
 	const char *bad_option; /* usage message after getopt's; "unknown option" */
 	/* Operands checked right after the options: need_operand is the usage error
 	 * when none is given; with no_operands one is "unexpected argument". */
 	const char *need_operand;
 	bool no_operands;
-	struct dk_ctx *ctx;	     /* host options */
 	struct dk_fetch_opts *fetch; /* DK_CLI_CACHE, DK_CLI_DOWNLOAD */
 	bool fetch_given;	     /* one of those was given */
 	struct dk_output out;	     /* --json, and the document */

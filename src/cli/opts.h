@@ -25,7 +25,7 @@ enum {
 	DK_CLI_SHORT = 1 << 8,	   /* also -k (--kernel) and -j (--jobs) */
 };
 
-/* Their --help lines of DK_CLI_CACHE | DK_CLI_DOWNLOAD. */
+/* The --help lines of the DK_CLI_CACHE and DK_CLI_DOWNLOAD options. */
 extern const char dk_cli_fetch_help[];
 
 struct dk_cli;
@@ -42,7 +42,8 @@ enum dk_cli_type {
 	DK_CLI_SHARED, /* not an option: the shared ones go here, not after the own */
 };
 
-/* The values of a repeatable option: v has room for max and a NULL after them. */
+/* The values of a repeatable option: v has room for max (and one more, zeroed, where
+ * the caller needs them NULL-terminated). */
 struct dk_cli_list {
 	const char **v;
 	size_t n, max;

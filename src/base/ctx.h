@@ -13,7 +13,6 @@ struct dk_ctx {
 	const char
 		*procfs; /* default /proc: in a container with hostPID it is the host's */
 	const char *kernel; /* override of uname -r */
-	bool json;	    /* render results as JSON */
 	int jobs;	    /* parallelism for batch operations (0 = cores) */
 };
 

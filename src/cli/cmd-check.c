@@ -43,64 +43,59 @@ static void help(void)
 	       "3 bad module or headers file, 4 headers or module not found.\n");
 }
 
-static void print_json(const struct dk_kernel *k, const struct dk_check_result *res,
-		       size_t n, bool all_fit)
+static void print_json(struct json_writer *w, const struct dk_kernel *k,
+		       const struct dk_check_result *res, size_t n, bool all_fit)
 {
-	struct json_writer w;
-
-	json_init(&w, true);
-	json_begin_object(&w);
-	json_key(&w, "kernel");
-	json_begin_object(&w);
-	json_kv_string(&w, "release", k->release);
-	json_kv_string(&w, "headers", k->headers);
-	json_kv_string(&w, "vermagic", k->vermagic);
-	json_kv_bool(&w, "modversions", k->modversions);
-	json_kv_int(&w, "exports", (int64_t)dk_symvers_count(k->symvers));
-	json_end_object(&w);
-	json_kv_bool(&w, "fits", all_fit);
-	json_key(&w, "modules");
-	json_begin_array(&w);
+	json_begin_object(w);
+	json_key(w, "kernel");
+	json_begin_object(w);
+	json_kv_string(w, "release", k->release);
+	json_kv_string(w, "headers", k->headers);
+	json_kv_string(w, "vermagic", k->vermagic);
+	json_kv_bool(w, "modversions", k->modversions);
+	json_kv_int(w, "exports", (int64_t)dk_symvers_count(k->symvers));
+	json_end_object(w);
+	json_kv_bool(w, "fits", all_fit);
+	json_key(w, "modules");
+	json_begin_array(w);
 	for (size_t i = 0; i < n; i++) {
-		json_begin_object(&w);
-		json_kv_string(&w, "filename", dk_modfile_path(res[i].mod));
-		json_kv_string(&w, "name", dk_modfile_name(res[i].mod));
-		json_kv_string(&w, "vermagic",
+		json_begin_object(w);
+		json_kv_string(w, "filename", dk_modfile_path(res[i].mod));
+		json_kv_string(w, "name", dk_modfile_name(res[i].mod));
+		json_kv_string(w, "vermagic",
 			       dk_modfile_modinfo_get(res[i].mod, "vermagic"));
-		json_kv_bool(&w, "fits", res[i].fits);
+		json_kv_bool(w, "fits", res[i].fits);
 		for (int fatal = 1; fatal >= 0; fatal--) {
-			json_key(&w, fatal ? "problems" : "notes");
-			json_begin_array(&w);
+			json_key(w, fatal ? "problems" : "notes");
+			json_begin_array(w);
 			for (size_t j = 0; j < res[i].n_issues; j++) {
 				const struct dk_check_issue *is = &res[i].issues[j];
 				char crc[32];
 
 				if (is->fatal != (fatal == 1))
 					continue;
-				json_begin_object(&w);
-				json_kv_string(&w, "kind", dk_issue_kind_name(is->kind));
+				json_begin_object(w);
+				json_kv_string(w, "kind", dk_issue_kind_name(is->kind));
 				if (is->symbol)
-					json_kv_string(&w, "symbol", is->symbol);
+					json_kv_string(w, "symbol", is->symbol);
 				if (is->kind == DK_ISSUE_CRC) {
 					snprintf(crc, sizeof(crc), "0x%08llx",
 						 (unsigned long long)is->module_crc);
-					json_kv_string(&w, "module_crc", crc);
+					json_kv_string(w, "module_crc", crc);
 					snprintf(crc, sizeof(crc), "0x%08x",
 						 is->kernel_crc);
-					json_kv_string(&w, "kernel_crc", crc);
-					json_kv_string(&w, "provider", is->provider);
+					json_kv_string(w, "kernel_crc", crc);
+					json_kv_string(w, "provider", is->provider);
 				}
-				json_kv_string(&w, "message", is->message);
-				json_end_object(&w);
+				json_kv_string(w, "message", is->message);
+				json_end_object(w);
 			}
-			json_end_array(&w);
+			json_end_array(w);
 		}
-		json_end_object(&w);
+		json_end_object(w);
 	}
-	json_end_array(&w);
-	json_end_object(&w);
-	printf("%s\n", json_str(&w));
-	json_release(&w);
+	json_end_array(w);
+	json_end_object(w);
 }
 
 static void print_text(const struct dk_kernel *k, const struct dk_check_result *res,
@@ -122,8 +117,8 @@ static void print_text(const struct dk_kernel *k, const struct dk_check_result *
 	}
 }
 
-static int check(struct dk_ctx *ctx, const char *kver, const char *headers, bool json,
-		 char **files, size_t n, struct dk_error **err)
+static int check(struct dk_ctx *ctx, const char *kver, const char *headers,
+		 struct dk_output *out, char **files, size_t n, struct dk_error **err)
 {
 	_cleanup_kernel_ struct dk_kernel *k = NULL;
 	_cleanup_free_ char *found = NULL;
@@ -151,11 +146,15 @@ static int check(struct dk_ctx *ctx, const char *kver, const char *headers, bool
 	if (r >= 0) {
 		for (size_t i = 0; i < n; i++)
 			all_fit = all_fit && res[i].fits;
-		if (json)
-			print_json(k, res, n, all_fit);
+		struct json_writer *w = dk_output_begin(out);
+
+		if (w)
+			print_json(w, k, res, n, all_fit);
 		else
 			print_text(k, res, n);
-		r = all_fit ? DK_EXIT_OK : DK_EXIT_FAILURE;
+		r = dk_output_end(out, err);
+		if (r >= 0)
+			r = all_fit ? DK_EXIT_OK : DK_EXIT_FAILURE;
 	}
 	dk_check_results_free(res, n);
 	for (size_t i = 0; i < n; i++)
@@ -165,46 +164,24 @@ static int check(struct dk_ctx *ctx, const char *kver, const char *headers, bool
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	static const struct option opts[] = {
-		{"kernel", required_argument, NULL, 'k'},
-		{"headers", required_argument, NULL, 'H'},
-		{"host-root", required_argument, NULL, 'R'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
+	const char *headers = NULL;
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_STRING(0, "headers", &headers),
 		{},
 	};
-	const char *kver = NULL, *headers = NULL;
-	bool json = ctx->json;
-	int c;
+	_cleanup_cli_ struct dk_cli cli = {
+		"check", DK_CLI_KERNEL | DK_CLI_HOST_ROOT | DK_CLI_JSON | DK_CLI_SHORT,
+		help, ctx, .bad_option = "bad option"};
 
-	while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			kver = optarg;
-			break;
-		case 'H':
-			headers = optarg;
-			break;
-		case 'R':
-			ctx->host_root = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			return dk_usage_error("check", "bad option");
-		}
-	}
-	if (!kver == !headers)
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
+	if (!ctx->kernel == !headers)
 		return dk_usage_error("check", "give exactly one of --kernel KVER and "
 					       "--headers DIR");
 	if (optind >= argc)
 		return dk_usage_error("check", "no module file given");
-	return check(ctx, kver, headers, json, argv + optind, (size_t)(argc - optind),
-		     err);
+	return check(ctx, ctx->kernel, headers, &cli.out, argv + optind,
+		     (size_t)(argc - optind), err);
 }
 
 const struct dk_cmd dk_cmd_check = {"check", "will these modules load into that kernel?",

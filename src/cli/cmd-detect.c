@@ -60,34 +60,17 @@ static void help(void)
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	static const struct option opts[] = {
-		DK_OPTION_HOST_ROOT,
-		DK_OPTION_SYSFS,
-		DK_OPTION_PROCFS,
-		DK_OPTION_KERNEL,
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
+	_cleanup_cli_ struct dk_cli cli = {"detect",
+					   DK_CLI_HOST_ROOT | DK_CLI_SYSFS |
+						   DK_CLI_PROCFS | DK_CLI_KERNEL |
+						   DK_CLI_JSON,
+					   help, ctx, .no_operands = true};
+	struct json_writer *w;
 	struct dk_detect d;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			ctx->json = true;
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			if (dk_cli_host_option(ctx, c, optarg))
-				break;
-			return dk_usage_error("detect", "unknown option");
-		}
-	}
-	if (optind < argc)
-		return dk_usage_error("detect", "unexpected argument '%s'", argv[optind]);
+	if (!dk_cli_parse(&cli, NULL, argc, argv))
+		return cli.exit;
 	if (!ctx->host_root[0] || (ctx->sysfs && !ctx->sysfs[0]) ||
 	    (ctx->procfs && !ctx->procfs[0]) || (ctx->kernel && !ctx->kernel[0]))
 		return dk_usage_error("detect", "empty option value");
@@ -97,14 +80,14 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		dk_detect_free(&d);
 		return r;
 	}
-	if (ctx->json)
-		r = dk_detect_render_json(stdout, &d);
+	w = dk_output_begin(&cli.out);
+	if (w)
+		dk_detect_render_json(w, &d);
 	else
 		dk_detect_render_text(stdout, &d);
 	dk_detect_free(&d);
-	if (r < 0)
-		return dk_error_set(err, -r, "render JSON");
-	return DK_EXIT_OK;
+	r = dk_output_end(&cli.out, err);
+	return r < 0 ? r : DK_EXIT_OK;
 }
 
 const struct dk_cmd dk_cmd_detect = {"detect",

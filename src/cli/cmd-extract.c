@@ -13,7 +13,6 @@
 #include "get/archive.h"
 #include "get/fetch-extract.h"
 #include "cli/cli.h"
-#include "cli/fetch-opts.h"
 
 #define MAX_GLOBS 64
 
@@ -55,7 +54,7 @@ static void help(void)
 	       "Exit codes: 0 ok, 1 failure (e.g. no space), 2 usage, 3 archive refused\n"
 	       "(hostile entry, limit exceeded, damaged) or checksum mismatch, 4 not\n"
 	       "found (HTTP 404), 5 permission denied (HTTP 401/403).\n",
-	       dk_fetch_options_help);
+	       dk_cli_fetch_help);
 }
 
 static int read_stdin(void *userdata, const void **buf, size_t *len,
@@ -74,134 +73,125 @@ static int read_stdin(void *userdata, const void **buf, size_t *len,
 	return 0;
 }
 
-static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
+/* --strip N */
+static int parse_strip(struct dk_cli *cli, const struct dk_cli_opt *opt, const char *arg)
 {
-	enum {
-		OPT_STRIP = 256,
-		OPT_MEMBER,
-		OPT_NESTED,
-		OPT_INNER,
-		OPT_MAXSIZE,
-		OPT_MAXENT,
-		OPT_REWRITE,
-		OPT_NESTED_MEMBER,
-		OPT_SHA,
-	};
-	static const struct option opts[] = {
-		{"directory", required_argument, NULL, 'C'},
-		{"strip", required_argument, NULL, OPT_STRIP},
-		{"strip-components", required_argument, NULL, OPT_STRIP},
-		{"member", required_argument, NULL, OPT_MEMBER},
-		{"nested", no_argument, NULL, OPT_NESTED},
-		{"inner-member", required_argument, NULL, OPT_INNER},
-		{"max-size", required_argument, NULL, OPT_MAXSIZE},
-		{"max-entries", required_argument, NULL, OPT_MAXENT},
-		{"rewrite-absolute-symlinks", no_argument, NULL, OPT_REWRITE},
-		{"nested-member", required_argument, NULL, OPT_NESTED_MEMBER},
-		{"sha256", required_argument, NULL, OPT_SHA},
-		DK_FETCH_OPTIONS,
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
-	const char *members[MAX_GLOBS + 1] = {0}, *inner[MAX_GLOBS + 1] = {0};
-	const char *outer[MAX_GLOBS + 1] = {0};
-	struct dk_archive_opts o = {0};
-	struct dk_fetch_opts fo = {0};
-	const char *sha256 = NULL;
-	size_t n_outer = 0;
-	struct dk_archive_stats stats = {0};
-	const char *dir = ".";
-	size_t n_members = 0, n_inner = 0;
-	bool nested = false, download_opts = false, remote;
-	const char *src;
 	uint64_t v;
-	int c, r;
 
-	while ((c = getopt_long(argc, argv, "C:h", opts, NULL)) != -1) {
-		r = dk_cli_fetch_option(&fo, "extract", c, optarg);
-		if (r < 0)
-			return DK_EXIT_USAGE;
-		if (r > 0) {
-			download_opts = true;
-			continue;
-		}
-		switch (c) {
-		case 'C':
-			dir = optarg;
-			break;
-		case OPT_STRIP:
-			if (dk_cli_parse_u64(optarg, false, 1024, &v) < 0)
-				return dk_usage_error("extract", "bad --strip '%s'",
-						      optarg);
-			o.strip = (unsigned)v;
-			break;
-		case OPT_MEMBER:
-		case OPT_INNER:
-			if ((c == OPT_MEMBER ? n_members : n_inner) >= MAX_GLOBS)
-				return dk_usage_error("extract", "too many globs");
-			if (c == OPT_MEMBER)
-				members[n_members++] = optarg;
-			else
-				inner[n_inner++] = optarg;
-			break;
-		case OPT_NESTED:
-			nested = true;
-			break;
-		case OPT_NESTED_MEMBER:
-			if (n_outer >= MAX_GLOBS)
-				return dk_usage_error("extract", "too many globs");
-			outer[n_outer++] = optarg;
-			break;
-		case OPT_SHA:
-			sha256 = optarg;
-			break;
-		case OPT_MAXSIZE:
-			if (dk_cli_parse_u64(optarg, true, UINT64_MAX, &o.max_size) < 0 ||
-			    o.max_size == 0)
-				return dk_usage_error("extract", "bad --max-size '%s'",
-						      optarg);
-			break;
-		case OPT_MAXENT:
-			if (dk_cli_parse_u64(optarg, false, UINT64_MAX, &o.max_entries) <
-				    0 ||
-			    o.max_entries == 0)
-				return dk_usage_error("extract", "bad --max-entries '%s'",
-						      optarg);
-			break;
-		case OPT_REWRITE:
-			o.flags |= DK_ARCHIVE_REWRITE_ABS_SYMLINKS;
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			return dk_usage_error("extract", "unknown option");
-		}
-	}
-	if (optind + 1 != argc)
-		return dk_usage_error("extract", "expected one ARCHIVE argument");
-	if (nested && n_members == 0)
+	if (dk_cli_parse_u64(arg, false, 1024, &v) < 0)
+		return dk_usage_error("extract", "bad --strip '%s'", arg);
+	*(unsigned *)opt->value = (unsigned)v;
+	return 0;
+}
+
+/* --max-size BYTES (opt->n: with suffixes) and --max-entries N: above 0 */
+static int parse_limit(struct dk_cli *cli, const struct dk_cli_opt *opt, const char *arg)
+{
+	uint64_t *v = opt->value;
+
+	if (dk_cli_parse_u64(arg, opt->n, UINT64_MAX, v) < 0 || *v == 0)
+		return dk_usage_error("extract", "bad --%s '%s'", opt->name, arg);
+	return 0;
+}
+
+/* The archive's globs: with --nested, --member selects the inner archives and
+ * --inner-member inside them; else --member selects and --nested-member names
+ * inner archives. Returns 0 or a usage error. */
+static int set_globs(struct dk_archive_opts *o, bool nested, struct dk_cli_list *members,
+		     struct dk_cli_list *inner, struct dk_cli_list *outer)
+{
+	if (nested && members->n == 0)
 		return dk_usage_error("extract",
 				      "--nested needs --member GLOB (the inner "
 				      "archives)");
-	if (!nested && n_inner > 0)
+	if (!nested && inner->n > 0)
 		return dk_usage_error("extract", "--inner-member needs --nested");
-	if (nested && n_outer > 0)
+	if (nested && outer->n > 0)
 		return dk_usage_error("extract",
 				      "--nested-member and --nested do not mix");
 	if (nested) {
-		o.nested_members = members;
-		o.members = inner;
+		o->nested_members = members->v;
+		o->members = inner->v;
 	} else {
-		o.nested_members = n_outer ? outer : NULL;
-		o.members = members;
+		o->nested_members = outer->n ? outer->v : NULL;
+		o->members = members->v;
 	}
+	return 0;
+}
 
+/* Extracts src (a file, "-" for stdin, or with sha256 a download) into dir. */
+static int extract(const struct dk_cli *cli, const char *src, const char *sha256,
+		   const char *dir, const struct dk_archive_opts *o,
+		   struct dk_error **err)
+{
+	struct dk_archive_stats stats = {0};
+	int r;
+
+	if (sha256) {
+		r = dk_fetch_extract(cli->fetch, src, sha256, dir, o, &stats, err);
+	} else if (streq(src, "-")) {
+		_cleanup_free_ char *buf = malloc(64 * 1024);
+
+		if (!buf)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		r = dk_archive_extract_stream("stdin", read_stdin, buf, dir, o, &stats,
+					      err);
+	} else {
+		r = dk_archive_extract_file(src, dir, o, &stats, err);
+	}
+	if (r < 0)
+		return r;
+	dk_info("extracted %" PRIu64 " entries, %" PRIu64 " bytes into %s", stats.entries,
+		stats.bytes, dir);
+	return DK_EXIT_OK;
+}
+
+static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
+{
+	static const char too_many[] = "too many globs";
+	const char *members_v[MAX_GLOBS + 1] = {0}, *inner_v[MAX_GLOBS + 1] = {0};
+	const char *outer_v[MAX_GLOBS + 1] = {0};
+	struct dk_cli_list members = {members_v, 0, MAX_GLOBS, too_many};
+	struct dk_cli_list inner = {inner_v, 0, MAX_GLOBS, too_many};
+	struct dk_cli_list outer = {outer_v, 0, MAX_GLOBS, too_many};
+	struct dk_archive_opts o = {0};
+	struct dk_fetch_opts fo = {0};
+	const char *sha256 = NULL, *dir = ".", *src;
+	bool nested = false;
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_STRING('C', "directory", &dir),
+		DK_CLI_OPT_CALL(0, "strip", parse_strip, &o.strip),
+		DK_CLI_OPT_CALL(0, "strip-components", parse_strip, &o.strip),
+		DK_CLI_OPT_LIST(0, "member", &members),
+		DK_CLI_OPT_BOOL(0, "nested", &nested),
+		DK_CLI_OPT_LIST(0, "inner-member", &inner),
+		{.name = "max-size",
+		 .type = DK_CLI_CALL,
+		 .value = &o.max_size,
+		 .n = 1,
+		 .call = parse_limit},
+		DK_CLI_OPT_CALL(0, "max-entries", parse_limit, &o.max_entries),
+		DK_CLI_OPT_BITS("rewrite-absolute-symlinks", &o.flags,
+				DK_ARCHIVE_REWRITE_ABS_SYMLINKS),
+		DK_CLI_OPT_LIST(0, "nested-member", &outer),
+		DK_CLI_OPT_STRING(0, "sha256", &sha256),
+		{},
+	};
+	_cleanup_cli_ struct dk_cli cli = {"extract", DK_CLI_CACHE | DK_CLI_DOWNLOAD,
+					   help, ctx, .fetch = &fo};
+	int r;
+
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
+	if (optind + 1 != argc)
+		return dk_usage_error("extract", "expected one ARCHIVE argument");
+	r = set_globs(&o, nested, &members, &inner, &outer);
+	if (r != 0)
+		return r;
 	src = argv[optind];
-	remote = strstr(src, "://") && !startswith(src, "file://");
-	if (remote && !sha256)
+	if (strstr(src, "://") && !startswith(src, "file://") && !sha256)
 		return dk_usage_error("extract", "a URL needs --sha256 HEX");
-	if (!sha256 && download_opts)
+	if (!sha256 && cli.fetch_given)
 		return dk_usage_error("extract", "download options need --sha256");
 	if (sha256) {
 		char hex[DK_SHA256_HEX_LEN + 1];
@@ -212,22 +202,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		if (dk_sha256_parse_hex(sha256, hex) < 0)
 			return dk_usage_error(
 				"extract", "--sha256 '%s' is not 64 hex digits", sha256);
-		r = dk_fetch_extract(&fo, src, sha256, dir, &o, &stats, err);
-	} else if (streq(src, "-")) {
-		_cleanup_free_ char *buf = malloc(64 * 1024);
-
-		if (!buf)
-			return dk_error_set(err, ENOMEM, "out of memory");
-		r = dk_archive_extract_stream("stdin", read_stdin, buf, dir, &o, &stats,
-					      err);
-	} else {
-		r = dk_archive_extract_file(src, dir, &o, &stats, err);
 	}
-	if (r < 0)
-		return r;
-	dk_info("extracted %" PRIu64 " entries, %" PRIu64 " bytes into %s", stats.entries,
-		stats.bytes, dir);
-	return DK_EXIT_OK;
+	return extract(&cli, src, sha256, dir, &o, err);
 }
 
 const struct dk_cmd dk_cmd_extract = {"extract",

@@ -11,9 +11,10 @@
 #include "base/log.h"
 #include "get/fetch.h"
 #include "cli/cli.h"
-#include "cli/fetch-opts.h"
 
 #define MAX_FILES 64
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static void help(void)
 {
@@ -45,7 +46,7 @@ static void help(void)
 	       "\n"
 	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 checksum mismatch, 4 not found\n"
 	       "(HTTP 404 or no such file), 5 permission denied (HTTP 401/403).\n",
-	       dk_fetch_options_help);
+	       dk_cli_fetch_help);
 }
 
 static int to_stdout(const void *buf, size_t len, void *userdata)
@@ -55,89 +56,74 @@ static int to_stdout(const void *buf, size_t len, void *userdata)
 	return 0;
 }
 
+/* --max-size BYTES */
+static int parse_max_size(struct dk_cli *cli, const struct dk_cli_opt *opt,
+			  const char *arg)
+{
+	if (dk_cli_parse_u64(arg, true, UINT64_MAX, opt->value) < 0)
+		return dk_usage_error("fetch", "invalid number '%s'", arg);
+	return 0;
+}
+
+/* --parallel N */
+static int parse_parallel(struct dk_cli *cli, const struct dk_cli_opt *opt,
+			  const char *arg)
+{
+	uint64_t v;
+
+	if (dk_cli_parse_u64(arg, true, 1000000000, &v) < 0 || v == 0)
+		return dk_usage_error("fetch", "invalid number '%s'", arg);
+	*(unsigned *)opt->value = (unsigned)v;
+	return 0;
+}
+
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	enum { O_URL = 256, O_SHA, O_MAXSIZE, O_PAR, O_KEEP, O_PROG, O_NOPROG };
-	static const struct option opts[] = {
-		{"url", required_argument, NULL, O_URL},
-		{"sha256", required_argument, NULL, O_SHA},
-		{"output", required_argument, NULL, 'o'},
-		DK_FETCH_OPTIONS,
-		{"max-size", required_argument, NULL, O_MAXSIZE},
-		{"parallel", required_argument, NULL, O_PAR},
-		{"keep-partial", no_argument, NULL, O_KEEP},
-		{"progress", no_argument, NULL, O_PROG},
-		{"no-progress", no_argument, NULL, O_NOPROG},
-		{"help", no_argument, NULL, 'h'},
+	static const char too_many[] = "at most " STR(MAX_FILES) " downloads at once";
+	struct dk_fetch_req reqs[MAX_FILES] = {};
+	const char *urls[MAX_FILES], *shas[MAX_FILES], *outs[MAX_FILES];
+	struct dk_cli_list url = {urls, 0, MAX_FILES, too_many};
+	struct dk_cli_list sha = {shas, 0, MAX_FILES, too_many};
+	struct dk_cli_list out = {outs, 0, MAX_FILES, too_many};
+	struct dk_fetch_opts o = {};
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_LIST(0, "url", &url),
+		DK_CLI_OPT_LIST(0, "sha256", &sha),
+		DK_CLI_OPT_LIST('o', "output", &out),
+		DK_CLI_OPT_SHARED,
+		DK_CLI_OPT_CALL(0, "max-size", parse_max_size, &o.max_size),
+		DK_CLI_OPT_CALL(0, "parallel", parse_parallel, &o.parallel),
+		DK_CLI_OPT_BOOL(0, "keep-partial", &o.keep_partial),
+		DK_CLI_OPT_INT("progress", &o.progress, 1),
+		DK_CLI_OPT_INT("no-progress", &o.progress, 2),
 		{},
 	};
-	struct dk_fetch_req reqs[MAX_FILES] = {};
-	struct dk_fetch_opts o = {};
-	size_t nurl = 0, nsha = 0, nout = 0;
-	uint64_t v;
-	int c, r;
+	_cleanup_cli_ struct dk_cli cli = {"fetch", DK_CLI_CACHE | DK_CLI_DOWNLOAD, help,
+					   ctx, .fetch = &o};
+	size_t nurl;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			help();
-			return DK_EXIT_OK;
-		}
-		if ((c == O_URL && nurl == MAX_FILES) ||
-		    (c == O_SHA && nsha == MAX_FILES) || (c == 'o' && nout == MAX_FILES))
-			return dk_usage_error("fetch", "at most %d downloads at once",
-					      MAX_FILES);
-		r = dk_cli_fetch_option(&o, "fetch", c, optarg);
-		if (r < 0)
-			return DK_EXIT_USAGE;
-		if (r > 0)
-			continue;
-		switch (c) {
-		case O_URL:
-			reqs[nurl++].url = optarg;
-			break;
-		case O_SHA:
-			reqs[nsha++].sha256 = optarg;
-			break;
-		case 'o':
-			reqs[nout++].dest = optarg;
-			break;
-		case O_MAXSIZE:
-			if (dk_cli_parse_u64(optarg, true, UINT64_MAX, &o.max_size) < 0)
-				return dk_usage_error("fetch", "invalid number '%s'",
-						      optarg);
-			break;
-		case O_PAR:
-			if (dk_cli_parse_u64(optarg, true, 1000000000, &v) < 0 || v == 0)
-				return dk_usage_error("fetch", "invalid number '%s'",
-						      optarg);
-			o.parallel = (unsigned)v;
-			break;
-		case O_KEEP:
-			o.keep_partial = true;
-			break;
-		case O_PROG:
-		case O_NOPROG:
-			o.progress = c == O_PROG ? 1 : 2;
-			break;
-		default:
-			return dk_usage_error("fetch", "unknown option");
-		}
-	}
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
 	if (optind < argc) {
-		if (optind + 1 < argc || nurl > 0)
+		if (optind + 1 < argc || url.n > 0)
 			return dk_usage_error("fetch",
 					      "give one positional URL, or --url for "
 					      "each download");
-		reqs[nurl++].url = argv[optind];
+		urls[url.n++] = argv[optind];
 	}
+	nurl = url.n;
 	if (nurl == 0)
 		return dk_usage_error("fetch", "no URL given");
-	if (nsha != nurl || nout != nurl)
+	if (sha.n != nurl || out.n != nurl)
 		return dk_usage_error(
 			"fetch",
 			"each URL needs one --sha256 and one -o (got %zu URLs, "
 			"%zu --sha256, %zu -o)",
-			nurl, nsha, nout);
+			nurl, sha.n, out.n);
+	for (size_t i = 0; i < nurl; i++)
+		reqs[i] = (struct dk_fetch_req){
+			.url = urls[i], .sha256 = shas[i], .dest = outs[i]};
 	for (size_t i = 0; i < nurl; i++) {
 		char hex[DK_SHA256_HEX_LEN + 1];
 

@@ -102,100 +102,67 @@ static void render_text(const struct dk_headers_info *h)
 		printf("build: %s\n", h->build_dir);
 }
 
-static void render_json(const struct dk_headers_info *h)
+static void render_json(struct json_writer *w, const struct dk_headers_info *h)
 {
-	struct json_writer w;
-
-	json_init(&w, true);
-	json_begin_object(&w);
-	json_kv_string(&w, "kernel", h->kver);
-	json_kv_string(&w, "root", h->root);
-	json_kv_bool(&w, "materialised", h->materialised);
-	json_kv_string(&w, "build", h->build_dir);
-	json_key(&w, "candidates");
-	json_begin_array(&w);
+	json_begin_object(w);
+	json_kv_string(w, "kernel", h->kver);
+	json_kv_string(w, "root", h->root);
+	json_kv_bool(w, "materialised", h->materialised);
+	json_kv_string(w, "build", h->build_dir);
+	json_key(w, "candidates");
+	json_begin_array(w);
 	for (size_t i = 0; i < h->n_cands; i++) {
-		json_begin_object(&w);
-		json_kv_string(&w, "where", h->cands[i].where);
-		json_kv_string(&w, "path", h->cands[i].path);
-		json_kv_bool(&w, "usable", h->cands[i].usable);
-		json_kv_string(&w, "reason", h->cands[i].reason);
-		json_end_object(&w);
+		json_begin_object(w);
+		json_kv_string(w, "where", h->cands[i].where);
+		json_kv_string(w, "path", h->cands[i].path);
+		json_kv_bool(w, "usable", h->cands[i].usable);
+		json_kv_string(w, "reason", h->cands[i].reason);
+		json_end_object(w);
 	}
-	json_end_array(&w);
-	json_key(&w, "compiler");
-	json_begin_object(&w);
-	json_kv_string(&w, "cc_version_text", h->cc_version_text);
-	json_kv_int(&w, "gcc_version", h->gcc_version);
-	json_kv_string(&w, "gcc_path", h->gcc_path);
-	json_kv_string(&w, "gcc_found", h->gcc_found);
-	json_kv_bool(&w, "gcc_same_major", h->gcc_same_major);
-	json_kv_bool(&w, "gcc_exact", h->gcc_exact);
-	json_end_object(&w);
-	json_end_object(&w);
-	printf("%s\n", json_str(&w));
-	json_release(&w);
+	json_end_array(w);
+	json_key(w, "compiler");
+	json_begin_object(w);
+	json_kv_string(w, "cc_version_text", h->cc_version_text);
+	json_kv_int(w, "gcc_version", h->gcc_version);
+	json_kv_string(w, "gcc_path", h->gcc_path);
+	json_kv_string(w, "gcc_found", h->gcc_found);
+	json_kv_bool(w, "gcc_same_major", h->gcc_same_major);
+	json_kv_bool(w, "gcc_exact", h->gcc_exact);
+	json_end_object(w);
+	json_end_object(w);
 }
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	enum { OPT_ROOT = 256, OPT_JSON, OPT_CACHE, OPT_CA };
-	static const struct option opts[] = {
-		{"kernel", required_argument, NULL, 'k'},
-		{"host-root", required_argument, NULL, OPT_ROOT},
-		{"output", required_argument, NULL, 'o'},
-		{"package", required_argument, NULL, 'p'},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"cache-dir", required_argument, NULL, OPT_CACHE},
-		{"ca-bundle", required_argument, NULL, OPT_CA},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
 	_cleanup_headers_info_ struct dk_headers_info *info = NULL;
 	_cleanup_headers_fetcher_ struct dk_headers_fetcher *fetcher = NULL;
 	const char *packages[MAX_PACKAGES], *urls[MAX_PACKAGES], *shas[MAX_PACKAGES];
+	struct dk_cli_list package = {packages, 0, MAX_PACKAGES, "too many --package"};
 	struct dk_fetch_opts fo = {0};
 	size_t n_urls = 0;
-	const char *kver = ctx->kernel, *outdir = NULL;
-	size_t n_packages = 0;
+	const char *kver, *outdir = NULL;
+	size_t n_packages;
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_STRING('o', "output", &outdir),
+		DK_CLI_OPT_LIST('p', "package", &package),
+		{},
+	};
+	_cleanup_cli_ struct dk_cli cli = {"headers",
+					   DK_CLI_KERNEL | DK_CLI_HOST_ROOT |
+						   DK_CLI_JSON | DK_CLI_CACHE |
+						   DK_CLI_SHORT,
+					   help,
+					   ctx,
+					   .no_operands = true,
+					   .fetch = &fo};
+	struct json_writer *w;
 	struct utsname u;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "k:o:p:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			kver = optarg;
-			break;
-		case OPT_ROOT:
-			ctx->host_root = optarg;
-			break;
-		case 'o':
-			outdir = optarg;
-			break;
-		case 'p':
-			if (n_packages >= MAX_PACKAGES)
-				return dk_usage_error("headers", "too many --package");
-			packages[n_packages++] = optarg;
-			break;
-		case OPT_CACHE:
-			fo.cache_dir = optarg;
-			break;
-		case OPT_CA:
-			fo.ca_bundle = optarg;
-			break;
-		case OPT_JSON:
-			ctx->json = true;
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			return dk_usage_error("headers", "unknown option");
-		}
-	}
-	if (optind != argc)
-		return dk_usage_error("headers", "unexpected argument '%s'",
-				      argv[optind]);
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
+	kver = ctx->kernel;
+	n_packages = package.n;
 	if (!!outdir != (n_packages > 0))
 		return dk_usage_error("headers", "-o DIR and --package go together");
 	if (!kver) {
@@ -238,11 +205,17 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 					   fetcher, &info, err);
 	else
 		r = dk_headers_find(ctx->host_root, kver, &info, err);
-	if (info) {
-		if (ctx->json)
-			render_json(info);
+	if (info) { /* also when the tree is not usable: the candidates say why */
+		int rr;
+
+		w = dk_output_begin(&cli.out);
+		if (w)
+			render_json(w, info);
 		else
 			render_text(info);
+		rr = dk_output_end(&cli.out, r < 0 ? NULL : err);
+		if (r >= 0)
+			r = rr;
 	}
 	if (r < 0)
 		return r;

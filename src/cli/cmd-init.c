@@ -33,35 +33,19 @@ static void render_plan(const struct dk_plan *p)
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"dry-run", no_argument, NULL, 'n'},
-		DK_OPTION_SYSFS,
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
 	_cleanup_config_ struct dk_config *cfg = NULL;
 	const char *config = NULL;
 	bool dry_run = false;
-	int c, r;
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_STRING('c', "config", &config),
+		DK_CLI_OPT_BOOL('n', "dry-run", &dry_run),
+		{},
+	};
+	_cleanup_cli_ struct dk_cli cli = {"init", DK_CLI_SYSFS, help, ctx};
+	int r;
 
-	while ((c = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'n':
-			dry_run = true;
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			if (dk_cli_host_option(ctx, c, optarg))
-				break;
-			return dk_usage_error("init", "unknown option");
-		}
-	}
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
 	if (!config)
 		return dk_usage_error("init", "--config FILE is required");
 	if (optind < argc)

@@ -58,14 +58,6 @@ static int add_file(struct files *fl, const char *arg, struct dk_error **err)
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	static const struct option opts[] = {
-		{"params-file", required_argument, NULL, 'p'},
-		DK_OPTION_HOST_ROOT,
-		DK_OPTION_SYSFS,
-		DK_OPTION_KERNEL,
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
 	_cleanup_modctx_ struct dk_modctx *m = NULL;
 	_cleanup_(files_release) struct files fl = {NULL, 0};
 	_cleanup_free_ size_t *order = NULL;
@@ -73,24 +65,17 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	struct dk_config_module *params = NULL;
 	const char *params_file = NULL;
 	size_t n_params = 0, done = 0;
-	int c, r;
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_STRING(0, "params-file", &params_file),
+		{},
+	};
+	_cleanup_cli_ struct dk_cli cli = {
+		"load", DK_CLI_HOST_ROOT | DK_CLI_SYSFS | DK_CLI_KERNEL, help, ctx,
+		.need_operand = "give at least one FILE.ko or DIR"};
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			params_file = optarg;
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			if (dk_cli_host_option(ctx, c, optarg))
-				break;
-			return dk_usage_error("load", "unknown option");
-		}
-	}
-	if (optind >= argc)
-		return dk_usage_error("load", "give at least one FILE.ko or DIR");
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
 	r = dk_modctx_new(ctx, &m, err);
 	if (r < 0)
 		return r;

@@ -44,37 +44,25 @@ static char *abs_path(const char *path)
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	static const struct option opts[] = {
-		{"field", required_argument, NULL, 'F'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
+	const char *field = NULL;
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_STRING('F', "field", &field),
 		{},
 	};
-	const char *field = NULL;
-	bool json = ctx->json;
+	_cleanup_cli_ struct dk_cli cli = {"modinfo",
+					   DK_CLI_JSON,
+					   help,
+					   ctx,
+					   .need_operand = "no module file given",
+					   .bad_option = "bad option"};
 	struct dk_modfile **mods = NULL;
-	struct json_writer w;
-	int c, n, r = 0;
+	struct json_writer *w;
+	int n, r = 0;
 
-	while ((c = getopt_long(argc, argv, "F:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'F':
-			field = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			return dk_usage_error("modinfo", "bad option");
-		}
-	}
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
 	n = argc - optind;
-	if (n <= 0)
-		return dk_usage_error("modinfo", "no module file given");
-	if (json && field)
+	if (cli.out.json && field)
 		return dk_usage_error("modinfo", "-F and --json cannot be combined");
 	/* open everything first: a bad file fails the command before any output */
 	mods = calloc((size_t)n, sizeof(*mods));
@@ -82,23 +70,21 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		return dk_error_set(err, ENOMEM, "out of memory");
 	for (int i = 0; i < n && r >= 0; i++)
 		r = dk_modfile_open(argv[optind + i], &mods[i], err);
-	json_init(&w, true);
-	if (json && n > 1)
-		json_begin_array(&w);
+	w = dk_output_begin(&cli.out);
+	if (w && n > 1)
+		json_begin_array(w);
 	for (int i = 0; i < n && r >= 0; i++) {
 		_cleanup_free_ char *filename = abs_path(dk_modfile_path(mods[i]));
 
 		if (!filename)
 			r = dk_error_set(err, ENOMEM, "out of memory");
 		else
-			r = dk_modinfo_render(stdout, json ? &w : NULL, mods[i], filename,
-					      field, err);
+			r = dk_modinfo_render(stdout, w, mods[i], filename, field, err);
 	}
-	if (json && n > 1)
-		json_end_array(&w);
-	if (r >= 0 && json)
-		printf("%s\n", json_str(&w));
-	json_release(&w);
+	if (w && n > 1)
+		json_end_array(w);
+	if (r >= 0)
+		r = dk_output_end(&cli.out, err);
 	for (int i = 0; i < n; i++)
 		dk_modfile_free(mods[i]);
 	free(mods);

@@ -34,83 +34,39 @@ static void help(void)
 	       "  -h, --help             this help\n");
 }
 
-static int parse_jobs(const char *s, int *out)
+/* --hash ALGO: one the kernel verifies */
+static int parse_hash(struct dk_cli *cli, const struct dk_cli_opt *opt, const char *arg)
 {
-	char *end = NULL;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || !end || *end || end == s || v < 1 || v > 4096)
-		return -1;
-	*out = (int)v;
+	if (!dk_sign_hash_parse(arg))
+		return dk_usage_error("sign",
+				      "unknown hash '%s' (sha256, sha384, sha512)", arg);
+	*(const char **)opt->value = arg;
 	return 0;
 }
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	enum { OPT_KEY = 256, OPT_CERT, OPT_HASH, OPT_PFILE, OPT_PENV, OPT_RESIGN };
-	static const struct option opts[] = {
-		{"key", required_argument, NULL, OPT_KEY},
-		{"cert", required_argument, NULL, OPT_CERT},
-		{"hash", required_argument, NULL, OPT_HASH},
-		{"passphrase-file", required_argument, NULL, OPT_PFILE},
-		{"passphrase-env", required_argument, NULL, OPT_PENV},
-		{"jobs", required_argument, NULL, 'j'},
-		{"resign", no_argument, NULL, OPT_RESIGN},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
 	struct dk_signer_opts so = {0};
 	_cleanup_signer_ struct dk_signer *signer = NULL;
 	_cleanup_free_ struct dk_sign_result *results = NULL;
 	const char *output = NULL;
 	unsigned flags = 0;
-	int jobs = 0, c, r, code = -1;
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_STRING(0, "key", &so.key_path),
+		DK_CLI_OPT_STRING(0, "cert", &so.cert_path),
+		DK_CLI_OPT_CALL(0, "hash", parse_hash, &so.hash),
+		DK_CLI_OPT_STRING(0, "passphrase-file", &so.passphrase_file),
+		DK_CLI_OPT_STRING(0, "passphrase-env", &so.passphrase_env),
+		DK_CLI_OPT_BITS("resign", &flags, DK_SIGN_RESIGN),
+		DK_CLI_OPT_STRING('o', "output", &output),
+		{},
+	};
+	_cleanup_cli_ struct dk_cli cli = {"sign", DK_CLI_JOBS | DK_CLI_SHORT, help, ctx};
+	int r, code = -1;
 	size_t n, failed;
 
-	while ((c = getopt_long(argc, argv, "j:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_KEY:
-			so.key_path = optarg;
-			break;
-		case OPT_CERT:
-			so.cert_path = optarg;
-			break;
-		case OPT_HASH:
-			if (!dk_sign_hash_parse(optarg))
-				return dk_usage_error(
-					"sign",
-					"unknown hash '%s' (sha256, sha384, "
-					"sha512)",
-					optarg);
-			so.hash = optarg;
-			break;
-		case OPT_PFILE:
-			so.passphrase_file = optarg;
-			break;
-		case OPT_PENV:
-			so.passphrase_env = optarg;
-			break;
-		case 'j':
-			if (parse_jobs(optarg, &jobs) < 0)
-				return dk_usage_error("sign", "bad job count '%s'",
-						      optarg);
-			break;
-		case OPT_RESIGN:
-			flags |= DK_SIGN_RESIGN;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			return dk_usage_error("sign", "unknown option");
-		}
-	}
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
 	n = (size_t)(argc - optind);
 	if (!so.key_path || !so.cert_path)
 		return dk_usage_error("sign", "--key and --cert are required");
@@ -137,7 +93,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	if (!results)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	failed = dk_sign_files(ctx, signer, (const char *const *)argv + optind, n, flags,
-			       jobs, results);
+			       ctx->jobs, results);
 	for (size_t i = 0; i < n; i++) {
 		struct dk_sign_result *res = &results[i];
 

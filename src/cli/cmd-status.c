@@ -32,43 +32,86 @@ static void state_releasep(struct dk_state *st)
 	dk_state_release(st);
 }
 
+static void json_module(struct json_writer *w, const struct dk_state_module *sm,
+			enum dk_status_check s, const char *detail)
+{
+	json_begin_object(w);
+	json_kv_string(w, "name", sm->name);
+	json_kv_string(w, "component", sm->component);
+	json_kv_string(w, "srcversion", sm->srcversion);
+	json_kv_string(w, "status", dk_status_check_str(s));
+	json_kv_string(w, "detail", detail);
+	json_end_object(w);
+}
+
+/* The state's modules checked against the kernel: text lines, or into w. Returns true
+ * when all are loaded. */
+static bool render(struct json_writer *w, const char *path, const struct dk_state *st,
+		   const struct dk_modctx *m)
+{
+	bool all = true;
+
+	if (w) {
+		json_begin_object(w);
+		json_kv_string(w, "state_file", path);
+		json_kv_bool(w, "present", true); /* checked before */
+		json_kv_string(w, "kernel", st->kernel);
+		json_kv_int(w, "pid", st->pid);
+		json_key(w, "modules");
+		json_begin_array(w);
+	} else {
+		printf("state %s\n", path);
+	}
+	for (size_t i = 0; i < st->n_modules; i++) {
+		const struct dk_state_module *sm = &st->modules[i];
+		_cleanup_free_ char *detail = NULL;
+		enum dk_status_check s = dk_status_check_module(m, sm, &detail);
+
+		all = all && s == DK_STATUS_LOADED;
+		if (w)
+			json_module(w, sm, s, detail);
+		else
+			printf("%-20s %-10s %s\n", sm->name, dk_status_check_str(s),
+			       detail ? detail : "");
+	}
+	if (w) {
+		json_end_array(w);
+		json_key(w, "replaced");
+		json_begin_array(w);
+	}
+	for (size_t i = 0; i < st->n_replaced; i++) {
+		if (w)
+			json_string(w, st->replaced[i].name);
+		else
+			printf("%-20s replaced%s\n", st->replaced[i].name,
+			       st->replaced[i].restore ? " (restored on exit)" : "");
+	}
+	if (w) {
+		json_end_array(w);
+		json_kv_bool(w, "ok", all);
+		json_end_object(w);
+	}
+	return all;
+}
+
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"state-dir", required_argument, NULL, 'd'},
-		DK_OPTION_HOST_ROOT,
-		DK_OPTION_SYSFS,
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
 	_cleanup_modctx_ struct dk_modctx *m = NULL;
 	_cleanup_(state_releasep) struct dk_state st = {0};
 	_cleanup_free_ char *path = NULL;
 	const char *state_dir = "/run/drvkit";
-	struct json_writer w;
-	bool json = false, all = true;
-	int c, r;
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_STRING(0, "state-dir", &state_dir),
+		{},
+	};
+	_cleanup_cli_ struct dk_cli cli = {"status",
+					   DK_CLI_JSON | DK_CLI_HOST_ROOT | DK_CLI_SYSFS,
+					   help, ctx, .no_operands = true};
+	bool all;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'd':
-			state_dir = optarg;
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			if (dk_cli_host_option(ctx, c, optarg))
-				break;
-			return dk_usage_error("status", "unknown option");
-		}
-	}
-	if (optind < argc)
-		return dk_usage_error("status", "unexpected argument '%s'", argv[optind]);
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
 	path = dk_path_join(state_dir, "state.json");
 	if (!path)
 		return dk_error_set(err, ENOMEM, "out of memory");
@@ -96,48 +139,10 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	r = dk_modctx_new(ctx, &m, err);
 	if (r < 0)
 		return r;
-	json_init(&w, true);
-	json_begin_object(&w);
-	json_kv_string(&w, "state_file", path);
-	json_kv_bool(&w, "present", true); /* checked above */
-	json_kv_string(&w, "kernel", st.kernel);
-	json_kv_int(&w, "pid", st.pid);
-	json_key(&w, "modules");
-	json_begin_array(&w);
-	if (!json)
-		printf("state %s\n", path);
-	for (size_t i = 0; i < st.n_modules; i++) {
-		const struct dk_state_module *sm = &st.modules[i];
-		_cleanup_free_ char *detail = NULL;
-		enum dk_status_check s = dk_status_check_module(m, sm, &detail);
-
-		all = all && s == DK_STATUS_LOADED;
-		json_begin_object(&w);
-		json_kv_string(&w, "name", sm->name);
-		json_kv_string(&w, "component", sm->component);
-		json_kv_string(&w, "srcversion", sm->srcversion);
-		json_kv_string(&w, "status", dk_status_check_str(s));
-		json_kv_string(&w, "detail", detail);
-		json_end_object(&w);
-		if (!json)
-			printf("%-20s %-10s %s\n", sm->name, dk_status_check_str(s),
-			       detail ? detail : "");
-	}
-	json_end_array(&w);
-	json_key(&w, "replaced");
-	json_begin_array(&w);
-	for (size_t i = 0; i < st.n_replaced; i++) {
-		json_string(&w, st.replaced[i].name);
-		if (!json)
-			printf("%-20s replaced%s\n", st.replaced[i].name,
-			       st.replaced[i].restore ? " (restored on exit)" : "");
-	}
-	json_end_array(&w);
-	json_kv_bool(&w, "ok", all);
-	json_end_object(&w);
-	if (json)
-		printf("%s\n", json_str(&w));
-	json_release(&w);
+	all = render(dk_output_begin(&cli.out), path, &st, m);
+	r = dk_output_end(&cli.out, err);
+	if (r < 0)
+		return r;
 	return all ? DK_EXIT_OK : DK_EXIT_FAILURE;
 }
 

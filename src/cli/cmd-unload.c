@@ -25,56 +25,39 @@ static void help(void)
 	       "  --kernel KVER       kernel release (default uname -r)\n");
 }
 
-static int parse_seconds(const char *s, double *out)
+/* --wait SECONDS */
+static int parse_wait(struct dk_cli *cli, const struct dk_cli_opt *opt, const char *arg)
 {
 	char *end = NULL;
 	double v;
 
 	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || v < 0 || v > 86400)
-		return -EINVAL;
-	*out = v;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || v < 0 || v > 86400)
+		return dk_usage_error("unload", "--wait: '%s' is not a number of seconds",
+				      arg);
+	*(double *)opt->value = v;
 	return 0;
 }
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	static const struct option opts[] = {
-		{"wait", required_argument, NULL, 'w'},
-		DK_OPTION_HOST_ROOT,
-		DK_OPTION_SYSFS,
-		DK_OPTION_KERNEL,
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
 	_cleanup_modctx_ struct dk_modctx *m = NULL;
 	char **names = NULL, **order = NULL;
 	size_t n_order = 0, n = 0;
 	struct dk_remove_opts ro = {0, NULL, NULL};
 	double wait_s = 10;
-	int c, r;
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_CALL(0, "wait", parse_wait, &wait_s),
+		{},
+	};
+	_cleanup_cli_ struct dk_cli cli = {
+		"unload", DK_CLI_HOST_ROOT | DK_CLI_SYSFS | DK_CLI_KERNEL, help, ctx,
+		.need_operand = "give at least one module NAME"};
+	int r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'w':
-			if (parse_seconds(optarg, &wait_s) < 0)
-				return dk_usage_error("unload",
-						      "--wait: '%s' is not a "
-						      "number of seconds",
-						      optarg);
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			if (dk_cli_host_option(ctx, c, optarg))
-				break;
-			return dk_usage_error("unload", "unknown option");
-		}
-	}
-	if (optind >= argc)
-		return dk_usage_error("unload", "give at least one module NAME");
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
 	r = dk_modctx_new(ctx, &m, err);
 	if (r < 0)
 		return r;

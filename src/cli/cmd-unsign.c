@@ -19,30 +19,19 @@ static void help(void)
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
+	const char *output = NULL;
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_STRING('o', "output", &output),
 		{},
 	};
-	const char *output = NULL;
-	int c, code = DK_EXIT_OK;
+	_cleanup_cli_ struct dk_cli cli = {"unsign", 0, help, ctx,
+					   .need_operand = "no module given"};
+	int code = DK_EXIT_OK;
 	size_t n;
 
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			return dk_usage_error("unsign", "unknown option");
-		}
-	}
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
 	n = (size_t)(argc - optind);
-	if (n == 0)
-		return dk_usage_error("unsign", "no module given");
 	if (output && n > 1)
 		return dk_usage_error("unsign", "-o takes a single input module");
 	for (int i = optind; i < argc; i++) {

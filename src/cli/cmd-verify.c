@@ -69,36 +69,31 @@ static void add_json(struct json_writer *w, const char *path,
 	json_end_object(w);
 }
 
+/* A module that could not be checked at all (missing, unreadable): not a verdict. */
+static void add_json_error(struct json_writer *w, const char *path, const char *msg)
+{
+	json_begin_object(w);
+	json_kv_string(w, "file", path);
+	json_kv_string(w, "verdict", "error");
+	json_kv_bool(w, "ok", false);
+	json_kv_string(w, "detail", msg);
+	json_end_object(w);
+}
+
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
-	enum { OPT_CERT = 256, OPT_JSON };
-	static const struct option opts[] = {
-		{"cert", required_argument, NULL, OPT_CERT},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
 	_cleanup_(dk_X509_freep) X509 *cert = NULL;
 	const char *cert_path = NULL;
-	bool json = ctx->json;
-	struct json_writer w;
-	int c, r, code = DK_EXIT_OK;
+	const struct dk_cli_opt opts[] = {
+		DK_CLI_OPT_STRING(0, "cert", &cert_path),
+		{},
+	};
+	_cleanup_cli_ struct dk_cli cli = {"verify", DK_CLI_JSON, help, ctx};
+	struct json_writer *w;
+	int r, code = DK_EXIT_OK;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_CERT:
-			cert_path = optarg;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'h':
-			help();
-			return DK_EXIT_OK;
-		default:
-			return dk_usage_error("verify", "unknown option");
-		}
-	}
+	if (!dk_cli_parse(&cli, opts, argc, argv))
+		return cli.exit;
 	if (!cert_path)
 		return dk_usage_error("verify", "--cert is required");
 	if (optind >= argc)
@@ -107,43 +102,36 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	if (r < 0)
 		return r;
 
-	json_init(&w, true);
-	json_begin_array(&w);
+	w = dk_output_begin(&cli.out);
+	if (w)
+		json_begin_array(w);
 	for (int i = optind; i < argc; i++) {
 		struct dk_verify_result res;
 
 		r = dk_verify_file(cert, argv[i], &res, err);
 		if (r < 0) {
-			/* Could not check at all (missing, unreadable): not a verdict. */
 			dk_log(DK_LOG_ERROR, 0, "%s", (*err)->msg);
-			if (json) {
-				json_begin_object(&w);
-				json_kv_string(&w, "file", argv[i]);
-				json_kv_string(&w, "verdict", "error");
-				json_kv_bool(&w, "ok", false);
-				json_kv_string(&w, "detail", (*err)->msg);
-				json_end_object(&w);
-			}
+			if (w)
+				add_json_error(w, argv[i], (*err)->msg);
 			dk_error_free(err);
 			if (code == DK_EXIT_OK || code == DK_EXIT_FAILURE)
 				code = dk_exit_code_for(-r);
 			dk_verify_result_clear(&res);
 			continue;
 		}
-		if (json)
-			add_json(&w, argv[i], &res);
+		if (w)
+			add_json(w, argv[i], &res);
 		else
 			print_text(argv[i], &res);
 		if (res.verdict != DK_VERIFY_OK && code == DK_EXIT_OK)
 			code = DK_EXIT_FAILURE;
 		dk_verify_result_clear(&res);
 	}
-	json_end_array(&w);
-	if (json)
-		printf("%s\n", json_str(&w));
-	json_release(&w);
+	if (w)
+		json_end_array(w);
+	r = dk_output_end(&cli.out, err);
 	fflush(stdout);
-	return code;
+	return r < 0 ? r : code;
 }
 
 const struct dk_cmd dk_cmd_verify = {

@@ -430,26 +430,16 @@ static void json_nvidia(struct json_writer *w, const struct dk_detect_nvidia *nv
 	json_end_object(w);
 }
 
-int dk_detect_render_json(FILE *f, const struct dk_detect *d)
+void dk_detect_render_json(struct json_writer *w, const struct dk_detect *d)
 {
-	struct json_writer w;
-	int r = 0;
-
-	json_init(&w, true);
-	json_begin_object(&w);
-	json_kernel(&w, &d->kernel);
-	json_os(&w, &d->os);
-	json_dtk(&w, &d->dtk);
-	json_headers(&w, &d->headers);
-	json_policy(&w, &d->policy);
-	json_devices(&w, &d->devices);
-	json_modules(&w, &d->modules);
-	json_nvidia(&w, &d->nvidia);
-	json_end_object(&w);
-	if (w.out.oom)
-		r = -ENOMEM;
-	else
-		fprintf(f, "%s\n", json_str(&w));
-	json_release(&w);
-	return r;
+	json_begin_object(w);
+	json_kernel(w, &d->kernel);
+	json_os(w, &d->os);
+	json_dtk(w, &d->dtk);
+	json_headers(w, &d->headers);
+	json_policy(w, &d->policy);
+	json_devices(w, &d->devices);
+	json_modules(w, &d->modules);
+	json_nvidia(w, &d->nvidia);
+	json_end_object(w);
 }

@@ -20,11 +20,30 @@
  * the end); the helpers take NULL strings. */
 struct pol {
 	const char *sysfs;
-	const char *cfg_path; /* the kernel config, or NULL */
-	const char *cfg;
-	const char *cfg_why; /* why there is none */
+	/* The kernel config is read on first use (have_cfg): init's reads may not need
+	 * it. */
+	const struct dk_ctx *ctx;
+	const char *kver;
+	const struct dk_kconfig_more *more;
+	bool running; /* dk_kernel_policy_read_running(): sysfs first, config as fallback
+		       */
+	bool cfg_read;
+	char *cfg_path; /* the kernel config, or NULL */
+	char *cfg;
+	char *cfg_why; /* why there is none */
 	bool oom;
 };
+
+static bool have_cfg(struct pol *st)
+{
+	if (!st->cfg_read) {
+		st->cfg_read = true;
+		if (dk_kconfig_read(st->ctx, st->kver, st->more, &st->cfg_path, &st->cfg,
+				    &st->cfg_why) == -ENOMEM)
+			st->oom = true;
+	}
+	return st->cfg != NULL;
+}
 
 static char *fmt(struct pol *st, const char *f, ...) _printf_format_(2, 3);
 
@@ -94,12 +113,12 @@ static void sig_from_config(struct pol *st, struct dk_kernel_policy *p, const ch
 {
 	bool absent = true;
 
-	if (st->cfg && cfg_enabled(st, "MODULE_SIG_FORCE", NULL) == 1)
+	if (have_cfg(st) && cfg_enabled(st, "MODULE_SIG_FORCE", NULL) == 1)
 		ANSWER(st, p->sig_enforce, DK_SIG_ENFORCE_YES, DK_POLICY_FROM_KCONFIG,
 		       st->cfg_path,
 		       fmt(st, "%s: %s; %s: CONFIG_MODULE_SIG_FORCE=y", path,
 			   strerror(errnum), st->cfg_path));
-	else if (st->cfg && cfg_enabled(st, "MODULE_SIG", &absent) == 0 && !absent)
+	else if (have_cfg(st) && cfg_enabled(st, "MODULE_SIG", &absent) == 0 && !absent)
 		ANSWER(st, p->sig_enforce, DK_SIG_ENFORCE_NO, DK_POLICY_FROM_KCONFIG,
 		       st->cfg_path,
 		       fmt(st, "%s: CONFIG_MODULE_SIG is not set: no signature checks",
@@ -239,7 +258,14 @@ static void read_unload(struct pol *st, struct dk_kernel_policy *p)
 	_cleanup_free_ char *path = NULL, *cwhy = NULL;
 	enum dk_module_unload sv = unload_in_sysfs(st, mods, &path), cv;
 
-	if (st->cfg) {
+	if (st->running && sv != DK_MODULE_UNLOAD_UNKNOWN) {
+		ANSWER(st, p->module_unload, sv, DK_POLICY_FROM_SYSFS, path,
+		       sv == DK_MODULE_UNLOAD_NO
+			       ? fmt(st, "a loaded module has no refcnt")
+			       : NULL);
+		return;
+	}
+	if (have_cfg(st)) {
 		cv = config_answer(st, "MODULE_UNLOAD", &cwhy) ? DK_MODULE_UNLOAD_YES
 							       : DK_MODULE_UNLOAD_NO;
 		if (sv == DK_MODULE_UNLOAD_UNKNOWN || sv == cv) {
@@ -250,19 +276,19 @@ static void read_unload(struct pol *st, struct dk_kernel_policy *p)
 	}
 	if (sv == DK_MODULE_UNLOAD_YES)
 		ANSWER(st, p->module_unload, sv, DK_POLICY_FROM_SYSFS, path,
-		       st->cfg ? fmt(st,
-				     "%s says CONFIG_MODULE_UNLOAD is not set: not "
-				     "the running kernel's config",
-				     st->cfg_path)
-			       : NULL);
+		       have_cfg(st) ? fmt(st,
+					  "%s says CONFIG_MODULE_UNLOAD is not set: not "
+					  "the running kernel's config",
+					  st->cfg_path)
+				    : NULL);
 	else if (sv == DK_MODULE_UNLOAD_NO)
 		ANSWER(st, p->module_unload, sv, DK_POLICY_FROM_SYSFS, path,
-		       st->cfg ? fmt(st,
-				     "a loaded module has no refcnt; %s says "
-				     "CONFIG_MODULE_UNLOAD=y: not the running "
-				     "kernel's config",
-				     st->cfg_path)
-			       : fmt(st, "a loaded module has no refcnt"));
+		       have_cfg(st) ? fmt(st,
+					  "a loaded module has no refcnt; %s says "
+					  "CONFIG_MODULE_UNLOAD=y: not the running "
+					  "kernel's config",
+					  st->cfg_path)
+				    : fmt(st, "a loaded module has no refcnt"));
 	else
 		ANSWER(st, p->module_unload, sv, DK_POLICY_FROM_NOTHING, mods,
 		       fmt(st, "no kernel config: %s; no %s/*/refcnt", st->cfg_why,
@@ -273,7 +299,7 @@ static void read_modversions(struct pol *st, struct dk_kernel_policy *p)
 {
 	char *why = NULL;
 
-	if (!st->cfg) {
+	if (!have_cfg(st)) {
 		ANSWER(st, p->modversions, DK_MODVERSIONS_UNKNOWN, DK_POLICY_FROM_NOTHING,
 		       NULL, fmt(st, "no kernel config: %s", st->cfg_why));
 		return;
@@ -286,38 +312,52 @@ static void read_modversions(struct pol *st, struct dk_kernel_policy *p)
 
 /* --- entry points ----------------------------------------------------------- */
 
+static int policy_read(struct pol *st, struct dk_kernel_policy *out,
+		       struct dk_error **err)
+{
+	_cleanup_free_ char *sysfs = dk_host_sysfs(st->ctx);
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	st->sysfs = sysfs;
+	if (!sysfs)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	read_sig_enforce(st, out);
+	read_lockdown(st, out);
+	read_unload(st, out);
+	if (!st->running) {
+		read_secure_boot(st, out);
+		read_modversions(st, out);
+	}
+	if (st->oom)
+		r = dk_error_set(err, ENOMEM, "read the kernel policy: out of memory");
+	free(st->cfg_path);
+	free(st->cfg);
+	free(st->cfg_why);
+	return r;
+}
+
 int dk_kernel_policy_read_more(const struct dk_ctx *ctx, const char *kver,
 			       const struct dk_kconfig_more *more,
 			       struct dk_kernel_policy *out, struct dk_error **err)
 {
-	_cleanup_free_ char *sysfs = dk_host_sysfs(ctx);
-	_cleanup_free_ char *cfg_path = NULL, *cfg = NULL, *cfg_why = NULL;
-	struct pol st = {.sysfs = sysfs};
-	int r;
+	struct pol st = {.ctx = ctx, .kver = kver, .more = more};
 
-	memset(out, 0, sizeof(*out));
-	if (!sysfs)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	r = dk_kconfig_read(ctx, kver, more, &cfg_path, &cfg, &cfg_why);
-	if (r == -ENOMEM)
-		return dk_error_set(err, ENOMEM, "read the kernel config: out of memory");
-	st.cfg_path = cfg_path;
-	st.cfg = cfg;
-	st.cfg_why = cfg_why;
-	read_sig_enforce(&st, out);
-	read_lockdown(&st, out);
-	read_secure_boot(&st, out);
-	read_unload(&st, out);
-	read_modversions(&st, out);
-	if (st.oom)
-		return dk_error_set(err, ENOMEM, "read the kernel policy: out of memory");
-	return 0;
+	return policy_read(&st, out, err);
 }
 
 int dk_kernel_policy_read(const struct dk_ctx *ctx, const char *kver,
 			  struct dk_kernel_policy *out, struct dk_error **err)
 {
 	return dk_kernel_policy_read_more(ctx, kver, NULL, out, err);
+}
+
+int dk_kernel_policy_read_running(const struct dk_ctx *ctx, const char *kver,
+				  struct dk_kernel_policy *out, struct dk_error **err)
+{
+	struct pol st = {.ctx = ctx, .kver = kver, .running = true};
+
+	return policy_read(&st, out, err);
 }
 
 void dk_kernel_policy_release(struct dk_kernel_policy *p)

@@ -100,6 +100,13 @@ int dk_kernel_policy_read_more(const struct dk_ctx *ctx, const char *kver,
 			       const struct dk_kconfig_more *more,
 			       struct dk_kernel_policy *out,
 			       struct dk_error **err) _must_check_;
+/* What loading and unloading depend on (sig_enforce, lockdown, module_unload), as the
+ * running kernel shows it: the kernel config is read only where sysfs leaves an
+ * answer unknown, and secure_boot and modversions stay unknown. init and load call
+ * it on every start; detect, which explains each answer, reads everything. */
+int dk_kernel_policy_read_running(const struct dk_ctx *ctx, const char *kver,
+				  struct dk_kernel_policy *out,
+				  struct dk_error **err) _must_check_;
 void dk_kernel_policy_release(struct dk_kernel_policy *p);
 #define _cleanup_kernel_policy_ _cleanup_(dk_kernel_policy_release)
 

@@ -229,7 +229,7 @@ static int detect(struct dk_init *in, struct dk_error **err)
 	r = dk_modctx_new(&in->ctx, &in->m, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", PHASE(DETECT));
-	r = dk_kernel_policy_read(&in->ctx, in->m->kver, &kp, err);
+	r = dk_kernel_policy_read_running(&in->ctx, in->m->kver, &kp, err);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", PHASE(DETECT));
 	policy = dk_kernel_policy_enforcement(&kp);

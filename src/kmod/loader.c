@@ -252,7 +252,7 @@ static void enforcement_facts(const struct dk_modctx *m, struct strbuf *b)
 	_cleanup_error_ struct dk_error *perr = NULL;
 	const char *lock;
 
-	if (dk_kernel_policy_read(&ctx, m->kver, &p, &perr) < 0)
+	if (dk_kernel_policy_read_running(&ctx, m->kver, &p, &perr) < 0)
 		return;
 	if (p.sig_enforce.from == DK_POLICY_FROM_SYSFS)
 		strbuf_printf(b, "; sig_enforce=%s",

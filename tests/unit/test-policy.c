@@ -585,6 +585,60 @@ static void test_modstate(void)
 	fx_free(root);
 }
 
+static int read_running(const char *root, struct dk_kernel_policy *p)
+{
+	_cleanup_error_ struct dk_error *err = NULL;
+	struct dk_ctx ctx;
+
+	dk_ctx_init(&ctx);
+	ctx.host_root = root;
+	return dk_kernel_policy_read_running(&ctx, KVER, p, &err);
+}
+
+/* init's read: sysfs decides, the config is a fallback only, and what init does not
+ * need stays unknown. */
+static void test_running(void)
+{
+	char *root = fx_new();
+	struct dk_kernel_policy p;
+
+	put_str(root, SIG, "Y\n");
+	put_str(root, "sys/module/foo/initstate", "live\n");
+	put_str(root, "sys/module/foo/refcnt", "0\n");
+	put_str(root, BOOT_CONFIG,
+		"# CONFIG_MODULE_UNLOAD is not set\nCONFIG_MODVERSIONS=y\n");
+	is_int(read_running(root, &p), 0, "running: read");
+	is_int(p.sig_enforce.value, DK_SIG_ENFORCE_YES,
+	       "running: sig_enforce from sysfs");
+	is_int(p.module_unload.value, DK_MODULE_UNLOAD_YES, "running: refcnt decides");
+	is_int(p.module_unload.from, DK_POLICY_FROM_SYSFS,
+	       "running: the config is not consulted when sysfs answers");
+	is_int(p.modversions.value, DK_MODVERSIONS_UNKNOWN,
+	       "running: modversions not read");
+	is_int(p.secure_boot.value, DK_SECURE_BOOT_UNKNOWN,
+	       "running: Secure Boot not read");
+	dk_kernel_policy_release(&p);
+	fx_free(root);
+
+	root = fx_new();
+	put_str(root, BOOT_CONFIG, "# CONFIG_MODULE_UNLOAD is not set\n");
+	is_int(read_running(root, &p), 0, "running, nothing loaded: read");
+	is_int(p.module_unload.value, DK_MODULE_UNLOAD_NO,
+	       "running, nothing loaded: the config answers");
+	is_int(p.module_unload.from, DK_POLICY_FROM_KCONFIG, "running: from the config");
+	dk_kernel_policy_release(&p);
+	fx_free(root);
+
+	root = fx_new();
+	put_str(root, "sys/module/foo/initstate", "live\n");
+	is_int(read_running(root, &p), 0, "running, no refcnt: read");
+	is_int(p.module_unload.value, DK_MODULE_UNLOAD_NO, "running, no refcnt: no");
+	ok(p.module_unload.why && strstr(p.module_unload.why, "no refcnt"),
+	   "running, no refcnt: says why (%s)", p.module_unload.why);
+	dk_kernel_policy_release(&p);
+	fx_free(root);
+}
+
 int main(void)
 {
 	test_sig_enforce_param();
@@ -603,5 +657,6 @@ int main(void)
 	test_kconfig_more();
 	test_strings();
 	test_modstate();
+	test_running();
 	return tap_done();
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The kernel config: finding it on the host, and looking options up in it. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,40 +20,41 @@
 /* A kernel config is a few hundred KiB; this bounds a corrupt or hostile file. */
 #define KCONFIG_MAX (16u << 20)
 
-const char *dk_kconfig_find(const char *config, const char *name, size_t *len)
+/* The first line "<head><name><tail>...": strstr finds the name (a few hits in a
+ * 250 KB config), then the line around it is checked. Returns what follows tail. */
+static const char *find_line(const char *config, const char *head, const char *name,
+			     const char *tail)
 {
-	size_t nl = strlen(name);
+	size_t hl = strlen(head), nl = strlen(name);
 
-	for (const char *p = config; p && *p;) {
-		if (startswith(p, "CONFIG_") && strncmp(p + 7, name, nl) == 0 &&
-		    p[7 + nl] == '=') {
-			const char *v = p + 7 + nl + 1;
+	if (!config || !nl)
+		return NULL;
+	for (const char *p = strstr(config, name); p; p = strstr(p + 1, name)) {
+		const char *start = p - hl;
 
-			if (len)
-				*len = strcspn(v, "\n");
-			return v;
-		}
-		p = strchr(p, '\n');
-		if (p)
-			p++;
+		if (p - config < (ptrdiff_t)hl || strncmp(start, head, hl) != 0)
+			continue;
+		if (start != config && start[-1] != '\n')
+			continue;
+		if (strncmp(p + nl, tail, strlen(tail)) == 0)
+			return p + nl + strlen(tail);
 	}
 	return NULL;
+}
+
+const char *dk_kconfig_find(const char *config, const char *name, size_t *len)
+{
+	const char *v = find_line(config, "CONFIG_", name, "=");
+
+	if (v && len)
+		*len = strcspn(v, "\n");
+	return v;
 }
 
 /* Whether "# CONFIG_<name> is not set" is a line of config. */
 static bool config_not_set(const char *config, const char *name)
 {
-	size_t nl = strlen(name);
-
-	for (const char *p = config; p && *p;) {
-		if (startswith(p, "# CONFIG_") && strncmp(p + 9, name, nl) == 0 &&
-		    strncmp(p + 9 + nl, " is not set", 11) == 0)
-			return true;
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return false;
+	return find_line(config, "# CONFIG_", name, " is not set") != NULL;
 }
 
 int dk_kconfig_get(const char *buf, const char *sym, char **value)

@@ -25,6 +25,7 @@
 #include "base/error.h"
 #include "get/archive.h"
 
+#include "fixture.h"
 #include "tap.h"
 
 /* The case's scratch directory: archive files, the target dir "out", and "outside",
@@ -166,10 +167,7 @@ static char *listing(const char *dir)
 /* Empties the target directory between two extractions of one case. */
 static void reset_target(void)
 {
-	char cmd[2 * sizeof(target) + 32];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir '%s'", target, target);
-	if (system(cmd) != 0)
+	if (fx_rm_rf(target) < 0 || mkdir(target, 0755) < 0)
 		printf("# could not reset %s\n", target);
 }
 
@@ -501,13 +499,8 @@ static void run_case(const char *name, void (*fn)(void))
 		tap_n = 0;
 		fn();
 		fflush(stdout);
-		{
-			char cmd[sizeof(scratch) + 16];
-
-			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
-			if (system(cmd) != 0)
-				printf("# could not remove %s\n", scratch);
-		}
+		if (fx_rm_rf(scratch) < 0)
+			printf("# could not remove %s\n", scratch);
 		fflush(stdout);
 		_exit(0);
 	}

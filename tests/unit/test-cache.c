@@ -18,6 +18,7 @@
 #include "base/fsutil.h"
 #include "base/spawn.h"
 
+#include "fixture.h"
 #include "tap.h"
 
 #define ABC_SHA "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -220,15 +221,6 @@ int main(void)
 	test_copy();
 	test_corrupt(dir);
 	test_concurrent(dir);
-	{
-		const char *const argv[] = {"/bin/rm", "-rf", tmpdir, NULL};
-		struct dk_spawn_opts o = {.argv = argv};
-		struct dk_spawn_result res;
-		struct dk_error *err = NULL;
-
-		if (dk_spawn_run(&o, &res, &err) < 0)
-			dk_error_free(&err);
-		dk_spawn_result_release(&res);
-	}
+	fx_rm_rf(tmpdir);
 	return tap_done();
 }

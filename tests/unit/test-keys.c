@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "kmod/sign.h"
 
+#include "fixture.h"
 #include "tap.h"
 
 #define PASS "correct horse"
@@ -260,18 +261,6 @@ static int setup(void)
 	return r;
 }
 
-static void rm_rf(const char *path)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execl("/bin/rm", "rm", "-rf", path, (char *)NULL);
-		_exit(127);
-	}
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
-}
-
 int main(void)
 {
 	dk_log_setup(DK_LOG_WARN, false, "test-keys");
@@ -281,6 +270,6 @@ int main(void)
 	}
 	test_keys();
 	test_passphrases();
-	rm_rf(dir);
+	fx_rm_rf(dir);
 	return tap_done();
 }

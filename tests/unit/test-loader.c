@@ -24,6 +24,7 @@
 #include "kmod/loader.h"
 #include "kmod/modfile.h"
 
+#include "fixture.h"
 #include "tap.h"
 
 #define KVER "6.1.0-test"
@@ -412,18 +413,6 @@ static int make_root(const struct tcase *c, char *root)
 	return 0;
 }
 
-static void rm_rf(const char *path)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execl("/bin/rm", "rm", "-rf", path, (char *)NULL);
-		_exit(127);
-	}
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
-}
-
 /* Runs c in a child under the shim and renumbers its TAP lines into ours. */
 static void run_case(const struct tcase *c, const char *shim)
 {
@@ -477,7 +466,7 @@ static void run_case(const struct tcase *c, const char *shim)
 	ok(pid > 0 && WIFEXITED(status) &&
 		   (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 1) && n > 0,
 	   "%s: ran in its own process (%d checks)", c->name, n);
-	rm_rf(root);
+	fx_rm_rf(root);
 }
 
 int main(int argc, char *argv[])

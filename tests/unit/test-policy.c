@@ -17,6 +17,7 @@
 #include "host/modules.h"
 #include "host/policy.h"
 
+#include "fixture.h"
 #include "tap.h"
 
 #define KVER "6.1.0-test"
@@ -75,14 +76,9 @@ static void mkdir_in(const char *root, const char *rel)
 	}
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void fx_free(char *root)
 {
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fx_rm_rf(root);
 	free(root);
 }
 

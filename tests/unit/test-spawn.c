@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/spawn.h"
 
+#include "fixture.h"
 #include "tap.h"
 
 static char tmpdir[] = "/tmp/dk-test-spawn-XXXXXX";
@@ -346,15 +347,6 @@ int main(void)
 	test_reaped();
 	test_missing();
 	test_log();
-	{
-		const char *const argv[] = {"/bin/rm", "-rf", tmpdir, NULL};
-		struct dk_spawn_opts o = {.argv = argv};
-		struct dk_spawn_result res;
-		struct dk_error *err = NULL;
-
-		if (dk_spawn_run(&o, &res, &err) < 0)
-			dk_error_free(&err);
-		dk_spawn_result_release(&res);
-	}
+	fx_rm_rf(tmpdir);
 	return tap_done();
 }

@@ -184,7 +184,11 @@ static int externals(struct dk_init *in, struct dk_error **err)
 			const char *dep = f->depends[j];
 			char **na;
 
-			if (is_ours(in, dep) || !dk_module_available(in->m, dep))
+			/* Several modules share a provider: one lookup each. */
+			if (is_ours(in, dep) ||
+			    dk_strv_contains((const char *const *)in->available,
+					     in->n_available, dep) ||
+			    !dk_module_available(in->m, dep))
 				continue;
 			na = reallocarray(in->available, in->n_available + 1,
 					  sizeof(*na));

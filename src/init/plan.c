@@ -58,14 +58,6 @@ void dk_plan_decisions_release(struct dk_plan_decisions *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static bool contains(const char *const *v, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (streq(v[i], s))
-			return true;
-	return false;
-}
-
 static int push(const char ***v, size_t *n, const char *s)
 {
 	const char **nv = reallocarray(*v, *n + 1, sizeof(**v));
@@ -79,7 +71,7 @@ static int push(const char ***v, size_t *n, const char *s)
 
 static bool replaces_name(const struct dk_config_component *c, const char *name)
 {
-	return contains((const char *const *)c->replaces, c->n_replaces, name);
+	return dk_strv_contains((const char *const *)c->replaces, c->n_replaces, name);
 }
 
 static const struct dk_config_component *replacing(const struct dk_config *cfg,
@@ -114,7 +106,7 @@ static bool external_available(void *userdata, const char *dep)
 {
 	const struct dk_plan_facts *f = userdata;
 
-	return contains(f->available, f->n_available, dep);
+	return dk_strv_contains(f->available, f->n_available, dep);
 }
 
 /* Load order (depends=), with the component and config entry of each file. */

@@ -512,19 +512,11 @@ static bool holder_outside(void *userdata, const char *dep)
 	return true;
 }
 
-static bool in_set(const char *const *v, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (streq(v[i], s))
-			return true;
-	return false;
-}
-
 static int set_add(const char ***v, size_t *n, const char *s)
 {
 	const char **nv;
 
-	if (in_set(*v, *n, s))
+	if (dk_strv_contains(*v, *n, s))
 		return 0;
 	nv = reallocarray(*v, *n + 1, sizeof(**v));
 	if (!nv)

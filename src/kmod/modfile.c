@@ -439,14 +439,6 @@ static char *name_from_path(const char *path)
 	return s;
 }
 
-static bool names_contain(char *const *v, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (streq(v[i], s))
-			return true;
-	return false;
-}
-
 static int split_depends(struct dk_modfile *f, const char *v)
 {
 	_cleanup_free_ char *copy = strdup(v);
@@ -458,7 +450,8 @@ static int split_depends(struct dk_modfile *f, const char *v)
 		char **nv;
 
 		dk_strip(t);
-		if (!*t || names_contain(f->depends, f->n_depends, t))
+		if (!*t ||
+		    dk_strv_contains((const char *const *)f->depends, f->n_depends, t))
 			continue;
 		for (char *p = t; *p; p++)
 			if (*p == '-')

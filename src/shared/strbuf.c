@@ -99,6 +99,14 @@ const char *strbuf_str(const struct strbuf *b)
 	return b->s ? b->s : "";
 }
 
+bool dk_strv_contains(const char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
 char *dk_strdup_vprintf(const char *fmt, va_list ap)
 {
 	struct strbuf b;

@@ -72,9 +72,10 @@ static int get_module_file(struct dk_init *in, const struct dk_config_component 
 		return dk_error_set(
 			err, ENOENT,
 			"%s: component %s: no %s.ko in %s (%s:%d): this image "
-			"has no modules for kernel %s",
+			"has no modules for kernel %s: run an image built for this "
+			"kernel, or fix source.dir in %s",
 			PHASE(GET), c->name, cm->name, dir, in->cfg->path, cm->line,
-			in->m->kver);
+			in->m->kver, in->cfg->path);
 	}
 	if (r < 0)
 		return dk_error_wrap(err, "%s: component %s", PHASE(GET), c->name);

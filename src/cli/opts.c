@@ -198,22 +198,9 @@ static bool table_build(struct table *t, const struct dk_cli *cli,
 	return true;
 }
 
-static int parse_jobs(const char *s, int *out)
-{
-	char *end = NULL;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || !end || *end || end == s || v < 1 || v > 4096)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
 /* A download option's number. 0 in dk_fetch_opts means the library default: only
- * --retries and --timeout (no limit) take 0 as given; a first delay of 0 is the
- * shortest, 1 ms. */
+ * --retries and --timeout (no limit) take 0 as given, and --retry-delay-ms 0 means
+ * the shortest first delay, 1 ms. */
 static int fetch_number(struct dk_cli *cli, enum shared_id id, const char *arg)
 {
 	struct dk_fetch_opts *fo = cli->fetch;
@@ -221,7 +208,8 @@ static int fetch_number(struct dk_cli *cli, enum shared_id id, const char *arg)
 
 	if (dk_cli_parse_u64(arg, true, 1000000000, &v) < 0 ||
 	    (v == 0 && id != S_RETRIES && id != S_TIMEOUT && id != S_RETRY_DELAY))
-		return dk_usage_error(cli->name, "invalid number '%s'", arg);
+		return dk_usage_error(cli->name, "invalid number '%s' for --%s", arg,
+				      shared[id].name);
 	if (id == S_RETRIES)
 		fo->attempts = (unsigned)v + 1;
 	else if (id == S_RETRY_DELAY)
@@ -259,10 +247,15 @@ static int shared_option(struct dk_cli *cli, enum shared_id id, const char *arg)
 	case S_JSON:
 		cli->out.json = true;
 		break;
-	case S_JOBS:
-		if (parse_jobs(arg, &cli->ctx->jobs) < 0)
-			return dk_usage_error(cli->name, "bad job count '%s'", arg);
+	case S_JOBS: {
+		uint64_t v;
+
+		if (dk_cli_parse_u64(arg, false, 4096, &v) < 0 || v == 0)
+			return dk_usage_error(cli->name, "bad job count '%s' (1 to 4096)",
+					      arg);
+		cli->ctx->jobs = (int)v;
 		break;
+	}
 	case S_CACHE_DIR:
 		cli->fetch_given = true;
 		cli->fetch->cache_dir = arg;

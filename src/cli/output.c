@@ -21,7 +21,7 @@ int dk_output_end(struct dk_output *o, struct dk_error **err)
 	if (!o->begun)
 		return 0;
 	if (o->w.out.oom)
-		r = dk_error_set(err, ENOMEM, "render JSON");
+		r = dk_error_set(err, ENOMEM, "render JSON: out of memory");
 	else
 		printf("%s\n", json_str(&o->w));
 	dk_output_release(o);

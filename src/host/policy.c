@@ -49,15 +49,12 @@ static char *fmt(struct pol *st, const char *f, ...) _printf_format_(2, 3);
 
 static char *fmt(struct pol *st, const char *f, ...)
 {
-	struct strbuf b;
 	va_list ap;
 	char *s;
 
-	strbuf_init(&b);
 	va_start(ap, f);
-	strbuf_vprintf(&b, f, ap);
+	s = dk_strdup_vprintf(f, ap);
 	va_end(ap);
-	s = strbuf_steal(&b);
 	if (!s)
 		st->oom = true;
 	return s;
@@ -226,13 +223,17 @@ static enum dk_module_unload unload_in_sysfs(struct pol *st, const char *mods,
 		if (de->d_name[0] == '.')
 			continue;
 		refcnt = fmt(st, "%s/%s/refcnt", mods, de->d_name);
-		initstate = fmt(st, "%s/%s/initstate", mods, de->d_name);
 		if (refcnt && dk_path_exists(refcnt)) {
 			free(*path);
 			*path = TAKE_PTR(refcnt);
 			return DK_MODULE_UNLOAD_YES;
 		}
-		if (!*path && initstate && dk_path_exists(initstate))
+		/* Built-in entries have neither file: only the first loaded one counts.
+		 */
+		if (*path)
+			continue;
+		initstate = fmt(st, "%s/%s/initstate", mods, de->d_name);
+		if (initstate && dk_path_exists(initstate))
 			*path = TAKE_PTR(initstate);
 	}
 	return *path ? DK_MODULE_UNLOAD_NO : DK_MODULE_UNLOAD_UNKNOWN;

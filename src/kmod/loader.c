@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/fsutil.h"
 #include "base/log.h"
+#include "host/hostfs.h"
 #include "host/policy.h"
 #include "kmod/loader.h"
 #include "kmod/order.h"
@@ -119,7 +120,7 @@ int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out, struct dk_er
 	if (!m->host_root || !rel)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	m->moddir = dk_path_join(m->host_root, rel);
-	m->sysfs = ctx->sysfs ? strdup(ctx->sysfs) : dk_path_join(m->host_root, "sys");
+	m->sysfs = dk_host_sysfs(ctx);
 	if (!m->moddir || !m->sysfs)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	m->kmod = kmod_new(m->moddir, NULL);
@@ -138,10 +139,9 @@ int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out, struct dk_er
 
 /* ---- state from sysfs ---- */
 
-static char *module_path(const struct dk_modctx *m, const char *name, const char *leaf)
+static char *module_path(const struct dk_modctx *m, const char *name)
 {
-	return dk_strdup_printf("%s/module/%s%s%s", m->sysfs, name, leaf ? "/" : "",
-				leaf ? leaf : "");
+	return dk_strdup_printf("%s/module/%s", m->sysfs, name);
 }
 
 int dk_module_state(const struct dk_modctx *m, const char *name, struct dk_modstate *st)
@@ -205,7 +205,7 @@ enum dk_match dk_module_match(const struct dk_modctx *m, const struct dk_modfile
 
 bool dk_module_available(struct dk_modctx *m, const char *name)
 {
-	_cleanup_free_ char *dir = module_path(m, name, NULL);
+	_cleanup_free_ char *dir = module_path(m, name);
 	_cleanup_kmod_list_ struct kmod_list *list = NULL;
 
 	if (dir && dk_is_dir(dir))

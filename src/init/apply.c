@@ -14,7 +14,7 @@
 #include "kmod/sign.h"
 #include "init/init-run.h"
 
-static struct dk_remove_opts remove_opts(struct dk_init *in, int64_t start)
+struct dk_remove_opts dk_init_remove_opts(struct dk_init *in, int64_t start)
 {
 	return (struct dk_remove_opts){start + (int64_t)in->cfg->grace_period * 1000,
 				       dk_init_shutdown_wait, in};
@@ -79,7 +79,7 @@ int dk_init_sign(struct dk_init *in, struct dk_error **err)
  * unloaded and did not load (saved after each). */
 int dk_init_replace(struct dk_init *in, struct dk_error **err)
 {
-	struct dk_remove_opts ro = remove_opts(in, dk_now_ms());
+	struct dk_remove_opts ro = dk_init_remove_opts(in, dk_now_ms());
 	int r;
 
 	for (size_t i = 0; i < in->d.n_unload; i++) {
@@ -303,7 +303,7 @@ static int restore_replaced(struct dk_init *in, const struct dk_remove_opts *ro,
 static int shutdown_modules(struct dk_init *in, struct strbuf *failure)
 {
 	int64_t start = dk_now_ms();
-	struct dk_remove_opts ro = remove_opts(in, start);
+	struct dk_remove_opts ro = dk_init_remove_opts(in, start);
 	int r;
 
 	if (unlink(in->cfg->ready_file) == 0)

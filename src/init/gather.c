@@ -214,8 +214,10 @@ static void read_state(struct dk_init *in, struct dk_error **err)
 		dk_error_free(err);
 	}
 	if (in->state.kernel && !streq(in->state.kernel, in->m->kver)) {
-		dk_info("the state file is for kernel %s, not %s: ignoring it",
-			in->state.kernel, in->m->kver);
+		dk_info("%s: the state file %s is for kernel %s, not %s: ignoring it "
+			"(the node rebooted into another kernel; nothing of it is "
+			"loaded)",
+			PHASE(DETECT), in->state_path, in->state.kernel, in->m->kver);
 		dk_state_release(&in->state);
 	}
 	if (in->state.n_modules)

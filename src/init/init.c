@@ -119,7 +119,8 @@ static int render_decisions(const struct dk_init *in, struct dk_plan *p)
 	for (size_t i = 0; i < in->d.n_mods && r >= 0; i++) {
 		const char *name = dk_init_file(in, i)->name;
 
-		if (in->d.mods[i].same)
+		/* Not .same: a same build that uses a replaced module is reloaded. */
+		if (!dk_plan_act_inserts(in->d.mods[i].act))
 			r = plan_add(
 				p, DK_PLAN_SKIP, name, "%s%s", in->d.mods[i].why,
 				dk_state_find_module(&in->state, name)

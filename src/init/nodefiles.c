@@ -76,7 +76,9 @@ void dk_init_termination_log(const struct dk_init *in, const char *msg)
 	if (len > TERMINATION_LOG_MAX)
 		len = TERMINATION_LOG_MAX;
 	if (write(fd, msg, len) < 0)
-		dk_warn("write the termination log %s: %s", path, strerror(errno));
+		dk_warn("write the termination log %s: %s: Kubernetes will not show why "
+			"init stopped; check termination_log in %s",
+			path, strerror(errno), in->cfg->path);
 }
 
 static const char *action_str(enum dk_plan_act a)

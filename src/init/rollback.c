@@ -144,8 +144,7 @@ static void describe(const struct dk_init *in, const struct outcome *o, int64_t 
 void dk_init_rollback(struct dk_init *in, struct dk_error **err)
 {
 	int64_t start = dk_now_ms();
-	struct dk_remove_opts ro = {start + (int64_t)in->cfg->grace_period * 1000,
-				    dk_init_shutdown_wait, in};
+	struct dk_remove_opts ro = dk_init_remove_opts(in, start);
 	struct outcome o = {.acted = false};
 
 	strbuf_init(&o.unloaded);
@@ -165,8 +164,9 @@ void dk_init_rollback(struct dk_init *in, struct dk_error **err)
 		if (dk_init_save_state(in, &e) < 0)
 			dk_warn("%s: %s", PHASE(ROLLBACK), e->msg);
 	} else if (unlink(in->state_path) < 0 && errno != ENOENT) {
-		dk_warn("%s: remove %s: %s", PHASE(ROLLBACK), in->state_path,
-			strerror(errno));
+		dk_warn("%s: remove the state file %s: %s: the next drvkit init finds "
+			"none of it loaded and ignores it",
+			PHASE(ROLLBACK), in->state_path, strerror(errno));
 	}
 	describe(in, &o, start, err);
 	strbuf_release(&o.unloaded);

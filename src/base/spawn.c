@@ -78,11 +78,13 @@ static bool reg_take(struct child *me, int *status)
 	struct timespec until;
 	bool got;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	/* Monotonic, like every deadline here: a wall-clock jump must not stretch it. */
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += HANDOVER_MS / 1000;
 	pthread_mutex_lock(&reg_lock);
 	while (!me->reaped)
-		if (pthread_cond_timedwait(&reg_cond, &reg_lock, &until) == ETIMEDOUT)
+		if (pthread_cond_clockwait(&reg_cond, &reg_lock, CLOCK_MONOTONIC,
+					   &until) == ETIMEDOUT)
 			break;
 	got = me->reaped;
 	*status = me->status;

@@ -98,17 +98,12 @@ _printf_format_(5, 6) static int fail_at(struct dk_error **err, const char *name
 _printf_format_(3, 4) static int load_fail(struct loader *l, const yaml_mark_t *m,
 					   const char *fmt, ...)
 {
-	struct strbuf b;
 	va_list ap;
 	int r;
 
-	strbuf_init(&b);
 	va_start(ap, fmt);
-	strbuf_vprintf(&b, fmt, ap);
+	r = vfail(l->err, l->name, m->line + 1, m->column + 1, NULL, fmt, ap);
 	va_end(ap);
-	r = fail_at(l->err, l->name, m->line + 1, m->column + 1, "%s",
-		    b.oom ? "out of memory" : b.s);
-	strbuf_release(&b);
 	return r;
 }
 
@@ -561,23 +556,12 @@ bool dk_yaml_key_repeats(const struct dk_yaml_node *n, size_t i)
 
 char *dk_yaml_subkey(const char *parent, const char *name)
 {
-	struct strbuf b;
-
-	strbuf_init(&b);
-	if (parent && *parent)
-		strbuf_printf(&b, "%s.%s", parent, name);
-	else
-		strbuf_puts(&b, name);
-	return strbuf_steal(&b);
+	return parent && *parent ? dk_strdup_printf("%s.%s", parent, name) : strdup(name);
 }
 
 char *dk_yaml_subindex(const char *parent, size_t i)
 {
-	struct strbuf b;
-
-	strbuf_init(&b);
-	strbuf_printf(&b, "%s[%zu]", parent, i);
-	return strbuf_steal(&b);
+	return dk_strdup_printf("%s[%zu]", parent, i);
 }
 
 int dk_yaml_fail(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,

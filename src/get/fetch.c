@@ -12,6 +12,7 @@
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
+#include "base/cache.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "get/fetch-internal.h"
@@ -165,8 +166,7 @@ static int xfer_prepare(struct xfer *x)
 				    "%s: unsupported URL (http, https, file or a path)",
 				    x->url_log);
 	if (x->run->cfg.cache_dir) {
-		x->cache_path =
-			dk_strdup_printf("%s/sha256/%s", x->run->cfg.cache_dir, x->want);
+		x->cache_path = dk_cache_path(x->run->cfg.cache_dir, x->want);
 		if (!x->cache_path)
 			return dk_error_set(&x->err, ENOMEM, "out of memory");
 	}

@@ -160,8 +160,10 @@ static int insert_tracked(struct dk_init *in, const struct dk_modfile *f,
 	return r;
 }
 
-/* Inserts in load order (adopted modules join the state file), saving the state
- * after each; stops early on SIGTERM. */
+/* Inserts in load order, saving the state after each insert (what the kernel now
+ * holds must be on disk before the next step); adopted modules join the state in
+ * memory, already on disk from the predecessor, and are written with the next save
+ * (at the latest before ready). Stops early on SIGTERM. */
 int dk_init_load(struct dk_init *in, struct dk_error **err)
 {
 	for (size_t i = 0; i < in->d.n_mods && !in->term; i++) {
@@ -186,9 +188,11 @@ int dk_init_load(struct dk_init *in, struct dk_error **err)
 		if (dk_state_add_module(&in->state, f->name, pm->comp->name, f->path,
 					f->srcversion, f->version) < 0)
 			return dk_error_set(err, ENOMEM, "out of memory");
-		r = dk_init_save_state(in, err);
-		if (r < 0)
+		if (!in->inserted[i]) {
+			in->state_saved = false;
+		} else if ((r = dk_init_save_state(in, err)) < 0) {
 			return dk_error_wrap(err, "%s", PHASE(STATE));
+		}
 		if (dk_init_drain_signals(in))
 			in->term = true;
 	}

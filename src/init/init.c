@@ -296,8 +296,8 @@ static int change(struct dk_init *in, struct dk_error **err)
 	dk_info("%s: %zu modules (%lld ms)", PHASE(LOAD), in->d.n_mods,
 		(long long)(dk_now_ms() - t));
 	t = dk_now_ms();
-	/* replace and load saved the state after each change; write it here only
-	 * when nothing was (every module loaded by someone else already). */
+	/* replace and load saved the state after each change; write it here when
+	 * something is not on disk yet (adopted modules only). */
 	r = in->state_saved ? 0 : dk_init_save_state(in, err);
 	if (r >= 0)
 		r = dk_init_ready(in, err);

@@ -120,14 +120,6 @@ static bool is_loaded(const struct dk_modctx *m, const char *name)
 	return loaded;
 }
 
-static bool is_ours(const struct dk_init *in, const char *name)
-{
-	for (size_t i = 0; i < in->d.n_mods; i++)
-		if (streq(dk_init_file(in, i)->name, name))
-			return true;
-	return false;
-}
-
 /* Inserts one of ours and remembers the in-tree dependencies that the insert
  * loaded (even when the insert itself then failed), so a failed start can unload
  * them too. */
@@ -141,8 +133,8 @@ static int insert_tracked(struct dk_init *in, const struct dk_modfile *f,
 	if (!absent)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < f->n_depends; i++)
-		absent[i] =
-			!is_ours(in, f->depends[i]) && !is_loaded(in->m, f->depends[i]);
+		absent[i] = !dk_init_is_ours(in, f->depends[i]) &&
+			    !is_loaded(in->m, f->depends[i]);
 	r = dk_module_insert(in->m, f, err);
 	for (size_t i = 0; i < f->n_depends; i++) {
 		char **np;

@@ -167,7 +167,7 @@ static int snapshot(struct dk_init *in, struct dk_error **err)
 	return 0;
 }
 
-static bool is_ours(const struct dk_init *in, const char *name)
+bool dk_init_is_ours(const struct dk_init *in, const char *name)
 {
 	for (size_t i = 0; i < in->n_files; i++)
 		if (streq(in->files[i]->name, name))
@@ -186,7 +186,7 @@ static int externals(struct dk_init *in, struct dk_error **err)
 			char **na;
 
 			/* Several modules share a provider: one lookup each. */
-			if (is_ours(in, dep) ||
+			if (dk_init_is_ours(in, dep) ||
 			    dk_strv_contains((const char *const *)in->available,
 					     in->n_available, dep) ||
 			    !dk_module_available(in->m, dep))

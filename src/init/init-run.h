@@ -71,6 +71,8 @@ int dk_init_signals(struct dk_init *in, struct dk_error **err) _must_check_;
 bool dk_init_drain_signals(struct dk_init *in);
 bool dk_init_shutdown_wait(void *userdata, int ms);
 void dk_init_trim_memory(void);
+/* Whether name is one of the config's modules. */
+bool dk_init_is_ours(const struct dk_init *in, const char *name);
 /* Unloads end grace_period after start; waits end early on a second SIGTERM. */
 struct dk_remove_opts dk_init_remove_opts(struct dk_init *in, int64_t start);
 void dk_init_wait(struct dk_init *in);

@@ -77,8 +77,8 @@ int dk_module_order(struct dk_modctx *m, struct dk_modfile *const *files, size_t
  * (nothing to do when loaded or built in). */
 int dk_module_probe(struct dk_modctx *m, const char *name,
 		    struct dk_error **err) _must_check_;
-/* Inserts f by path with f->params, after probing its dependencies that are not
- * loaded (in_set tells which are ours, loaded by the caller). */
+/* Inserts f by path with f->params, after probing (dk_module_probe) each of its
+ * depends=; a dependency that is ours must have been inserted before. */
 int dk_module_insert(struct dk_modctx *m, const struct dk_modfile *f,
 		     struct dk_error **err) _must_check_;
 

@@ -2,7 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "init/config.h"
+#include "config/config.h"
 #include "init/init.h"
 
 #include "cli/cli.h"

@@ -9,7 +9,7 @@
 
 #include "base/fsutil.h"
 #include "kmod/loader.h"
-#include "init/config.h"
+#include "config/config.h"
 
 #include "cli/cli.h"
 

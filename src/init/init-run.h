@@ -12,7 +12,7 @@
 #include "base/ctx.h"
 #include "base/error.h"
 #include "kmod/loader.h"
-#include "init/config.h"
+#include "config/config.h"
 #include "init/phase.h"
 #include "init/plan.h"
 #include "init/state.h"

@@ -9,7 +9,7 @@
 #include "base/ctx.h"
 #include "base/error.h"
 #include "kmod/loader.h"
-#include "init/config.h"
+#include "config/config.h"
 #include "init/state.h"
 
 /* One line of the plan `drvkit init --dry-run` prints. */

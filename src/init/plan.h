@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 #include "kmod/loader.h"
-#include "init/config.h"
+#include "config/config.h"
 #include "init/state.h"
 
 /* What init decides for each of its modules. */

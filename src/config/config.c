@@ -9,7 +9,7 @@
 
 #include "base/fsutil.h"
 #include "base/yaml.h"
-#include "init/config.h"
+#include "config/config.h"
 
 static bool valid_module_name(const char *s)
 {
@@ -142,21 +142,6 @@ static int set_modules(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 
 /* ---- component ---- */
 
-/* Later issues add archive, url and build here. */
-static const struct dk_yaml_field source_fields[] = {
-	{.name = "dir",
-	 .type = DK_YAML_PATH,
-	 .required = true,
-	 .offset = offsetof(struct dk_config_component, source_dir)},
-};
-
-static int set_source(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
-		      const char *key, void *obj)
-{
-	return dk_yaml_walk_mapping(w, n, key, source_fields, ARRAY_SIZE(source_fields),
-				    obj);
-}
-
 /* A list of module names (replaces, protected_modules). */
 static int get_name_list(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 			 const char *key, char ***out, size_t *n_out)
@@ -194,7 +179,10 @@ static const struct dk_yaml_field component_fields[] = {
 	 .type = DK_YAML_STRING,
 	 .required = true,
 	 .offset = offsetof(struct dk_config_component, name)},
-	{.name = "source", .required = true, .set = set_source},
+	{.name = "version",
+	 .type = DK_YAML_STRING,
+	 .offset = offsetof(struct dk_config_component, version)},
+	{.name = "source", .required = true, .set = dk_config_set_source},
 	{.name = "modules", .required = true, .set = set_modules},
 	{.name = "replaces", .set = set_replaces},
 	{.name = "restore",
@@ -230,6 +218,7 @@ static int set_components(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 			  const char *key, void *obj)
 {
 	struct dk_config *cfg = obj;
+	int r;
 
 	if (n->kind != DK_YAML_SEQUENCE)
 		return dk_yaml_fail(w, n, key, "expected a list of components, got %s",
@@ -247,6 +236,7 @@ static int set_components(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 		if (!sub)
 			return dk_error_set(w->err, ENOMEM, "out of memory");
 		cfg->n_components = i + 1;
+		cfg->components[i].line = (int)cn->line;
 		r = dk_yaml_walk_mapping(w, cn, sub, component_fields,
 					 ARRAY_SIZE(component_fields),
 					 &cfg->components[i]);
@@ -258,7 +248,8 @@ static int set_components(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 						    "component %s is listed twice",
 						    cfg->components[i].name);
 	}
-	return check_modules_once(w, cfg, key);
+	r = check_modules_once(w, cfg, key);
+	return r < 0 ? r : dk_config_check_sources(w, cfg, key);
 }
 
 /* ---- signing ---- */
@@ -355,6 +346,7 @@ static const struct dk_yaml_field top_fields[] = {
 	 .type = DK_YAML_PATH,
 	 .null_ok = true,
 	 .offset = offsetof(struct dk_config, firmware_path)},
+	TOP_PATH(cache_dir),
 	{.name = "signing", .set = set_signing},
 	{.name = "components", .required = true, .set = set_components},
 };
@@ -391,7 +383,8 @@ int dk_config_parse(const char *name, const char *data, size_t len,
 	if (set_default(&cfg->path, name) < 0 ||
 	    set_default(&cfg->state_dir, "/run/drvkit") < 0 ||
 	    set_default(&cfg->termination_log, "/dev/termination-log") < 0 ||
-	    set_default(&cfg->host_root, "/") < 0)
+	    set_default(&cfg->host_root, "/") < 0 ||
+	    set_default(&cfg->cache_dir, "/var/cache/drvkit") < 0)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	if (!cfg->ready_file) {
 		cfg->ready_file = dk_path_join(cfg->state_dir, "ready");
@@ -441,7 +434,8 @@ void dk_config_free(struct dk_config *cfg)
 			free(c->replaces[j]);
 		free(c->replaces);
 		free(c->name);
-		free(c->source_dir);
+		free(c->version);
+		dk_config_component_release_source(c);
 	}
 	free(cfg->components);
 	for (size_t i = 0; i < cfg->n_protected; i++)
@@ -461,6 +455,7 @@ void dk_config_free(struct dk_config *cfg)
 	free(cfg->host_root);
 	free(cfg->kernel);
 	free(cfg->firmware_path);
+	free(cfg->cache_dir);
 	free(cfg);
 }
 

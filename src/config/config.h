@@ -56,9 +56,57 @@ struct dk_config_module {
 	int line; /* 1-based line of the entry, for later messages */
 };
 
+/* Where a component's source tree comes from (build:, or a flavor's override). */
+struct dk_config_tree {
+	char *src;    /* a directory (absolute, or relative to the config file) */
+	char *url;    /* a tarball, or a .deb/.rpm holding one (member) */
+	char *sha256; /* of what url serves: required with url */
+	char *member; /* glob of the tarball inside a .deb/.rpm */
+	char *subdir; /* the directory below the tree's top that make runs in */
+};
+
+/* The steps of `get:`, tried in order. */
+enum dk_get_step {
+	DK_GET_CACHE,
+	DK_GET_PRECOMPILED,
+	DK_GET_BUILD,
+};
+#define DK_GET_MAX 3
+
+struct dk_config_build {
+	struct dk_config_tree tree;
+	char *flavor; /* NULL, "open", "proprietary" or "auto" (NVIDIA) */
+	struct dk_config_tree *open, *proprietary; /* per-flavor overrides of tree */
+	char **make; /* argv with {kernel} {build_dir} {src} {jobs} {out}; NULL: kbuild */
+	size_t n_make;
+	char **env; /* NAME=value, the build's whole environment besides drvkit's own */
+	size_t n_env;
+	char **uses; /* components whose Module.symvers and include dirs this one uses */
+	size_t n_uses;
+	char **after; /* components built (and loaded) before this one */
+	size_t n_after;
+	char **patches; /* absolute paths, applied in order with -p1 */
+	size_t n_patches;
+	char **exports; /* tree paths kept for consumers (default: include) */
+	size_t n_exports;
+	bool allow_compiler_mismatch;
+	int line;
+};
+
+struct dk_config_precompiled {
+	char *url; /* template: {kernel} {component} {version} {arch} {os} {os_version} */
+	char *cert; /* every module must verify against it; NULL: digests only */
+};
+
 struct dk_config_component {
 	char *name;
-	char *source_dir; /* may contain $KVER */
+	char *version;	  /* optional: the driver version ({version}, manifests) */
+	char *source_dir; /* may contain $KVER; NULL for build/precompiled sources */
+	struct dk_config_build *build;		   /* NULL: no build from source */
+	struct dk_config_precompiled *precompiled; /* NULL: no precompiled packages */
+	enum dk_get_step get[DK_GET_MAX];
+	size_t n_get;
+	int line;
 	struct dk_config_module *modules;
 	size_t n_modules;
 	char **replaces;
@@ -85,10 +133,26 @@ struct dk_config {
 	char **protected_modules; /* added to the built-in protect list */
 	size_t n_protected;
 	char *firmware_path;
+	char *cache_dir;		   /* default /var/cache/drvkit */
 	struct dk_config_signing *signing; /* NULL when not configured */
 	struct dk_config_component *components;
 	size_t n_components;
 };
+
+/* source.c: the source: mapping of a component (dir, or build/precompiled/get). */
+struct dk_yaml_walk;
+struct dk_yaml_node;
+int dk_config_set_source(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			 const char *key, void *component);
+/* The cross-component rules of build sources (uses/after name components that
+ * exist, no cycles); called once every component is read. */
+int dk_config_check_sources(struct dk_yaml_walk *w, const struct dk_config *cfg,
+			    const char *key);
+void dk_config_component_release_source(struct dk_config_component *c);
+const char *dk_get_step_name(enum dk_get_step s);
+/* The component named name, or NULL. */
+const struct dk_config_component *dk_config_component_find(const struct dk_config *cfg,
+							   const char *name);
 
 /* Parses a config file. Errors: EBADMSG with "file:line:col: key: problem", or the
  * errno of opening the file. */

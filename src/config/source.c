@@ -1,0 +1,616 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The source: mapping of a component: a directory of built modules (dir:), or where
+ * to get them for a kernel drvkit has not seen (build:, precompiled:, get:). */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+#include "shared/strbuf.h"
+
+#include "base/yaml.h"
+#include "config/config.h"
+
+static const char *const get_step_names[] = {
+	[DK_GET_CACHE] = "cache",
+	[DK_GET_PRECOMPILED] = "precompiled",
+	[DK_GET_BUILD] = "build",
+};
+
+const char *dk_get_step_name(enum dk_get_step s)
+{
+	return (unsigned)s < ARRAY_SIZE(get_step_names) ? get_step_names[s] : "?";
+}
+
+const struct dk_config_component *dk_config_component_find(const struct dk_config *cfg,
+							   const char *name)
+{
+	for (size_t i = 0; i < cfg->n_components; i++)
+		if (streq(cfg->components[i].name, name))
+			return &cfg->components[i];
+	return NULL;
+}
+
+/* A path as written, made absolute against the config file's directory: patches and
+ * source trees are usually kept next to the config. */
+static int get_rel_path(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			const char *key, char **out)
+{
+	_cleanup_free_ char *s = NULL, *dir = NULL;
+	char cwd[PATH_MAX];
+	const char *slash;
+	int r = dk_yaml_get_string(w, n, key, &s);
+
+	if (r < 0)
+		return r;
+	if (s[0] == '/') {
+		*out = TAKE_PTR(s);
+		return 0;
+	}
+	slash = w->file ? strrchr(w->file, '/') : NULL;
+	if (slash && w->file[0] == '/')
+		dir = strndup(w->file, (size_t)(slash - w->file));
+	else if (!getcwd(cwd, sizeof(cwd)))
+		return dk_yaml_fail(w, n, key, "cannot resolve relative path '%s': %s", s,
+				    strerror(errno));
+	else if (slash)
+		dir = dk_strdup_printf("%s/%.*s", cwd, (int)(slash - w->file), w->file);
+	else
+		dir = strdup(cwd);
+	if (!dir)
+		return dk_error_set(w->err, ENOMEM, "out of memory");
+	*out = dk_strdup_printf("%s/%s", dir, s);
+	return *out ? 0 : dk_error_set(w->err, ENOMEM, "out of memory");
+}
+
+/* A list of scalars. each() checks and stores item i (may be NULL: plain strings). */
+static int get_list(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
+		    const char *what, bool relpath, char ***out, size_t *n_out)
+{
+	if (n->kind != DK_YAML_SEQUENCE)
+		return dk_yaml_fail(w, n, key, "expected a list of %s, got %s", what,
+				    dk_yaml_kind_name(n));
+	*out = calloc(n->n + 1, sizeof(char *));
+	if (!*out)
+		return dk_error_set(w->err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n->n; i++) {
+		_cleanup_free_ char *sub = dk_yaml_subindex(key, i);
+		int r;
+
+		if (!sub)
+			return dk_error_set(w->err, ENOMEM, "out of memory");
+		*n_out = i + 1;
+		r = relpath ? get_rel_path(w, n->items[i], sub, &(*out)[i])
+			    : dk_yaml_get_string(w, n->items[i], sub, &(*out)[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static bool is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == 64;
+}
+
+/* ---- build: ---- */
+
+static int set_tree_src(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			const char *key, void *obj)
+{
+	return get_rel_path(w, n, key, &((struct dk_config_tree *)obj)->src);
+}
+
+static int set_tree_sha256(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			   const char *key, void *obj)
+{
+	struct dk_config_tree *t = obj;
+	int r = dk_yaml_get_string(w, n, key, &t->sha256);
+
+	if (r < 0)
+		return r;
+	if (!is_hex64(t->sha256))
+		return dk_yaml_fail(w, n, key,
+				    "expected 64 lowercase hex digits, got '%s'",
+				    t->sha256);
+	return 0;
+}
+
+static int set_tree_subdir(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			   const char *key, void *obj)
+{
+	struct dk_config_tree *t = obj;
+	int r = dk_yaml_get_string(w, n, key, &t->subdir);
+
+	if (r < 0)
+		return r;
+	if (t->subdir[0] == '/' || strstr(t->subdir, ".."))
+		return dk_yaml_fail(w, n, key,
+				    "'%s' must be a relative path inside the source tree",
+				    t->subdir);
+	return 0;
+}
+
+#define TREE_FIELDS                                                  \
+	{.name = "src", .set = set_tree_src},                        \
+		{.name = "url",                                      \
+		 .type = DK_YAML_STRING,                             \
+		 .offset = offsetof(struct dk_config_tree, url)},    \
+		{.name = "sha256", .set = set_tree_sha256},          \
+		{.name = "member",                                   \
+		 .type = DK_YAML_STRING,                             \
+		 .offset = offsetof(struct dk_config_tree, member)}, \
+	{                                                            \
+		.name = "subdir", .set = set_tree_subdir             \
+	}
+
+static const struct dk_yaml_field tree_fields[] = {TREE_FIELDS};
+
+static int check_tree(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+		      const char *key, const struct dk_config_tree *t, bool need)
+{
+	if (t->src && t->url)
+		return dk_yaml_fail(w, n, key, "give src or url, not both");
+	if (t->url && !t->sha256)
+		return dk_yaml_fail(w, n, key,
+				    "url needs sha256 (a download is only used when its "
+				    "digest is pinned)");
+	if (t->sha256 && !t->url)
+		return dk_yaml_fail(w, n, key, "sha256 is for url");
+	if (t->member && !t->url)
+		return dk_yaml_fail(w, n, key,
+				    "member is for url (the tarball inside a "
+				    ".deb or .rpm)");
+	if (need && !t->src && !t->url)
+		return dk_yaml_fail(w, n, key, "expected src (a directory) or url");
+	return 0;
+}
+
+static int set_flavor_tree(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			   const char *key, struct dk_config_tree **out)
+{
+	int r;
+
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return dk_error_set(w->err, ENOMEM, "out of memory");
+	r = dk_yaml_walk_mapping(w, n, key, tree_fields, ARRAY_SIZE(tree_fields), *out);
+	return r < 0 ? r : check_tree(w, n, key, *out, false);
+}
+
+static int set_open(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
+		    void *obj)
+{
+	return set_flavor_tree(w, n, key, &((struct dk_config_build *)obj)->open);
+}
+
+static int set_proprietary(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			   const char *key, void *obj)
+{
+	return set_flavor_tree(w, n, key, &((struct dk_config_build *)obj)->proprietary);
+}
+
+static int set_flavor(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+		      const char *key, void *obj)
+{
+	struct dk_config_build *b = obj;
+	int r = dk_yaml_get_string(w, n, key, &b->flavor);
+
+	if (r < 0)
+		return r;
+	if (!streq(b->flavor, "open") && !streq(b->flavor, "proprietary") &&
+	    !streq(b->flavor, "auto"))
+		return dk_yaml_fail(w, n, key,
+				    "expected open, proprietary or auto, got '%s'",
+				    b->flavor);
+	return 0;
+}
+
+/* make: an argv; only the documented placeholders, so a typo is caught here. */
+static int set_make(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
+		    void *obj)
+{
+	static const char *const known[] = {
+		"{kernel}", "{build_dir}",    "{src}",	       "{jobs}",
+		"{out}",    "{uses_symvers}", "{uses_include}"};
+	struct dk_config_build *b = obj;
+	int r = get_list(w, n, key, "arguments", false, &b->make, &b->n_make);
+
+	if (r < 0)
+		return r;
+	if (b->n_make == 0)
+		return dk_yaml_fail(w, n, key, "expected a program and its arguments");
+	for (size_t i = 0; i < b->n_make; i++)
+		for (const char *p = strchr(b->make[i], '{'); p; p = strchr(p + 1, '{')) {
+			bool ok = false;
+
+			for (size_t k = 0; k < ARRAY_SIZE(known) && !ok; k++)
+				ok = strncmp(p, known[k], strlen(known[k])) == 0;
+			if (!ok)
+				return dk_yaml_fail(
+					w, n->items[i], key,
+					"unknown placeholder in '%s' (known: {kernel} "
+					"{build_dir} {src} {jobs} {out} {uses_symvers} "
+					"{uses_include})",
+					b->make[i]);
+		}
+	return 0;
+}
+
+static int set_env(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
+		   void *obj)
+{
+	struct dk_config_build *b = obj;
+	int r = get_list(w, n, key, "NAME=value", false, &b->env, &b->n_env);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < b->n_env; i++) {
+		const char *eq = strchr(b->env[i], '=');
+
+		if (!eq || eq == b->env[i])
+			return dk_yaml_fail(w, n->items[i], key,
+					    "expected NAME=value, got '%s'", b->env[i]);
+	}
+	return 0;
+}
+
+#define BUILD_LIST(field, what, rel)                                                 \
+	static int set_##field(struct dk_yaml_walk *w, const struct dk_yaml_node *n, \
+			       const char *key, void *obj)                           \
+	{                                                                            \
+		struct dk_config_build *b = obj;                                     \
+		return get_list(w, n, key, what, rel, &b->field, &b->n_##field);     \
+	}
+BUILD_LIST(uses, "component names", false)
+BUILD_LIST(after, "component names", false)
+BUILD_LIST(patches, "patch files", true)
+BUILD_LIST(exports, "paths in the source tree", false)
+
+static const struct dk_yaml_field build_fields[] = {
+	TREE_FIELDS,
+	{.name = "flavor", .set = set_flavor},
+	{.name = "open", .set = set_open},
+	{.name = "proprietary", .set = set_proprietary},
+	{.name = "make", .set = set_make},
+	{.name = "env", .set = set_env},
+	{.name = "uses", .set = set_uses},
+	{.name = "after", .set = set_after},
+	{.name = "patches", .set = set_patches},
+	{.name = "exports", .set = set_exports},
+	{.name = "allow_compiler_mismatch",
+	 .type = DK_YAML_BOOL,
+	 .offset = offsetof(struct dk_config_build, allow_compiler_mismatch)},
+};
+
+static int set_build(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+		     const char *key, void *obj)
+{
+	struct dk_config_component *c = obj;
+	struct dk_config_build *b;
+	int r;
+
+	b = c->build = calloc(1, sizeof(*c->build));
+	if (!b)
+		return dk_error_set(w->err, ENOMEM, "out of memory");
+	b->line = (int)n->line;
+	r = dk_yaml_walk_mapping(w, n, key, build_fields, ARRAY_SIZE(build_fields), b);
+	if (r < 0)
+		return r;
+	if ((b->open || b->proprietary) && !b->flavor)
+		return dk_yaml_fail(w, n, key, "open:/proprietary: need flavor:");
+	/* Each flavor that can be chosen needs a tree: its own or the shared one. */
+	if (b->flavor && !streq(b->flavor, "proprietary") && !b->open)
+		r = check_tree(w, n, key, &b->tree, true);
+	else if (b->flavor && !streq(b->flavor, "open") && !b->proprietary)
+		r = check_tree(w, n, key, &b->tree, true);
+	else
+		r = check_tree(w, n, key, &b->tree, !b->flavor);
+	if (r < 0)
+		return r;
+	if (!b->exports) {
+		b->exports = calloc(2, sizeof(char *));
+		if (!b->exports || !(b->exports[0] = strdup("include")))
+			return dk_error_set(w->err, ENOMEM, "out of memory");
+		b->n_exports = 1;
+	}
+	return 0;
+}
+
+/* ---- precompiled:, get: ---- */
+
+static const struct dk_yaml_field precompiled_fields[] = {
+	{.name = "url",
+	 .type = DK_YAML_STRING,
+	 .required = true,
+	 .offset = offsetof(struct dk_config_precompiled, url)},
+	{.name = "cert",
+	 .type = DK_YAML_PATH,
+	 .offset = offsetof(struct dk_config_precompiled, cert)},
+};
+
+static int set_precompiled(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			   const char *key, void *obj)
+{
+	struct dk_config_component *c = obj;
+
+	c->precompiled = calloc(1, sizeof(*c->precompiled));
+	if (!c->precompiled)
+		return dk_error_set(w->err, ENOMEM, "out of memory");
+	return dk_yaml_walk_mapping(w, n, key, precompiled_fields,
+				    ARRAY_SIZE(precompiled_fields), c->precompiled);
+}
+
+struct get_list {
+	const struct dk_yaml_node *node;
+	char **names;
+	size_t n;
+};
+
+static int set_get(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
+		   void *obj)
+{
+	struct get_list *g = obj;
+
+	g->node = n;
+	return get_list(w, n, key, "steps (cache, precompiled, build)", false, &g->names,
+			&g->n);
+}
+
+struct source_doc {
+	struct dk_config_component *c;
+	struct get_list get;
+};
+
+static int src_dir(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
+		   void *obj)
+{
+	return dk_yaml_get_path(w, n, key, &((struct source_doc *)obj)->c->source_dir);
+}
+
+static int src_build(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+		     const char *key, void *obj)
+{
+	return set_build(w, n, key, ((struct source_doc *)obj)->c);
+}
+
+static int src_precompiled(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			   const char *key, void *obj)
+{
+	return set_precompiled(w, n, key, ((struct source_doc *)obj)->c);
+}
+
+static int src_get(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
+		   void *obj)
+{
+	return set_get(w, n, key, &((struct source_doc *)obj)->get);
+}
+
+static const struct dk_yaml_field source_fields[] = {
+	{.name = "dir", .set = src_dir},
+	{.name = "build", .set = src_build},
+	{.name = "precompiled", .set = src_precompiled},
+	{.name = "get", .set = src_get},
+};
+
+static int apply_get(struct dk_yaml_walk *w, const char *key, struct source_doc *d)
+{
+	struct dk_config_component *c = d->c;
+	_cleanup_free_ char *sub = dk_yaml_subkey(key, "get");
+
+	if (!sub)
+		return dk_error_set(w->err, ENOMEM, "out of memory");
+	if (!d->get.names) {
+		/* The default order, without the steps that are not configured. */
+		c->get[c->n_get++] = DK_GET_CACHE;
+		if (c->precompiled)
+			c->get[c->n_get++] = DK_GET_PRECOMPILED;
+		if (c->build)
+			c->get[c->n_get++] = DK_GET_BUILD;
+		return 0;
+	}
+	if (d->get.n == 0)
+		return dk_yaml_fail(w, d->get.node, sub, "expected at least one step");
+	for (size_t i = 0; i < d->get.n; i++) {
+		const struct dk_yaml_node *item = d->get.node->items[i];
+		size_t s;
+
+		for (s = 0; s < ARRAY_SIZE(get_step_names); s++)
+			if (streq(d->get.names[i], get_step_names[s]))
+				break;
+		if (s == ARRAY_SIZE(get_step_names))
+			return dk_yaml_fail(
+				w, item, sub,
+				"unknown step '%s' (cache, precompiled, build)",
+				d->get.names[i]);
+		for (size_t j = 0; j < c->n_get; j++)
+			if (c->get[j] == (enum dk_get_step)s)
+				return dk_yaml_fail(w, item, sub, "%s is listed twice",
+						    d->get.names[i]);
+		if (s == DK_GET_PRECOMPILED && !c->precompiled)
+			return dk_yaml_fail(w, item, sub,
+					    "precompiled needs source.precompiled.url");
+		if (s == DK_GET_BUILD && !c->build)
+			return dk_yaml_fail(w, item, sub, "build needs source.build");
+		c->get[c->n_get++] = (enum dk_get_step)s;
+	}
+	return 0;
+}
+
+int dk_config_set_source(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			 const char *key, void *component)
+{
+	struct source_doc d = {.c = component};
+	int r;
+
+	r = dk_yaml_walk_mapping(w, n, key, source_fields, ARRAY_SIZE(source_fields), &d);
+	if (r >= 0 && d.c->source_dir && (d.c->build || d.c->precompiled || d.get.names))
+		r = dk_yaml_fail(w, n, key,
+				 "dir: is a directory of built modules; it does not go "
+				 "with build:, precompiled: or get:");
+	else if (r >= 0 && !d.c->source_dir && !d.c->build && !d.c->precompiled)
+		r = dk_yaml_fail(w, n, key, "expected dir:, build: or precompiled:");
+	if (r >= 0 && !d.c->source_dir)
+		r = apply_get(w, key, &d);
+	for (size_t i = 0; i < d.get.n; i++)
+		free(d.get.names[i]);
+	free(d.get.names);
+	return r;
+}
+
+/* ---- across components ---- */
+
+static int check_refs(struct dk_yaml_walk *w, const struct dk_config *cfg,
+		      const struct dk_config_component *c, char **names, size_t n,
+		      const char *what, const char *key)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct dk_config_component *o =
+			dk_config_component_find(cfg, names[i]);
+
+		if (!o)
+			return dk_yaml_fail(w, NULL, key,
+					    "component %s: %s names %s, which is not a "
+					    "component of this file",
+					    c->name, what, names[i]);
+		if (o == c)
+			return dk_yaml_fail(w, NULL, key, "component %s: %s names itself",
+					    c->name, what);
+		if (streq(what, "uses") && !o->build && !o->precompiled)
+			return dk_yaml_fail(
+				w, NULL, key,
+				"component %s uses %s, which has no build: or "
+				"precompiled: source (its Module.symvers is "
+				"needed)",
+				c->name, names[i]);
+	}
+	return 0;
+}
+
+/* Depth-first walk over uses/after: a component reached again on the current path is
+ * a cycle. */
+static int visit(const struct dk_config *cfg, size_t i, unsigned char *mark,
+		 struct strbuf *path)
+{
+	const struct dk_config_build *b = cfg->components[i].build;
+
+	if (mark[i] == 2)
+		return 0;
+	if (mark[i] == 1) {
+		strbuf_printf(path, " -> %s", cfg->components[i].name);
+		return -ELOOP;
+	}
+	mark[i] = 1;
+	for (size_t pass = 0; b && pass < 2; pass++) {
+		char **v = pass ? b->after : b->uses;
+		size_t n = pass ? b->n_after : b->n_uses;
+
+		for (size_t k = 0; k < n; k++) {
+			const struct dk_config_component *o =
+				dk_config_component_find(cfg, v[k]);
+			int r;
+
+			if (!o)
+				continue;
+			r = visit(cfg, (size_t)(o - cfg->components), mark, path);
+			if (r < 0) {
+				strbuf_printf(path, " <- %s", cfg->components[i].name);
+				return r;
+			}
+		}
+	}
+	mark[i] = 2;
+	return 0;
+}
+
+int dk_config_check_sources(struct dk_yaml_walk *w, const struct dk_config *cfg,
+			    const char *key)
+{
+	_cleanup_free_ unsigned char *mark = calloc(cfg->n_components + 1, 1);
+
+	if (!mark)
+		return dk_error_set(w->err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < cfg->n_components; i++) {
+		const struct dk_config_component *c = &cfg->components[i];
+		int r;
+
+		if (!c->build)
+			continue;
+		r = check_refs(w, cfg, c, c->build->uses, c->build->n_uses, "uses", key);
+		if (r >= 0)
+			r = check_refs(w, cfg, c, c->build->after, c->build->n_after,
+				       "after", key);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < cfg->n_components; i++) {
+		struct strbuf path;
+		int r;
+
+		strbuf_init(&path);
+		r = visit(cfg, i, mark, &path);
+		if (r < 0) {
+			_cleanup_free_ char *p = strbuf_steal(&path);
+
+			return dk_yaml_fail(w, NULL, key,
+					    "uses/after form a cycle (%s): no order "
+					    "builds them",
+					    p ? p + 4 : "?");
+		}
+		strbuf_release(&path);
+	}
+	return 0;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void tree_release(struct dk_config_tree *t)
+{
+	if (!t)
+		return;
+	free(t->src);
+	free(t->url);
+	free(t->sha256);
+	free(t->member);
+	free(t->subdir);
+}
+
+void dk_config_component_release_source(struct dk_config_component *c)
+{
+	struct dk_config_build *b = c->build;
+
+	free(c->source_dir);
+	if (b) {
+		tree_release(&b->tree);
+		tree_release(b->open);
+		free(b->open);
+		tree_release(b->proprietary);
+		free(b->proprietary);
+		free(b->flavor);
+		strv_free(b->make, b->n_make);
+		strv_free(b->env, b->n_env);
+		strv_free(b->uses, b->n_uses);
+		strv_free(b->after, b->n_after);
+		strv_free(b->patches, b->n_patches);
+		strv_free(b->exports, b->n_exports);
+		free(b);
+	}
+	if (c->precompiled) {
+		free(c->precompiled->url);
+		free(c->precompiled->cert);
+		free(c->precompiled);
+	}
+}

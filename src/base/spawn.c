@@ -102,12 +102,19 @@ struct stream {
 	bool truncated;
 	const char *prefix;
 	enum dk_log_level level;
+	int no; /* 1 or 2 */
+	const struct dk_spawn_opts *o;
 };
 
 static void stream_log_line(struct stream *s)
 {
-	dk_log(s->level, 0, "%s: %s", s->prefix,
-	       s->buf.oom ? "(line lost: out of memory)" : strbuf_str(&s->buf));
+	const char *line =
+		s->buf.oom ? "(line lost: out of memory)" : strbuf_str(&s->buf);
+
+	if (s->mode == DK_SPAWN_LINES)
+		s->o->on_line(s->no, line, s->o->userdata);
+	else
+		dk_log(s->level, 0, "%s: %s", s->prefix, line);
 	strbuf_release(&s->buf);
 	strbuf_init(&s->buf);
 }
@@ -148,7 +155,7 @@ static void stream_read(struct stream *s)
 		if (n <= 0) {
 			dk_closep(&s->fd);
 			s->fd = -1;
-			if (s->mode == DK_SPAWN_LOG && s->buf.len > 0)
+			if (s->mode >= DK_SPAWN_LOG && s->buf.len > 0)
 				stream_log_line(s);
 			return;
 		}
@@ -351,15 +358,16 @@ static int poll_timeout(int64_t now, int64_t deadline, int64_t kill_at, bool pid
 }
 
 /* Reads output until the child exits, enforcing the timeout on its whole group. */
-static void supervise(struct run *run, bool *timed_out)
+static void supervise(struct run *run, bool *timed_out, bool *cancelled)
 {
 	const struct dk_spawn_opts *o = run->o;
 	int64_t deadline = o->timeout_ms > 0 ? dk_now_ms() + o->timeout_ms : -1;
 	int64_t kill_at = -1;
 
 	while (!exited(run)) {
-		struct pollfd pfd[3];
+		struct pollfd pfd[4];
 		int64_t now = dk_now_ms();
+		bool cancel_now = false;
 		nfds_t n = 0;
 
 		for (int i = 0; i < 2; i++)
@@ -367,13 +375,18 @@ static void supervise(struct run *run, bool *timed_out)
 				pfd[n++] = (struct pollfd){run->s[i].fd, POLLIN, 0};
 		if (run->pidfd >= 0)
 			pfd[n++] = (struct pollfd){run->pidfd, POLLIN, 0};
+		if (o->cancel_fd > 0 && !*cancelled && !*timed_out)
+			pfd[n++] = (struct pollfd){o->cancel_fd, POLLIN, 0};
 		if (poll(pfd, n, poll_timeout(now, deadline, kill_at, run->pidfd >= 0)) >
-		    0)
+		    0) {
 			for (int i = 0; i < 2; i++)
 				stream_read(&run->s[i]);
+			cancel_now = pfd[n - 1].fd == o->cancel_fd && o->cancel_fd > 0 &&
+				     (pfd[n - 1].revents & (POLLIN | POLLHUP));
+		}
 		now = dk_now_ms();
-		if (deadline >= 0 && now >= deadline) {
-			*timed_out = true;
+		if (cancel_now || (deadline >= 0 && now >= deadline)) {
+			*(cancel_now ? cancelled : timed_out) = true;
 			deadline = -1;
 			kill_at =
 				now + (o->grace_ms > 0 ? o->grace_ms : GRACE_MS_DEFAULT);
@@ -384,21 +397,23 @@ static void supervise(struct run *run, bool *timed_out)
 		}
 	}
 	/* Nothing of a timed-out group survives it (the zombie still holds the id). */
-	if (*timed_out)
+	if (*timed_out || *cancelled)
 		(void)kill(-run->me.pid, SIGKILL);
 	/* What the child wrote is in the pipes; a grandchild holding them open must
 	 * not keep us here. */
 	for (int i = 0; i < 2; i++) {
 		stream_read(&run->s[i]);
-		if (run->s[i].mode == DK_SPAWN_LOG && run->s[i].buf.len > 0)
+		if (run->s[i].mode >= DK_SPAWN_LOG && run->s[i].buf.len > 0)
 			stream_log_line(&run->s[i]);
 	}
 }
 
 static void stream_init(struct stream *s, const struct dk_spawn_opts *o,
-			enum dk_spawn_stream mode, const char *name)
+			enum dk_spawn_stream mode, const char *name, int no)
 {
 	s->fd = -1;
+	s->no = no;
+	s->o = o;
 	s->mode = mode;
 	strbuf_init(&s->buf);
 	s->max = o->capture_max ? o->capture_max : CAPTURE_MAX_DEFAULT;
@@ -407,13 +422,14 @@ static void stream_init(struct stream *s, const struct dk_spawn_opts *o,
 }
 
 static int finish(struct run *run, struct dk_spawn_result *res, bool timed_out,
-		  struct dk_error **err)
+		  bool cancelled, struct dk_error **err)
 {
 	int r = reap(run, &res->status, err);
 
 	if (r < 0)
 		return r;
 	res->timed_out = timed_out;
+	res->cancelled = cancelled;
 	res->exit_code = WIFEXITED(res->status) ? WEXITSTATUS(res->status) : -1;
 	res->signo = WIFSIGNALED(res->status) ? WTERMSIG(res->status) : 0;
 	for (int i = 0; i < 2; i++) {
@@ -432,6 +448,11 @@ static int finish(struct run *run, struct dk_spawn_result *res, bool timed_out,
 			return dk_error_set(err, ENOMEM, "run %s: out of memory",
 					    run->name);
 	}
+	if (cancelled)
+		return dk_error_set(
+			err, ECANCELED,
+			"%s: stopped on request; its process group was killed",
+			run->name);
 	if (timed_out)
 		return dk_error_set(err, ETIMEDOUT,
 				    "%s: timed out after %d ms; its process group was "
@@ -445,15 +466,18 @@ int dk_spawn_run(const struct dk_spawn_opts *o, struct dk_spawn_result *res,
 {
 	_cleanup_free_ char *prog = NULL;
 	struct run run = {.o = o, .pidfd = -1};
-	bool timed_out = false;
+	bool timed_out = false, cancelled = false;
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	if (!o->argv || !o->argv[0])
 		return dk_error_set(err, EINVAL, "run: no program given");
 	run.name = o->argv[0];
-	stream_init(&run.s[0], o, o->out, run.name);
-	stream_init(&run.s[1], o, o->err, run.name);
+	stream_init(&run.s[0], o, o->out, run.name, 1);
+	stream_init(&run.s[1], o, o->err, run.name, 2);
+	if ((o->out == DK_SPAWN_LINES || o->err == DK_SPAWN_LINES) && !o->on_line)
+		return dk_error_set(err, EINVAL, "run %s: DK_SPAWN_LINES needs on_line",
+				    run.name);
 	r = find_program(o->argv[0], o->env, &prog, err);
 	if (r == 0)
 		r = start(&run, prog, err);
@@ -461,8 +485,8 @@ int dk_spawn_run(const struct dk_spawn_opts *o, struct dk_spawn_result *res,
 		res->pid = run.me.pid;
 		if (o->on_start)
 			o->on_start(run.me.pid, o->userdata);
-		supervise(&run, &timed_out);
-		r = finish(&run, res, timed_out, err);
+		supervise(&run, &timed_out, &cancelled);
+		r = finish(&run, res, timed_out, cancelled, err);
 		reg_remove(&run.me);
 	}
 	dk_closep(&run.pidfd);

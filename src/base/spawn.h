@@ -23,6 +23,7 @@ enum dk_spawn_stream {
 	DK_SPAWN_INHERIT, /* the caller's fd 1 / fd 2 */
 	DK_SPAWN_CAPTURE, /* kept in the result (capture_max bytes) */
 	DK_SPAWN_LOG,	  /* each line to dk_log(log_level) as "PREFIX: line" */
+	DK_SPAWN_LINES,	  /* each line to on_line() */
 };
 
 struct dk_spawn_opts {
@@ -39,6 +40,13 @@ struct dk_spawn_opts {
 	 * SIGKILL after grace_ms (0: 2000). */
 	int timeout_ms;
 	int grace_ms;
+	/* > 0: when this fd becomes readable (a signalfd, a pipe) the whole process group
+	 * is stopped as for a timeout, and dk_spawn_run() fails with -ECANCELED. The fd
+	 * is only polled, never read: the caller reads it afterwards. */
+	int cancel_fd;
+	/* DK_SPAWN_LINES: called for each line (without its newline; stream 1 or 2), in
+	 * the calling thread. */
+	void (*on_line)(int stream, const char *line, void *userdata);
 	/* Called in the parent once the child runs (pid logging, tests). */
 	void (*on_start)(pid_t pid, void *userdata);
 	void *userdata;
@@ -50,6 +58,7 @@ struct dk_spawn_result {
 	int exit_code;	 /* exit status, -1 when a signal ended it */
 	int signo;	 /* the signal that ended it, 0 when it exited */
 	bool timed_out;	 /* killed because timeout_ms expired */
+	bool cancelled;	 /* killed because cancel_fd became readable */
 	char *out, *err; /* captured bytes, NUL-terminated; NULL unless CAPTURE */
 	size_t out_len, err_len;
 	bool out_truncated, err_truncated; /* more than capture_max arrived */
@@ -57,8 +66,9 @@ struct dk_spawn_result {
 
 /* Runs the program to its end. Returns 0 when it ran (whatever its exit status: see
  * *res, or dk_spawn_check()); -ETIMEDOUT when it was killed after timeout_ms (*res
- * filled, *err says so); or -errno when it could not be started (*err: "run PROG:
- * reason", e.g. ENOENT for a missing program). Release *res in every case. */
+ * filled, *err says so); -ECANCELED when cancel_fd stopped it; or -errno when it could
+ * not be started (*err: "run PROG: reason", e.g. ENOENT for a missing program). Release
+ * *res in every case. */
 int dk_spawn_run(const struct dk_spawn_opts *o, struct dk_spawn_result *res,
 		 struct dk_error **err) _must_check_ _nonnull_(1, 2);
 void dk_spawn_result_release(struct dk_spawn_result *res);

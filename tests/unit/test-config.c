@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 #include "base/fsutil.h"
-#include "init/config.h"
+#include "config/config.h"
 
 #include "tap.h"
 

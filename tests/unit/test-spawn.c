@@ -333,6 +333,69 @@ static void test_log(void)
 	ok(text && strstr(text, ": info: tool: three\n"), "an unfinished last line too");
 }
 
+struct lines {
+	int n[3];
+	char last[2][64];
+	int cancel_w; /* write end: written after the second stdout line */
+};
+
+static void on_line(int stream, const char *line, void *userdata)
+{
+	struct lines *l = userdata;
+
+	l->n[stream]++;
+	snprintf(l->last[stream - 1], sizeof(l->last[0]), "%s", line);
+	if (stream == 1 && l->n[1] == 2 && l->cancel_w > 0)
+		(void)!write(l->cancel_w, "x", 1);
+}
+
+/* Lines reach on_line() per stream; a readable cancel fd stops the whole group. */
+static void test_lines_cancel(void)
+{
+	_cleanup_free_ char *pidfile = dk_path_join(tmpdir, "grandchild2");
+	_cleanup_free_ char *script = NULL;
+	struct lines l = {0};
+	struct dk_spawn_opts o = {.out = DK_SPAWN_LINES,
+				  .err = DK_SPAWN_LINES,
+				  .on_line = on_line,
+				  .userdata = &l,
+				  .grace_ms = 300};
+	struct dk_spawn_result res;
+	_cleanup_error_ struct dk_error *err = NULL;
+	int p[2];
+	int64_t t0;
+	pid_t g;
+	bool dead = false;
+
+	is_int(sh("echo a; echo b >&2; printf 'c\\nd'", &o, &res, &err), 0, "ran");
+	is_int(l.n[1], 3, "three stdout lines (the last without a newline)");
+	is_int(l.n[2], 1, "one stderr line");
+	is_str(l.last[0], "d", "last stdout line");
+	is_str(l.last[1], "b", "stderr line");
+	dk_spawn_result_release(&res);
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	memset(&l, 0, sizeof(l));
+	l.cancel_w = p[1];
+	o.cancel_fd = p[0];
+	script = dk_strdup_printf("sleep 30 & echo $! >%s; echo one; echo two; wait",
+				  pidfile);
+	t0 = dk_now_ms();
+	is_int(sh(script, &o, &res, &err), -ECANCELED, "cancel fd: ECANCELED");
+	ok(res.cancelled && !res.timed_out, "result says cancelled");
+	ok(err && strstr(err->msg, "stopped on request"), "message: '%s'",
+	   err ? err->msg : "");
+	ok(dk_now_ms() - t0 < 5000, "did not wait for the sleep");
+	g = read_pid(pidfile);
+	for (int i = 0; i < 100 && g > 0 && !(dead = gone(g)); i++)
+		usleep(20000);
+	ok(g > 0 && dead, "the grandchild (pid %d) was killed with the group", (int)g);
+	dk_spawn_result_release(&res);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -347,6 +410,7 @@ int main(void)
 	test_reaped();
 	test_missing();
 	test_log();
+	test_lines_cancel();
 	fx_rm_rf(tmpdir);
 	return tap_done();
 }

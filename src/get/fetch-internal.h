@@ -17,6 +17,7 @@
 
 /* Options with the defaults filled in. */
 struct fetch_cfg {
+	bool allow_unpinned;
 	const char *cache_dir, *ca_bundle;
 	unsigned attempts, delay_ms, max_delay_ms, parallel;
 	long connect_timeout_s, low_speed_time_s, low_speed_limit, timeout_s, max_redirs;

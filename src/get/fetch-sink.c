@@ -150,7 +150,8 @@ int dk_fetch_sink_finish(struct xfer *x)
 	r = dk_sha256_final_hex(&x->sha, got);
 	if (r < 0)
 		return dk_error_set(&x->err, -r, "%s: sha256 failed", x->url_log);
-	if (!streq(got, x->want))
+	memcpy(x->req->got, got, sizeof(got));
+	if (x->want[0] && !streq(got, x->want))
 		return dk_error_set(
 			&x->err, EBADMSG,
 			"%s: checksum mismatch: expected sha256 %s, got %s (the "

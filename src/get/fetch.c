@@ -120,6 +120,7 @@ static void cfg_init(struct fetch_cfg *c, const struct dk_fetch_opts *o)
 	if (!o)
 		o = &none;
 	c->cache_dir = o->cache_dir;
+	c->allow_unpinned = o->allow_unpinned;
 	c->ca_bundle = o->ca_bundle;
 	c->attempts = o->attempts ? o->attempts : 5;
 	c->delay_ms = o->retry_delay_ms ? o->retry_delay_ms : 1000;
@@ -149,14 +150,15 @@ static int xfer_prepare(struct xfer *x)
 	char got[DK_SHA256_HEX_LEN + 1];
 	int r;
 
-	if (!req->url || !req->sha256 || (!req->dest == !req->write_fn))
+	if (!req->url || (!req->sha256 && !x->run->cfg.allow_unpinned) ||
+	    (!req->dest == !req->write_fn))
 		return dk_error_set(
 			&x->err, EINVAL,
 			"fetch request needs url, sha256 and one of dest or write_fn");
 	x->url_log = dk_fetch_redact_url(req->url);
 	if (!x->url_log)
 		return dk_error_set(&x->err, ENOMEM, "out of memory");
-	if (dk_sha256_parse_hex(req->sha256, x->want) < 0)
+	if (req->sha256 && dk_sha256_parse_hex(req->sha256, x->want) < 0)
 		return dk_error_set(&x->err, EINVAL,
 				    "%s: invalid sha256 '%s' (want 64 hex digits)",
 				    x->url_log, req->sha256);
@@ -165,12 +167,13 @@ static int xfer_prepare(struct xfer *x)
 		return dk_error_set(&x->err, -r,
 				    "%s: unsupported URL (http, https, file or a path)",
 				    x->url_log);
-	if (x->run->cfg.cache_dir) {
+	if (x->run->cfg.cache_dir && req->sha256) {
 		x->cache_path = dk_cache_path(x->run->cfg.cache_dir, x->want);
 		if (!x->cache_path)
 			return dk_error_set(&x->err, ENOMEM, "out of memory");
 	}
-	if (req->dest && dk_sha256_file(req->dest, got) == 0 && streq(got, x->want)) {
+	if (req->dest && req->sha256 && dk_sha256_file(req->dest, got) == 0 &&
+	    streq(got, x->want)) {
 		struct stat st;
 
 		req->up_to_date = true;

@@ -51,6 +51,10 @@ struct dk_fetch_opts {
 					always; 2: never */
 	bool keep_partial; /* keep DEST.part after a transient failure and resume from
 			      it in a later call (file downloads only) */
+	/* A request may leave sha256 NULL: its bytes are hashed (req->got) but not
+	 * checked, and never cached. Only for content verified otherwise (a precompiled
+	 * package: the sha256 of every module in its manifest, and their signatures). */
+	bool allow_unpinned;
 };
 
 /* Streaming consumer: receives the body in order as it arrives. Return 0, or -errno to
@@ -76,6 +80,7 @@ struct dk_fetch_req {
 	bool from_cache;   /* served from cache_dir without network */
 	bool up_to_date;   /* dest already had this digest: left alone */
 	uint64_t size;	   /* bytes of the verified file */
+	char got[65];	   /* the sha256 of the bytes received (hex) */
 	long http_status;  /* last HTTP status, 0 when none */
 };
 

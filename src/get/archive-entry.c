@@ -17,6 +17,7 @@
 #include "shared/strbuf.h"
 
 #include "base/log.h"
+#include "base/tree.h"
 #include "get/archive-internal.h"
 
 /* ---- helpers ---- */
@@ -42,42 +43,6 @@ static int sys_error(struct dk_error **err, int errnum, const char *aname,
 {
 	return dk_error_set(err, errnum, "%s: %s: %s: %s", aname, entry, what,
 			    strerror(errnum));
-}
-
-/* Removes name (a file, link or whole directory tree) below pfd, never following
- * symlinks. Returns 0 or the first -errno. */
-int dk_extract_rm_rf_at(int pfd, const char *name)
-{
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	int fd, r = 0;
-
-	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -errno;
-	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	while ((de = readdir(d))) {
-		int q;
-
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-			continue;
-		q = dk_extract_rm_rf_at(dirfd(d), de->d_name);
-		if (q < 0 && r == 0)
-			r = q;
-	}
-	if (unlinkat(pfd, name, AT_REMOVEDIR) < 0 && r == 0)
-		r = -errno;
-	return r;
 }
 
 /* Normalises an entry path: drops "./", empty and "." components. Sets *out to the

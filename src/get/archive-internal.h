@@ -37,9 +37,6 @@ struct dk_extract {
 };
 
 /* archive-entry.c */
-/* Removes name (a file, link or whole directory tree) below pfd, never following
- * symlinks. Returns 0 or the first -errno. */
-int dk_extract_rm_rf_at(int pfd, const char *name);
 /* Drops "./", empty and "." components into *out; returns NULL, or a static reason
  * why the path is refused. */
 const char *dk_extract_normalise_path(const char *p, char **out);

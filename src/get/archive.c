@@ -37,6 +37,7 @@
 
 #include "base/archive-dl.h"
 #include "base/log.h"
+#include "base/tree.h"
 #include "get/archive-internal.h"
 
 static void archive_read_freep(struct archive **a)
@@ -274,7 +275,7 @@ void dk_extract_free(struct dk_extract *x)
 	if (x->stagefd >= 0)
 		close(x->stagefd);
 	if (!x->committed && x->dirfd >= 0 && x->stage_name) {
-		int r = dk_extract_rm_rf_at(x->dirfd, x->stage_name);
+		int r = dk_rm_rf_at(x->dirfd, x->stage_name);
 
 		if (r < 0)
 			dk_warn("cannot remove %s/%s: %s", x->dir, x->stage_name,
@@ -580,7 +581,7 @@ int dk_extract_commit(struct dk_extract *x, struct dk_error **err)
 	if (r < 0)
 		return r;
 	x->committed = true;
-	r = dk_extract_rm_rf_at(x->dirfd, x->stage_name);
+	r = dk_rm_rf_at(x->dirfd, x->stage_name);
 	if (r < 0)
 		dk_warn("cannot remove %s/%s: %s", x->dir, x->stage_name, strerror(-r));
 	return 0;

@@ -1,2 +1,0 @@
-/* SPDX-License-Identifier: Apache-2.0 */
-typedef int dk_build_placeholder;

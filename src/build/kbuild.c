@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+#include "shared/strbuf.h"
+
+#include "base/clock.h"
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "base/spawn.h"
+#include "build/kbuild.h"
+
+/* The build's PATH when the spec's env gives none: the system's tools, never the
+ * caller's PATH (a container's PATH may point at anything). */
+#define BUILD_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static void strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static const char *placeholder(const struct dk_kbuild *b, const char *name, size_t len,
+			       char *jobs)
+{
+#define IS(s) (len == sizeof(s) - 1 && strncmp(name, s, len) == 0)
+	if (IS("kernel"))
+		return b->kernel;
+	if (IS("build_dir"))
+		return b->build_dir;
+	if (IS("src"))
+		return b->src;
+	if (IS("out"))
+		return b->out;
+	if (IS("jobs"))
+		return jobs;
+	if (IS("uses_symvers"))
+		return b->uses_symvers ? b->uses_symvers : "";
+	if (IS("uses_include"))
+		return b->uses_include ? b->uses_include : "";
+#undef IS
+	return NULL;
+}
+
+static char *expand(const struct dk_kbuild *b, const char *arg)
+{
+	char jobs[16];
+	struct strbuf s;
+
+	snprintf(jobs, sizeof(jobs), "%d", b->jobs > 0 ? b->jobs : 1);
+	strbuf_init(&s);
+	strbuf_puts(&s, "");
+	for (const char *p = arg; *p;) {
+		const char *close = *p == '{' ? strchr(p, '}') : NULL;
+		const char *v =
+			close ? placeholder(b, p + 1, (size_t)(close - p - 1), jobs)
+			      : NULL;
+
+		if (v) {
+			strbuf_puts(&s, v);
+			p = close + 1;
+		} else {
+			strbuf_putc(&s, *p++);
+		}
+	}
+	return strbuf_steal(&s);
+}
+
+char **dk_kbuild_argv(const struct dk_kbuild *b)
+{
+	static const char *const kbuild[] = {"make",	"-C",	    "{build_dir}",
+					     "M={src}", "-j{jobs}", "modules"};
+	size_t n = b->make ? b->n_make : ARRAY_SIZE(kbuild);
+	char **v = calloc(n + 3, sizeof(char *));
+	size_t k = 0;
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!(v[k++] = expand(b, b->make ? b->make[i] : kbuild[i])))
+			goto oom;
+	/* The default invocation names the compiler and the providers' symbols on the
+	 * command line, where kbuild's own assignments cannot override them. */
+	if (!b->make && b->cc && !(v[k++] = dk_strdup_printf("CC=%s", b->cc)))
+		goto oom;
+	if (!b->make && b->uses_symvers &&
+	    !(v[k++] = dk_strdup_printf("KBUILD_EXTRA_SYMBOLS=%s", b->uses_symvers)))
+		goto oom;
+	return v;
+oom:
+	strv_free(v);
+	return NULL;
+}
+
+static int env_set(char **v, size_t *n, const char *entry)
+{
+	size_t len = strcspn(entry, "=");
+	char *dup = strdup(entry);
+
+	if (!dup)
+		return -ENOMEM;
+	for (size_t i = 0; i < *n; i++)
+		if (strncmp(v[i], entry, len + 1) == 0) {
+			free(v[i]);
+			v[i] = dup;
+			return 0;
+		}
+	v[(*n)++] = dup;
+	return 0;
+}
+
+char **dk_kbuild_env(const struct dk_kbuild *b)
+{
+	_cleanup_free_ char *home = NULL, *kcflags = NULL, *cc = NULL, *syms = NULL,
+			    *inc = NULL;
+	const char *base[] = {
+		"PATH=" BUILD_PATH,
+		"LANG=C",
+		"LC_ALL=C",
+		"TZ=UTC",
+		/* Reproducible modules: no build time, user or host in the objects. */
+		"KBUILD_BUILD_TIMESTAMP=" DK_KBUILD_TIMESTAMP,
+		"KBUILD_BUILD_USER=drvkit",
+		"KBUILD_BUILD_HOST=drvkit",
+		"SOURCE_DATE_EPOCH=0",
+	};
+	size_t n = 0;
+	char **v = calloc(ARRAY_SIZE(base) + b->n_env + 8, sizeof(char *));
+
+	if (!v)
+		return NULL;
+	home = dk_strdup_printf("HOME=%s", b->work ? b->work : "/nonexistent");
+	/* ... and no work-directory path in debug info or __FILE__. */
+	kcflags = b->work ? dk_strdup_printf(
+				    "KCFLAGS=-ffile-prefix-map=%s=" DK_KBUILD_PREFIX,
+				    b->work)
+			  : NULL;
+	cc = b->cc ? dk_strdup_printf("CC=%s", b->cc) : NULL;
+	syms = b->uses_symvers
+		       ? dk_strdup_printf("KBUILD_EXTRA_SYMBOLS=%s", b->uses_symvers)
+		       : NULL;
+	inc = b->uses_include
+		      ? dk_strdup_printf("DRVKIT_USES_INCLUDE=%s", b->uses_include)
+		      : NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(base); i++)
+		if (env_set(v, &n, base[i]) < 0)
+			goto oom;
+	if (!home || env_set(v, &n, home) < 0 || (b->work && !kcflags) ||
+	    (kcflags && env_set(v, &n, kcflags) < 0) || (cc && env_set(v, &n, cc) < 0) ||
+	    (syms && env_set(v, &n, syms) < 0) || (inc && env_set(v, &n, inc) < 0))
+		goto oom;
+	for (size_t i = 0; i < b->n_env; i++)
+		if (env_set(v, &n, b->env[i]) < 0)
+			goto oom;
+	return v;
+oom:
+	strv_free(v);
+	return NULL;
+}
+
+/* ---- errors in the log ---- */
+
+/* "FILE:LINE:[COL:] [fatal ]error: MSG" -> "FILE:LINE: MSG". */
+static char *compiler_error(const char *line, size_t len)
+{
+	_cleanup_free_ char *l = strndup(line, len);
+	char *p, *colon, *msg;
+	const char *kinds[] = {": fatal error: ", ": error: "};
+
+	if (!l)
+		return NULL;
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		msg = strstr(l, kinds[k]);
+		if (!msg)
+			continue;
+		*msg = '\0';
+		msg += strlen(kinds[k]);
+		/* l is now FILE:LINE[:COL]: keep FILE:LINE. */
+		colon = strchr(l, ':');
+		if (!colon || colon[1] < '0' || colon[1] > '9')
+			return NULL;
+		p = colon + 1;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		*p = '\0';
+		return dk_strdup_printf("%s: %s", l, msg);
+	}
+	return NULL;
+}
+
+/* "FILE: In function 'NAME':" -> NAME */
+static char *in_function(const char *line, size_t len)
+{
+	_cleanup_free_ char *l = strndup(line, len);
+	char *p = l ? strstr(l, ": In function '") : NULL;
+	char *end;
+
+	if (!p)
+		return NULL;
+	p += strlen(": In function '");
+	end = strchr(p, '\'');
+	return end ? strndup(p, (size_t)(end - p)) : NULL;
+}
+
+static const char *strip_prefix_map(const char *s)
+{
+	const char *p = strstr(s, DK_KBUILD_PREFIX "/");
+
+	return p ? p + strlen(DK_KBUILD_PREFIX "/") : s;
+}
+
+char *dk_kbuild_first_error(const char *log)
+{
+	_cleanup_free_ char *func = NULL, *last_make = NULL;
+
+	for (const char *p = log; p && *p;) {
+		size_t len = strcspn(p, "\n");
+		_cleanup_free_ char *e = compiler_error(p, len);
+		char *f = in_function(p, len);
+
+		if (f) {
+			free(func);
+			func = f;
+		}
+		if (e) {
+			const char *shown = strip_prefix_map(e);
+
+			return func ? dk_strdup_printf("%s (in function %s)", shown, func)
+				    : strdup(shown);
+		}
+		if (len > 7 && strncmp(p, "ERROR: ", 7) == 0)
+			return strndup(p, len); /* modpost: undefined symbols */
+		if (strstr(p, "make") == p && memmem(p, len, "Error", 5)) {
+			free(last_make);
+			last_make = strndup(p, len);
+		}
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	return TAKE_PTR(last_make);
+}
+
+/* ---- running ---- */
+
+struct out_state {
+	const struct dk_kbuild *b;
+	FILE *log;
+	int64_t t0;
+	char target[128];
+};
+
+static void on_line(int stream, const char *line, void *userdata)
+{
+	struct out_state *o = userdata;
+	const char *t = line;
+
+	(void)stream;
+	if (o->log)
+		fprintf(o->log, "%s\n", line);
+	/* "  CC [M]  /path/x.o": the last word is the target being made. */
+	while (*t == ' ')
+		t++;
+	if ((strncmp(t, "CC", 2) == 0 || strncmp(t, "LD", 2) == 0 ||
+	     strncmp(t, "MODPOST", 7) == 0) &&
+	    strrchr(t, ' '))
+		snprintf(o->target, sizeof(o->target), "%s",
+			 strip_prefix_map(strrchr(t, ' ') + 1));
+	if (o->b->tty) {
+		int64_t s = (dk_now_ms() - o->t0) / 1000;
+
+		fprintf(stderr, "\r\033[K%s: %d:%02d %s", o->b->component, (int)(s / 60),
+			(int)(s % 60), o->target);
+		fflush(stderr);
+	} else if (!o->b->quiet) {
+		fprintf(stderr, "%s: %s\n", o->b->component, line);
+	}
+}
+
+static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
+		   struct dk_error **err)
+{
+	_cleanup_free_ char *log = NULL, *first = NULL, *what = NULL;
+
+	if (dk_read_file(b->log_path, 64u << 20, &log, NULL) == 0)
+		first = dk_kbuild_first_error(log);
+	what = res->signo
+		       ? dk_strdup_printf("make was killed by signal %d", res->signo)
+		       : dk_strdup_printf("make exited with status %d", res->exit_code);
+	dk_error_set(err, EIO,
+		     "component %s (version %s, flavor %s) for kernel %s: %s; %s",
+		     b->component, b->version ? b->version : "unknown",
+		     b->flavor ? b->flavor : "-", b->kernel,
+		     first ? first : "no error line in the build log", what ? what : "");
+	dk_error_append(err, "full log: %s", b->log_path);
+	return -EIO;
+}
+
+int dk_kbuild_run(const struct dk_kbuild *b, struct dk_error **err)
+{
+	char **argv = dk_kbuild_argv(b), **env = dk_kbuild_env(b);
+	struct out_state o = {.b = b, .t0 = dk_now_ms()};
+	struct dk_spawn_opts so = {
+		.argv = (const char *const *)argv,
+		.env = (const char *const *)env,
+		.cwd = b->src,
+		.out = DK_SPAWN_LINES,
+		.err = DK_SPAWN_LINES,
+		.on_line = on_line,
+		.userdata = &o,
+		.cancel_fd = b->cancel_fd,
+		.grace_ms = 5000,
+	};
+	struct dk_spawn_result res;
+	int r;
+
+	if (!argv || !env) {
+		r = dk_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	o.log = fopen(b->log_path, "we");
+	if (!o.log) {
+		r = dk_error_set(err, errno, "build log %s: %s", b->log_path,
+				 strerror(errno));
+		goto out;
+	}
+	fprintf(o.log, "# drvkit build: component %s, kernel %s, in %s\n#", b->component,
+		b->kernel, b->src);
+	for (char **a = argv; *a; a++)
+		fprintf(o.log, " %s", *a);
+	fprintf(o.log, "\n");
+	fflush(o.log);
+	r = dk_spawn_run(&so, &res, err);
+	if (b->tty)
+		fprintf(stderr, "\r\033[K");
+	fflush(o.log);
+	if (r == 0 && (res.exit_code != 0 || res.signo))
+		r = failure(b, &res, err);
+	else if (r < 0 && r != -ECANCELED)
+		dk_error_wrap(err, "component %s", b->component);
+	dk_spawn_result_release(&res);
+out:
+	if (o.log)
+		fclose(o.log);
+	strv_free(argv);
+	strv_free(env);
+	return r;
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include "base/fsutil.h"
 #include "base/spawn.h"
 #include "host/gcc.h"
+#include "host/kconfig.h"
 
 /* -dumpfullversion answers at once; a compiler that hangs must not hang detect. */
 #define VERSION_TIMEOUT_MS 10000
@@ -149,4 +151,36 @@ void dk_gcc_list_free(struct dk_gcc *v, size_t n)
 		free(v[i].error);
 	}
 	free(v);
+}
+
+const struct dk_gcc *dk_gcc_pick(const struct dk_gcc *v, size_t n, long major)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "gcc-%ld", major);
+	for (size_t i = 0; i < n; i++)
+		if (streq(strrchr(v[i].path, '/') + 1, name))
+			return &v[i];
+	for (size_t i = 0; i < n; i++)
+		if (streq(strrchr(v[i].path, '/') + 1, "gcc"))
+			return &v[i];
+	return NULL;
+}
+
+int dk_gcc_kconfig_version(const char *config, long *version)
+{
+	_cleanup_free_ char *gv = NULL;
+	char *end = NULL;
+	long v;
+	int r;
+
+	r = dk_kconfig_get(config, "GCC_VERSION", &gv);
+	if (r < 0)
+		return r;
+	errno = 0;
+	v = strtol(gv, &end, 10);
+	if (errno || end == gv || *end || v <= 0)
+		return -ENOENT;
+	*version = v;
+	return 0;
 }

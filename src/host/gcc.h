@@ -22,3 +22,11 @@ int dk_gcc_version(const char *exe, char **version) _must_check_;
  * Returns 0 or -ENOMEM; *n may be 0. */
 int dk_gcc_find(const char *path_env, struct dk_gcc **out, size_t *n) _must_check_;
 void dk_gcc_list_free(struct dk_gcc *v, size_t n);
+
+/* The gcc-MAJOR of v (dk_gcc_find()'s list), else its "gcc" whatever its version;
+ * NULL when v has neither. The caller compares versions. */
+const struct dk_gcc *dk_gcc_pick(const struct dk_gcc *v, size_t n, long major);
+
+/* CONFIG_GCC_VERSION of Kconfig text (120200 for gcc 12.2.0). Returns 0; -ENOENT
+ * when absent, not a number or 0 (a kernel built with clang); -ENOMEM. */
+int dk_gcc_kconfig_version(const char *config, long *version) _must_check_;

@@ -280,24 +280,9 @@ char *dk_headers_explain(const struct dk_headers_info *info)
 
 /* ---- compiler ---- */
 
-/* The gcc-MAJOR, else the gcc, that dk_gcc_find() sees first on path_env. */
-static const struct dk_gcc *pick_gcc(const struct dk_gcc *v, size_t n, long major)
-{
-	char name[32];
-
-	snprintf(name, sizeof(name), "gcc-%ld", major);
-	for (size_t i = 0; i < n; i++)
-		if (streq(strrchr(v[i].path, '/') + 1, name))
-			return &v[i];
-	for (size_t i = 0; i < n; i++)
-		if (streq(strrchr(v[i].path, '/') + 1, "gcc"))
-			return &v[i];
-	return NULL;
-}
-
 void dk_headers_find_compiler(struct dk_headers_info *info, const char *path_env)
 {
-	_cleanup_free_ char *cfg_path = NULL, *config = NULL, *gv = NULL;
+	_cleanup_free_ char *cfg_path = NULL, *config = NULL;
 	const struct dk_gcc *gcc;
 	struct dk_gcc *gccs = NULL;
 	size_t n_gccs = 0;
@@ -314,14 +299,8 @@ void dk_headers_find_compiler(struct dk_headers_info *info, const char *path_env
 		return;
 	if (dk_kconfig_get(config, "CC_VERSION_TEXT", &info->cc_version_text) < 0)
 		info->cc_version_text = NULL; /* absent (clang) or OOM: unknown */
-	if (dk_kconfig_get(config, "GCC_VERSION", &gv) == 0) {
-		char *end;
-
-		errno = 0;
-		info->gcc_version = strtol(gv, &end, 10);
-		if (errno || *end || info->gcc_version < 0)
-			info->gcc_version = 0;
-	}
+	if (dk_gcc_kconfig_version(config, &info->gcc_version) < 0)
+		info->gcc_version = 0;
 	if (info->gcc_version <= 0)
 		return; /* built with clang, or no .config value: nothing to match */
 	major = info->gcc_version / 10000;
@@ -329,7 +308,7 @@ void dk_headers_find_compiler(struct dk_headers_info *info, const char *path_env
 	patch = info->gcc_version % 100;
 	if (dk_gcc_find(path_env, &gccs, &n_gccs) < 0)
 		return;
-	gcc = pick_gcc(gccs, n_gccs, major);
+	gcc = dk_gcc_pick(gccs, n_gccs, major);
 	if (gcc) {
 		info->gcc_path = strdup(gcc->path);
 		info->gcc_found = gcc->version ? strdup(gcc->version) : NULL;

@@ -4,12 +4,23 @@
 /* Set once by dk_dlib_load() and read-only afterwards: what the dynamic linker would
  * otherwise have written into the GOT at exec. */
 DK_DLSYM_DEFINE(archive_entry_filetype);
+DK_DLSYM_DEFINE(archive_entry_free);
 DK_DLSYM_DEFINE(archive_entry_hardlink);
 DK_DLSYM_DEFINE(archive_entry_mtime);
 DK_DLSYM_DEFINE(archive_entry_mtime_is_set);
 DK_DLSYM_DEFINE(archive_entry_mtime_nsec);
+DK_DLSYM_DEFINE(archive_entry_new);
 DK_DLSYM_DEFINE(archive_entry_pathname);
 DK_DLSYM_DEFINE(archive_entry_perm);
+DK_DLSYM_DEFINE(archive_entry_set_filetype);
+DK_DLSYM_DEFINE(archive_entry_set_gid);
+DK_DLSYM_DEFINE(archive_entry_set_gname);
+DK_DLSYM_DEFINE(archive_entry_set_mtime);
+DK_DLSYM_DEFINE(archive_entry_set_pathname);
+DK_DLSYM_DEFINE(archive_entry_set_perm);
+DK_DLSYM_DEFINE(archive_entry_set_size);
+DK_DLSYM_DEFINE(archive_entry_set_uid);
+DK_DLSYM_DEFINE(archive_entry_set_uname);
 DK_DLSYM_DEFINE(archive_entry_size);
 DK_DLSYM_DEFINE(archive_entry_size_is_set);
 DK_DLSYM_DEFINE(archive_entry_symlink);
@@ -37,15 +48,36 @@ DK_DLSYM_DEFINE(archive_read_support_format_raw);
 DK_DLSYM_DEFINE(archive_read_support_format_tar);
 DK_DLSYM_DEFINE(archive_read_support_format_zip);
 DK_DLSYM_DEFINE(archive_set_error);
+DK_DLSYM_DEFINE(archive_write_add_filter_zstd);
+DK_DLSYM_DEFINE(archive_write_close);
+DK_DLSYM_DEFINE(archive_write_data);
+DK_DLSYM_DEFINE(archive_write_free);
+DK_DLSYM_DEFINE(archive_write_header);
+DK_DLSYM_DEFINE(archive_write_new);
+DK_DLSYM_DEFINE(archive_write_open);
+DK_DLSYM_DEFINE(archive_write_set_bytes_in_last_block);
+DK_DLSYM_DEFINE(archive_write_set_filter_option);
+DK_DLSYM_DEFINE(archive_write_set_format_pax_restricted);
 
 static const struct dk_dlib_sym archive_syms[] = {
 	DK_DLSYM_ENTRY(archive_entry_filetype),
+	DK_DLSYM_ENTRY(archive_entry_free),
 	DK_DLSYM_ENTRY(archive_entry_hardlink),
 	DK_DLSYM_ENTRY(archive_entry_mtime),
 	DK_DLSYM_ENTRY(archive_entry_mtime_is_set),
 	DK_DLSYM_ENTRY(archive_entry_mtime_nsec),
+	DK_DLSYM_ENTRY(archive_entry_new),
 	DK_DLSYM_ENTRY(archive_entry_pathname),
 	DK_DLSYM_ENTRY(archive_entry_perm),
+	DK_DLSYM_ENTRY(archive_entry_set_filetype),
+	DK_DLSYM_ENTRY(archive_entry_set_gid),
+	DK_DLSYM_ENTRY(archive_entry_set_gname),
+	DK_DLSYM_ENTRY(archive_entry_set_mtime),
+	DK_DLSYM_ENTRY(archive_entry_set_pathname),
+	DK_DLSYM_ENTRY(archive_entry_set_perm),
+	DK_DLSYM_ENTRY(archive_entry_set_size),
+	DK_DLSYM_ENTRY(archive_entry_set_uid),
+	DK_DLSYM_ENTRY(archive_entry_set_uname),
 	DK_DLSYM_ENTRY(archive_entry_size),
 	DK_DLSYM_ENTRY(archive_entry_size_is_set),
 	DK_DLSYM_ENTRY(archive_entry_symlink),
@@ -73,6 +105,16 @@ static const struct dk_dlib_sym archive_syms[] = {
 	DK_DLSYM_ENTRY(archive_read_support_format_tar),
 	DK_DLSYM_ENTRY(archive_read_support_format_zip),
 	DK_DLSYM_ENTRY(archive_set_error),
+	DK_DLSYM_ENTRY(archive_write_add_filter_zstd),
+	DK_DLSYM_ENTRY(archive_write_close),
+	DK_DLSYM_ENTRY(archive_write_data),
+	DK_DLSYM_ENTRY(archive_write_free),
+	DK_DLSYM_ENTRY(archive_write_header),
+	DK_DLSYM_ENTRY(archive_write_new),
+	DK_DLSYM_ENTRY(archive_write_open),
+	DK_DLSYM_ENTRY(archive_write_set_bytes_in_last_block),
+	DK_DLSYM_ENTRY(archive_write_set_filter_option),
+	DK_DLSYM_ENTRY(archive_write_set_format_pax_restricted),
 };
 
 static struct dk_dlib archive_lib =

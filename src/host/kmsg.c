@@ -307,7 +307,9 @@ void dk_kmsg_read(struct dk_kmsg *k)
 {
 	char buf[READ_MAX];
 
-	for (int i = 0; k->fd >= 0 && i < READS_MAX; i++) {
+	if (k->fd < 0)
+		return;
+	for (int i = 0; i < READS_MAX; i++) {
 		ssize_t n = read(k->fd, buf, sizeof(buf));
 
 		if (n > 0) {

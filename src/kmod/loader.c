@@ -17,6 +17,7 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "host/hostfs.h"
+#include "host/kmsg.h"
 #include "host/policy.h"
 #include "kmod/loader.h"
 #include "kmod/order.h"
@@ -92,6 +93,7 @@ void dk_modctx_free(struct dk_modctx *m)
 	free(m->host_root);
 	free(m->moddir);
 	free(m->sysfs);
+	free(m->kmsg);
 	free(m);
 }
 
@@ -121,7 +123,8 @@ int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out, struct dk_er
 		return dk_error_set(err, ENOMEM, "out of memory");
 	m->moddir = dk_path_join(m->host_root, rel);
 	m->sysfs = dk_host_sysfs(ctx);
-	if (!m->moddir || !m->sysfs)
+	m->kmsg = strdup(DK_KMSG_PATH);
+	if (!m->moddir || !m->sysfs || !m->kmsg)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	m->kmod = kmod_new(m->moddir, NULL);
 	if (!m->kmod)
@@ -262,8 +265,9 @@ static void enforcement_facts(const struct dk_modctx *m, struct strbuf *b)
 		strbuf_printf(b, "; lockdown %s", lock);
 }
 
+/* klog: the module's lines from the kernel log (dk_kmsg_quote), or NULL. */
 static int insert_error(const struct dk_modctx *m, const struct dk_modfile *f, int errnum,
-			struct dk_error **err)
+			const char *klog, struct dk_error **err)
 {
 	struct strbuf b;
 	int r;
@@ -272,6 +276,8 @@ static int insert_error(const struct dk_modctx *m, const struct dk_modfile *f, i
 	strbuf_printf(&b, "insert %s (%s): %s", f->name, f->path, strerror(errnum));
 	if (errnum == EKEYREJECTED || errnum == EPERM)
 		enforcement_facts(m, &b);
+	if (klog)
+		strbuf_printf(&b, " — kernel log: %s", klog);
 	r = dk_error_set(err, errnum, "%s", b.oom ? "insert failed" : b.s);
 	strbuf_release(&b);
 	/* The kernel's answer: here an errno says the most about the fix. */
@@ -325,6 +331,7 @@ int dk_module_insert(struct dk_modctx *m, const struct dk_modfile *f,
 		     struct dk_error **err)
 {
 	_cleanup_kmod_module_ struct kmod_module *mod = NULL;
+	_cleanup_kmsg_ struct dk_kmsg *klog = NULL;
 	int64_t t0 = dk_now_ms();
 	int r;
 
@@ -337,9 +344,20 @@ int dk_module_insert(struct dk_modctx *m, const struct dk_modfile *f,
 	if (r < 0)
 		return dk_error_set(err, -r, "insert %s: open %s: %s", f->name, f->path,
 				    strerror(-r));
+	/* Without the log (ENOMEM, unreadable) the error only lacks the quote. */
+	klog = m->kmsg ? dk_kmsg_new(f->name) : NULL;
+	if (klog)
+		dk_kmsg_open(klog, m->kmsg);
 	r = kmod_module_insert_module(mod, 0, f->params ? f->params : "");
-	if (r < 0)
-		return insert_error(m, f, -r, err);
+	if (r < 0) {
+		_cleanup_free_ char *quote = NULL;
+
+		if (klog) {
+			dk_kmsg_read(klog);
+			quote = dk_kmsg_quote(klog);
+		}
+		return insert_error(m, f, -r, quote, err);
+	}
 	dk_info("inserted %s%s%s (%s) in %lld ms", f->name, f->params ? " " : "",
 		f->params ? f->params : "", f->path, (long long)(dk_now_ms() - t0));
 	return 0;

@@ -28,6 +28,9 @@ struct dk_modctx {
 	char *host_root; /* "/" or the mounted host */
 	char *moddir;	 /* <host_root>/lib/modules/<kver> */
 	char *sysfs;	 /* ctx->sysfs or <host_root>/sys */
+	char *kmsg;	 /* the kernel log quoted when an insert fails (host/kmsg.h):
+			    /dev/kmsg (the container's /dev: it is not namespaced),
+			    a file in tests, NULL: none */
 };
 
 /* ctx->kernel, or uname -r. */
@@ -78,7 +81,9 @@ int dk_module_order(struct dk_modctx *m, struct dk_modfile *const *files, size_t
 int dk_module_probe(struct dk_modctx *m, const char *name,
 		    struct dk_error **err) _must_check_;
 /* Inserts f by path with f->params, after probing (dk_module_probe) each of its
- * depends=; a dependency that is ours must have been inserted before. */
+ * depends=; a dependency that is ours must have been inserted before. When the
+ * kernel refuses it, the error quotes what the module printed meanwhile
+ * ("... — kernel log: NVRM: No NVIDIA GPU found."). */
 int dk_module_insert(struct dk_modctx *m, const struct dk_modfile *f,
 		     struct dk_error **err) _must_check_;
 

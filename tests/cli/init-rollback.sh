@@ -47,6 +47,31 @@ case_fail3() {
 	like "$TMP/err" "no drvkit state in $STATE: nothing loaded by drvkit init is left" "and says why"
 }
 
+# the module's init refuses (ENODEV, as nvidia without a GPU): the lines it printed to the
+# kernel log are in the error on stderr, in status.json and in the termination log
+case_kmsg() {
+	new_host kmsg
+	config kmsg "" "      - name: dktest_fail"
+	mkdir -p "$HOST/printk"
+	printf '3,1,100,-;dktest_fail: an earlier attempt\n' >"$HOST/kmsg"
+	printf '%s\n' "4,2,200,-;dktest_fail: loading out-of-tree module taints kernel." \
+		"6,3,201,-;DKFAIL: probing for dktest hardware" " SUBSYSTEM=module" \
+		"3,4,202,-;dktest_fail: no dktest device found" >"$HOST/printk/dktest_fail.kmsg"
+	DK_SHIM_FAIL=dktest_fail:ENODEV DK_SHIM_KMSG=$HOST/kmsg DK_SHIM_PRINTK=$HOST/printk run_init
+	is "$rc" 1 "ENODEV at the 4th module: exit 1"
+	both "load: component example: insert dktest_fail \(.*/dktest_fail\.ko\): No such device — kernel log: dktest_fail: no dktest device found" \
+		"the module's own kernel log line is part of the error"
+	like "$STATE/status.json" '"error": ".*insert dktest_fail .*: No such device — kernel log: dktest_fail: no dktest device found' \
+		"and of status.json"
+	for f in "$TMP/init.err" "$TERMLOG" "$STATE/status.json"; do
+		unlike "$f" "earlier attempt|taints kernel|DKFAIL" "no older, taint or unnamed line in ${f##*/}"
+	done
+	is "$(shimlog 'insert|delete|fail')" \
+		"insert:dktest_export insert:dktest_user insert:dktest_params fail:dktest_fail delete:dktest_params delete:dktest_user delete:dktest_export" \
+		"what was loaded before is rolled back"
+	is "$(sysfs_modules)" "" "no module left loaded"
+}
+
 # the rollback cannot finish: a module in use stays, the state file says so
 case_stuck() {
 	new_host stuck
@@ -210,6 +235,7 @@ case_protect_replaced() {
 }
 
 run_case case_fail3
+run_case case_kmsg
 run_case case_stuck
 run_case case_adopt
 run_case case_replaces_restore

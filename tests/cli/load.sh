@@ -36,7 +36,10 @@ case_skip() {
 	new_host skip
 	load_three
 	: >"$SHIMLOG"
-	run dk load --host-root "$HOST" --kernel "$KVER" "$MODS"
+	# a directory of the three ($MODS also holds dktest_fail)
+	mkdir -p "$TMP/three"
+	cp "$MODS/dktest_user.ko" "$MODS/dktest_params.ko" "$MODS/dktest_export.ko" "$TMP/three/"
+	run dk load --host-root "$HOST" --kernel "$KVER" "$TMP/three"
 	is "$rc" 0 "loading the same set again succeeds"
 	is "$(shimlog insert)" "" "nothing inserted again"
 	like "$TMP/out" '^skipped dktest_params$' "identical module is skipped"
@@ -165,6 +168,70 @@ case_eperm() {
 	like "$TMP/err" "^hint: .*privileged.*lockdown" "EPERM hint: privileges or lockdown"
 }
 tcase "insert fails with EPERM" case_eperm
+
+# --- the kernel log of a refused insert (DK_SHIM_KMSG, DK_SHIM_PRINTK) ---
+# kmsg_host NAME RECORDS: $HOST with a fake /dev/kmsg ($KMSG) holding an older line of
+# the module, and RECORDS as what dktest_fail's init prints
+kmsg_host() {
+	new_host "$1"
+	KMSG=$HOST/kmsg
+	printf '3,1,100,-;dktest_fail: an earlier attempt\n' >"$KMSG"
+	mkdir -p "$HOST/printk"
+	printf '%s' "$2" >"$HOST/printk/dktest_fail.kmsg"
+}
+kdk() { DK_SHIM_KMSG=$KMSG DK_SHIM_PRINTK=$HOST/printk DK_SHIM_FAIL=dktest_fail:ENODEV dk "$@"; }
+
+case_kmsg_named() {
+	kmsg_host kmsg "4,2,200,-;dktest_fail: loading out-of-tree module taints kernel.
+ SUBSYSTEM=module
+6,3,201,-;DKFAIL: probing for dktest hardware
+3,4,202,-;dktest-fail: no dktest device found
+12,5,203,-;dktest_fail: a user-space line
+"
+	run kdk load --host-root "$HOST" --kernel "$KVER" "$MODS/dktest_fail.ko"
+	is "$rc" 1 "ENODEV: exit 1"
+	is "$(grep -v '^hint: ' "$TMP/err")" \
+		"drvkit load: insert dktest_fail ($MODS/dktest_fail.ko): No such device — kernel log: dktest-fail: no dktest device found" \
+		"the error quotes the line the module printed, and only that"
+	unlike "$TMP/err" "earlier attempt" "a line from before the insert is not quoted"
+	is "$(shimlog fail)" "fail:dktest_fail" "the (fake) kernel refused it"
+	t "nothing stays loaded" [ ! -e "$HOST/sys/module/dktest_fail" ]
+	run kdk load --host-root "$HOST" --kernel "$KVER" "$MODS/dktest_fail.ko"
+	is "$(grep -o 'no dktest device found' "$TMP/err" | wc -l)" 1 \
+		"a second attempt quotes its own lines only (once)"
+}
+tcase "a refused insert quotes the module's kernel log line" case_kmsg_named
+
+case_kmsg_unnamed() {
+	kmsg_host kmsgnv "4,2,200,-;Disabling lock debugging due to kernel taint
+6,3,201,-;dkfail-nvlink: core is being initialized
+3,4,202,-;DKRM: No dktest GPU found.
+6,5,203,-;dkfail-nvlink: core unregistered
+"
+	run kdk load --host-root "$HOST" --kernel "$KVER" "$MODS/dktest_fail.ko"
+	like "$TMP/err" "No such device — kernel log: DKRM: No dktest GPU found\.$" \
+		"no line names the module (as NVIDIA's NVRM lines): the error line of the window"
+}
+tcase "no line names the module" case_kmsg_unnamed
+
+case_kmsg_none() {
+	kmsg_host kmsgnone ""
+	run kdk load --host-root "$HOST" --kernel "$KVER" "$MODS/dktest_fail.ko"
+	like "$TMP/err" "^drvkit load: insert dktest_fail \(.*\): No such device$" "the module printed nothing: no quote"
+	new_host nokmsg
+	DK_SHIM_FAIL=dktest_fail:ENODEV run dk --log-level debug load --host-root "$HOST" --kernel "$KVER" \
+		"$MODS/dktest_fail.ko"
+	is "$rc" 1 "no /dev/kmsg: the insert error all the same"
+	like "$TMP/err" "^drvkit load: insert dktest_fail \(.*\): No such device$" "without a kernel-log part"
+	like "$TMP/err" "kernel log /dev/kmsg not read .*No such file or directory" "debug says why"
+	kmsg_host kmsgok "3,2,200,-;dktest_fail: fine
+"
+	run env DK_SHIM_KMSG="$KMSG" DK_SHIM_PRINTK="$HOST/printk" DK_SHIM_SYSFS="$HOST/sys" \
+		LD_PRELOAD="$SHIM_PRELOAD" "$DRVKIT" load --host-root "$HOST" --kernel "$KVER" "$MODS/dktest_fail.ko"
+	is "$rc" 0 "an insert the kernel accepts"
+	unlike "$TMP/err" "kernel log" "says nothing of the kernel log"
+}
+tcase "nothing to quote" case_kmsg_none
 
 # --- dependencies ---
 case_nodep() {

@@ -16,6 +16,12 @@
  *   DK_SHIM_WATCH=FILE       delete lines say whether FILE exists ("watch=absent")
  *   DK_SHIM_NOUNLOAD=1       delete_module fails with ENOSYS and no refcnt files are
  *                            written (a kernel without CONFIG_MODULE_UNLOAD)
+ *   DK_SHIM_KMSG=FILE        the kernel log: open() of /dev/kmsg opens FILE, a regular
+ *                            file of records "prio,seq,ts_usec,flags;message" (unset:
+ *                            the fake kernel has no /dev/kmsg, ENOENT)
+ *   DK_SHIM_PRINTK=DIR       what a module's init prints: an insert of <name> appends
+ *                            DIR/<name>.kmsg (records, as above) to the DK_SHIM_KMSG file
+ *                            before it answers (DK_SHIM_FAIL included)
  *
  * Without DK_SHIM_SYSFS every call goes to the real one.
  */
@@ -88,6 +94,7 @@ static int errno_from(const char *s)
 		{"EBADMSG", EBADMSG},
 		{"EBUSY", EBUSY},
 		{"EAGAIN", EAGAIN},
+		{"ENODEV", ENODEV},
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -217,6 +224,29 @@ static void write_params(const char *name, const char *args)
 	}
 }
 
+/* DK_SHIM_PRINTK: the records name's init prints, appended to the fake log. */
+static void fake_printk(const char *name)
+{
+	const char *dir = getenv("DK_SHIM_PRINTK"), *log = getenv("DK_SHIM_KMSG");
+	char src[MAXS], buf[4096];
+	FILE *in, *out;
+	size_t n;
+
+	if (!dir || !*dir || !log || !*log)
+		return;
+	snprintf(src, sizeof(src), "%s/%s.kmsg", dir, name);
+	in = fopen(src, "re");
+	if (!in)
+		return;
+	out = fopen(log, "ae");
+	while (out && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			break;
+	if (out)
+		fclose(out);
+	fclose(in);
+}
+
 /* The fake kernel's insert: returns 0 or -errno. */
 static int fake_insert(const char *mem, size_t len, const char *args)
 {
@@ -226,6 +256,7 @@ static int fake_insert(const char *mem, size_t len, const char *args)
 
 	if (!modinfo_get(mem, len, "name", name, sizeof(name)))
 		return -ENOEXEC;
+	fake_printk(name);
 	if (list_get("DK_SHIM_FAIL", name, fail, sizeof(fail))) {
 		shim_log("fail %s %s\n", name, fail);
 		return -errno_from(fail);
@@ -426,6 +457,69 @@ long syscall(long number, ...)
 	if (!real)
 		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
 	return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* open() of /dev/kmsg while the shim fakes the kernel: DK_SHIM_KMSG or ENOENT. The
+ * symbols are named explicitly: with _FILE_OFFSET_BITS=64 the headers rename open to
+ * open64, and _FORTIFY_SOURCE calls __open_2. */
+int shim_open(const char *path, int flags, ...) __asm__("open");
+int shim_open64(const char *path, int flags, ...) __asm__("open64");
+int shim_open_2(const char *path, int flags) __asm__("__open_2");
+int shim_open64_2(const char *path, int flags) __asm__("__open64_2");
+
+static int open_redirected(const char *path, int flags, mode_t mode)
+{
+	static int (*real)(const char *, int, ...);
+	const char *to = path;
+
+	if (sysfs() && path && strcmp(path, "/dev/kmsg") == 0) {
+		to = getenv("DK_SHIM_KMSG");
+		if (!to || !*to) {
+			errno = ENOENT;
+			return -1;
+		}
+	}
+	if (!real)
+		real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open64");
+	return real ? real(to, flags, mode) : (errno = ENOSYS, -1);
+}
+
+static mode_t mode_arg(int flags, va_list ap)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, mode_t)
+								     : 0;
+}
+
+int shim_open(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = mode_arg(flags, ap);
+	va_end(ap);
+	return open_redirected(path, flags, mode);
+}
+
+int shim_open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = mode_arg(flags, ap);
+	va_end(ap);
+	return open_redirected(path, flags, mode);
+}
+
+int shim_open_2(const char *path, int flags)
+{
+	return open_redirected(path, flags, 0);
+}
+
+int shim_open64_2(const char *path, int flags)
+{
+	return open_redirected(path, flags, 0);
 }
 
 int delete_module(const char *name, unsigned int flags)

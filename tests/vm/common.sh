@@ -48,6 +48,7 @@ vm_prepare_debian() {
 		--add "$mods/dktest_params.ko:/dk/mods/dktest_params.ko" \
 		--add "$mods/dktest_export.ko:/dk/mods/dktest_export.ko" \
 		--add "$mods/dktest_user.ko:/dk/mods/dktest_user.ko" \
+		--add "$mods/dktest_fail.ko:/dk/fail/dktest_fail.ko" \
 		--add "$keys/signing.key:/dk/keys/signing.key" \
 		--add "$keys/signing.crt:/dk/keys/signing.crt")
 }

@@ -26,7 +26,7 @@ tap() { # tap STATUS DESC
 
 # Groups: name kernel(debian|enforcing) scenarios extra-cmdline
 groups=(
-	"harness debian harness,load-cli,demo"
+	"harness debian load-fail,harness,load-cli,demo"
 	"lifecycle debian init-lifecycle,init-busy,init-restart,pid1"
 	"replace debian replace-intree,bench"
 	"sigenforce debian sigenforce-debian module.sig_enforce=1"

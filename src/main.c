@@ -32,6 +32,7 @@ static const struct dk_cmd *const dk_cmds[] = {
 	&dk_cmd_unload,
 	&dk_cmd_status,
 	&dk_cmd_init,
+	&dk_cmd_build,
 };
 /* clang-format on */
 

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "host/preflight.h"
 #include "build/build.h"
+#include "build/store.h"
 
 struct dk_inputs {
 	const struct dk_build_opts *o;

@@ -66,3 +66,13 @@ const char *dk_got_from_name(enum dk_got_from f);
 /* The order in which components are built and loaded: uses and after first, else
  * config order. idx gets n component indexes. */
 int dk_build_order(const struct dk_config *cfg, size_t *idx) _must_check_;
+
+/* Writes OUT/<kernel>/<component>/ (a copy of each component's cache entry) and
+ * OUT/<kernel>/manifest.json (every component's manifest), each directory built
+ * under a temp name and renamed. */
+int dk_build_write_out(const struct dk_got *got, size_t n, const char *kernel,
+		       const char *out, struct dk_error **err) _must_check_;
+/* The same as one .tar.zst (entries <kernel>/...): a precompiled package. */
+int dk_build_write_package(const struct dk_got *got, size_t n, const char *kernel,
+			   const char *cache_dir, const char *file,
+			   struct dk_error **err) _must_check_;

@@ -24,3 +24,4 @@ extern const struct dk_cmd dk_cmd_sign, dk_cmd_verify, dk_cmd_unsign;
 extern const struct dk_cmd dk_cmd_fetch;
 extern const struct dk_cmd dk_cmd_extract, dk_cmd_headers;
 extern const struct dk_cmd dk_cmd_load, dk_cmd_unload, dk_cmd_status, dk_cmd_init;
+extern const struct dk_cmd dk_cmd_build, dk_cmd_cache;

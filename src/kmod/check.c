@@ -466,3 +466,38 @@ int dk_check_modules(const struct dk_kernel *k, struct dk_modfile *const *mods, 
 	*out = res;
 	return 0;
 }
+
+int dk_check_providers(const struct dk_modfile *mod, struct dk_modfile *const *prov,
+		       size_t n, char **why)
+{
+	const struct dk_modversion *v = NULL;
+	size_t nv = dk_modfile_versions(mod, &v);
+	struct strbuf s;
+	int bad = 0;
+
+	strbuf_init(&s);
+	for (size_t i = 0; i < nv; i++)
+		for (size_t p = 0; p < n; p++) {
+			const struct dk_modfile_export *ex = NULL;
+			size_t ne = dk_modfile_exports(prov[p], &ex);
+
+			for (size_t e = 0; e < ne; e++) {
+				if (!ex[e].has_crc || !streq(ex[e].name, v[i].name) ||
+				    (uint32_t)v[i].crc == ex[e].crc)
+					continue;
+				if (bad++ < 3)
+					strbuf_printf(&s,
+						      "%s%s was built against %s with CRC "
+						      "0x%08x, but %s (%s) exports it with "
+						      "CRC 0x%08x",
+						      s.len ? "; " : "", dk_modfile_name(mod),
+						      v[i].name, (uint32_t)v[i].crc,
+						      dk_modfile_name(prov[p]),
+						      dk_modfile_path(prov[p]), ex[e].crc);
+			}
+		}
+	if (why)
+		*why = bad ? strbuf_steal(&s) : NULL;
+	strbuf_release(&s);
+	return bad;
+}

@@ -79,3 +79,11 @@ int dk_check_modules(const struct dk_kernel *k, struct dk_modfile *const *mods, 
 		     struct dk_check_result **out, struct dk_error **err) _must_check_;
 void dk_check_results_free(struct dk_check_result *r, size_t n);
 const char *dk_issue_kind_name(enum dk_issue_kind kind);
+
+/* Whether mod was built against the exports of the modules in prov (a consumer and
+ * the providers loaded with it, e.g. a peer-memory module and OFED): the number of
+ * __versions CRCs that differ from a provider's export, with *why (may be NULL)
+ * naming the first few: symbol, provider and both CRCs. The kernel would refuse
+ * such a module with "disagrees about version of symbol". */
+int dk_check_providers(const struct dk_modfile *mod, struct dk_modfile *const *prov,
+		       size_t n, char **why);

@@ -82,7 +82,8 @@ static int copy_file(const char *from, const char *to, struct dk_error **err)
 	if (fd < 0)
 		return fd;
 	r = dk_copy_file_atomic(to, fd, (size_t)st.st_size, NULL, 0, st.st_mode & 0755);
-	return r < 0 ? dk_error_set(err, -r, "copy %s to %s: %s", from, to, strerror(-r)) : 0;
+	return r < 0 ? dk_error_set(err, -r, "copy %s to %s: %s", from, to, strerror(-r))
+		     : 0;
 }
 
 /* The modules, Module.symvers and exports of the build into the entry dir. */
@@ -258,7 +259,8 @@ static int sign_entry(const struct dk_inputs *in, const char *entry, char **sign
 	return *signer ? 0 : dk_error_set(err, ENOMEM, "out of memory");
 }
 
-static int describe_modules(const char *entry, struct dk_manifest *m, struct dk_error **err)
+static int describe_modules(const char *entry, struct dk_manifest *m,
+			    struct dk_error **err)
 {
 	struct dk_modfile **mods = NULL;
 	size_t n = 0;
@@ -284,7 +286,8 @@ static int describe_modules(const char *entry, struct dk_manifest *m, struct dk_
 			r = dk_error_set(err, EIO, "read %s", path);
 		mm->sha256 = strdup(hex);
 		mm->size = (int64_t)st.st_size;
-		if (r >= 0 && (!mm->name || !mm->file || !mm->sha256 || (sv && !mm->srcversion)))
+		if (r >= 0 &&
+		    (!mm->name || !mm->file || !mm->sha256 || (sv && !mm->srcversion)))
 			r = dk_error_set(err, ENOMEM, "out of memory");
 	}
 	dk_modfiles_free(mods, n);
@@ -324,8 +327,9 @@ static int fill_manifest(const struct dk_inputs *in, const char *entry,
 	for (size_t i = 0; i < in->c->build->n_patches; i++) {
 		const char *p = in->c->build->patches[i];
 
-		m->patches[i] = dk_strdup_printf("%s %s", strrchr(p, '/') ? strrchr(p, '/') + 1 : p,
-						 in->patch_sha256[i]);
+		m->patches[i] = dk_strdup_printf(
+			"%s %s", strrchr(p, '/') ? strrchr(p, '/') + 1 : p,
+			in->patch_sha256[i]);
 		m->n_patches = i + 1;
 	}
 	for (size_t i = 0; i < in->n_uses; i++) {
@@ -376,17 +380,19 @@ static int preflight_error(const struct dk_inputs *in, struct dk_error **err)
 		r = dk_error_set(err, ENOENT, "%s: cannot build: no kernel headers: %s",
 				 what ? what : in->c->name,
 				 in->headers_why ? in->headers_why : "none found");
-		dk_error_set_hint(err, "install the headers of this kernel (Debian: "
-				       "linux-headers-KVER; RHEL: kernel-devel-KVER), or give "
-				       "--headers DIR, or publish a precompiled package");
+		dk_error_set_hint(err,
+				  "install the headers of this kernel (Debian: "
+				  "linux-headers-KVER; RHEL: kernel-devel-KVER), or give "
+				  "--headers DIR, or publish a precompiled package");
 		return r;
 	}
 	strbuf_init(&s);
 	for (size_t i = 0; i < in->pf.n_problems; i++)
 		strbuf_printf(&s, "\n  - %s: %s", in->pf.problems[i].what,
 			      in->pf.problems[i].fix);
-	r = dk_error_set(err, ENOENT, "%s: the headers at %s cannot build modules yet (%zu "
-				      "problem%s):%s",
+	r = dk_error_set(err, ENOENT,
+			 "%s: the headers at %s cannot build modules yet (%zu "
+			 "problem%s):%s",
 			 what ? what : in->c->name, in->build_dir, in->pf.n_problems,
 			 in->pf.n_problems == 1 ? "" : "s", strbuf_str(&s));
 	strbuf_release(&s);
@@ -405,7 +411,8 @@ static int build_in(const struct dk_inputs *in, const char *work, const char *en
 
 	if (!logs || !out)
 		return -EIO;
-	log = dk_strdup_printf("%s/%s-%s-%.12s.log", logs, in->c->name, in->kernel, in->key);
+	log = dk_strdup_printf("%s/%s-%s-%.12s.log", logs, in->c->name, in->kernel,
+			       in->key);
 	if (!log || mkdir(out, 0755) < 0)
 		return dk_error_set(err, errno ? errno : ENOMEM, "mkdir %s", out);
 	r = dk_source_prepare(in, work, &make_dir, err);
@@ -413,12 +420,25 @@ static int build_in(const struct dk_inputs *in, const char *work, const char *en
 		return r;
 	uses_paths(in, &syms, &inc);
 	kb = (struct dk_kbuild){
-		.component = in->c->name, .version = in->c->version, .flavor = in->flavor,
-		.kernel = in->kernel, .build_dir = in->build_dir, .src = make_dir,
-		.out = out, .work = work, .jobs = in->o->jobs, .make = b->make,
-		.n_make = b->n_make, .env = b->env, .n_env = b->n_env,
-		.uses_symvers = syms, .uses_include = inc, .cc = in->pf.cc.path,
-		.log_path = log, .cancel_fd = in->o->cancel_fd, .tty = in->o->tty,
+		.component = in->c->name,
+		.version = in->c->version,
+		.flavor = in->flavor,
+		.kernel = in->kernel,
+		.build_dir = in->build_dir,
+		.src = make_dir,
+		.out = out,
+		.work = work,
+		.jobs = in->o->jobs,
+		.make = b->make,
+		.n_make = b->n_make,
+		.env = b->env,
+		.n_env = b->n_env,
+		.uses_symvers = syms,
+		.uses_include = inc,
+		.cc = in->pf.cc.path,
+		.log_path = log,
+		.cancel_fd = in->o->cancel_fd,
+		.tty = in->o->tty,
 		.quiet = in->o->quiet,
 	};
 	r = dk_kbuild_run(&kb, err);
@@ -470,7 +490,9 @@ int dk_compile_step(const struct dk_inputs *in, struct dk_got *g, struct dk_erro
 	(void)dk_rm_rf(work);
 	r = dk_store_lookup(in->cache, in->key, &hit, err);
 	if (r <= 0)
-		return r < 0 ? r : dk_error_set(err, ENOENT, "cache entry %s vanished", in->key);
+		return r < 0 ? r
+			     : dk_error_set(err, ENOENT, "cache entry %s vanished",
+					    in->key);
 	r = dk_got_take_hit(g, &hit);
 	g->ms = dk_now_ms() - t0;
 	return r;

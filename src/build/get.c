@@ -84,7 +84,8 @@ int dk_build_order(const struct dk_config *cfg, size_t *idx)
 
 			for (size_t j = 0; ready && j < cfg->n_components; j++)
 				if (!placed[j] && j != i &&
-				    depends_on(&cfg->components[i], cfg->components[j].name))
+				    depends_on(&cfg->components[i],
+					       cfg->components[j].name))
 					ready = false;
 			if (ready) {
 				placed[i] = true;
@@ -251,8 +252,9 @@ static int get_one(const struct dk_build_opts *o, const struct dk_config_compone
 			r = step_build(&in, g, &why, err);
 	}
 	if (r == 0 && !o->dry_run)
-		r = dk_error_set(err, ENOENT, "component %s: no modules for kernel %s: %s",
-				 c->name, o->kernel, strbuf_str(&why));
+		r = dk_error_set(err, ENOENT,
+				 "component %s: no modules for kernel %s: %s", c->name,
+				 o->kernel, strbuf_str(&why));
 	g->flavor = TAKE_PTR(in.flavor);
 	g->flavor_why = TAKE_PTR(in.flavor_why);
 	g->key = TAKE_PTR(in.key);
@@ -332,7 +334,8 @@ static int schedule(struct sched *s, struct dk_error **err)
 				continue;
 			s->state[i] = 1;
 			s->jobs[i] = (struct job){.s = s, .i = i};
-			if (pthread_create(&s->jobs[i].th, NULL, run_job, &s->jobs[i]) != 0) {
+			if (pthread_create(&s->jobs[i].th, NULL, run_job, &s->jobs[i]) !=
+			    0) {
 				s->state[i] = 3;
 				s->jobs[i].r = dk_error_set(&s->jobs[i].err, EAGAIN,
 							    "cannot start a thread");
@@ -387,9 +390,9 @@ static size_t select_components(const struct dk_build_opts *o, size_t *order)
 		/* What a wanted component uses is wanted too (checked and loaded with
 		 * it); reverse order reaches providers after their consumers. */
 		for (size_t j = 0; want[all[k]] && j < cfg->n_components; j++)
-			if (c->build && dk_strv_contains((const char *const *)c->build->uses,
-							 c->build->n_uses,
-							 cfg->components[j].name))
+			if (c->build &&
+			    dk_strv_contains((const char *const *)c->build->uses,
+					     c->build->n_uses, cfg->components[j].name))
 				want[j] = true;
 	}
 	for (size_t k = 0; k < cfg->n_components; k++)

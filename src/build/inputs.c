@@ -46,13 +46,12 @@ static char *sha256_of_file(const char *path)
 
 char *dk_inputs_what(const struct dk_inputs *in)
 {
-	return dk_strdup_printf("component %s%s%s%s for kernel %s", in->c->name,
-				in->c->version ? " " : "",
-				in->c->version ? in->c->version : "",
-				in->flavor ? (streq(in->flavor, "open") ? " (open)"
-									: " (proprietary)")
-					   : "",
-				in->kernel);
+	return dk_strdup_printf(
+		"component %s%s%s%s for kernel %s", in->c->name,
+		in->c->version ? " " : "", in->c->version ? in->c->version : "",
+		in->flavor ? (streq(in->flavor, "open") ? " (open)" : " (proprietary)")
+			   : "",
+		in->kernel);
 }
 
 /* The flavor and the tree it builds from. */
@@ -69,9 +68,9 @@ static int pick_flavor(struct dk_inputs *in, struct dk_error **err)
 	if (dk_nv_flavor_parse(b->flavor, &want) < 0)
 		return dk_error_set(err, EINVAL, "unknown flavor %s", b->flavor);
 	if (want == DK_NV_AUTO) {
-		_cleanup_free_ char *sysfs = in->o->sysfs ? strdup(in->o->sysfs)
-							  : dk_path_join(in->o->host_root,
-									 "sys");
+		_cleanup_free_ char *sysfs =
+			in->o->sysfs ? strdup(in->o->sysfs)
+				     : dk_path_join(in->o->host_root, "sys");
 		struct dk_detect_devices devs = {0};
 
 		if (!sysfs || dk_pci_devices_read(sysfs, &devs) < 0) {
@@ -129,8 +128,8 @@ static int source_digests(struct dk_inputs *in, struct dk_error **err)
 	for (size_t i = 0; i < b->n_patches; i++) {
 		r = dk_sha256_file(b->patches[i], hex);
 		if (r < 0)
-			return dk_error_set(err, -r, "component %s: patch %s: %s", in->c->name,
-					    b->patches[i], strerror(-r));
+			return dk_error_set(err, -r, "component %s: patch %s: %s",
+					    in->c->name, b->patches[i], strerror(-r));
 		if (!(in->patch_sha256[i] = strdup(hex)))
 			return dk_error_set(err, ENOMEM, "out of memory");
 	}
@@ -181,7 +180,8 @@ static int signing_digest(struct dk_inputs *in, struct dk_error **err)
 		return 0;
 	cert = sha256_of_file(sg->cert);
 	if (!cert)
-		return dk_error_set(err, EIO, "signing.cert %s: cannot be read", sg->cert);
+		return dk_error_set(err, EIO, "signing.cert %s: cannot be read",
+				    sg->cert);
 	text = dk_strdup_printf("%s %s", cert, sg->hash ? sg->hash : "sha256");
 	in->signing_sha256 = text ? sha256_text(text) : NULL;
 	return in->signing_sha256 ? 0 : dk_error_set(err, ENOMEM, "out of memory");
@@ -195,8 +195,8 @@ static int find_toolchain(struct dk_inputs *in, struct dk_error **err)
 	_cleanup_headers_info_ struct dk_headers_info *hi = NULL;
 	struct dk_preflight_opts po = {
 		.procfs = in->o->procfs,
-		.allow_compiler_mismatch = in->c->build &&
-					   in->c->build->allow_compiler_mismatch,
+		.allow_compiler_mismatch =
+			in->c->build && in->c->build->allow_compiler_mismatch,
 	};
 	_cleanup_free_ char *cfgp = NULL, *symp = NULL;
 	struct dk_error *e = NULL;
@@ -205,8 +205,8 @@ static int find_toolchain(struct dk_inputs *in, struct dk_error **err)
 	if (in->o->headers) {
 		in->build_dir = strdup(in->o->headers);
 	} else {
-		r = dk_headers_scan(in->o->host_root, in->kernel, NULL, DK_HEADERS_ALL, &hi,
-				    &e);
+		r = dk_headers_scan(in->o->host_root, in->kernel, NULL, DK_HEADERS_ALL,
+				    &hi, &e);
 		if (r < 0) {
 			in->headers_why = strdup(e ? e->msg : "cannot look for headers");
 			dk_error_free(&e);
@@ -231,7 +231,8 @@ static int find_toolchain(struct dk_inputs *in, struct dk_error **err)
 		return dk_error_set(err, -r, "preflight of %s: %s", in->build_dir,
 				    strerror(-r));
 	if (in->pf.cc.path && in->pf.cc.version)
-		in->compiler = dk_strdup_printf("%s (%s)", in->pf.cc.version, in->pf.cc.path);
+		in->compiler =
+			dk_strdup_printf("%s (%s)", in->pf.cc.version, in->pf.cc.path);
 	return 0;
 }
 
@@ -241,8 +242,9 @@ static int compute_keys(struct dk_inputs *in, struct dk_error **err)
 	struct strbuf s;
 
 	strbuf_init(&s);
-	strbuf_printf(&s, "drvkit-alias 1\ncomponent %s\nspec %s\nsource %s\n", in->c->name,
-		      in->spec_sha256, in->source_sha256 ? in->source_sha256 : "");
+	strbuf_printf(&s, "drvkit-alias 1\ncomponent %s\nspec %s\nsource %s\n",
+		      in->c->name, in->spec_sha256,
+		      in->source_sha256 ? in->source_sha256 : "");
 	put_list(&s, "patches", in->patch_sha256,
 		 in->c->build ? in->c->build->n_patches : 0);
 	strbuf_printf(&s, "kernel %s\narch %s\nsigning %s\n", in->kernel, in->arch,

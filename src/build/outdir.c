@@ -52,7 +52,8 @@ static int write_tree(const struct dk_got *got, size_t n, const char *kernel,
 	if (r < 0)
 		return dk_error_set(err, -r, "mkdir %s: %s", parent, strerror(-r));
 	if (!tmp || !mkdtemp(tmp))
-		return dk_error_set(err, errno, "mkdtemp in %s: %s", parent, strerror(errno));
+		return dk_error_set(err, errno, "mkdtemp in %s: %s", parent,
+				    strerror(errno));
 	(void)chmod(tmp, 0755);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		_cleanup_free_ char *to = dk_path_join(tmp, got[i].c->name);
@@ -88,7 +89,8 @@ int dk_build_write_out(const struct dk_got *got, size_t n, const char *kernel,
 		return r;
 	}
 	if (rename(tmp, dst) < 0) {
-		r = dk_error_set(err, errno, "rename %s to %s: %s", tmp, dst, strerror(errno));
+		r = dk_error_set(err, errno, "rename %s to %s: %s", tmp, dst,
+				 strerror(errno));
 		(void)dk_rm_rf(tmp);
 		return r;
 	}

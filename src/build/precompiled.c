@@ -82,10 +82,11 @@ static int expand_url(const struct dk_inputs *in, char **url, struct dk_error **
 #undef IS
 		if (close && !v) {
 			strbuf_release(&s);
-			return dk_error_set(err, EINVAL,
-					    "component %s: precompiled.url uses {version}: "
-					    "set the component's version:",
-					    in->c->name);
+			return dk_error_set(
+				err, EINVAL,
+				"component %s: precompiled.url uses {version}: "
+				"set the component's version:",
+				in->c->name);
 		}
 		if (v) {
 			strbuf_puts(&s, v);
@@ -125,11 +126,11 @@ static int trust(const struct dk_inputs *in, const char *dir, const char *url,
 
 			r = p ? dk_verify_file(cert, p, &vr, err) : -ENOMEM;
 			if (r >= 0 && vr.verdict != DK_VERIFY_OK)
-				r = dk_error_set(err, EKEYREJECTED,
-						 "%s: module %s does not verify against %s: %s",
-						 url, m->modules[i].file,
-						 in->c->precompiled->cert,
-						 dk_verify_verdict_name(vr.verdict));
+				r = dk_error_set(
+					err, EKEYREJECTED,
+					"%s: module %s does not verify against %s: %s",
+					url, m->modules[i].file, in->c->precompiled->cert,
+					dk_verify_verdict_name(vr.verdict));
 			dk_verify_result_clear(&vr);
 		}
 	}
@@ -143,7 +144,8 @@ int dk_precompiled_step(const struct dk_inputs *in, struct dk_got *g,
 {
 	_cleanup_free_ char *url = NULL, *work = NULL, *tmp = NULL, *dir = NULL;
 	_cleanup_manifest_ struct dk_manifest *m = NULL;
-	struct dk_fetch_opts fo = {.cache_dir = NULL, .allow_unpinned = true, .progress = 2};
+	struct dk_fetch_opts fo = {
+		.cache_dir = NULL, .allow_unpinned = true, .progress = 2};
 	struct dk_error *e = NULL;
 	struct dk_store_hit hit;
 	const char *key;
@@ -157,7 +159,8 @@ int dk_precompiled_step(const struct dk_inputs *in, struct dk_got *g,
 		return -EIO;
 	tmp = dk_strdup_printf("%s/pkg-%s-XXXXXX", work, in->c->name);
 	if (!tmp || !mkdtemp(tmp))
-		return dk_error_set(err, errno, "mkdtemp in %s: %s", work, strerror(errno));
+		return dk_error_set(err, errno, "mkdtemp in %s: %s", work,
+				    strerror(errno));
 	r = dk_fetch_extract(&fo, url, NULL, tmp, &(struct dk_archive_opts){0}, NULL, &e);
 	if (r == -ENOENT) {
 		/* No package for this kernel: the next step (a build) takes over. */
@@ -169,14 +172,15 @@ int dk_precompiled_step(const struct dk_inputs *in, struct dk_got *g,
 	if (r < 0) {
 		(void)dk_rm_rf(tmp);
 		*err = e;
-		return dk_error_wrap(err, "component %s: precompiled package", in->c->name);
+		return dk_error_wrap(err, "component %s: precompiled package",
+				     in->c->name);
 	}
 	dir = dk_strdup_printf("%s/%s/%s", tmp, in->kernel, in->c->name);
 	if (!dir)
 		r = dk_error_set(err, ENOMEM, "out of memory");
 	else if (!dk_is_dir(dir))
-		r = dk_error_set(err, EBADMSG, "%s has no %s/%s/ directory", url, in->kernel,
-				 in->c->name);
+		r = dk_error_set(err, EBADMSG, "%s has no %s/%s/ directory", url,
+				 in->kernel, in->c->name);
 	if (r >= 0)
 		r = trust(in, dir, url, &m, err);
 	if (r < 0) {
@@ -192,7 +196,8 @@ int dk_precompiled_step(const struct dk_inputs *in, struct dk_got *g,
 		return r;
 	r = dk_store_lookup(in->cache, key, &hit, err);
 	if (r <= 0)
-		return r < 0 ? r : dk_error_set(err, ENOENT, "cache entry %s vanished", key);
+		return r < 0 ? r
+			     : dk_error_set(err, ENOENT, "cache entry %s vanished", key);
 	r = dk_got_take_hit(g, &hit);
 	g->why = dk_strdup_printf("precompiled: %s (%zu modules verified%s)", url,
 				  g->m->n_modules,

@@ -91,8 +91,8 @@ int dk_source_prepare(const struct dk_inputs *in, const char *work, char **make_
 	for (size_t i = 0; b && i < b->n_patches; i++) {
 		r = dk_patch_apply(*make_dir, b->patches[i], 1, err);
 		if (r < 0)
-			return dk_error_wrap(err, "component %s: patch %zu of %zu", in->c->name,
-					     i + 1, b->n_patches);
+			return dk_error_wrap(err, "component %s: patch %zu of %zu",
+					     in->c->name, i + 1, b->n_patches);
 		dk_log(DK_LOG_INFO, 0, "get: component %s: applied %s", in->c->name,
 		       b->patches[i]);
 	}

@@ -20,7 +20,8 @@
 
 static void help(void)
 {
-	printf("Usage: drvkit build --config FILE [--kernel KVER] [--headers DIR] [-j N]\n"
+	printf("Usage: drvkit build --config FILE [--kernel KVER] [--headers DIR] [-j "
+	       "N]\n"
 	       "                    [-o OUT] [--package FILE] [--component NAME]\n"
 	       "\n"
 	       "Builds the components of FILE that have a build: source for one kernel,\n"
@@ -31,7 +32,8 @@ static void help(void)
 	       "  -c, --config FILE     the spec (the same file drvkit init reads)\n"
 	       "  -k, --kernel KVER     target kernel (default: the running one)\n"
 	       "  --headers DIR         the kernel's build tree (default: found under\n"
-	       "                        HOST-ROOT: lib/modules/KVER/build, /usr/src/...)\n"
+	       "                        HOST-ROOT: lib/modules/KVER/build, "
+	       "/usr/src/...)\n"
 	       "  -j, --jobs N          make -j N (default: the CPUs)\n"
 	       "  -o, --output OUT      write OUT/KVER/COMPONENT/*.ko and\n"
 	       "                        OUT/KVER/manifest.json\n"
@@ -123,11 +125,11 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_SHARED,
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {"build",
-					   DK_CLI_HOST_ROOT | DK_CLI_SYSFS | DK_CLI_PROCFS |
-						   DK_CLI_KERNEL | DK_CLI_JOBS | DK_CLI_SHORT |
-						   DK_CLI_JSON,
-					   help, ctx};
+	_cleanup_cli_ struct dk_cli cli = {
+		"build",
+		DK_CLI_HOST_ROOT | DK_CLI_SYSFS | DK_CLI_PROCFS | DK_CLI_KERNEL |
+			DK_CLI_JOBS | DK_CLI_SHORT | DK_CLI_JSON,
+		help, ctx};
 	static const enum dk_get_step steps[] = {DK_GET_CACHE, DK_GET_BUILD};
 	struct dk_got *got = NULL;
 	struct utsname u;
@@ -182,5 +184,5 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	return r < 0 ? r : DK_EXIT_OK;
 }
 
-const struct dk_cmd dk_cmd_build = {"build", "build modules from source for a kernel", run,
-				    false};
+const struct dk_cmd dk_cmd_build = {"build", "build modules from source for a kernel",
+				    run, false};

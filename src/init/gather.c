@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
 #include "base/fsutil.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "host/policy.h"
 #include "kmod/check.h"
@@ -54,19 +56,40 @@ static char *module_path(const char *dir, const char *name)
 	return path;
 }
 
-/* The precompiled directory of a component. Building from source is a later
- * issue: it plugs in here and must produce the same .ko paths. */
+static const struct dk_got *got_of(const struct dk_init *in,
+				   const struct dk_config_component *c)
+{
+	for (size_t i = 0; i < in->n_got; i++)
+		if (in->got[i].c == c)
+			return &in->got[i];
+	return NULL;
+}
+
+/* The module file of a component: in its source.dir, or in the cache entry the get
+ * chain (cache, precompiled, build) gave it. */
 static int get_module_file(struct dk_init *in, const struct dk_config_component *c,
 			   const struct dk_config_module *cm, struct dk_modfile **out,
 			   struct dk_error **err)
 {
-	_cleanup_free_ char *dir = expand_kver(c->source_dir, in->m->kver);
+	const struct dk_got *g = got_of(in, c);
+	_cleanup_free_ char *dir =
+		g ? strdup(g->dir) : expand_kver(c->source_dir, in->m->kver);
 	_cleanup_free_ char *path = dir ? module_path(dir, cm->name) : NULL;
 	int r;
 
 	if (!path)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	r = dk_modfile_open(path, out, err);
+	if (r == -ENOENT && g) {
+		dk_error_free(err);
+		return dk_error_set(
+			err, ENOENT,
+			"%s: component %s: the modules it got (%s, %s) have no "
+			"%s.ko (%s:%d): the build makes other modules than "
+			"modules: lists",
+			PHASE(GET), c->name, dk_got_from_name(g->from), dir, cm->name,
+			in->cfg->path, cm->line);
+	}
 	if (r == -ENOENT) {
 		dk_error_free(err);
 		return dk_error_set(
@@ -90,11 +113,56 @@ static int get_module_file(struct dk_init *in, const struct dk_config_component 
 	return 0;
 }
 
+/* Components with build: or precompiled: sources, from the cache, a package or a
+ * build (each says where from and why). */
+static int get_components(struct dk_init *in, struct dk_error **err)
+{
+	const struct dk_config *cfg = in->cfg;
+	struct dk_build_opts bo = {
+		.cfg = cfg,
+		.kernel = in->m->kver,
+		.host_root = cfg->host_root,
+		.sysfs = in->m->sysfs,
+		.procfs = in->ctx.procfs,
+		.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN),
+		.cancel_fd = in->sfd,
+		.tty = isatty(STDERR_FILENO),
+		.dry_run = in->dry_run,
+	};
+	bool any = false;
+	int64_t t0 = dk_now_ms();
+	int r;
+
+	for (size_t i = 0; i < cfg->n_components; i++)
+		any |= cfg->components[i].source_dir == NULL;
+	if (!any)
+		return 0;
+	r = dk_get_components(&bo, &in->got, &in->n_got, err);
+	if (r < 0)
+		return dk_error_wrap(err, "%s", PHASE(GET));
+	for (size_t i = 0; i < in->n_got; i++) {
+		const struct dk_got *g = &in->got[i];
+
+		in->got_missing |= g->from == DK_GOT_NONE;
+		dk_info("%s: component %s: %s in %lld ms (%s)%s%s", PHASE(GET),
+			g->c->name, dk_got_from_name(g->from), (long long)g->ms,
+			g->why ? g->why : "", g->flavor_why ? "; flavor " : "",
+			g->flavor_why ? g->flavor_why : "");
+	}
+	dk_info("%s: %zu component%s ready in %lld ms", PHASE(GET), in->n_got,
+		in->n_got == 1 ? "" : "s", (long long)(dk_now_ms() - t0));
+	return 0;
+}
+
 static int get_files(struct dk_init *in, struct dk_error **err)
 {
 	const struct dk_config *cfg = in->cfg;
 	size_t total = 0;
 	int r;
+
+	r = get_components(in, err);
+	if (r < 0 || in->got_missing)
+		return r;
 
 	for (size_t i = 0; i < cfg->n_components; i++)
 		total += cfg->components[i].n_modules;
@@ -270,6 +338,8 @@ int dk_init_gather(struct dk_init *in, struct dk_error **err)
 
 	if (r >= 0)
 		r = get_files(in, err);
+	if (r >= 0 && in->got_missing)
+		return 0;
 	if (r >= 0)
 		r = snapshot(in, err);
 	if (r >= 0)

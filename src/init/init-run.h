@@ -12,6 +12,7 @@
 #include "base/ctx.h"
 #include "base/error.h"
 #include "kmod/loader.h"
+#include "build/build.h"
 #include "config/config.h"
 #include "init/phase.h"
 #include "init/plan.h"
@@ -23,7 +24,11 @@ struct dk_init {
 	struct dk_ctx ctx; /* the caller's, with kernel and host_root of the config */
 	const struct dk_config *cfg;
 	struct dk_modctx *m;
+	bool dry_run;
 	/* facts (dk_init_gather) */
+	struct dk_got *got; /* components from cache, precompiled or build */
+	size_t n_got;
+	bool got_missing;	   /* a dry run: some component is not available yet */
 	struct dk_modfile **files; /* config order */
 	size_t n_files;
 	struct dk_plan_loaded *loaded;

@@ -17,6 +17,7 @@
 static void init_release(struct dk_init *in)
 {
 	dk_modfiles_free(in->files, in->n_files);
+	dk_got_free(in->got, in->n_got);
 	for (size_t i = 0; i < in->n_loaded; i++) {
 		free((char *)in->loaded[i].name);
 		dk_modstate_release(&in->loaded[i].st);
@@ -66,8 +67,8 @@ static int init_setup(struct dk_init *in, const struct dk_ctx *ctx,
 
 const char *dk_plan_verb_str(enum dk_plan_verb v)
 {
-	static const char *const names[] = {"unload", "build", "check",	   "sign",
-					    "load",   "skip",  "firmware", "restore"};
+	static const char *const names[] = {"unload", "get",  "check",	  "sign",
+					    "load",   "skip", "firmware", "restore"};
 
 	return (size_t)v < ARRAY_SIZE(names) ? names[v] : "?";
 }
@@ -143,10 +144,29 @@ static int render_decisions(const struct dk_init *in, struct dk_plan *p)
 }
 
 /* The plan as `--dry-run` prints it and init logs it. */
+/* Where each built or downloaded component comes from. */
+static int render_get(const struct dk_init *in, struct dk_plan *p)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < in->n_got && r >= 0; i++) {
+		const struct dk_got *g = &in->got[i];
+
+		r = plan_add(p, DK_PLAN_GET, g->c->name, "%s%s%s%s",
+			     g->from == DK_GOT_NONE ? "not available yet: " : "",
+			     g->why ? g->why : "", g->flavor_why ? "; flavor " : "",
+			     g->flavor_why ? g->flavor_why : "");
+	}
+	return r;
+}
+
 static int render(const struct dk_init *in, struct dk_plan *p)
 {
 	const struct dk_config *cfg = in->cfg;
-	int r = render_decisions(in, p);
+	int r = render_get(in, p);
+
+	if (r >= 0)
+		r = render_decisions(in, p);
 
 	for (size_t i = 0; i < in->d.n_mods && r >= 0; i++) {
 		const struct dk_plan_mod *pm = &in->d.mods[i];
@@ -188,6 +208,11 @@ static int plan(struct dk_init *in, struct dk_plan *p, struct dk_error **err)
 		return r;
 	if (p && !(p->kernel = strdup(in->m->kver)))
 		return dk_error_set(err, ENOMEM, "out of memory");
+	/* A dry run does not build: with a component's modules still to come, what
+	 * can be said is where they will come from. */
+	if (in->got_missing)
+		return render_get(in, p) < 0 ? dk_error_set(err, ENOMEM, "out of memory")
+					     : 0;
 	dk_init_facts(in, &facts);
 	r = dk_plan_decide(&facts, &in->d, err);
 	if (r < 0)
@@ -214,6 +239,7 @@ int dk_init_plan(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_plan
 
 	memset(p, 0, sizeof(*p));
 	r = init_setup(&in, ctx, cfg, err);
+	in.dry_run = true;
 	if (r >= 0)
 		r = plan(&in, p, err);
 	if (r < 0)
@@ -320,6 +346,13 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 	r = dk_init_signals(&in, err);
 	if (r >= 0)
 		r = start(&in, err);
+	if (r == -ECANCELED && dk_init_drain_signals(&in)) {
+		/* SIGTERM stopped a build: nothing was loaded, a clean stop. */
+		dk_info("%s: stopped by a signal before anything was loaded: %s",
+			PHASE(GET), *err ? (*err)->msg : "");
+		dk_error_free(err);
+		return dk_init_stop(&in);
+	}
 	if (r < 0)
 		return startup_failed(&in, r, err);
 	if (dk_init_drain_signals(&in))

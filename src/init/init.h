@@ -15,7 +15,8 @@
 /* One line of the plan `drvkit init --dry-run` prints. */
 enum dk_plan_verb {
 	DK_PLAN_UNLOAD,	  /* unload a loaded module (replaced, or another version) */
-	DK_PLAN_BUILD,	  /* build from source (later issue) */
+	DK_PLAN_GET,	  /* where a component's modules come from: cache,
+			   * precompiled package or build, and why */
 	DK_PLAN_CHECK,	  /* check against the running kernel */
 	DK_PLAN_SIGN,	  /* sign with the configured key */
 	DK_PLAN_LOAD,	  /* insert */

@@ -486,14 +486,15 @@ int dk_check_providers(const struct dk_modfile *mod, struct dk_modfile *const *p
 				    (uint32_t)v[i].crc == ex[e].crc)
 					continue;
 				if (bad++ < 3)
-					strbuf_printf(&s,
-						      "%s%s was built against %s with CRC "
-						      "0x%08x, but %s (%s) exports it with "
-						      "CRC 0x%08x",
-						      s.len ? "; " : "", dk_modfile_name(mod),
-						      v[i].name, (uint32_t)v[i].crc,
-						      dk_modfile_name(prov[p]),
-						      dk_modfile_path(prov[p]), ex[e].crc);
+					strbuf_printf(
+						&s,
+						"%s%s was built against %s with CRC "
+						"0x%08x, but %s (%s) exports it with "
+						"CRC 0x%08x",
+						s.len ? "; " : "", dk_modfile_name(mod),
+						v[i].name, (uint32_t)v[i].crc,
+						dk_modfile_name(prov[p]),
+						dk_modfile_path(prov[p]), ex[e].crc);
 			}
 		}
 	if (why)

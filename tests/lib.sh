@@ -100,16 +100,34 @@ need_modules() {
 # sets $U (base URL), $SPID, $SERVER_LOG; stopped when the case (or script) that started it
 # exits.
 start_file_server() {
+	local WWW=$1
+	start_server server
 	SERVER_LOG=$TMP/server.log
-	rm -f "$TMP/server.port"
-	: >"$SERVER_LOG"
-	python3 "$DK_SRCDIR/tests/fetch-server.py" --dir "$1" --port-file "$TMP/server.port" \
-		--log "$SERVER_LOG" &
-	SPID=$!
-	atexit "kill $SPID 2>/dev/null; wait $SPID 2>/dev/null"
+	SPID=$server_PID
+	U=http://127.0.0.1:$server_PORT
+}
+
+# start_server NAME [ARGS]: tests/fetch-server.py serving $WWW on 127.0.0.1 (its fault
+# modes by path: /ok/, /404/, /wrong/, ...); sets NAME_PID, NAME_PORT; requests are
+# logged to $TMP/NAME.log; stopped when the case ends.
+start_server() {
+	local name=$1 pid
+	shift
+	rm -f "$TMP/$name.port"
+	: >"$TMP/$name.log"
+	python3 "$DK_SRCDIR/tests/fetch-server.py" --dir "$WWW" --port-file "$TMP/$name.port" \
+		--log "$TMP/$name.log" "$@" &
+	pid=$!
+	atexit "stop_server $pid"
 	for _ in $(seq 200); do
-		[ -s "$TMP/server.port" ] && break
+		[ -s "$TMP/$name.port" ] && break
 		sleep 0.05
 	done
-	U=http://127.0.0.1:$(cat "$TMP/server.port")
+	printf -v "${name}_PID" %s "$pid"
+	printf -v "${name}_PORT" %s "$(cat "$TMP/$name.port")"
+}
+stop_server() {
+	local pid=$1
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 }

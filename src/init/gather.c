@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "shared/cleanup.h"
@@ -125,19 +127,29 @@ static int get_components(struct dk_init *in, struct dk_error **err)
 		.sysfs = in->m->sysfs,
 		.procfs = in->ctx.procfs,
 		.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN),
-		.cancel_fd = in->sfd,
+		.cancel_fd = -1,
 		.tty = isatty(STDERR_FILENO),
 		.dry_run = in->dry_run,
 	};
 	bool any = false;
 	int64_t t0 = dk_now_ms();
+	sigset_t stop;
 	int r;
 
 	for (size_t i = 0; i < cfg->n_components; i++)
 		any |= cfg->components[i].source_dir == NULL;
 	if (!any)
 		return 0;
+	/* A build stops on SIGTERM/SIGINT only: init's own signalfd also carries
+	 * SIGCHLD, which every finished compiler raises. Both see a pending signal; init
+	 * reads it from its own afterwards. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	bo.cancel_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
 	r = dk_get_components(&bo, &in->got, &in->n_got, err);
+	if (bo.cancel_fd >= 0)
+		close(bo.cancel_fd);
 	if (r < 0)
 		return dk_error_wrap(err, "%s", PHASE(GET));
 	for (size_t i = 0; i < in->n_got; i++) {

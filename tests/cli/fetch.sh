@@ -4,7 +4,6 @@
 . "$(dirname "$0")/../lib.sh"
 
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
-SERVER="$DK_SRCDIR/tests/fetch-server.py"
 WWW=$FIX/www # the fixture: what the servers serve
 case_fixture() {
 	mkdir -p "$WWW"
@@ -20,28 +19,6 @@ B=$(sha "$WWW/b.bin")
 C=$(sha "$WWW/c.bin")
 WRONG=$(python3 -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); print(hashlib.sha256(bytes(b^255 for b in d)).hexdigest())' "$WWW/a.bin")
 
-# start_server NAME [ARGS]: sets NAME_PID, NAME_PORT; requests are logged to $TMP/NAME.log;
-# stopped when the case ends
-start_server() {
-	local name=$1 pid
-	shift
-	rm -f "$TMP/$name.port"
-	: >"$TMP/$name.log"
-	python3 "$SERVER" --dir "$WWW" --port-file "$TMP/$name.port" --log "$TMP/$name.log" "$@" &
-	pid=$!
-	atexit "stop_server $pid"
-	for _ in $(seq 200); do
-		[ -s "$TMP/$name.port" ] && break
-		sleep 0.05
-	done
-	printf -v "${name}_PID" %s "$pid"
-	printf -v "${name}_PORT" %s "$(cat "$TMP/$name.port")"
-}
-stop_server() {
-	local pid=$1
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 now_ms() { date +%s%3N; }
 # requests LOG PATH: how many requests the server saw for PATH
 requests() { grep -c "\"path\": \"$2\"" "$1" || true; }

@@ -33,6 +33,7 @@ static const struct dk_cmd *const dk_cmds[] = {
 	&dk_cmd_status,
 	&dk_cmd_init,
 	&dk_cmd_build,
+	&dk_cmd_cache,
 };
 /* clang-format on */
 

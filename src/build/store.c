@@ -248,7 +248,11 @@ static int entry_read(const char *builds, const char *key, bool verify,
 	if (dk_tree_size(dir, &e->bytes) < 0)
 		e->bytes = 0;
 	e->last_used = stat(mf, &st) == 0 ? (int64_t)st.st_mtime : 0;
+	/* verify finds what a lookup would refuse: the key too. */
 	if (dk_manifest_read(dir, &e->m, NULL, &err) < 0 ||
+	    (verify && (!e->m->key || !streq(e->m->key, key)) &&
+	     dk_error_set(&err, EBADMSG, "%s/manifest.json: key %s, not %s", dir,
+			  e->m->key ? e->m->key : "(none)", key) < 0) ||
 	    (verify && dk_manifest_verify(e->m, dir, &err) < 0)) {
 		e->problem = strdup(err ? err->msg : "unreadable");
 		dk_error_free(&err);

@@ -89,53 +89,24 @@ static bool same(const char *a, const char *b)
 
 static bool same_manifest(const struct dk_manifest *a, const struct dk_manifest *b)
 {
+#define EQ(f) same(a->f, b->f)
 	bool eq = a->n_patches == b->n_patches && a->n_uses == b->n_uses &&
-		  a->n_modules == b->n_modules;
-	const char *const fa[] = {a->key,
-				  a->alias,
-				  a->component,
-				  a->version,
-				  a->flavor,
-				  a->kernel,
-				  a->arch,
-				  a->source_url,
-				  a->source_sha256,
-				  a->spec_sha256,
-				  a->compiler,
-				  a->kernel_config_sha256,
-				  a->kernel_symvers_sha256,
-				  a->symvers_sha256,
-				  a->signer};
-	const char *const fb[] = {b->key,
-				  b->alias,
-				  b->component,
-				  b->version,
-				  b->flavor,
-				  b->kernel,
-				  b->arch,
-				  b->source_url,
-				  b->source_sha256,
-				  b->spec_sha256,
-				  b->compiler,
-				  b->kernel_config_sha256,
-				  b->kernel_symvers_sha256,
-				  b->symvers_sha256,
-				  b->signer};
+		  a->n_modules == b->n_modules && EQ(key) && EQ(alias) && EQ(component) &&
+		  EQ(version) && EQ(flavor) && EQ(kernel) && EQ(arch) && EQ(source_url) &&
+		  EQ(source_sha256) && EQ(spec_sha256) && EQ(compiler) &&
+		  EQ(kernel_config_sha256) && EQ(kernel_symvers_sha256) &&
+		  EQ(symvers_sha256) && EQ(signer);
 
-	for (size_t i = 0; eq && i < ARRAY_SIZE(fa); i++)
-		eq = same(fa[i], fb[i]);
 	for (size_t i = 0; eq && i < a->n_patches; i++)
-		eq = same(a->patches[i], b->patches[i]);
+		eq = EQ(patches[i]);
 	for (size_t i = 0; eq && i < a->n_uses; i++)
-		eq = same(a->uses[i].component, b->uses[i].component) &&
-		     same(a->uses[i].manifest_sha256, b->uses[i].manifest_sha256) &&
-		     same(a->uses[i].symvers_sha256, b->uses[i].symvers_sha256);
+		eq = EQ(uses[i].component) && EQ(uses[i].manifest_sha256) &&
+		     EQ(uses[i].symvers_sha256);
 	for (size_t i = 0; eq && i < a->n_modules; i++)
-		eq = same(a->modules[i].name, b->modules[i].name) &&
-		     same(a->modules[i].file, b->modules[i].file) &&
-		     same(a->modules[i].sha256, b->modules[i].sha256) &&
-		     a->modules[i].size == b->modules[i].size &&
-		     same(a->modules[i].srcversion, b->modules[i].srcversion);
+		eq = EQ(modules[i].name) && EQ(modules[i].file) &&
+		     EQ(modules[i].sha256) && a->modules[i].size == b->modules[i].size &&
+		     EQ(modules[i].srcversion);
+#undef EQ
 	return eq;
 }
 

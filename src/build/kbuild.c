@@ -194,18 +194,24 @@ static char *compiler_error(const char *line, size_t len)
 	return NULL;
 }
 
-/* "FILE: In function 'NAME':" -> NAME */
+/* "FILE: In function 'NAME':" -> NAME; with the quotes of a UTF-8 locale too (the
+ * spec's env may set LANG). */
 static char *in_function(const char *line, size_t len)
 {
+	static const char *const quotes[][2] = {{"'", "'"}, {"\u2018", "\u2019"}};
 	_cleanup_free_ char *l = strndup(line, len);
-	char *p = l ? strstr(l, ": In function '") : NULL;
-	char *end;
 
-	if (!p)
-		return NULL;
-	p += strlen(": In function '");
-	end = strchr(p, '\'');
-	return end ? strndup(p, (size_t)(end - p)) : NULL;
+	for (size_t q = 0; l && q < ARRAY_SIZE(quotes); q++) {
+		_cleanup_free_ char *open =
+			dk_strdup_printf(": In function %s", quotes[q][0]);
+		char *p = open ? strstr(l, open) : NULL;
+		char *end = p ? strstr(p + strlen(open), quotes[q][1]) : NULL;
+
+		if (end)
+			return strndup(p + strlen(open),
+				       (size_t)(end - p - strlen(open)));
+	}
+	return NULL;
 }
 
 static const char *strip_prefix_map(const char *s)
@@ -227,6 +233,10 @@ char *dk_kbuild_first_error(const char *log)
 		if (f) {
 			free(func);
 			func = f;
+		} else if (memmem(p, len, ": At top level:", 15)) {
+			/* gcc left the function it named last. */
+			free(func);
+			func = NULL;
 		}
 		if (e) {
 			const char *shown = strip_prefix_map(e);
@@ -283,6 +293,19 @@ static void on_line(int stream, const char *line, void *userdata)
 	}
 }
 
+/* gcc names files by the paths make gave it (-ffile-prefix-map maps __FILE__ and
+ * debug info, not diagnostics): "WORK/src/x.c" is quoted as "src/x.c". */
+static void strip_work(char *s, const char *work)
+{
+	size_t n = work ? strlen(work) : 0;
+
+	for (char *p = n ? strstr(s, work) : NULL; p; p = strstr(p, work))
+		if (p[n] == '/')
+			memmove(p, p + n + 1, strlen(p + n + 1) + 1);
+		else
+			p += n;
+}
+
 static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
 		   struct dk_error **err)
 {
@@ -290,6 +313,8 @@ static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
 
 	if (dk_read_file(b->log_path, 64u << 20, &log, NULL) == 0)
 		first = dk_kbuild_first_error(log);
+	if (first)
+		strip_work(first, b->work);
 	what = res->signo
 		       ? dk_strdup_printf("make was killed by signal %d", res->signo)
 		       : dk_strdup_printf("make exited with status %d", res->exit_code);
@@ -298,7 +323,7 @@ static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
 		     b->component, b->version ? b->version : "unknown",
 		     b->flavor ? b->flavor : "-", b->kernel,
 		     first ? first : "no error line in the build log", what ? what : "");
-	dk_error_append(err, "full log: %s", b->log_path);
+	dk_error_append(err, "; full log: %s", b->log_path);
 	return -EIO;
 }
 

@@ -249,7 +249,7 @@ static int set_components(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 						    cfg->components[i].name);
 	}
 	r = check_modules_once(w, cfg, key);
-	return r < 0 ? r : dk_config_check_sources(w, cfg, key);
+	return r < 0 ? r : dk_config_check_sources(w, cfg, n, key);
 }
 
 /* ---- signing ---- */

@@ -145,9 +145,10 @@ struct dk_yaml_node;
 int dk_config_set_source(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 			 const char *key, void *component);
 /* The cross-component rules of build sources (uses/after name components that
- * exist, no cycles); called once every component is read. */
+ * exist, no cycles); called once every component is read. comps is the components
+ * list node (key): messages point at the uses/after item at fault. */
 int dk_config_check_sources(struct dk_yaml_walk *w, const struct dk_config *cfg,
-			    const char *key);
+			    const struct dk_yaml_node *comps, const char *key);
 void dk_config_component_release_source(struct dk_config_component *c);
 const char *dk_get_step_name(enum dk_get_step s);
 /* The component named name, or NULL. */

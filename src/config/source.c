@@ -468,25 +468,50 @@ int dk_config_set_source(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 
 /* ---- across components ---- */
 
-static int check_refs(struct dk_yaml_walk *w, const struct dk_config *cfg,
-		      const struct dk_config_component *c, char **names, size_t n,
-		      const char *what, const char *key)
+/* The n-th item of component i's build.<list> (uses, after) in the components
+ * sequence node comps, with its key path; NULL node when not found (no position). */
+static const struct dk_yaml_node *list_item(const struct dk_yaml_node *comps,
+					    const char *key, size_t i, const char *list,
+					    size_t n, char **sub)
 {
+	const struct dk_yaml_node *l = NULL;
+
+	*sub = dk_strdup_printf("%s[%zu].source.build.%s[%zu]", key, i, list, n);
+	if (comps && comps->kind == DK_YAML_SEQUENCE && i < comps->n)
+		l = dk_yaml_get(
+			dk_yaml_get(dk_yaml_get(comps->items[i], "source"), "build"),
+			list);
+	return l && l->kind == DK_YAML_SEQUENCE && n < l->n ? l->items[n] : NULL;
+}
+
+static int check_refs(struct dk_yaml_walk *w, const struct dk_config *cfg,
+		      const struct dk_yaml_node *comps, size_t ci, const char *what,
+		      const char *key)
+{
+	const struct dk_config_component *c = &cfg->components[ci];
+	bool uses = streq(what, "uses");
+	char **names = uses ? c->build->uses : c->build->after;
+	size_t n = uses ? c->build->n_uses : c->build->n_after;
+
 	for (size_t i = 0; i < n; i++) {
 		const struct dk_config_component *o =
 			dk_config_component_find(cfg, names[i]);
+		_cleanup_free_ char *sub = NULL;
+		const struct dk_yaml_node *at = list_item(comps, key, ci, what, i, &sub);
 
+		if (!sub)
+			return dk_error_set(w->err, ENOMEM, "out of memory");
 		if (!o)
-			return dk_yaml_fail(w, NULL, key,
+			return dk_yaml_fail(w, at, sub,
 					    "component %s: %s names %s, which is not a "
 					    "component of this file",
 					    c->name, what, names[i]);
 		if (o == c)
-			return dk_yaml_fail(w, NULL, key, "component %s: %s names itself",
+			return dk_yaml_fail(w, at, sub, "component %s: %s names itself",
 					    c->name, what);
-		if (streq(what, "uses") && !o->build && !o->precompiled)
+		if (uses && !o->build && !o->precompiled)
 			return dk_yaml_fail(
-				w, NULL, key,
+				w, at, sub,
 				"component %s uses %s, which has no build: or "
 				"precompiled: source (its Module.symvers is "
 				"needed)",
@@ -495,20 +520,22 @@ static int check_refs(struct dk_yaml_walk *w, const struct dk_config *cfg,
 	return 0;
 }
 
-/* Depth-first walk over uses/after: a component reached again on the current path is
- * a cycle. */
-static int visit(const struct dk_config *cfg, size_t i, unsigned char *mark,
-		 struct strbuf *path)
+/* Depth-first walk over uses/after. stack holds the current path; an edge to a
+ * component on it closes a cycle: the path from there, and the edge that closed it
+ * (component from, its list `after` or uses, item k). */
+struct cycle {
+	unsigned char *mark; /* 0 new, 1 on the path, 2 done */
+	size_t *stack, depth;
+	size_t from, to, k;
+	bool after;
+};
+
+static bool visit(const struct dk_config *cfg, size_t i, struct cycle *cy)
 {
 	const struct dk_config_build *b = cfg->components[i].build;
 
-	if (mark[i] == 2)
-		return 0;
-	if (mark[i] == 1) {
-		strbuf_printf(path, " -> %s", cfg->components[i].name);
-		return -ELOOP;
-	}
-	mark[i] = 1;
+	cy->mark[i] = 1;
+	cy->stack[cy->depth++] = i;
 	for (size_t pass = 0; b && pass < 2; pass++) {
 		char **v = pass ? b->after : b->uses;
 		size_t n = pass ? b->n_after : b->n_uses;
@@ -516,57 +543,73 @@ static int visit(const struct dk_config *cfg, size_t i, unsigned char *mark,
 		for (size_t k = 0; k < n; k++) {
 			const struct dk_config_component *o =
 				dk_config_component_find(cfg, v[k]);
-			int r;
+			size_t j = o ? (size_t)(o - cfg->components) : 0;
 
-			if (!o)
+			if (!o || cy->mark[j] == 2)
 				continue;
-			r = visit(cfg, (size_t)(o - cfg->components), mark, path);
-			if (r < 0) {
-				strbuf_printf(path, " <- %s", cfg->components[i].name);
-				return r;
+			if (cy->mark[j] == 1) {
+				cy->from = i;
+				cy->to = j;
+				cy->k = k;
+				cy->after = pass == 1;
+				return true;
 			}
+			if (visit(cfg, j, cy))
+				return true;
 		}
 	}
-	mark[i] = 2;
-	return 0;
+	cy->depth--;
+	cy->mark[i] = 2;
+	return false;
+}
+
+static int cycle_fail(struct dk_yaml_walk *w, const struct dk_config *cfg,
+		      const struct dk_yaml_node *comps, const char *key,
+		      const struct cycle *cy)
+{
+	const char *list = cy->after ? "after" : "uses";
+	_cleanup_free_ char *sub = NULL, *names = NULL;
+	const struct dk_yaml_node *at =
+		list_item(comps, key, cy->from, list, cy->k, &sub);
+	struct strbuf path;
+	size_t p = 0;
+
+	while (p < cy->depth && cy->stack[p] != cy->to)
+		p++;
+	strbuf_init(&path);
+	for (; p < cy->depth; p++)
+		strbuf_printf(&path, "%s -> ", cfg->components[cy->stack[p]].name);
+	strbuf_puts(&path, cfg->components[cy->to].name);
+	names = strbuf_steal(&path);
+	if (!sub || !names)
+		return dk_error_set(w->err, ENOMEM, "out of memory");
+	return dk_yaml_fail(w, at, sub,
+			    "uses/after form a cycle (%s): no order builds them", names);
 }
 
 int dk_config_check_sources(struct dk_yaml_walk *w, const struct dk_config *cfg,
-			    const char *key)
+			    const struct dk_yaml_node *comps, const char *key)
 {
 	_cleanup_free_ unsigned char *mark = calloc(cfg->n_components + 1, 1);
+	_cleanup_free_ size_t *stack = calloc(cfg->n_components + 1, sizeof(size_t));
+	struct cycle cy = {.mark = mark, .stack = stack};
 
-	if (!mark)
+	if (!mark || !stack)
 		return dk_error_set(w->err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < cfg->n_components; i++) {
-		const struct dk_config_component *c = &cfg->components[i];
 		int r;
 
-		if (!c->build)
+		if (!cfg->components[i].build)
 			continue;
-		r = check_refs(w, cfg, c, c->build->uses, c->build->n_uses, "uses", key);
+		r = check_refs(w, cfg, comps, i, "uses", key);
 		if (r >= 0)
-			r = check_refs(w, cfg, c, c->build->after, c->build->n_after,
-				       "after", key);
+			r = check_refs(w, cfg, comps, i, "after", key);
 		if (r < 0)
 			return r;
 	}
-	for (size_t i = 0; i < cfg->n_components; i++) {
-		struct strbuf path;
-		int r;
-
-		strbuf_init(&path);
-		r = visit(cfg, i, mark, &path);
-		if (r < 0) {
-			_cleanup_free_ char *p = strbuf_steal(&path);
-
-			return dk_yaml_fail(w, NULL, key,
-					    "uses/after form a cycle (%s): no order "
-					    "builds them",
-					    p ? p + 4 : "?");
-		}
-		strbuf_release(&path);
-	}
+	for (size_t i = 0; i < cfg->n_components; i++)
+		if (!mark[i] && visit(cfg, i, &cy))
+			return cycle_fail(w, cfg, comps, key, &cy);
 	return 0;
 }
 

@@ -6,10 +6,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shared/macro.h"
+#include "shared/strbuf.h"
+
 #include "base/error.h"
 #include "base/fsutil.h"
 #include "config/config.h"
 
+#include "fixture.h"
 #include "tap.h"
 
 static const char good[] =
@@ -261,6 +265,451 @@ static void test_params_file(void)
 	       "missing params file is ENOENT");
 }
 
+/* ---- source: build:, precompiled:, get: (issue 9) ---- */
+
+#define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* One component drv whose source: is src (YAML lines indented by 6, from line 4). */
+#define ONE(src)          \
+	"components:\n"   \
+	"  - name: drv\n" \
+	"    source:\n" src "    modules: [ drv ]\n"
+
+static void test_build_full(void)
+{
+	_cleanup_config_ struct dk_config *cfg = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+	const struct dk_config_component *c;
+	const struct dk_config_build *b;
+	int r = parse("cache_dir: /srv/cache\n"
+		      "components:\n"
+		      "  - name: nvidia\n"
+		      "    version: 535.261.03\n"
+		      "    source:\n"
+		      "      build:\n"
+		      "        url: http://debian/nvidia-open-kernel-source.deb\n"
+		      "        sha256: " SHA_A "\n"
+		      "        member: usr/src/nvidia-*.tar.xz\n"
+		      "        subdir: kernel-open\n"
+		      "        flavor: auto\n"
+		      "        proprietary:\n"
+		      "          url: http://debian/nvidia-kernel-source.deb\n"
+		      "          sha256: " SHA_A "\n"
+		      "          subdir: kernel\n"
+		      "        make: [ make, -C, '{build_dir}', 'M={src}', "
+		      "'-j{jobs}', modules ]\n"
+		      "        env: [ IGNORE_CC_MISMATCH=1, 'EMPTY=' ]\n"
+		      "        patches: [ /p/one.diff, two.diff ]\n"
+		      "        exports: [ include, kernel-open/common/inc ]\n"
+		      "        allow_compiler_mismatch: true\n"
+		      "      precompiled:\n"
+		      "        url: https://pkgs/{kernel}/{component}-{version}.tar.zst\n"
+		      "        cert: /etc/drvkit/vendor.crt\n"
+		      "      get: [ precompiled, build, cache ]\n"
+		      "    modules: [ nvidia ]\n"
+		      "  - name: peermem\n"
+		      "    source:\n"
+		      "      build: { src: /srv/peermem, uses: [ nvidia ], after: [ "
+		      "nvidia ] }\n"
+		      "    modules: [ nvidia_peermem ]\n",
+		      &cfg, &err);
+
+	is_int(r, 0, "build spec parses%s%s", err ? ": " : "", err ? err->msg : "");
+	if (r < 0)
+		return;
+	is_str(cfg->cache_dir, "/srv/cache", "cache_dir");
+	c = &cfg->components[0];
+	b = c->build;
+	is_str(c->version, "535.261.03", "version");
+	ok(!c->source_dir && b && c->precompiled, "build: and precompiled:, no dir");
+	if (!b || !c->precompiled)
+		return;
+	is_str(b->tree.url, "http://debian/nvidia-open-kernel-source.deb", "build.url");
+	is_str(b->tree.sha256, SHA_A, "build.sha256");
+	is_str(b->tree.member, "usr/src/nvidia-*.tar.xz", "build.member");
+	is_str(b->tree.subdir, "kernel-open", "build.subdir");
+	ok(!b->tree.src, "no build.src");
+	is_str(b->flavor, "auto", "flavor");
+	ok(!b->open && b->proprietary, "proprietary override only");
+	is_str(b->proprietary ? b->proprietary->subdir : NULL, "kernel",
+	       "proprietary.subdir");
+	is_int(b->n_make, 6, "make: 6 arguments");
+	is_str(b->n_make == 6 ? b->make[2] : NULL, "{build_dir}",
+	       "make: placeholders kept for the build");
+	is_int(b->n_env, 2, "env: 2 entries");
+	is_str(b->n_env == 2 ? b->env[1] : NULL, "EMPTY=", "env: an empty value is fine");
+	is_int(b->n_patches, 2, "patches: 2");
+	is_str(b->n_patches == 2 ? b->patches[0] : NULL, "/p/one.diff",
+	       "an absolute patch path is kept");
+	ok(b->n_patches == 2 && b->patches[1][0] == '/' &&
+		   strstr(b->patches[1], "/two.diff") &&
+		   streq(strstr(b->patches[1], "/two.diff"), "/two.diff"),
+	   "a relative patch path is made absolute (%s)",
+	   b->n_patches == 2 ? b->patches[1] : "");
+	is_int(b->n_exports, 2, "exports given");
+	ok(b->allow_compiler_mismatch, "allow_compiler_mismatch");
+	is_str(c->precompiled->url, "https://pkgs/{kernel}/{component}-{version}.tar.zst",
+	       "precompiled.url template kept");
+	is_str(c->precompiled->cert, "/etc/drvkit/vendor.crt", "precompiled.cert");
+	is_int(c->n_get, 3, "get: 3 steps");
+	ok(c->n_get == 3 && c->get[0] == DK_GET_PRECOMPILED &&
+		   c->get[1] == DK_GET_BUILD && c->get[2] == DK_GET_CACHE,
+	   "get: the order given");
+	b = cfg->components[1].build;
+	is_str(b ? b->tree.src : NULL, "/srv/peermem", "flow-style build.src");
+	ok(b && b->n_uses == 1 && streq(b->uses[0], "nvidia"), "uses");
+	ok(b && b->n_after == 1 && streq(b->after[0], "nvidia"), "after");
+	ok(b && b->n_exports == 1 && streq(b->exports[0], "include"),
+	   "exports default: include");
+	ok(b && !b->flavor && !b->make && !b->n_env && !b->allow_compiler_mismatch,
+	   "defaults: no flavor, the kbuild make, no env, no compiler mismatch");
+	ok(!cfg->components[1].version, "version is optional");
+	ok(dk_config_component_find(cfg, "peermem") == &cfg->components[1] &&
+		   !dk_config_component_find(cfg, "ofed"),
+	   "dk_config_component_find");
+}
+
+static void test_build_defaults(void)
+{
+	static const struct {
+		const char *source;
+		size_t n;
+		enum dk_get_step want[DK_GET_MAX];
+		const char *desc;
+	} cases[] = {
+		{"      build: { src: /s }\n",
+		 2,
+		 {DK_GET_CACHE, DK_GET_BUILD},
+		 "build only: cache, build"},
+		{"      precompiled: { url: 'http://p/{kernel}' }\n",
+		 2,
+		 {DK_GET_CACHE, DK_GET_PRECOMPILED},
+		 "precompiled only: cache, precompiled"},
+		{"      build: { src: /s }\n"
+		 "      precompiled: { url: 'http://p/{kernel}' }\n",
+		 3,
+		 {DK_GET_CACHE, DK_GET_PRECOMPILED, DK_GET_BUILD},
+		 "both: cache, precompiled, build"},
+		{"      build: { src: /s }\n"
+		 "      precompiled: { url: 'http://p/{kernel}' }\n"
+		 "      get: [ build ]\n",
+		 1,
+		 {DK_GET_BUILD},
+		 "get: [ build ] alone"},
+		{"      dir: /m\n", 0, {0}, "dir: has no get steps"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		_cleanup_config_ struct dk_config *cfg = NULL;
+		_cleanup_error_ struct dk_error *err = NULL;
+		_cleanup_free_ char *text = dk_strdup_printf(ONE("%s"), cases[i].source);
+		int r = parse(text, &cfg, &err);
+		bool same = r == 0 && cfg->components[0].n_get == cases[i].n;
+
+		for (size_t k = 0; same && k < cases[i].n; k++)
+			same = cfg->components[0].get[k] == cases[i].want[k];
+		ok(same, "%s%s%s", cases[i].desc, err ? ": " : "", err ? err->msg : "");
+	}
+	{
+		_cleanup_config_ struct dk_config *cfg = NULL;
+		_cleanup_error_ struct dk_error *err = NULL;
+
+		is_int(parse(ONE("      dir: /m\n"), &cfg, &err), 0,
+		       "dir: config parses");
+		is_str(cfg ? cfg->cache_dir : NULL, "/var/cache/drvkit",
+		       "cache_dir default /var/cache/drvkit");
+		ok(cfg && !cfg->components[0].build && !cfg->components[0].precompiled,
+		   "dir: no build, no precompiled");
+	}
+	is_str(dk_get_step_name(DK_GET_CACHE), "cache", "step name cache");
+	is_str(dk_get_step_name(DK_GET_PRECOMPILED), "precompiled",
+	       "step name precompiled");
+	is_str(dk_get_step_name(DK_GET_BUILD), "build", "step name build");
+}
+
+/* Whole messages: the position is part of what is tested. */
+static const struct bad build_bads[] = {
+	{ONE("      build: { url: 'http://h/d.tgz' }\n"),
+	 "config.yaml:4:14: components[0].source.build: url needs sha256 (a download is "
+	 "only used when its digest is pinned)",
+	 "url without sha256"},
+	{ONE("      build: { url: 'http://h/d.tgz', sha256: ABCDEF }\n"),
+	 "config.yaml:4:47: components[0].source.build.sha256: expected 64 lowercase hex "
+	 "digits, got 'ABCDEF'",
+	 "sha256 not hex"},
+	{ONE("      build: { url: 'http://h/d.tgz', sha256: " SHA_A "0 }\n"),
+	 "config.yaml:4:47: components[0].source.build.sha256: expected 64 lowercase hex "
+	 "digits, got '" SHA_A "0'",
+	 "sha256 of 65 digits"},
+	{ONE("      build: { src: /s, sha256: " SHA_A " }\n"),
+	 "config.yaml:4:14: components[0].source.build: sha256 is for url",
+	 "sha256 without url"},
+	{ONE("      build: { src: /s, member: '*.tar.gz' }\n"),
+	 "config.yaml:4:14: components[0].source.build: member is for url (the tarball "
+	 "inside a .deb or .rpm)",
+	 "member without url"},
+	{ONE("      build: { src: /s, url: 'http://h/d.tgz', sha256: " SHA_A " }\n"),
+	 "config.yaml:4:14: components[0].source.build: give src or url, not both",
+	 "src and url both"},
+	{ONE("      build: { subdir: kernel }\n"),
+	 "config.yaml:4:14: components[0].source.build: expected src (a directory) or "
+	 "url",
+	 "neither src nor url"},
+	{ONE("      build: { src: /s, subdir: ../etc }\n"),
+	 "config.yaml:4:33: components[0].source.build.subdir: '../etc' must be a "
+	 "relative path inside the source tree",
+	 "subdir with .."},
+	{ONE("      build: { src: /s, subdir: a/../../b }\n"),
+	 "config.yaml:4:33: components[0].source.build.subdir: 'a/../../b' must be a "
+	 "relative path inside the source tree",
+	 "subdir with .. inside"},
+	{ONE("      build: { src: /s, subdir: /abs }\n"),
+	 "config.yaml:4:33: components[0].source.build.subdir: '/abs' must be a relative "
+	 "path inside the source tree",
+	 "absolute subdir"},
+	{ONE("      build: { src: /s, flavor: closed }\n"),
+	 "config.yaml:4:33: components[0].source.build.flavor: expected open, "
+	 "proprietary "
+	 "or auto, got 'closed'",
+	 "unknown flavor"},
+	{ONE("      build: { src: /s, open: { subdir: kernel-open } }\n"),
+	 "config.yaml:4:14: components[0].source.build: open:/proprietary: need flavor:",
+	 "open: without flavor"},
+	{ONE("      build: { src: /s, proprietary: { subdir: kernel } }\n"),
+	 "config.yaml:4:14: components[0].source.build: open:/proprietary: need flavor:",
+	 "proprietary: without flavor"},
+	{ONE("      build: { flavor: proprietary, open: { src: /o } }\n"),
+	 "config.yaml:4:14: components[0].source.build: expected src (a directory) or "
+	 "url",
+	 "flavor proprietary without a proprietary tree"},
+	{ONE("      build: { flavor: auto, open: { src: /o } }\n"),
+	 "config.yaml:4:14: components[0].source.build: expected src (a directory) or "
+	 "url",
+	 "flavor auto: the proprietary tree is missing"},
+	{ONE("      build: { flavor: auto, open: { url: 'http://h/o.deb' }, "
+	     "proprietary: { src: /p } }\n"),
+	 "config.yaml:4:36: components[0].source.build.open: url needs sha256 (a "
+	 "download "
+	 "is only used when its digest is pinned)",
+	 "a flavor tree's url without sha256"},
+	{ONE("      build:\n"
+	     "        src: /s\n"
+	     "        make: [ make, 'KVER={kernel}', 'O={kver}' ]\n"),
+	 "config.yaml:6:40: components[0].source.build.make: unknown placeholder in "
+	 "'O={kver}' (known: {kernel} {build_dir} {src} {jobs} {out} {uses_symvers} "
+	 "{uses_include})",
+	 "make with an unknown placeholder"},
+	{ONE("      build: { src: /s, make: [] }\n"),
+	 "config.yaml:4:31: components[0].source.build.make: expected a program and its "
+	 "arguments",
+	 "empty make"},
+	{ONE("      build: { src: /s, make: make }\n"),
+	 "config.yaml:4:31: components[0].source.build.make: expected a list of "
+	 "arguments, got a scalar",
+	 "make not a list"},
+	{ONE("      build:\n"
+	     "        src: /s\n"
+	     "        env: [ A=1, JUSTNAME ]\n"),
+	 "config.yaml:6:21: components[0].source.build.env: expected NAME=value, got "
+	 "'JUSTNAME'",
+	 "env entry without ="},
+	{ONE("      build: { src: /s, env: [ '=value' ] }\n"),
+	 "config.yaml:4:32: components[0].source.build.env: expected NAME=value, got "
+	 "'=value'",
+	 "env entry without a name"},
+	{ONE("      build: { src: /s, uses: ofed }\n"),
+	 "config.yaml:4:31: components[0].source.build.uses: expected a list of "
+	 "component names, got a scalar",
+	 "uses not a list"},
+	{ONE("      build: { src: /s, colour: red }\n"),
+	 "config.yaml:4:25: components[0].source.build.colour: unknown key (known: src, "
+	 "url, sha256, member, subdir, flavor, open, proprietary, make, env, uses, "
+	 "after, patches, exports, allow_compiler_mismatch)",
+	 "unknown build key"},
+	{ONE("      dir: /m\n"
+	     "      build: { src: /s }\n"),
+	 "config.yaml:4:7: components[0].source: dir: is a directory of built modules; "
+	 "it does not go with build:, precompiled: or get:",
+	 "dir: with build:"},
+	{ONE("      dir: /m\n"
+	     "      get: [ cache ]\n"),
+	 "config.yaml:4:7: components[0].source: dir: is a directory of built modules; "
+	 "it does not go with build:, precompiled: or get:",
+	 "dir: with get:"},
+	{ONE("      get: [ cache ]\n"),
+	 "config.yaml:4:7: components[0].source: expected dir:, build: or precompiled:",
+	 "get: alone"},
+	{ONE("      precompiled: { cert: /c.crt }\n"),
+	 "config.yaml:4:20: components[0].source.precompiled.url: required key is "
+	 "missing",
+	 "precompiled without url"},
+	{ONE("      precompiled: { url: 'http://p/{kernel}', cert: c.crt }\n"),
+	 "config.yaml:4:54: components[0].source.precompiled.cert: expected an absolute "
+	 "path, got 'c.crt'",
+	 "precompiled cert relative"},
+	{ONE("      build: { src: /s }\n"
+	     "      get: [ cache, compile ]\n"),
+	 "config.yaml:5:21: components[0].source.get: unknown step 'compile' (cache, "
+	 "precompiled, build)",
+	 "get: unknown step"},
+	{ONE("      build: { src: /s }\n"
+	     "      get: [ precompiled, build ]\n"),
+	 "config.yaml:5:14: components[0].source.get: precompiled needs "
+	 "source.precompiled.url",
+	 "get: precompiled not configured"},
+	{ONE("      precompiled: { url: 'http://p/{kernel}' }\n"
+	     "      get: [ cache, build ]\n"),
+	 "config.yaml:5:21: components[0].source.get: build needs source.build",
+	 "get: build not configured"},
+	{ONE("      build: { src: /s }\n"
+	     "      get: [ build, cache, build ]\n"),
+	 "config.yaml:5:28: components[0].source.get: build is listed twice",
+	 "get: a step listed twice"},
+	{ONE("      build: { src: /s }\n"
+	     "      get: []\n"),
+	 "config.yaml:5:12: components[0].source.get: expected at least one step",
+	 "get: empty"},
+	{"components:\n"
+	 "  - name: drv\n"
+	 "    version: [ 1 ]\n"
+	 "    source: { dir: /m }\n"
+	 "    modules: [ drv ]\n",
+	 "config.yaml:3:14: components[0].version: expected a string, got a list",
+	 "version not a string"},
+	{"cache_dir: var/cache\n" ONE("      dir: /m\n"),
+	 "config.yaml:1:12: cache_dir: expected an absolute path, got 'var/cache'",
+	 "cache_dir relative"},
+};
+
+/* Two components: peer (build: src /p, whose extra lines follow) and ofed (its
+ * source from ofed_src). */
+#define TWO(peer, ofed_src)                                \
+	"components:\n"                                    \
+	"  - name: peer\n"                                 \
+	"    source:\n"                                    \
+	"      build:\n"                                   \
+	"        src: /p\n" peer "    modules: [ peer ]\n" \
+	"  - name: ofed\n"                                 \
+	"    source: " ofed_src "\n"                       \
+	"    modules: [ ofed ]\n"
+
+static const struct bad cross_bads[] = {
+	{TWO("        uses: [ ofed, mlnx ]\n", "{ build: { src: /o } }"),
+	 "config.yaml:6:23: components[0].source.build.uses[1]: component peer: uses "
+	 "names mlnx, which is not a component of this file",
+	 "uses names a missing component"},
+	{TWO("        after: [ nvidia ]\n", "{ build: { src: /o } }"),
+	 "config.yaml:6:18: components[0].source.build.after[0]: component peer: after "
+	 "names nvidia, which is not a component of this file",
+	 "after names a missing component"},
+	{TWO("        uses: [ ofed ]\n", "{ dir: /o }"),
+	 "config.yaml:6:17: components[0].source.build.uses[0]: component peer uses "
+	 "ofed, which has no build: or precompiled: source (its Module.symvers is "
+	 "needed)",
+	 "uses names a dir: component"},
+	{TWO("        uses: [ peer ]\n", "{ dir: /o }"),
+	 "config.yaml:6:17: components[0].source.build.uses[0]: component peer: uses "
+	 "names itself",
+	 "uses names itself"},
+	{TWO("        uses: [ ofed ]\n", "{ build: { src: /o, after: [ peer ] } }"),
+	 "config.yaml:9:42: components[1].source.build.after[0]: uses/after form a cycle "
+	 "(peer -> ofed -> peer): no order builds them",
+	 "uses/after cycle names the cycle"},
+};
+
+static void expect_bads(const struct bad *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_config_ struct dk_config *cfg = NULL;
+		_cleanup_error_ struct dk_error *err = NULL;
+		int r = parse(v[i].text, &cfg, &err);
+
+		is_int(r, -EBADMSG, "%s: EBADMSG", v[i].desc);
+		is_str(err ? err->msg : NULL, v[i].want, "%s: message", v[i].desc);
+	}
+}
+
+static void test_build_errors(void)
+{
+	expect_bads(build_bads, ARRAY_SIZE(build_bads));
+	expect_bads(cross_bads, ARRAY_SIZE(cross_bads));
+}
+
+/* A cycle of three, reached from a component outside it: the message names the
+ * cycle only. */
+static void test_build_cycle(void)
+{
+	_cleanup_config_ struct dk_config *cfg = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+	int r = parse("components:\n"
+		      "  - name: top\n"
+		      "    source: { build: { src: /t, uses: [ a ] } }\n"
+		      "    modules: [ top ]\n"
+		      "  - name: a\n"
+		      "    source: { build: { src: /a, after: [ b ] } }\n"
+		      "    modules: [ a ]\n"
+		      "  - name: b\n"
+		      "    source: { build: { src: /b, uses: [ c ] } }\n"
+		      "    modules: [ b ]\n"
+		      "  - name: c\n"
+		      "    source: { precompiled: { url: 'http://x' }, "
+		      "build: { src: /c, after: [ a ] } }\n"
+		      "    modules: [ c ]\n",
+		      &cfg, &err);
+
+	is_int(r, -EBADMSG, "cycle of three: EBADMSG");
+	is_str(err ? err->msg : NULL,
+	       "config.yaml:12:76: components[3].source.build.after[0]: uses/after form "
+	       "a cycle (a -> b -> c -> a): no order builds them",
+	       "cycle of three: the cycle, not the component that reaches it");
+}
+
+/* build.src and patches: relative to the config file's directory. */
+static void test_build_relative(void)
+{
+	char dir[] = "/tmp/dk-test-config-XXXXXX", cwd[4096];
+	_cleanup_free_ char *conf = NULL, *want_src = NULL, *want_patch = NULL;
+	_cleanup_free_ char *rel_src = NULL, *rel_name = NULL;
+	static const char text[] = ONE("      build:\n"
+				       "        src: ../driver\n"
+				       "        patches: [ fix.diff, /abs.diff ]\n");
+
+	if (!mkdtemp(dir) || !getcwd(cwd, sizeof(cwd))) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	conf = dk_strdup_printf("%s/conf/drvkit.yaml", dir);
+	want_src = dk_strdup_printf("%s/conf/../driver", dir);
+	want_patch = dk_strdup_printf("%s/conf/fix.diff", dir);
+	rel_src = dk_strdup_printf("%s/sub/../driver", cwd);
+	ok(fx_put(dir, "conf/drvkit.yaml", text, 0644) == 0, "config file written");
+	{
+		_cleanup_config_ struct dk_config *cfg = NULL;
+		_cleanup_error_ struct dk_error *err = NULL;
+		const struct dk_config_build *b;
+
+		is_int(dk_config_load(conf, &cfg, &err), 0, "config file loads%s%s",
+		       err ? ": " : "", err ? err->msg : "");
+		b = cfg ? cfg->components[0].build : NULL;
+		is_str(b ? b->tree.src : NULL, want_src,
+		       "build.src relative to the config file's directory");
+		is_str(b && b->n_patches == 2 ? b->patches[0] : NULL, want_patch,
+		       "a patch relative to the config file's directory");
+		is_str(b && b->n_patches == 2 ? b->patches[1] : NULL, "/abs.diff",
+		       "an absolute patch as written");
+	}
+	{
+		_cleanup_config_ struct dk_config *cfg = NULL;
+		_cleanup_error_ struct dk_error *err = NULL;
+
+		is_int(dk_config_parse("sub/config.yaml", text, strlen(text), &cfg, &err),
+		       0, "a relative config name parses");
+		is_str(cfg ? cfg->components[0].build->tree.src : NULL, rel_src,
+		       "relative config name: against the working directory");
+	}
+	fx_rm_rf(dir);
+}
+
 int main(void)
 {
 	test_good();
@@ -268,5 +717,10 @@ int main(void)
 	test_errors();
 	test_missing_file();
 	test_params_file();
+	test_build_full();
+	test_build_defaults();
+	test_build_errors();
+	test_build_cycle();
+	test_build_relative();
 	return tap_done();
 }

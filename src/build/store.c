@@ -176,8 +176,12 @@ int dk_store_commit(const char *cache, const char *key, const char *alias,
 	_cleanup_free_ char *aliases = NULL, *apath = NULL, *line = NULL;
 	int r;
 
+	_cleanup_free_ char *builds = dk_store_subdir(cache, "builds", err);
+
 	if (!dir)
 		return dk_error_set(err, ENOMEM, "out of memory");
+	if (!builds)
+		return -EIO;
 	(void)fsync_path(tmp);
 	if (rename(tmp, dir) < 0) {
 		int e = errno;
@@ -189,12 +193,7 @@ int dk_store_commit(const char *cache, const char *key, const char *alias,
 		dk_log(DK_LOG_DEBUG, 0, "cache entry %s appeared meanwhile; kept it",
 		       dir);
 	}
-	{
-		_cleanup_free_ char *builds = dk_path_join(cache, "builds");
-
-		if (builds)
-			(void)fsync_path(builds);
-	}
+	(void)fsync_path(builds);
 	if (!alias)
 		return 0;
 	aliases = dk_store_subdir(cache, "aliases", err);

@@ -145,14 +145,17 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	r = dk_config_load(config, &cfg, err);
 	if (r < 0)
 		return r;
+	/* The command line, else the spec (the same file init reads), else this host. */
+	if (!ctx->kernel && cfg->kernel)
+		ctx->kernel = cfg->kernel;
 	if (!ctx->kernel && uname(&u) == 0)
-		ctx->kernel = strdup(u.release);
+		ctx->kernel = u.release;
 	sfd = cancel_fd_open(&old);
 	struct dk_build_opts bo = {
 		.cfg = cfg,
 		.kernel = ctx->kernel,
 		.headers = headers,
-		.host_root = ctx->host_root ? ctx->host_root : "/",
+		.host_root = ctx->host_root ? ctx->host_root : cfg->host_root,
 		.sysfs = ctx->sysfs,
 		.procfs = ctx->procfs,
 		.cache_dir = cache,
@@ -165,8 +168,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	};
 	r = dk_get_components(&bo, &got, &n, err);
 	if (r == -ECANCELED)
-		dk_error_append(err, "stopped by a signal: no output and no cache entry "
-				     "were written");
+		dk_error_append(err, "; stopped by a signal: no output and no cache "
+				     "entry were written");
 	if (r >= 0 && n == 0)
 		r = dk_error_set(err, ENOENT, "%s has no component with a build: source",
 				 config);

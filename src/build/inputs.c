@@ -157,8 +157,10 @@ static int spec_digest(struct dk_inputs *in, struct dk_error **err)
 		      in->c->name, in->c->version ? in->c->version : "",
 		      in->flavor ? in->flavor : "");
 	if (b) {
-		strbuf_printf(&s, "url %s\nmember %s\nsubdir %s\n", t->url ? t->url : "",
-			      t->member ? t->member : "", t->subdir ? t->subdir : "");
+		/* Not the URL: the sha256 pins the content wherever it is downloaded
+		 * from (a mirror, a loopback server in a test). */
+		strbuf_printf(&s, "member %s\nsubdir %s\n", t->member ? t->member : "",
+			      t->subdir ? t->subdir : "");
 		put_list(&s, "make", b->make, b->n_make);
 		put_list(&s, "env", b->env, b->n_env);
 		put_list(&s, "uses", b->uses, b->n_uses);

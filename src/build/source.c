@@ -35,8 +35,7 @@ static int fetch_tree(const struct dk_inputs *in, const char *dst, struct dk_err
 	return 0;
 }
 
-/* The tree's top: an archive usually holds one directory (nvidia-kernel/...); the
- * subdir is relative to it then. */
+/* The tree's top: an archive usually holds one directory (project-1.2/...). */
 static char *tree_top(const char *dir)
 {
 	_cleanup_closedir_ DIR *d = opendir(dir);
@@ -79,7 +78,12 @@ int dk_source_prepare(const struct dk_inputs *in, const char *work, char **make_
 		return r;
 	if (!top)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	*make_dir = in->tree.subdir ? dk_path_join(top, in->tree.subdir) : strdup(top);
+	/* subdir is relative to the archive's root, or to its one top directory. */
+	*make_dir = in->tree.subdir ? dk_path_join(src, in->tree.subdir) : strdup(top);
+	if (*make_dir && in->tree.subdir && !dk_is_dir(*make_dir)) {
+		free(*make_dir);
+		*make_dir = dk_path_join(top, in->tree.subdir);
+	}
 	if (!*make_dir)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	if (!dk_is_dir(*make_dir))

@@ -50,7 +50,8 @@ vm_prepare_debian() {
 		--add "$mods/dktest_user.ko:/dk/mods/dktest_user.ko" \
 		--add "$mods/dktest_fail.ko:/dk/fail/dktest_fail.ko" \
 		--add "$keys/signing.key:/dk/keys/signing.key" \
-		--add "$keys/signing.crt:/dk/keys/signing.crt")
+		--add "$keys/signing.crt:/dk/keys/signing.crt" \
+		--add "$(vm_build_set "$VM_DEB_KVER"):/dk/build")
 }
 
 # vm_sign_set SRC DEST KEY CRT TOOL: signs copies of the test modules; TOOL is drvkit|sign-file
@@ -105,7 +106,7 @@ vm_boot() { # vm_boot KERNEL INITRD SCENARIOS LOG [CMDLINE...]
 	shift 4
 	mkdir -p "$(dirname "$log")"
 	rm -f "$log"
-	timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512 -smp 1 \
+	timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m "${VM_MEM:-512}" -smp 1 \
 		-nodefaults -display none -no-reboot \
 		-serial "file:$log" \
 		-kernel "$kernel" -initrd "$initrd" \
@@ -115,4 +116,92 @@ vm_boot() { # vm_boot KERNEL INITRD SCENARIOS LOG [CMDLINE...]
 	[ "$rc" -eq 124 ] && vm_note "boot timed out after ${VM_TIMEOUT}s"
 	tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
 	grep -q '^DKVM: end' "$log"
+}
+
+# The cross-component set for init's get phase in the guest: an OFED-like provider and a
+# peer-memory-like consumer that uses it, built on the host by `drvkit build` into a cache
+# that goes into the guest. The guest has neither headers nor a compiler, so init there can
+# only find them by alias (the same spec and the same source trees: a copy of each tree goes
+# in too, for its digest). Prints the directory to --add as /dk/build.
+vm_build_set() {
+	local kver=$1 d=$VM_DIR/build-set
+	rm -rf "$d"
+	mkdir -p "$d/src" "$d/configs"
+	cp -r "$DK_SRCDIR/tests/modules/provider" "$d/src/provider"
+	cp -r "$DK_SRCDIR/tests/modules/consumer" "$d/src/consumer"
+	vm_build_set_config "$d/src" "$d/cache" >"$d/host.yaml"
+	vm_build_set_config /dk/build/src /dk/build/cache >"$d/configs/build.yaml"
+	"$DRVKIT" build --config "$d/host.yaml" --kernel "$kver" --host-root / >"$d/build.log" 2>&1 ||
+		{ cat "$d/build.log" >&2; return 1; }
+	# Only the entries and aliases: no build logs, work trees or downloads.
+	rm -rf "$d/cache/logs" "$d/cache/work" "$d/cache/sha256"
+	echo "$d"
+}
+vm_build_set_config() { # SRC CACHE
+	cat <<EOC
+cache_dir: $2
+state_dir: /run/drvkit-build
+grace_period: 10
+components:
+  - name: provider
+    version: "1.0"
+    source: { build: { src: $1/provider } }
+    modules: [ dkprov ]
+  - name: consumer
+    version: "1.0"
+    source: { build: { src: $1/consumer, uses: [ provider ] } }
+    modules: [ dkcons ]
+EOC
+}
+
+# The NVIDIA set: Debian's nvidia-kernel-source (proprietary, 535) built by `drvkit build`
+# against the installed headers into a machine-wide cache (a cold build takes minutes; the
+# cache key keeps it right), then an initramfs of its own: the base one plus the cache
+# entries and a config (url + sha256 as the spec: the alias needs no download). The
+# in-tree drm goes in for nvidia's depends=. Sets VM_NV_INITRD.
+vm_prepare_nvidia() {
+	local kver=$VM_DEB_KVER d=$VM_DIR/nvidia-set cache
+	. "$DK_SRCDIR/tests/build/nvidia-lib.sh"
+	nv_debs || return 1
+	cache=$("$DK_SRCDIR/tests/vm/cache-dir.sh")/vm-nvidia-cache
+	rm -rf "$d"
+	mkdir -p "$d/configs"
+	vm_nvidia_config "file://$NV_PROP_DEB" "$cache" >"$d/host.yaml"
+	vm_nvidia_config "http://deb.debian.org/not-downloaded.deb" /dk/nvidia/cache \
+		>"$d/configs/nvidia.yaml"
+	vm_note "nvidia: drvkit build of nvidia $NV_VERSION (proprietary) for $kver (cache $cache)"
+	"$DRVKIT" build --config "$d/host.yaml" --kernel "$kver" --host-root / --json \
+		>"$d/build.json" 2>"$d/build.log" || { tail -n 30 "$d/build.log" >&2; return 1; }
+	# The one entry this build uses, and the alias that finds it (older entries stay out).
+	local ent alias
+	ent=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["components"][0]["dir"])' "$d/build.json")
+	alias=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]+"/manifest.json"))["alias"])' "$ent")
+	mkdir -p "$d/cache/builds" "$d/cache/aliases"
+	cp -r "$ent" "$d/cache/builds/"
+	cp "$cache/aliases/$alias" "$d/cache/aliases/"
+	"$DRVKIT" cache prune --max-size 1G --cache-dir "$cache" >/dev/null 2>&1 || true
+	VM_NV_INITRD=$("$DK_SRCDIR/tests/vm/mkinitramfs.sh" "$VM_DIR" "$kver" \
+		--drvkit "$DRVKIT" --host-modules "drm" \
+		--add "$d/configs:/dk/nvidia/configs" --add "$d/cache:/dk/nvidia/cache")
+}
+vm_nvidia_config() { # URL CACHE
+	cat <<EOC
+cache_dir: $2
+state_dir: /run/drvkit-nvidia
+termination_log: /run/drvkit-nvidia.termination-log
+grace_period: 20
+components:
+  - name: nvidia
+    version: "$NV_VERSION"
+    source:
+      get: [ cache, build ]
+      build:
+        flavor: proprietary
+        url: "$1"
+        sha256: $NV_PROP_SHA
+        member: $NV_PROP_MEMBER
+        subdir: $NV_PROP_SUBDIR
+        make: [ make, "-j{jobs}", "KERNEL_UNAME={kernel}", modules ]
+    modules: [ nvidia, nvidia-modeset, nvidia-uvm ]
+EOC
 }

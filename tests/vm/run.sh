@@ -31,23 +31,34 @@ groups=(
 	"replace debian replace-intree,bench"
 	"sigenforce debian sigenforce-debian module.sig_enforce=1"
 	"enforcing enforcing harness-enforce,enforce-init"
+	"build debian init-build"
+	"nvidia nvidia init-nvidia"
 )
 want=${DK_VM_GROUPS:-}
 
 t_start=$(date +%s)
 vm_need
-prep_debian=0 prep_enf=0
+prep_debian=0 prep_enf=0 prep_nv=0
 for g in "${groups[@]}"; do
 	read -r name kind _ <<<"$g"
 	[ -n "$want" ] && [[ " $want " != *" $name "* ]] && continue
 	[ "$kind" = debian ] && prep_debian=1
 	[ "$kind" = enforcing ] && prep_enf=1
+	[ "$kind" = nvidia ] && prep_debian=1 prep_nv=1
 done
 if [ "$prep_debian" -eq 1 ]; then
 	mkdir -p "$VM_DIR"
 	vm_prepare_debian 2>"$VM_DIR/prepare-debian.err"
 	tap $? "prepare Debian kernel ${VM_DEB_KVER:-?} initramfs (drvkit, busybox, test modules)"
 	sed 's/^/# /' "$VM_DIR/prepare-debian.err"
+fi
+if [ "$prep_nv" -eq 1 ] && [ -n "${VM_DEB_KVER:-}" ]; then
+	echo "# vm: nvidia: drvkit build of Debian's nvidia-kernel-source (cached; a cold build takes about 3 min)"
+	t0=$(date +%s)
+	vm_prepare_nvidia 2>"$VM_DIR/prepare-nvidia.err"
+	tap $? "prepare the NVIDIA set: drvkit build of nvidia ${NV_VERSION:-?} for ${VM_DEB_KVER}, its cache entry in an initramfs"
+	echo "# vm: nvidia: prepared in $(($(date +%s) - t0)) s"
+	sed 's/^/# /' "$VM_DIR/prepare-nvidia.err"
 fi
 if [ "$prep_enf" -eq 1 ]; then
 	echo "# vm: enforcing kernel: tests/vm/build-kernel.sh (cached; a cold build takes about 10 min)"
@@ -67,8 +78,12 @@ for g in "${groups[@]}"; do
 	read -r name kind scen extra <<<"$g"
 	[ -n "$want" ] && [[ " $want " != *" $name "* ]] && continue
 	log=$VM_DIR/logs/$name.log
+	VM_MEM=512
 	if [ "$kind" = debian ]; then
 		kernel=${VM_DEB_KERNEL:-} initrd=${VM_DEB_INITRD:-}
+	elif [ "$kind" = nvidia ]; then
+		# 130 MB of modules in the initramfs, and nvidia.ko copied in by init_module
+		kernel=${VM_DEB_KERNEL:-} initrd=${VM_NV_INITRD:-} VM_MEM=1536
 	else
 		kernel=${VM_ENF_KERNEL:-} initrd=${VM_ENF_INITRD:-}
 	fi

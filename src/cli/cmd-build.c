@@ -108,6 +108,19 @@ static int cancel_fd_open(sigset_t *old)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Whether a stop signal arrived. Reads them off the signalfd: a build only polls it,
+ * so they stay pending, and restoring the old mask would deliver one and kill us
+ * before the error is printed. */
+static bool cancel_fd_drain(int fd)
+{
+	struct signalfd_siginfo si;
+	bool got = false;
+
+	while (fd >= 0 && read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		got = true;
+	return got;
+}
+
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
 	_cleanup_config_ struct dk_config *cfg = NULL;
@@ -162,9 +175,13 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		.n_steps = ARRAY_SIZE(steps),
 	};
 	r = dk_get_components(&bo, &got, &n, err);
+	/* A signal between builds (a cache hit, a check) stops before the output too. */
+	if (cancel_fd_drain(sfd) && r >= 0)
+		r = dk_error_set(err, ECANCELED, "stopped by a signal");
 	if (r == -ECANCELED)
-		dk_error_append(err, "stopped by a signal: no output and no cache entry "
-				     "were written");
+		dk_error_append(err,
+				"; stopped by a signal: no output was written, and the "
+				"stopped build left no cache entry");
 	if (r >= 0 && n == 0)
 		r = dk_error_set(err, ENOENT, "%s has no component with a build: source",
 				 config);
@@ -176,6 +193,9 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	if (r >= 0)
 		r = render(got, n, ctx->kernel, &cli.out, err);
 	dk_got_free(got, n);
+	if (cancel_fd_drain(sfd) && r >= 0)
+		r = dk_error_set(err, ECANCELED,
+				 "stopped by a signal (the output was already written)");
 	if (sfd >= 0)
 		close(sfd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -138,8 +138,8 @@ char **dk_kbuild_env(const struct dk_kbuild *b)
 	home = dk_strdup_printf("HOME=%s", b->work ? b->work : "/nonexistent");
 	/* ... and no work-directory path in debug info or __FILE__. */
 	kcflags = b->work ? dk_strdup_printf(
-				    "KCFLAGS=-ffile-prefix-map=%s=" DK_KBUILD_PREFIX,
-				    b->work)
+				    "KCFLAGS=-ffile-prefix-map=%s=" DK_KBUILD_PREFIX "%s",
+				    b->work, b->uses_maps ? b->uses_maps : "")
 			  : NULL;
 	cc = b->cc ? dk_strdup_printf("CC=%s", b->cc) : NULL;
 	syms = b->uses_symvers
@@ -283,6 +283,21 @@ static void on_line(int stream, const char *line, void *userdata)
 	}
 }
 
+/* Removes every "dir/" from s: the compiler names files by their absolute path in
+ * the work tree (-ffile-prefix-map does not reach diagnostics); relative to where
+ * make ran they read as in the user's source. */
+static void drop_dir(char *s, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	for (char *p = s; n && p && (p = strstr(p, dir));) {
+		if (p[n] == '/')
+			memmove(p, p + n + 1, strlen(p + n + 1) + 1);
+		else
+			p += n;
+	}
+}
+
 static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
 		   struct dk_error **err)
 {
@@ -290,6 +305,7 @@ static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
 
 	if (dk_read_file(b->log_path, 64u << 20, &log, NULL) == 0)
 		first = dk_kbuild_first_error(log);
+	drop_dir(first, b->src);
 	what = res->signo
 		       ? dk_strdup_printf("make was killed by signal %d", res->signo)
 		       : dk_strdup_printf("make exited with status %d", res->exit_code);
@@ -298,7 +314,7 @@ static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
 		     b->component, b->version ? b->version : "unknown",
 		     b->flavor ? b->flavor : "-", b->kernel,
 		     first ? first : "no error line in the build log", what ? what : "");
-	dk_error_append(err, "full log: %s", b->log_path);
+	dk_error_append(err, "; full log: %s", b->log_path);
 	return -EIO;
 }
 

@@ -128,9 +128,9 @@ case_cache_hit() {
 	local t0 t1 t2
 	spec cfg.yaml "$TMP/cache" "$(hello)"
 	t0=$(now_ms)
-	b -c cfg.yaml -o res1
+	b -c cfg.yaml -o res1 --cache-dir cache # relative: make runs elsewhere
 	t1=$(now_ms)
-	okf "$rc" "cache hit: first run exit 0" "$TMP/err"
+	okf "$rc" "cache hit: first run (relative --cache-dir) exit 0" "$TMP/err"
 	like "$TMP/out" "^hello: build \(cache: no entry for key" "cache hit: first run builds"
 	ok "$([ "$(makes "$TMP/cache")" -ge 1 ] && echo 0 || echo 1)" "cache hit: first run ran make"
 	: >"$TMP/cache/make.log"
@@ -297,7 +297,7 @@ case_preflight() {
 	rm hdr/scripts/mod/modpost
 	: >hdr/vmlinux # CONFIG_DEBUG_INFO_BTF_MODULES=y with a vmlinux: kbuild runs pahole
 	spec cfg.yaml "$TMP/cold" "$(hello)"
-	b -c cfg.yaml --headers "$TMP/hdr" -o res
+	b -c cfg.yaml --headers hdr -o res
 	ok "$([ "$rc" -ne 0 ] && echo 0 || echo 1)" "preflight: exit non-zero ($rc)"
 	like "$TMP/err" "headers at $TMP/hdr cannot build modules" "preflight: names the headers"
 	like "$TMP/err" "scripts/mod/modpost .* is missing" "preflight: modpost is missing"

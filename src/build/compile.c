@@ -86,9 +86,36 @@ static int copy_file(const char *from, const char *to, struct dk_error **err)
 		     : 0;
 }
 
+/* Module.symvers names each module by its path in the work tree: kept with that path
+ * mapped as in the modules' debug info, so that the same build in another cache dir
+ * gives the same file, manifest, and keys of the components that use it. */
+static int copy_symvers(const char *from, const char *to, const char *work,
+			struct dk_error **err)
+{
+	_cleanup_free_ char *data = NULL, *text = NULL;
+	size_t len = 0, n = strlen(work);
+	struct strbuf s;
+	const char *p, *hit;
+	int r = dk_read_file(from, 256u << 20, &data, &len);
+
+	if (r < 0)
+		return dk_error_set(err, -r, "read %s: %s", from, strerror(-r));
+	strbuf_init(&s);
+	for (p = data; (hit = strstr(p, work)); p = hit + n) {
+		strbuf_putn(&s, p, (size_t)(hit - p));
+		strbuf_puts(&s, hit[n] == '/' ? DK_KBUILD_PREFIX : work);
+	}
+	strbuf_puts(&s, p);
+	text = strbuf_steal(&s);
+	if (!text)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = dk_write_file_atomic(to, text, strlen(text), 0644);
+	return r < 0 ? dk_error_set(err, -r, "write %s: %s", to, strerror(-r)) : 0;
+}
+
 /* The modules, Module.symvers and exports of the build into the entry dir. */
-static int collect(const struct dk_inputs *in, const char *make_dir, const char *out_dir,
-		   const char *entry, struct dk_error **err)
+static int collect(const struct dk_inputs *in, const char *work, const char *make_dir,
+		   const char *out_dir, const char *entry, struct dk_error **err)
 {
 	const struct dk_config_build *b = in->c->build;
 	_cleanup_free_ char *sym = dk_path_join(make_dir, "Module.symvers");
@@ -124,7 +151,7 @@ static int collect(const struct dk_inputs *in, const char *make_dir, const char 
 	if (r >= 0 && sym && dk_path_exists(sym)) {
 		_cleanup_free_ char *to = dk_path_join(entry, "Module.symvers");
 
-		r = to ? copy_file(sym, to, err) : -ENOMEM;
+		r = to ? copy_symvers(sym, to, work, err) : -ENOMEM;
 	}
 	for (size_t i = 0; r >= 0 && b && i < b->n_exports; i++) {
 		_cleanup_free_ char *from = dk_path_join(make_dir, b->exports[i]);
@@ -341,12 +368,17 @@ static int fill_manifest(const struct dk_inputs *in, const char *entry,
 	return 0;
 }
 
-static int uses_paths(const struct dk_inputs *in, char **symvers, char **include)
+/* The uses: inputs: their Module.symvers files, their include dirs, and a prefix map
+ * per cache entry (its path, which depends on the cache dir, stays out of the
+ * modules: a header's path is in the debug info). */
+static int uses_paths(const struct dk_inputs *in, char **symvers, char **include,
+		      char **maps)
 {
-	struct strbuf s, inc;
+	struct strbuf s, inc, map;
 
 	strbuf_init(&s);
 	strbuf_init(&inc);
+	strbuf_init(&map);
 	for (size_t i = 0; i < in->n_uses; i++) {
 		const struct dk_got *u = in->uses[i];
 		const struct dk_config_build *ub = u->c->build;
@@ -355,6 +387,8 @@ static int uses_paths(const struct dk_inputs *in, char **symvers, char **include
 		if (sym && dk_path_exists(sym))
 			strbuf_printf(&s, "%s%s", s.len ? " " : "", sym);
 		strbuf_printf(&inc, "%s-I%s", inc.len ? " " : "", u->dir);
+		strbuf_printf(&map, " -ffile-prefix-map=%s=" DK_KBUILD_USES_PREFIX "/%s",
+			      u->dir, u->c->name);
 		for (size_t k = 0; ub && k < ub->n_exports; k++) {
 			_cleanup_free_ char *p = dk_path_join(u->dir, ub->exports[k]);
 
@@ -364,8 +398,10 @@ static int uses_paths(const struct dk_inputs *in, char **symvers, char **include
 	}
 	*symvers = s.len ? strbuf_steal(&s) : NULL;
 	*include = inc.len ? strbuf_steal(&inc) : NULL;
+	*maps = map.len ? strbuf_steal(&map) : NULL;
 	strbuf_release(&s);
 	strbuf_release(&inc);
+	strbuf_release(&map);
 	return 0;
 }
 
@@ -404,7 +440,7 @@ static int build_in(const struct dk_inputs *in, const char *work, const char *en
 {
 	_cleanup_free_ char *make_dir = NULL, *out = dk_path_join(work, "out");
 	_cleanup_free_ char *logs = dk_store_subdir(in->cache, "logs", err);
-	_cleanup_free_ char *log = NULL, *syms = NULL, *inc = NULL;
+	_cleanup_free_ char *log = NULL, *syms = NULL, *inc = NULL, *maps = NULL;
 	const struct dk_config_build *b = in->c->build;
 	struct dk_kbuild kb;
 	int r;
@@ -418,7 +454,7 @@ static int build_in(const struct dk_inputs *in, const char *work, const char *en
 	r = dk_source_prepare(in, work, &make_dir, err);
 	if (r < 0)
 		return r;
-	uses_paths(in, &syms, &inc);
+	uses_paths(in, &syms, &inc, &maps);
 	kb = (struct dk_kbuild){
 		.component = in->c->name,
 		.version = in->c->version,
@@ -441,10 +477,11 @@ static int build_in(const struct dk_inputs *in, const char *work, const char *en
 		.tty = in->o->tty,
 		.quiet = in->o->quiet,
 	};
+	kb.uses_maps = maps;
 	r = dk_kbuild_run(&kb, err);
 	if (r < 0)
 		return r;
-	return collect(in, make_dir, out, entry, err);
+	return collect(in, work, make_dir, out, entry, err);
 }
 
 int dk_compile_step(const struct dk_inputs *in, struct dk_got *g, struct dk_error **err)
@@ -485,6 +522,9 @@ int dk_compile_step(const struct dk_inputs *in, struct dk_got *g, struct dk_erro
 	if (r < 0) {
 		if (tmp)
 			(void)dk_rm_rf(tmp);
+		/* Stopped: leave nothing (a failed build's tree stays for a look). */
+		if (r == -ECANCELED)
+			(void)dk_rm_rf(work);
 		return r;
 	}
 	(void)dk_rm_rf(work);

@@ -174,6 +174,11 @@ static int step_cache(const struct dk_inputs *in, struct dk_got *g, struct strbu
 	}
 	if (stale_against_uses(in, hit.dir, &stale)) {
 		why_add(why, "cache: entry %.12s is stale: %s", hit.key, stale);
+		/* Under this key the build's commit would keep it (an entry that
+		 * appeared meanwhile wins) and hand it out again: remove it, as a
+		 * damaged one. */
+		if (streq(by, "key") && !in->o->dry_run)
+			(void)!dk_store_remove(in->cache, hit.key, NULL);
 		dk_store_hit_release(&hit);
 		return 0;
 	}

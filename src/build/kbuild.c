@@ -138,8 +138,8 @@ char **dk_kbuild_env(const struct dk_kbuild *b)
 	home = dk_strdup_printf("HOME=%s", b->work ? b->work : "/nonexistent");
 	/* ... and no work-directory path in debug info or __FILE__. */
 	kcflags = b->work ? dk_strdup_printf(
-				    "KCFLAGS=-ffile-prefix-map=%s=" DK_KBUILD_PREFIX,
-				    b->work)
+				    "KCFLAGS=-ffile-prefix-map=%s=" DK_KBUILD_PREFIX "%s",
+				    b->work, b->uses_maps ? b->uses_maps : "")
 			  : NULL;
 	cc = b->cc ? dk_strdup_printf("CC=%s", b->cc) : NULL;
 	syms = b->uses_symvers
@@ -293,17 +293,19 @@ static void on_line(int stream, const char *line, void *userdata)
 	}
 }
 
-/* gcc names files by the paths make gave it (-ffile-prefix-map maps __FILE__ and
- * debug info, not diagnostics): "WORK/src/x.c" is quoted as "src/x.c". */
-static void strip_work(char *s, const char *work)
+/* Removes every "dir/" from s: the compiler names files by their absolute path in
+ * the work tree (-ffile-prefix-map does not reach diagnostics); relative to where
+ * make ran they read as in the user's source. */
+static void drop_dir(char *s, const char *dir)
 {
-	size_t n = work ? strlen(work) : 0;
+	size_t n = strlen(dir);
 
-	for (char *p = n ? strstr(s, work) : NULL; p; p = strstr(p, work))
+	for (char *p = s; n && p && (p = strstr(p, dir));) {
 		if (p[n] == '/')
 			memmove(p, p + n + 1, strlen(p + n + 1) + 1);
 		else
 			p += n;
+	}
 }
 
 static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
@@ -313,8 +315,7 @@ static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
 
 	if (dk_read_file(b->log_path, 64u << 20, &log, NULL) == 0)
 		first = dk_kbuild_first_error(log);
-	if (first)
-		strip_work(first, b->work);
+	drop_dir(first, b->src);
 	what = res->signo
 		       ? dk_strdup_printf("make was killed by signal %d", res->signo)
 		       : dk_strdup_printf("make exited with status %d", res->exit_code);

@@ -16,6 +16,7 @@
 /* What the environment pins (documented in README, "Reproducible builds"). */
 #define DK_KBUILD_TIMESTAMP "Thu Jan  1 00:00:00 UTC 1970"
 #define DK_KBUILD_PREFIX "/drvkit-build"
+#define DK_KBUILD_USES_PREFIX "/drvkit-uses" /* + /<component>: a uses: entry */
 
 struct dk_kbuild {
 	const char *component, *version, *flavor, *kernel;
@@ -30,6 +31,7 @@ struct dk_kbuild {
 	size_t n_env;
 	const char *uses_symvers; /* space-separated Module.symvers of uses:, or NULL */
 	const char *uses_include; /* "-I... -I..." of uses:, or NULL */
+	const char *uses_maps;	  /* " -ffile-prefix-map=..." of uses:, or NULL */
 	const char *cc;		  /* the compiler to use */
 	const char *log_path;
 	int cancel_fd; /* > 0: stop the build when readable (SIGTERM) */

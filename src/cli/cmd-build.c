@@ -11,6 +11,7 @@
 
 #include "shared/cleanup.h"
 
+#include "base/fsutil.h"
 #include "base/log.h"
 #include "build/build.h"
 #include "config/config.h"
@@ -110,8 +111,38 @@ static int cancel_fd_open(sigset_t *old)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Whether a stop signal arrived. Reads them off the signalfd: a build only polls it,
+ * so they stay pending, and restoring the old mask would deliver one and kill us
+ * before the error is printed. */
+static bool cancel_fd_drain(int fd)
+{
+	struct signalfd_siginfo si;
+	bool got = false;
+
+	while (fd >= 0 && read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		got = true;
+	return got;
+}
+
+/* Paths that reach make (M=, -C, -I), which runs in another directory: absolute.
+ * NULL stays NULL; *bad set on OOM. */
+static char *absolute(const char *p, bool *bad)
+{
+	_cleanup_free_ char *cwd = NULL;
+	char *a;
+
+	if (!p)
+		return NULL;
+	cwd = p[0] == '/' ? NULL : getcwd(NULL, 0);
+	a = p[0] == '/' ? strdup(p) : cwd ? dk_path_join(cwd, p) : NULL;
+	*bad |= !a;
+	return a;
+}
+
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
 {
+	_cleanup_free_ char *abs_cache = NULL, *abs_headers = NULL, *abs_root = NULL;
+	bool bad = false;
 	_cleanup_config_ struct dk_config *cfg = NULL;
 	const char *config = NULL, *headers = NULL, *out = NULL, *package = NULL;
 	const char *only = NULL, *cache = NULL;
@@ -150,15 +181,22 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		ctx->kernel = cfg->kernel;
 	if (!ctx->kernel && uname(&u) == 0)
 		ctx->kernel = u.release;
+	abs_cache = absolute(cache, &bad);
+	abs_headers = absolute(headers, &bad);
+	abs_root = absolute(ctx->host_root ? ctx->host_root : cfg->host_root, &bad);
+	if (bad)
+		return dk_error_set(err, ENOMEM,
+				    "cannot make --cache-dir, --headers or "
+				    "--host-root absolute (no current directory)");
 	sfd = cancel_fd_open(&old);
 	struct dk_build_opts bo = {
 		.cfg = cfg,
 		.kernel = ctx->kernel,
-		.headers = headers,
-		.host_root = ctx->host_root ? ctx->host_root : cfg->host_root,
+		.headers = abs_headers,
+		.host_root = abs_root,
 		.sysfs = ctx->sysfs,
 		.procfs = ctx->procfs,
-		.cache_dir = cache,
+		.cache_dir = abs_cache,
 		.jobs = ctx->jobs > 0 ? ctx->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN),
 		.cancel_fd = sfd,
 		.tty = isatty(STDERR_FILENO) && !cli.out.json,
@@ -167,9 +205,13 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		.n_steps = ARRAY_SIZE(steps),
 	};
 	r = dk_get_components(&bo, &got, &n, err);
+	/* A signal between builds (a cache hit, a check) stops before the output too. */
+	if (cancel_fd_drain(sfd) && r >= 0)
+		r = dk_error_set(err, ECANCELED, "stopped by a signal");
 	if (r == -ECANCELED)
-		dk_error_append(err, "; stopped by a signal: no output and no cache "
-				     "entry were written");
+		dk_error_append(err,
+				"; stopped by a signal: no output was written, and the "
+				"stopped build left no cache entry");
 	if (r >= 0 && n == 0)
 		r = dk_error_set(err, ENOENT, "%s has no component with a build: source",
 				 config);
@@ -177,10 +219,14 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		r = dk_build_write_out(got, n, ctx->kernel, out, err);
 	if (r >= 0 && package)
 		r = dk_build_write_package(got, n, ctx->kernel,
-					   cache ? cache : cfg->cache_dir, package, err);
+					   abs_cache ? abs_cache : cfg->cache_dir,
+					   package, err);
 	if (r >= 0)
 		r = render(got, n, ctx->kernel, &cli.out, err);
 	dk_got_free(got, n);
+	if (cancel_fd_drain(sfd) && r >= 0)
+		r = dk_error_set(err, ECANCELED,
+				 "stopped by a signal (the output was already written)");
 	if (sfd >= 0)
 		close(sfd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -120,7 +120,7 @@ static bool locate(const struct lines *t, const struct side *s, long long guess,
 	size_t max, g, at;
 
 	g = guess < (long long)min ? min : guess > (long long)t->n ? t->n : (size_t)guess;
-	*pos = MAX(g, min);
+	*pos = g;
 	if (t->n < s->n || t->n - s->n < min)
 		return false;
 	max = t->n - s->n;
@@ -163,8 +163,7 @@ static void put_quoted(struct strbuf *b, const char *s, size_t len)
 	strbuf_puts(b, len > max ? "...'" : "'");
 }
 
-/* Why side old of h is not at pos: the first line that differs, quoted with the file's.
- */
+/* Why old is not at pos: its first line that differs, quoted with the file's. */
 static void explain(struct strbuf *why, const struct lines *t, const struct side *old,
 		    size_t pos)
 {

@@ -80,10 +80,14 @@ static char *unquote(const char *s, size_t len, size_t *used)
 		}
 		if (++i >= len)
 			return NULL;
-		if (s[i] >= '0' && s[i] <= '3' && i + 2 < len) {
-			strbuf_putc(&b,
-				    (char)(((s[i] - '0') << 6) | ((s[i + 1] - '0') << 3) |
-					   (s[i + 2] - '0')));
+		if (i + 2 < len && s[i] >= '0' && s[i] <= '3' && s[i + 1] >= '0' &&
+		    s[i + 1] <= '7' && s[i + 2] >= '0' && s[i + 2] <= '7') {
+			char c = (char)(((s[i] - '0') << 6) | ((s[i + 1] - '0') << 3) |
+					(s[i + 2] - '0'));
+
+			if (!c) /* a NUL would cut the name short */
+				return NULL;
+			strbuf_putc(&b, c);
 			i += 2;
 			continue;
 		}

@@ -120,7 +120,7 @@ static bool locate(const struct lines *t, const struct side *s, long long guess,
 	size_t max, g, at;
 
 	g = guess < (long long)min ? min : guess > (long long)t->n ? t->n : (size_t)guess;
-	*pos = MAX(g, min);
+	*pos = g;
 	if (t->n < s->n || t->n - s->n < min)
 		return false;
 	max = t->n - s->n;
@@ -163,8 +163,7 @@ static void put_quoted(struct strbuf *b, const char *s, size_t len)
 	strbuf_puts(b, len > max ? "...'" : "'");
 }
 
-/* Why side old of h is not at pos: the first line that differs, quoted with the file's.
- */
+/* Why old is not at pos: its first line that differs, quoted with the file's. */
 static void explain(struct strbuf *why, const struct lines *t, const struct side *old,
 		    size_t pos)
 {
@@ -203,21 +202,31 @@ static int hunk_fails(const struct dk_patch *p, const char *path,
 	_cleanup_strbuf_ struct strbuf why = {0};
 	_cleanup_free_ const struct dk_patch_line **nv = NULL;
 	struct side new_side;
-	bool changes = false;
+	bool changes = false, context = false, found;
 	size_t rpos;
 
-	for (size_t i = 0; i < h->n_lines; i++)
+	for (size_t i = 0; i < h->n_lines; i++) {
 		changes |= h->lines[i].op != ' ';
+		context |= h->lines[i].op == ' ';
+	}
 	if (side_of(h, '+', &new_side) < 0)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	nv = new_side.v;
-	/* The reversed hunk applies: what the hunk makes is there already. */
-	if (changes && new_side.n &&
-	    locate(t, &new_side, (long long)new_side.base, 0, &rpos))
+	/* The reversed hunk applies: what the hunk makes is there already. Without
+	 * context (diff -U0) away from the hunk's line, that may be chance: said as a
+	 * question. */
+	found = changes && new_side.n &&
+		locate(t, &new_side, (long long)new_side.base, 0, &rpos);
+	if (found && (context || rpos == new_side.base)) {
 		strbuf_printf(&why, "already applied (its result is at line %zu)",
 			      rpos + 1);
-	else
+	} else {
 		explain(&why, t, old, tried);
+		if (found)
+			strbuf_printf(&why,
+				      " (already applied? its result is at line %zu)",
+				      rpos + 1);
+	}
 	if (why.oom)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	return dk_error_set(err, EBADMSG, "%s: hunk #%zu (%s) of %s does not apply: %s",
@@ -244,7 +253,23 @@ static int exists_error(const struct dk_patch *p, const struct dk_patch_file *f,
 			    p->name, path);
 }
 
-/* Applies h (side old) at the nearest place from guess on, appending to b. */
+/* Ends the line b stops in (a file's last line or a hunk's "\ No newline at end of
+ * file") when more follows, as GNU patch does: the marker holds only at the end. */
+static void end_line(struct strbuf *b)
+{
+	if (b->len && b->s[b->len - 1] != '\n')
+		strbuf_putc(b, '\n');
+}
+
+static void put_more(struct strbuf *b, const char *s, size_t n)
+{
+	if (n)
+		end_line(b);
+	strbuf_putn(b, s, n);
+}
+
+/* Applies h at the nearest place from its header's line (moved by shift) on, appending
+ * the file up to there and the hunk's new side to b. */
 static int apply_hunk(const struct dk_patch *p, const char *path,
 		      const struct dk_patch_hunk *h, size_t hn, const struct lines *t,
 		      long long *shift, size_t *min, struct strbuf *b,
@@ -259,7 +284,7 @@ static int apply_hunk(const struct dk_patch *p, const char *path,
 	ov = old.v;
 	if (!locate(t, &old, (long long)old.base + *shift, *min, &pos))
 		return hunk_fails(p, path, h, hn, t, &old, pos, err);
-	strbuf_putn(b, t->buf + t->off[*min], t->off[pos] - t->off[*min]);
+	put_more(b, t->buf + t->off[*min], t->off[pos] - t->off[*min]);
 	/* The context after the last change stays in the file, where the next hunk's
 	 * context may overlap it, as in GNU patch. */
 	for (size_t i = 0; i < h->n_lines - old.suffix; i++) {
@@ -267,17 +292,10 @@ static int apply_hunk(const struct dk_patch *p, const char *path,
 
 		if (l->op == '-')
 			continue;
+		end_line(b);
 		strbuf_putn(b, l->text, l->len);
 		if (!l->nonl)
 			strbuf_putc(b, '\n');
-		/* The new text ends without a newline: the file must end here too. */
-		else if (pos + old.n < t->n)
-			return dk_error_set(
-				err, EBADMSG,
-				"%s: hunk #%zu (%s) of %s does not apply: it ends "
-				"the file at line %zu, which has %zu more lines",
-				p->name, hn, h->header, path, pos + old.n,
-				t->n - pos - old.n);
 	}
 	*min = pos + old.n - old.suffix;
 	*shift = (long long)pos - (long long)old.base;
@@ -317,7 +335,7 @@ int dk_patch_apply_file(const struct dk_patch *p, const struct dk_patch_file *f,
 		if (ret < 0)
 			return ret;
 	}
-	strbuf_putn(&b, t.buf + t.off[min], t.off[t.n] - t.off[min]);
+	put_more(&b, t.buf + t.off[min], t.off[t.n] - t.off[min]);
 	if (b.oom)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	if (f->deletes) {
@@ -685,6 +703,7 @@ int dk_patch_apply(const char *dir, const char *patch_file, int strip,
 	ret = dk_patch_parse(patch_file, text, len, strip, &p, err);
 	if (ret < 0)
 		return ret;
+	free(TAKE_PTR(text)); /* p has its copy */
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return dk_error_set(err, errno, "%s: %s: %s", patch_file, dir,

@@ -513,7 +513,7 @@ static void case_kbuild_run(void)
 	is_int(dk_kbuild_run(&b, &err), -EIO, "kbuild: a failed make is EIO");
 	want = dk_strdup_printf(
 		"component drv (version 1.0, flavor open) for kernel " KVER
-		": src/x.c:3: boom (in function f); make exited with "
+		": x.c:3: boom (in function f); make exited with "
 		"status 2; full log: %s",
 		log);
 	is_str(err ? err->msg : NULL, want, "kbuild: the message");

@@ -215,10 +215,62 @@ case_sigterm_build() {
 	unset DK_MAKE_SLEEP
 }
 
+# A consumer from a package built against another provider build than the one this node
+# has: caught before any insert, naming the symbol, the provider and both CRCs.
+case_stale_consumer() {
+	local v1=$TMP/v1 v2=$TMP/v2
+	new_host stale
+	cp -r "$DK_SRCDIR/tests/modules/provider" "$v1"
+	cp -r "$DK_SRCDIR/tests/modules/provider" "$v2"
+	sed -i 's/#define DKPROV_API 1/#define DKPROV_API 2/' "$v2/include/dkprov.h"
+	cat >"$TMP/pkg.yaml" <<EOC
+cache_dir: $TMP/pkgcache
+kernel: $KVER
+host_root: /
+components:
+  - name: provider
+    source: { build: { src: $v1 } }
+    modules: [ dkprov ]
+  - name: consumer
+    source: { build: { src: $DK_SRCDIR/tests/modules/consumer, uses: [ provider ] } }
+    modules: [ dkcons ]
+EOC
+	"$DRVKIT" build --config "$TMP/pkg.yaml" --package "$FIX/www/stale-$KVER.tar.zst" >"$TMP/pkg.out" 2>&1
+	is "$?" 0 "package built against provider v1"
+	start_file_server "$FIX/www"
+	cat >"$TMP/node.yaml" <<EOC
+state_dir: $HOST/run/drvkit
+ready_file: $HOST/run/ready
+termination_log: $HOST/termination-log
+host_root: /
+kernel: $KVER
+cache_dir: $TMP/cache
+components:
+  - name: provider
+    source: { build: { src: $v2 } }
+    modules: [ dkprov ]
+  - name: consumer
+    source:
+      get: [ precompiled ]
+      precompiled: { url: "$U/ok/stale-{kernel}.tar.zst" }
+      build: { src: $DK_SRCDIR/tests/modules/consumer, uses: [ provider ] }
+    modules: [ dkcons ]
+EOC
+	CFG=$TMP/node.yaml
+	READY=$HOST/run/ready
+	ginit
+	wait "$PID"
+	ok "$([ $? -ne 0 ] && echo 0 || echo 1)" "a stale consumer: init fails"
+	like "$TMP/init.err" "component consumer: no modules for kernel $KVER: .*precompiled modules are stale: dkcons was built against dkprov_register_client with CRC 0x[0-9a-f]{8}, but dkprov \\(.*\\) exports it with CRC 0x[0-9a-f]{8}" \
+		"the error names the symbol, the provider and both CRCs"
+	is "$(shimlog insert)" "" "caught before any insert"
+}
+
 run_case case_build_then_warm
 run_case case_dry_run
 run_case case_precompiled
 run_case case_precompiled_404
 run_case case_precompiled_refused
 run_case case_sigterm_build
+run_case case_stale_consumer
 done_testing

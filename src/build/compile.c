@@ -192,7 +192,7 @@ static int check_entry(const struct dk_inputs *in, const char *entry,
 		       struct dk_error **err)
 {
 	_cleanup_kernel_ struct dk_kernel *k = NULL;
-	struct dk_modfile **mods = NULL, **all = NULL;
+	struct dk_modfile **all = NULL;
 	struct dk_check_result *res = NULL;
 	size_t n = 0, n_all = 0;
 	struct strbuf why;
@@ -201,35 +201,11 @@ static int check_entry(const struct dk_inputs *in, const char *entry,
 	r = dk_kernel_open(in->build_dir, &k, err);
 	if (r < 0)
 		return r;
-	r = open_entry(entry, &mods, &n, err);
-	if (r < 0)
-		return r;
-	all = calloc(n + 1, sizeof(*all));
-	if (!all) {
-		dk_modfiles_free(mods, n);
-		return dk_error_set(err, ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < n; i++)
-		all[n_all++] = mods[i];
-	for (size_t u = 0; u < in->n_uses && r >= 0; u++) {
-		struct dk_modfile **pm = NULL;
-		size_t pn = 0;
-
-		r = open_entry(in->uses[u]->dir, &pm, &pn, err);
-		if (r < 0)
-			break;
-		struct dk_modfile **na = realloc(all, (n_all + pn + 1) * sizeof(*all));
-
-		if (!na) {
-			dk_modfiles_free(pm, pn);
-			r = dk_error_set(err, ENOMEM, "out of memory");
-			break;
-		}
-		all = na;
-		for (size_t i = 0; i < pn; i++)
-			all[n_all++] = pm[i];
-		free(pm);
-	}
+	/* The entry's modules first (the results of interest), then the providers. */
+	r = dk_modfiles_append_dir(entry, &all, &n_all, err);
+	n = n_all;
+	for (size_t u = 0; u < in->n_uses && r >= 0; u++)
+		r = dk_modfiles_append_dir(in->uses[u]->dir, &all, &n_all, err);
 	if (r >= 0)
 		r = dk_check_modules(k, all, n_all, &res, err);
 	strbuf_init(&why);

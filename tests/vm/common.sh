@@ -158,7 +158,7 @@ EOC
 # against the installed headers into a machine-wide cache (a cold build takes minutes; the
 # cache key keeps it right), then an initramfs of its own: the base one plus the cache
 # entries and a config (url + sha256 as the spec: the alias needs no download). The
-# in-tree drm goes in for nvidia's depends=. Sets VM_NV_INITRD.
+# in-tree drm and video go in for the depends= of nvidia and nvidia-modeset. Sets VM_NV_INITRD.
 vm_prepare_nvidia() {
 	local kver=$VM_DEB_KVER d=$VM_DIR/nvidia-set cache
 	. "$DK_SRCDIR/tests/build/nvidia-lib.sh"
@@ -181,7 +181,7 @@ vm_prepare_nvidia() {
 	cp "$cache/aliases/$alias" "$d/cache/aliases/"
 	"$DRVKIT" cache prune --max-size 1G --cache-dir "$cache" >/dev/null 2>&1 || true
 	VM_NV_INITRD=$("$DK_SRCDIR/tests/vm/mkinitramfs.sh" "$VM_DIR" "$kver" \
-		--drvkit "$DRVKIT" --host-modules "drm" \
+		--drvkit "$DRVKIT" --host-modules "drm video" \
 		--add "$d/configs:/dk/nvidia/configs" --add "$d/cache:/dk/nvidia/cache")
 }
 vm_nvidia_config() { # URL CACHE

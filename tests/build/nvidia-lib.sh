@@ -8,7 +8,9 @@
 #                      NV_PROP_SUBDIR NV_OPEN_SUBDIR (the kbuild dir inside that tarball)
 #   nv_serve [DIR]     serves DIR (default: the folder of the .debs) on 127.0.0.1 with
 #                      tests/fetch-server.py; sets NV_URL_BASE (append /<file name>),
-#                      NV_SERVER_LOG (one JSON line per request); stopped at exit (atexit)
+#                      NV_SERVER_LOG (one JSON line per request), and for the default DIR
+#                      NV_PROP_URL NV_OPEN_URL; stopped at exit (atexit). Call nv_debs
+#                      and nv_serve outside tcase so that the variables reach every case
 #   nv_kver            prints the release of the newest installed Debian headers
 #                      (DK_KVER overrides), as the kernel reports it (utsrelease.h)
 #   nv_headers KVER|DIR prints "<source dir> <output dir>" of those headers (DIR: the kbuild
@@ -63,6 +65,10 @@ nv_serve() {
 		return 1
 	}
 	NV_URL_BASE=http://127.0.0.1:$(cat "$port_file")/ok
+	if [ -n "${NV_PROP_DEB:-}" ] && [ "$dir" -ef "$(dirname "$NV_PROP_DEB")" ]; then
+		NV_PROP_URL=$NV_URL_BASE/${NV_PROP_DEB##*/}
+		NV_OPEN_URL=$NV_URL_BASE/${NV_OPEN_DEB##*/}
+	fi
 }
 
 nv_kver() {

@@ -17,8 +17,11 @@
 #                      output dir): NVIDIA's SYSSRC and SYSOUT (Debian splits them into
 #                      -common and -<arch>; elsewhere both are the same dir)
 #   nv_tree FLAVOR DIR extracts a flavor (proprietary|open) into DIR, prints its kbuild dir
-#   nv_pin_env         prints the NAME=VALUE lines that make a build reproducible (with the
-#                      KCFLAGS file-prefix-map for a tree: nv_pin_env TREE)
+#   nv_pin_env [TREE]  prints NAME=VALUE lines for a reproducible build. Only the KCFLAGS
+#                      file-prefix-map of TREE (the kbuild dir) changes the modules (measured:
+#                      two paths give cmp-identical NVIDIA modules with it, different without);
+#                      the KBUILD_BUILD_* pins are for vmlinux-style builds and harmless here
+#   nv_vm_cpio SRC GUEST OUT  a cached zstd cpio of SRC at GUEST to append to a VM initramfs
 
 : "${DK_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 

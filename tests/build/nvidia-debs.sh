@@ -54,8 +54,8 @@ mirrors() {
 		return
 	fi
 	local f
-	for f in /etc/apt/sources.list $(ls /etc/apt/sources.list.d/*.list \
-		/etc/apt/sources.list.d/*.sources 2>/dev/null | sort); do
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*; do
+		case $f in *.list | *.sources) ;; *) continue ;; esac
 		[ -r "$f" ] && sed -n -e 's/^[[:space:]]*URIs:[[:space:]]*//p' \
 			-e 's/^[[:space:]]*deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]\+\).*/\2/p' "$f"
 	done | tr ' ' '\n' | sed 's|/*$||' | grep -E '^https?://.*/debian$' || true
@@ -84,7 +84,7 @@ opts=(-o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts=/dev/
 # The first mirror whose index reads. apt-get update exits 0 when a mirror is unreachable (it
 # only warns), so its W:/E: lines decide.
 log=$apt/update.log
-url= tried=
+url='' tried=''
 for m in $(mirrors | awk '!seen[$0]++'); do
 	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $m $suite contrib non-free" \
 		>"$apt/sources.list"

@@ -8,15 +8,20 @@
 #                      NV_PROP_SUBDIR NV_OPEN_SUBDIR (the kbuild dir inside that tarball)
 #   nv_serve [DIR]     serves DIR (default: the folder of the .debs) on 127.0.0.1 with
 #                      tests/fetch-server.py; sets NV_URL_BASE (append /<file name>),
-#                      NV_SERVER_LOG (one JSON line per request); stopped at exit (atexit)
+#                      NV_SERVER_LOG (one JSON line per request), and for the default DIR
+#                      NV_PROP_URL NV_OPEN_URL; stopped at exit (atexit). Call nv_debs
+#                      and nv_serve outside tcase so that the variables reach every case
 #   nv_kver            prints the release of the newest installed Debian headers
 #                      (DK_KVER overrides), as the kernel reports it (utsrelease.h)
 #   nv_headers KVER|DIR prints "<source dir> <output dir>" of those headers (DIR: the kbuild
 #                      output dir): NVIDIA's SYSSRC and SYSOUT (Debian splits them into
 #                      -common and -<arch>; elsewhere both are the same dir)
 #   nv_tree FLAVOR DIR extracts a flavor (proprietary|open) into DIR, prints its kbuild dir
-#   nv_pin_env         prints the NAME=VALUE lines that make a build reproducible (with the
-#                      KCFLAGS file-prefix-map for a tree: nv_pin_env TREE)
+#   nv_pin_env [TREE]  prints NAME=VALUE lines for a reproducible build. Only the KCFLAGS
+#                      file-prefix-map of TREE (the kbuild dir) changes the modules (measured:
+#                      two paths give cmp-identical NVIDIA modules with it, different without);
+#                      the KBUILD_BUILD_* pins are for vmlinux-style builds and harmless here
+#   nv_vm_cpio SRC GUEST OUT  a cached zstd cpio of SRC at GUEST to append to a VM initramfs
 
 : "${DK_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 
@@ -63,6 +68,10 @@ nv_serve() {
 		return 1
 	}
 	NV_URL_BASE=http://127.0.0.1:$(cat "$port_file")/ok
+	if [ -n "${NV_PROP_DEB:-}" ] && [ "$dir" -ef "$(dirname "$NV_PROP_DEB")" ]; then
+		NV_PROP_URL=$NV_URL_BASE/${NV_PROP_DEB##*/}
+		NV_OPEN_URL=$NV_URL_BASE/${NV_OPEN_DEB##*/}
+	fi
 }
 
 nv_kver() {

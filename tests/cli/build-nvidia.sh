@@ -73,19 +73,22 @@ case_proprietary() {
 	start_file_server "$WWW"
 	nvconfig proprietary
 	t0=$(date +%s)
-	"$DRVKIT" build --config "$CFG" -o "$TMP/out" >"$TMP/out.txt" 2>"$TMP/err.txt"
-	is "$?" 0 "proprietary $NV_VERSION builds against $KVER"
+	rc=0
+	"$DRVKIT" build --config "$CFG" -o "$TMP/out" >"$TMP/out.txt" 2>"$TMP/err.txt" || rc=$?
+	is "$rc" 0 "proprietary $NV_VERSION builds against $KVER"
 	s=$(($(date +%s) - t0))
 	diag "proprietary build: ${s} s; make ran $(makes) time(s)"
 	d=$TMP/out/$KVER/nvidia
 	for m in nvidia nvidia-modeset nvidia-uvm nvidia-drm nvidia-peermem; do
 		ok "$([ -s "$d/$m.ko" ] && echo 0 || echo 1)" "$m.ko built ($(du -h "$d/$m.ko" 2>/dev/null | cut -f1))"
 	done
-	"$DRVKIT" check --kernel "$KVER" "$d"/*.ko >"$TMP/check.txt" 2>&1
-	is "$?" 0 "drvkit check: every module fits $KVER"
+	rc=0
+	"$DRVKIT" check --kernel "$KVER" "$d"/*.ko >"$TMP/check.txt" 2>&1 || rc=$?
+	is "$rc" 0 "drvkit check: every module fits $KVER"
 	is "$(/sbin/modinfo -F signer "$d/nvidia.ko")" "drvkit nvidia test" "kmod's modinfo shows the signer"
-	"$DRVKIT" verify --cert "$FIX/cert.pem" "$d"/*.ko >"$TMP/verify.txt" 2>&1
-	is "$?" 0 "every module verifies against the signing certificate"
+	rc=0
+	"$DRVKIT" verify --cert "$FIX/cert.pem" "$d"/*.ko >"$TMP/verify.txt" 2>&1 || rc=$?
+	is "$rc" 0 "every module verifies against the signing certificate"
 	is "$(/sbin/modinfo -F depends "$d/nvidia-modeset.ko")" "nvidia,video" "nvidia-modeset depends on nvidia, video"
 	like "$d/manifest.json" '"flavor": "proprietary"' "manifest: flavor"
 	like "$d/manifest.json" "\"source_sha256\": \"$NV_PROP_SHA\"" "manifest: the source's sha256"
@@ -95,21 +98,23 @@ case_proprietary() {
 	# The second run: a cache hit, no make.
 	rm -f "$TMP/make.log"
 	t0=$(date +%s%N)
-	"$DRVKIT" build --config "$CFG" -o "$TMP/out2" >"$TMP/out2.txt" 2>"$TMP/err2.txt"
-	is "$?" 0 "second run succeeds"
+	rc=0
+	"$DRVKIT" build --config "$CFG" -o "$TMP/out2" >"$TMP/out2.txt" 2>"$TMP/err2.txt" || rc=$?
+	is "$rc" 0 "second run succeeds"
 	diag "second run: $((($(date +%s%N) - t0) / 1000000)) ms"
 	is "$(makes)" 0 "second run: no make, no compiler"
 	like "$TMP/out2.txt" "^nvidia \(proprietary\): cache \(cache: hit [0-9a-f]{12} \(by key\)\)" "second run: cache hit"
-	cmp -s "$d/nvidia.ko" "$TMP/out2/$KVER/nvidia/nvidia.ko"
-	ok $? "the same nvidia.ko"
+	ok "$(cmp -s "$d/nvidia.ko" "$TMP/out2/$KVER/nvidia/nvidia.ko" && echo 0 || echo 1)" \
+		"the same nvidia.ko"
 }
 
 case_open() {
 	local d
 	start_file_server "$WWW"
 	nvconfig open
-	"$DRVKIT" build --config "$CFG" -o "$TMP/out" >"$TMP/out.txt" 2>"$TMP/err.txt"
-	is "$?" 1 "open $NV_VERSION does not build against $KVER: exit 1"
+	rc=0
+	"$DRVKIT" build --config "$CFG" -o "$TMP/out" >"$TMP/out.txt" 2>"$TMP/err.txt" || rc=$?
+	is "$rc" 1 "open $NV_VERSION does not build against $KVER: exit 1"
 	like "$TMP/err.txt" "^drvkit build: component nvidia \(version $NV_VERSION, flavor open\) for kernel $KVER: nvidia/nv-pci.c:223: too few arguments to function 'pci_resize_resource' \(in function [a-z_]+\); make exited with status [0-9]+; full log: $CACHE/logs/nvidia-$KVER-[0-9a-f]{12}.log" \
 		"the error quotes the compiler: file:line, message, function; and the log"
 	log=$(sed -n 's/.*full log: \(.*\.log\).*/\1/p' "$TMP/err.txt" | head -1)
@@ -119,13 +124,15 @@ case_open() {
 	# The one-line fix, through patches:
 	nvconfig open "        patches: [ $PATCH ]"
 	# (patches: goes under build:, which the heredoc indents by 8)
-	"$DRVKIT" build --config "$CFG" -o "$TMP/out" >"$TMP/out.txt" 2>"$TMP/err.txt"
-	is "$?" 0 "with patches: [ nvidia-open-535-pci-resize.patch ] the open flavor builds"
+	rc=0
+	"$DRVKIT" build --config "$CFG" -o "$TMP/out" >"$TMP/out.txt" 2>"$TMP/err.txt" || rc=$?
+	is "$rc" 0 "with patches: [ nvidia-open-535-pci-resize.patch ] the open flavor builds"
 	like "$TMP/err.txt" "applied .*nvidia-open-535-pci-resize.patch" "says the patch was applied"
 	d=$TMP/out/$KVER/nvidia
 	ok "$([ -s "$d/nvidia.ko" ] && [ -s "$d/nvidia-uvm.ko" ] && echo 0 || echo 1)" "open nvidia.ko and nvidia-uvm.ko built"
-	"$DRVKIT" check --kernel "$KVER" "$d"/*.ko >"$TMP/check.txt" 2>&1
-	is "$?" 0 "drvkit check: the open modules fit $KVER"
+	rc=0
+	"$DRVKIT" check --kernel "$KVER" "$d"/*.ko >"$TMP/check.txt" 2>&1 || rc=$?
+	is "$rc" 0 "drvkit check: the open modules fit $KVER"
 	like "$d/manifest.json" '"patches": \[' "manifest lists the patch"
 	like "$d/manifest.json" "nvidia-open-535-pci-resize.patch [0-9a-f]{64}" "with its sha256"
 	is "$(/sbin/modinfo -F license "$d/nvidia.ko")" "Dual MIT/GPL" "the open flavor's license"

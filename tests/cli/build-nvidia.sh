@@ -127,7 +127,6 @@ case_open() {
 	rc=0
 	"$DRVKIT" build --config "$CFG" -o "$TMP/out" >"$TMP/out.txt" 2>"$TMP/err.txt" || rc=$?
 	is "$rc" 0 "with patches: [ nvidia-open-535-pci-resize.patch ] the open flavor builds"
-	like "$TMP/err.txt" "applied .*nvidia-open-535-pci-resize.patch" "says the patch was applied"
 	d=$TMP/out/$KVER/nvidia
 	ok "$([ -s "$d/nvidia.ko" ] && [ -s "$d/nvidia-uvm.ko" ] && echo 0 || echo 1)" "open nvidia.ko and nvidia-uvm.ko built"
 	rc=0

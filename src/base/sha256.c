@@ -128,3 +128,25 @@ int dk_sha256_parse_hex(const char *s, char out[static DK_SHA256_HEX_LEN + 1])
 	out[i] = '\0';
 	return 0;
 }
+
+bool dk_sha256_is_hex(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == DK_SHA256_HEX_LEN;
+}
+
+int dk_sha256_buffer(const void *buf, size_t len, char hex[static DK_SHA256_HEX_LEN + 1])
+{
+	_cleanup_sha256_ struct dk_sha256 s = {0};
+	int r = dk_sha256_reset(&s);
+
+	if (r >= 0)
+		r = dk_sha256_update(&s, buf, len);
+	if (r >= 0)
+		r = dk_sha256_final_hex(&s, hex);
+	return r;
+}

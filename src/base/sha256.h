@@ -33,4 +33,11 @@ int dk_sha256_file(const char *path, char hex[static DK_SHA256_HEX_LEN + 1]) _mu
 int dk_sha256_parse_hex(const char *s,
 			char out[static DK_SHA256_HEX_LEN + 1]) _must_check_;
 
+/* Whether s is a digest in its canonical form: exactly 64 lowercase hex digits (cache
+ * keys, entry names, pinned digests in a config). */
+bool dk_sha256_is_hex(const char *s);
+/* The digest of len bytes at buf. */
+int dk_sha256_buffer(const void *buf, size_t len,
+		     char hex[static DK_SHA256_HEX_LEN + 1]) _must_check_;
+
 #define _cleanup_sha256_ __attribute__((cleanup(dk_sha256_release)))

@@ -28,13 +28,9 @@
 
 static char *sha256_text(const char *s)
 {
-	_cleanup_sha256_ struct dk_sha256 h = {0};
 	char hex[DK_SHA256_HEX_LEN + 1];
 
-	if (dk_sha256_reset(&h) < 0 || dk_sha256_update(&h, s, strlen(s)) < 0 ||
-	    dk_sha256_final_hex(&h, hex) < 0)
-		return NULL;
-	return strdup(hex);
+	return dk_sha256_buffer(s, strlen(s), hex) == 0 ? strdup(hex) : NULL;
 }
 
 static char *sha256_of_file(const char *path)

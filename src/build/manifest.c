@@ -289,7 +289,6 @@ int dk_manifest_read(const char *dir, struct dk_manifest **out, char **sha256,
 {
 	_cleanup_free_ char *path = dk_path_join(dir, "manifest.json");
 	_cleanup_free_ char *data = NULL;
-	_cleanup_sha256_ struct dk_sha256 s = {0};
 	char hex[DK_SHA256_HEX_LEN + 1];
 	size_t len = 0;
 	int r;
@@ -302,8 +301,7 @@ int dk_manifest_read(const char *dir, struct dk_manifest **out, char **sha256,
 	r = dk_manifest_parse(path, data, len, out, err);
 	if (r < 0 || !sha256)
 		return r;
-	if (dk_sha256_reset(&s) < 0 || dk_sha256_update(&s, data, len) < 0 ||
-	    dk_sha256_final_hex(&s, hex) < 0 || !(*sha256 = strdup(hex))) {
+	if (dk_sha256_buffer(data, len, hex) < 0 || !(*sha256 = strdup(hex))) {
 		dk_manifest_free(*out);
 		*out = NULL;
 		return dk_error_set(err, ENOMEM, "sha256 of %s failed", path);

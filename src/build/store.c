@@ -13,22 +13,12 @@
 
 #include "base/fsutil.h"
 #include "base/log.h"
+#include "base/sha256.h"
 #include "base/tree.h"
 #include "build/store.h"
 
 /* Temp directories and work trees older than this are leftovers of a killed build. */
 #define STALE_S 3600
-
-static bool valid_key(const char *key)
-{
-	size_t i;
-
-	for (i = 0; key[i]; i++)
-		if (!((key[i] >= '0' && key[i] <= '9') ||
-		      (key[i] >= 'a' && key[i] <= 'f')))
-			return false;
-	return i == 64;
-}
 
 char *dk_store_subdir(const char *cache, const char *sub, struct dk_error **err)
 {
@@ -71,7 +61,7 @@ int dk_store_lookup(const char *cache, const char *key, struct dk_store_hit *hit
 	int r;
 
 	memset(hit, 0, sizeof(*hit));
-	if (!valid_key(key))
+	if (!dk_sha256_is_hex(key))
 		return dk_error_set(err, EINVAL, "'%s' is not a build key", key);
 	dir = dk_strdup_printf("%s/builds/%s", cache, key);
 	if (!dir)
@@ -125,7 +115,7 @@ int dk_store_lookup_alias(const char *cache, const char *alias, struct dk_store_
 	int r;
 
 	memset(hit, 0, sizeof(*hit));
-	if (!valid_key(alias))
+	if (!dk_sha256_is_hex(alias))
 		return dk_error_set(err, EINVAL, "'%s' is not a build alias", alias);
 	path = dk_strdup_printf("%s/aliases/%s", cache, alias);
 	if (!path)
@@ -135,7 +125,7 @@ int dk_store_lookup_alias(const char *cache, const char *alias, struct dk_store_
 		return 0;
 	if (r < 0)
 		return dk_error_set(err, -r, "read %s: %s", path, strerror(-r));
-	if (!valid_key(key)) {
+	if (!dk_sha256_is_hex(key)) {
 		(void)unlink(path);
 		return 0;
 	}
@@ -214,7 +204,7 @@ int dk_store_remove(const char *cache, const char *key, struct dk_error **err)
 	_cleanup_free_ char *dir = NULL;
 	int r;
 
-	if (!valid_key(key))
+	if (!dk_sha256_is_hex(key))
 		return dk_error_set(err, EINVAL, "'%s' is not a build key", key);
 	dir = dk_strdup_printf("%s/builds/%s", cache, key);
 	if (!dir)
@@ -282,7 +272,7 @@ int dk_store_list(const char *cache, bool verify, struct dk_store_entry **out, s
 	while ((de = readdir(d))) {
 		int r;
 
-		if (!valid_key(de->d_name))
+		if (!dk_sha256_is_hex(de->d_name))
 			continue;
 		if (*n == cap) {
 			struct dk_store_entry *nv =

@@ -11,6 +11,7 @@
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
+#include "base/sha256.h"
 #include "base/yaml.h"
 #include "config/config.h"
 
@@ -91,16 +92,6 @@ static int get_list(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const 
 	return 0;
 }
 
-static bool is_hex64(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return i == 64;
-}
-
 /* ---- build: ---- */
 
 static int set_tree_src(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
@@ -117,7 +108,7 @@ static int set_tree_sha256(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 
 	if (r < 0)
 		return r;
-	if (!is_hex64(t->sha256))
+	if (!dk_sha256_is_hex(t->sha256))
 		return dk_yaml_fail(w, n, key,
 				    "expected 64 lowercase hex digits, got '%s'",
 				    t->sha256);

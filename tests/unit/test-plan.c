@@ -13,6 +13,7 @@
 #include "init/plan.h"
 
 #include "tap.h"
+#include "fixture.h"
 
 #define S(x) ((char *)(x))
 #define MAXN 8
@@ -468,57 +469,22 @@ static void case_two_components(void)
 	fx_release(&x);
 }
 
-/* Runs a case in a child; its TAP lines continue the numbering. */
-static void run_case(void (*fn)(void), const char *name)
-{
-	int p[2], status = 0, counts[2] = {0, 0};
-	pid_t pid;
-
-	fflush(stdout);
-	if (pipe(p) < 0 || (pid = fork()) < 0) {
-		ok(0, "%s: fork", name);
-		return;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		fn();
-		fflush(stdout);
-		counts[0] = tap_n;
-		counts[1] = tap_failed;
-		(void)!write(p[1], counts, sizeof(counts));
-		_exit(0);
-	}
-	close(p[1]);
-	if (read(p[0], counts, sizeof(counts)) != (ssize_t)sizeof(counts))
-		counts[0] = -1;
-	close(p[0]);
-	waitpid(pid, &status, 0);
-	if (counts[0] < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		ok(0, "%s: the case ran to its end (status %d)", name, status);
-		return;
-	}
-	tap_n = counts[0];
-	tap_failed = counts[1];
-}
-
-#define RUN(fn) run_case(fn, #fn)
-
 int main(void)
 {
-	RUN(case_absent_loads);
-	RUN(case_same_skip);
-	RUN(case_same_version);
-	RUN(case_adopt);
-	RUN(case_other_build_refused);
-	RUN(case_other_build_allowed);
-	RUN(case_builtin);
-	RUN(case_cannot_unload);
-	RUN(case_replaces_users_first);
-	RUN(case_replaced_already_ours);
-	RUN(case_user_of_replaced_reloads);
-	RUN(case_protected);
-	RUN(case_protected_but_replaced);
-	RUN(case_order_errors);
-	RUN(case_two_components);
+	FX_RUN(case_absent_loads);
+	FX_RUN(case_same_skip);
+	FX_RUN(case_same_version);
+	FX_RUN(case_adopt);
+	FX_RUN(case_other_build_refused);
+	FX_RUN(case_other_build_allowed);
+	FX_RUN(case_builtin);
+	FX_RUN(case_cannot_unload);
+	FX_RUN(case_replaces_users_first);
+	FX_RUN(case_replaced_already_ours);
+	FX_RUN(case_user_of_replaced_reloads);
+	FX_RUN(case_protected);
+	FX_RUN(case_protected_but_replaced);
+	FX_RUN(case_order_errors);
+	FX_RUN(case_two_components);
 	return tap_done();
 }

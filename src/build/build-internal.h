@@ -57,11 +57,6 @@ int dk_compile_step(const struct dk_inputs *in, struct dk_got *g,
 /* A cache entry dir for *g (after a hit or an import). */
 int dk_got_take_hit(struct dk_got *g, struct dk_store_hit *h) _must_check_;
 
-/* get.c: appends the modules of dir (sorted by file name) to *v. */
-struct dk_modfile;
-int dk_modfiles_append_dir(const char *dir, struct dk_modfile ***v, size_t *n,
-			   struct dk_error **err) _must_check_;
-
 /* precompiled.c: 1 when the package was found, verified and imported into the cache
  * (*g filled); 0 when the server has none (404: fall back); < 0 when it is refused. */
 int dk_precompiled_step(const struct dk_inputs *in, struct dk_got *g,

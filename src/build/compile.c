@@ -113,6 +113,27 @@ static int copy_symvers(const char *from, const char *to, const char *work,
 	return r < 0 ? dk_error_set(err, -r, "write %s: %s", to, strerror(-r)) : 0;
 }
 
+/* An exported path of the tree (a directory or a file; a missing one is skipped)
+ * into the entry, at the same relative path. */
+static int copy_export(const char *make_dir, const char *entry, const char *rel,
+		       struct dk_error **err)
+{
+	_cleanup_free_ char *from = dk_path_join(make_dir, rel);
+	_cleanup_free_ char *to = dk_path_join(entry, rel);
+	_cleanup_free_ char *parent = to ? strdup(to) : NULL;
+	int r;
+
+	if (!from || !parent)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	if (!dk_path_exists(from))
+		return 0;
+	*strrchr(parent, '/') = '\0';
+	r = dk_mkdir_p(parent, 0755);
+	if (r < 0)
+		return dk_error_set(err, -r, "mkdir %s: %s", parent, strerror(-r));
+	return dk_is_dir(from) ? dk_tree_copy(from, to, err) : copy_file(from, to, err);
+}
+
 /* The modules, Module.symvers and exports of the build into the entry dir. */
 static int collect(const struct dk_inputs *in, const char *work, const char *make_dir,
 		   const char *out_dir, const char *entry, struct dk_error **err)
@@ -153,38 +174,9 @@ static int collect(const struct dk_inputs *in, const char *work, const char *mak
 
 		r = to ? copy_symvers(sym, to, work, err) : -ENOMEM;
 	}
-	for (size_t i = 0; r >= 0 && b && i < b->n_exports; i++) {
-		_cleanup_free_ char *from = dk_path_join(make_dir, b->exports[i]);
-		_cleanup_free_ char *to = dk_path_join(entry, b->exports[i]);
-
-		if (!from || !to)
-			return dk_error_set(err, ENOMEM, "out of memory");
-		if (dk_is_dir(from)) {
-			_cleanup_free_ char *parent = strdup(to);
-
-			if (parent && strrchr(parent, '/'))
-				*strrchr(parent, '/') = '\0';
-			r = parent ? dk_mkdir_p(parent, 0755) : -ENOMEM;
-			r = r < 0 ? dk_error_set(err, -r, "mkdir %s", parent)
-				  : dk_tree_copy(from, to, err);
-		} else if (dk_path_exists(from)) {
-			_cleanup_free_ char *parent = strdup(to);
-
-			if (parent && strrchr(parent, '/'))
-				*strrchr(parent, '/') = '\0';
-			r = parent ? dk_mkdir_p(parent, 0755) : -ENOMEM;
-			r = r < 0 ? dk_error_set(err, -r, "mkdir %s", parent)
-				  : copy_file(from, to, err);
-		}
-	}
+	for (size_t i = 0; r >= 0 && b && i < b->n_exports; i++)
+		r = copy_export(make_dir, entry, b->exports[i], err);
 	return r;
-}
-
-/* The modules of the entry, opened (sorted by file name). */
-static int open_entry(const char *dir, struct dk_modfile ***files, size_t *n,
-		      struct dk_error **err)
-{
-	return dk_modfile_open_dir(dir, files, n, err);
 }
 
 /* check against the target kernel, with the modules of uses: as providers. */
@@ -202,10 +194,10 @@ static int check_entry(const struct dk_inputs *in, const char *entry,
 	if (r < 0)
 		return r;
 	/* The entry's modules first (the results of interest), then the providers. */
-	r = dk_modfiles_append_dir(entry, &all, &n_all, err);
+	r = dk_modfile_open_dir(entry, &all, &n_all, err);
 	n = n_all;
 	for (size_t u = 0; u < in->n_uses && r >= 0; u++)
-		r = dk_modfiles_append_dir(in->uses[u]->dir, &all, &n_all, err);
+		r = dk_modfile_open_dir(in->uses[u]->dir, &all, &n_all, err);
 	if (r >= 0)
 		r = dk_check_modules(k, all, n_all, &res, err);
 	strbuf_init(&why);
@@ -252,7 +244,7 @@ static int sign_entry(const struct dk_inputs *in, const char *entry, char **sign
 
 	if (r < 0)
 		return dk_error_wrap(err, "signing");
-	r = open_entry(entry, &mods, &n, err);
+	r = dk_modfile_open_dir(entry, &mods, &n, err);
 	for (size_t i = 0; r >= 0 && i < n; i++)
 		r = dk_sign_file(s, dk_modfile_path(mods[i]), NULL, DK_SIGN_RESIGN, err);
 	dk_modfiles_free(mods, n);
@@ -267,7 +259,7 @@ static int describe_modules(const char *entry, struct dk_manifest *m,
 {
 	struct dk_modfile **mods = NULL;
 	size_t n = 0;
-	int r = open_entry(entry, &mods, &n, err);
+	int r = dk_modfile_open_dir(entry, &mods, &n, err);
 
 	if (r < 0)
 		return r;
@@ -347,8 +339,8 @@ static int fill_manifest(const struct dk_inputs *in, const char *entry,
 /* The uses: inputs: their Module.symvers files, their include dirs, and a prefix map
  * per cache entry (its path, which depends on the cache dir, stays out of the
  * modules: a header's path is in the debug info). */
-static int uses_paths(const struct dk_inputs *in, char **symvers, char **include,
-		      char **maps)
+static void uses_paths(const struct dk_inputs *in, char **symvers, char **include,
+		       char **maps)
 {
 	struct strbuf s, inc, map;
 
@@ -378,7 +370,6 @@ static int uses_paths(const struct dk_inputs *in, char **symvers, char **include
 	strbuf_release(&s);
 	strbuf_release(&inc);
 	strbuf_release(&map);
-	return 0;
 }
 
 /* Why the tree cannot build, all problems at once. */

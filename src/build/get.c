@@ -104,27 +104,6 @@ int dk_build_order(const struct dk_config *cfg, size_t *idx)
 /* A consumer from the cache or a package must match the providers it will be
  * loaded with; otherwise the kernel refuses it ("disagrees about version of
  * symbol"). 0: fits; 1: stale (*why). */
-int dk_modfiles_append_dir(const char *dir, struct dk_modfile ***v, size_t *n,
-			   struct dk_error **err)
-{
-	struct dk_modfile **add = NULL, **nv;
-	size_t na = 0;
-	int r = dk_modfile_open_dir(dir, &add, &na, err);
-
-	if (r < 0)
-		return r;
-	nv = realloc(*v, (*n + na + 1) * sizeof(**v));
-	if (!nv) {
-		dk_modfiles_free(add, na);
-		return dk_error_set(err, ENOMEM, "out of memory");
-	}
-	*v = nv;
-	memcpy(*v + *n, add, na * sizeof(*add));
-	*n += na;
-	free(add);
-	return 0;
-}
-
 static int stale_against_uses(const struct dk_inputs *in, const char *dir, char **why)
 {
 	struct dk_modfile **mods = NULL, **prov = NULL;
@@ -134,7 +113,7 @@ static int stale_against_uses(const struct dk_inputs *in, const char *dir, char 
 	if (in->n_uses == 0 || dk_modfile_open_dir(dir, &mods, &n, NULL) < 0)
 		return 0;
 	for (size_t u = 0; u < in->n_uses; u++)
-		(void)!dk_modfiles_append_dir(in->uses[u]->dir, &prov, &np, NULL);
+		(void)!dk_modfile_open_dir(in->uses[u]->dir, &prov, &np, NULL);
 	for (size_t i = 0; i < n && !bad; i++)
 		bad = dk_check_providers(mods[i], prov, np, why);
 	dk_modfiles_free(mods, n);

@@ -10,6 +10,8 @@
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
+#include "shared/json-writer.h"
+
 #include "base/fsutil.h"
 
 char *dk_path_join(const char *root, const char *rel)
@@ -311,4 +313,14 @@ bool dk_is_dir(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int dk_write_json_atomic(const char *path, struct json_writer *w)
+{
+	int r;
+
+	strbuf_putc(&w->out, '\n');
+	r = w->out.oom ? -ENOMEM : dk_write_file_atomic(path, w->out.s, w->out.len, 0644);
+	json_release(w);
+	return r;
 }

@@ -32,6 +32,10 @@ int dk_read_line(const char *path, char **out) _must_check_;
 /* Writes data to path atomically: temp file in the same directory, fsync, rename. */
 int dk_write_file_atomic(const char *path, const void *data, size_t len,
 			 mode_t mode) _must_check_;
+/* Writes the JSON document of w (and a newline) to path as dk_write_file_atomic()
+ * does, then releases w. -ENOMEM when w ran out of memory, else the write's -errno. */
+struct json_writer;
+int dk_write_json_atomic(const char *path, struct json_writer *w) _must_check_;
 /* Atomically writes to path the first len bytes of src_fd (copied in the kernel with
  * copy_file_range where it can) followed by tail; same temp + fsync + rename as above. */
 int dk_copy_file_atomic(const char *path, int src_fd, size_t len, const void *tail,

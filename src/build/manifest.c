@@ -76,13 +76,7 @@ int dk_manifest_write(const struct dk_manifest *m, const char *dir, struct dk_er
 		return dk_error_set(err, ENOMEM, "out of memory");
 	json_init(&w, true);
 	dk_manifest_json(&w, m);
-	strbuf_putc(&w.out, '\n');
-	if (w.out.oom) {
-		json_release(&w);
-		return dk_error_set(err, ENOMEM, "out of memory");
-	}
-	r = dk_write_file_atomic(path, json_str(&w), w.out.len, 0644);
-	json_release(&w);
+	r = dk_write_json_atomic(path, &w);
 	if (r < 0)
 		return dk_error_set(err, -r, "write %s: %s", path, strerror(-r));
 	return 0;

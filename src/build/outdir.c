@@ -35,10 +35,7 @@ static int write_index(const struct dk_got *got, size_t n, const char *kernel,
 		dk_manifest_json(&w, got[i].m);
 	json_end_array(&w);
 	json_end_object(&w);
-	strbuf_putc(&w.out, '\n');
-	r = w.out.oom ? -ENOMEM
-		      : dk_write_file_atomic(path, json_str(&w), w.out.len, 0644);
-	json_release(&w);
+	r = dk_write_json_atomic(path, &w);
 	return r < 0 ? dk_error_set(err, -r, "write %s: %s", path, strerror(-r)) : 0;
 }
 

@@ -141,16 +141,13 @@ void dk_init_status(struct dk_init *in, const char *phase, const char *error)
 		json_string(&w, in->state.replaced[i].name);
 	json_end_array(&w);
 	json_end_object(&w);
-	strbuf_putc(&w.out, '\n');
-	if (!w.out.oom) {
-		r = dk_write_file_atomic(in->status_path, w.out.s, w.out.len, 0644);
-		if (r < 0)
-			dk_warn("write the status file %s (phase %s): %s: drvkit status "
-				"and probes reading it see an old phase; check that "
-				"state_dir is a writable mount",
-				in->status_path, phase, strerror(-r));
-	}
-	json_release(&w);
+	r = dk_write_json_atomic(in->status_path, &w);
+	if (r < 0)
+		dk_warn("write the status file %s (phase %s): %s: drvkit status and "
+			"probes "
+			"reading it see an old phase; check that state_dir is a writable "
+			"mount",
+			in->status_path, phase, strerror(-r));
 }
 
 int dk_init_save_state(struct dk_init *in, struct dk_error **err)

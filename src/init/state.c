@@ -156,13 +156,9 @@ int dk_state_write(const char *path, const struct dk_state *st, struct dk_error 
 	}
 	json_end_array(&w);
 	json_end_object(&w);
-	strbuf_putc(&w.out, '\n');
-	if (w.out.oom) {
-		json_release(&w);
+	r = dk_write_json_atomic(path, &w);
+	if (r == -ENOMEM)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	}
-	r = dk_write_file_atomic(path, w.out.s, w.out.len, 0644);
-	json_release(&w);
 	if (r < 0)
 		return dk_error_set(err, -r,
 				    "write state file %s: %s: check that state_dir is a "

@@ -56,6 +56,9 @@ int dk_compile_step(const struct dk_inputs *in, struct dk_got *g,
 		    struct dk_error **err) _must_check_;
 /* A cache entry dir for *g (after a hit or an import). */
 int dk_got_take_hit(struct dk_got *g, struct dk_store_hit *h) _must_check_;
+/* The entry just committed for key into *g (lookup, verify, take). */
+int dk_got_load_entry(const char *cache, const char *key, struct dk_got *g,
+		      struct dk_error **err) _must_check_;
 
 /* precompiled.c: 1 when the package was found, verified and imported into the cache
  * (*g filled); 0 when the server has none (404: fall back); < 0 when it is refused. */

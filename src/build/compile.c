@@ -455,7 +455,6 @@ int dk_compile_step(const struct dk_inputs *in, struct dk_got *g, struct dk_erro
 {
 	_cleanup_free_ char *workroot = NULL, *work = NULL, *tmp = NULL;
 	_cleanup_manifest_ struct dk_manifest *m = NULL;
-	struct dk_store_hit hit;
 	int64_t t0 = dk_now_ms();
 	int r;
 
@@ -495,12 +494,7 @@ int dk_compile_step(const struct dk_inputs *in, struct dk_got *g, struct dk_erro
 		return r;
 	}
 	(void)dk_rm_rf(work);
-	r = dk_store_lookup(in->cache, in->key, &hit, err);
-	if (r <= 0)
-		return r < 0 ? r
-			     : dk_error_set(err, ENOENT, "cache entry %s vanished",
-					    in->key);
-	r = dk_got_take_hit(g, &hit);
+	r = dk_got_load_entry(in->cache, in->key, g, err);
 	g->ms = dk_now_ms() - t0;
 	return r;
 }

@@ -39,6 +39,22 @@ int dk_got_take_hit(struct dk_got *g, struct dk_store_hit *h)
 	return 0;
 }
 
+int dk_got_load_entry(const char *cache, const char *key, struct dk_got *g,
+		      struct dk_error **err)
+{
+	struct dk_store_hit hit;
+	int r = dk_store_lookup(cache, key, &hit, err);
+
+	if (r == 0)
+		return dk_error_set(
+			err, ENOENT,
+			"cache entry %s/builds/%s was removed right after it "
+			"was written (a drvkit cache prune running at the same "
+			"time?): run again",
+			cache, key);
+	return r < 0 ? r : dk_got_take_hit(g, &hit);
+}
+
 void dk_got_free(struct dk_got *v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++) {

@@ -147,7 +147,6 @@ int dk_precompiled_step(const struct dk_inputs *in, struct dk_got *g,
 	struct dk_fetch_opts fo = {
 		.cache_dir = NULL, .allow_unpinned = true, .progress = 2};
 	struct dk_error *e = NULL;
-	struct dk_store_hit hit;
 	const char *key;
 	int r;
 
@@ -194,11 +193,9 @@ int dk_precompiled_step(const struct dk_inputs *in, struct dk_got *g,
 	(void)dk_rm_rf(tmp);
 	if (r < 0)
 		return r;
-	r = dk_store_lookup(in->cache, key, &hit, err);
-	if (r <= 0)
-		return r < 0 ? r
-			     : dk_error_set(err, ENOENT, "cache entry %s vanished", key);
-	r = dk_got_take_hit(g, &hit);
+	r = dk_got_load_entry(in->cache, key, g, err);
+	if (r < 0)
+		return r;
 	g->why = dk_strdup_printf("precompiled: %s (%zu modules verified%s)", url,
 				  g->m->n_modules,
 				  in->c->precompiled->cert ? ", signatures checked" : "");

@@ -83,14 +83,24 @@ static int get_module_file(struct dk_init *in, const struct dk_config_component 
 		return dk_error_set(err, ENOMEM, "out of memory");
 	r = dk_modfile_open(path, out, err);
 	if (r == -ENOENT && g) {
+		struct strbuf have;
+
+		strbuf_init(&have);
+		for (size_t i = 0; i < g->m->n_modules; i++)
+			strbuf_printf(&have, "%s%s", i ? ", " : "",
+				      g->m->modules[i].name);
 		dk_error_free(err);
-		return dk_error_set(
+		r = dk_error_set(
 			err, ENOENT,
-			"%s: component %s: the modules it got (%s, %s) have no "
-			"%s.ko (%s:%d): the build makes other modules than "
-			"modules: lists",
-			PHASE(GET), c->name, dk_got_from_name(g->from), dir, cm->name,
-			in->cfg->path, cm->line);
+			"%s: component %s: module %s (%s:%d) is not among the "
+			"modules it got from the %s (%s: %s): fix the name under "
+			"modules:, or the build (make:, subdir:) so that it makes "
+			"%s.ko",
+			PHASE(GET), c->name, cm->name, in->cfg->path, cm->line,
+			dk_got_from_name(g->from), dir,
+			have.len ? strbuf_str(&have) : "none", cm->name);
+		strbuf_release(&have);
+		return r;
 	}
 	if (r == -ENOENT) {
 		dk_error_free(err);

@@ -761,3 +761,28 @@ int dk_yaml_walk_mapping(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 	}
 	return 0;
 }
+
+int dk_yaml_get_list(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+		     const char *key, const char *what, dk_yaml_item_fn item, char ***out,
+		     size_t *n_out)
+{
+	if (n->kind != DK_YAML_SEQUENCE)
+		return dk_yaml_fail(w, n, key, "expected a list of %s, got %s", what,
+				    dk_yaml_kind_name(n));
+	*out = calloc(n->n + 1, sizeof(char *));
+	if (!*out)
+		return dk_error_set(w->err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n->n; i++) {
+		_cleanup_free_ char *sub = dk_yaml_subindex(key, i);
+		int r;
+
+		if (!sub)
+			return dk_error_set(w->err, ENOMEM, "out of memory");
+		*n_out = i + 1;
+		r = item ? item(w, n->items[i], sub, &(*out)[i])
+			 : dk_yaml_get_string(w, n->items[i], sub, &(*out)[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

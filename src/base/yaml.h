@@ -107,6 +107,16 @@ int dk_yaml_get_bool(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 int dk_yaml_get_int(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
 		    long min, long max, int *out) _must_check_;
 
+/* A list of scalars into a NULL-terminated array (*n_out counts the items stored, also
+ * on failure, for the caller's release). Each item goes through item() (NULL:
+ * dk_yaml_get_string), with the key path "key[i]". Not a list: "expected a list of
+ * WHAT, got ...". */
+typedef int (*dk_yaml_item_fn)(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			       const char *key, char **out);
+int dk_yaml_get_list(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+		     const char *key, const char *what, dk_yaml_item_fn item, char ***out,
+		     size_t *n_out) _must_check_;
+
 enum dk_yaml_type {
 	DK_YAML_CUSTOM, /* set() reads the node */
 	DK_YAML_STRING, /* char * member: a non-empty scalar */

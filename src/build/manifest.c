@@ -110,19 +110,7 @@ static int set_patches(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 {
 	struct dk_manifest *m = obj;
 
-	if (n->kind != DK_YAML_SEQUENCE)
-		return dk_yaml_fail(w, n, key, "expected a list");
-	m->patches = calloc(n->n + 1, sizeof(char *));
-	if (!m->patches)
-		return dk_error_set(w->err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < n->n; i++) {
-		int r = dk_yaml_get_string(w, n->items[i], key, &m->patches[i]);
-
-		m->n_patches = i + 1;
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return dk_yaml_get_list(w, n, key, "patches", NULL, &m->patches, &m->n_patches);
 }
 
 static const struct dk_yaml_field use_fields[] = {

@@ -146,24 +146,7 @@ static int set_modules(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 static int get_name_list(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 			 const char *key, char ***out, size_t *n_out)
 {
-	if (n->kind != DK_YAML_SEQUENCE)
-		return dk_yaml_fail(w, n, key, "expected a list of module names, got %s",
-				    dk_yaml_kind_name(n));
-	*out = calloc(n->n ? n->n : 1, sizeof(char *));
-	if (!*out)
-		return dk_error_set(w->err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < n->n; i++) {
-		_cleanup_free_ char *sub = dk_yaml_subindex(key, i);
-		int r;
-
-		if (!sub)
-			return dk_error_set(w->err, ENOMEM, "out of memory");
-		*n_out = i + 1;
-		r = get_module_name(w, n->items[i], sub, &(*out)[i]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return dk_yaml_get_list(w, n, key, "module names", get_module_name, out, n_out);
 }
 
 static int set_replaces(struct dk_yaml_walk *w, const struct dk_yaml_node *n,

@@ -67,29 +67,12 @@ static int get_rel_path(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 	return *out ? 0 : dk_error_set(w->err, ENOMEM, "out of memory");
 }
 
-/* A list of scalars. each() checks and stores item i (may be NULL: plain strings). */
+/* A list of scalars; relpath: paths made absolute against the config's dir. */
 static int get_list(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
 		    const char *what, bool relpath, char ***out, size_t *n_out)
 {
-	if (n->kind != DK_YAML_SEQUENCE)
-		return dk_yaml_fail(w, n, key, "expected a list of %s, got %s", what,
-				    dk_yaml_kind_name(n));
-	*out = calloc(n->n + 1, sizeof(char *));
-	if (!*out)
-		return dk_error_set(w->err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < n->n; i++) {
-		_cleanup_free_ char *sub = dk_yaml_subindex(key, i);
-		int r;
-
-		if (!sub)
-			return dk_error_set(w->err, ENOMEM, "out of memory");
-		*n_out = i + 1;
-		r = relpath ? get_rel_path(w, n->items[i], sub, &(*out)[i])
-			    : dk_yaml_get_string(w, n->items[i], sub, &(*out)[i]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return dk_yaml_get_list(w, n, key, what, relpath ? get_rel_path : NULL, out,
+				n_out);
 }
 
 /* ---- build: ---- */

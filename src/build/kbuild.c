@@ -13,6 +13,7 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "base/spawn.h"
+#include "config/config.h"
 #include "build/kbuild.h"
 
 /* The build's PATH when the spec's env gives none: the system's tools, never the
@@ -26,50 +27,24 @@ static void strv_free(char **v)
 	free(v);
 }
 
-static const char *placeholder(const struct dk_kbuild *b, const char *name, size_t len,
-			       char *jobs)
-{
-#define IS(s) (len == sizeof(s) - 1 && strncmp(name, s, len) == 0)
-	if (IS("kernel"))
-		return b->kernel;
-	if (IS("build_dir"))
-		return b->build_dir;
-	if (IS("src"))
-		return b->src;
-	if (IS("out"))
-		return b->out;
-	if (IS("jobs"))
-		return jobs;
-	if (IS("uses_symvers"))
-		return b->uses_symvers ? b->uses_symvers : "";
-	if (IS("uses_include"))
-		return b->uses_include ? b->uses_include : "";
-#undef IS
-	return NULL;
-}
-
+/* One argument with its placeholders filled (the config accepted only known ones). */
 static char *expand(const struct dk_kbuild *b, const char *arg)
 {
+	static const char *const names[] = DK_MAKE_PLACEHOLDERS;
 	char jobs[16];
-	struct strbuf s;
+	const char *values[DK_MAKE_N_PLACEHOLDERS] = {
+		b->kernel,
+		b->build_dir,
+		b->src,
+		jobs,
+		b->out,
+		b->uses_symvers ? b->uses_symvers : "",
+		b->uses_include ? b->uses_include : ""};
+	const char *bad;
 
 	snprintf(jobs, sizeof(jobs), "%d", b->jobs > 0 ? b->jobs : 1);
-	strbuf_init(&s);
-	strbuf_puts(&s, "");
-	for (const char *p = arg; *p;) {
-		const char *close = *p == '{' ? strchr(p, '}') : NULL;
-		const char *v =
-			close ? placeholder(b, p + 1, (size_t)(close - p - 1), jobs)
-			      : NULL;
-
-		if (v) {
-			strbuf_puts(&s, v);
-			p = close + 1;
-		} else {
-			strbuf_putc(&s, *p++);
-		}
-	}
-	return strbuf_steal(&s);
+	return dk_expand_placeholders(arg, names, values, DK_MAKE_N_PLACEHOLDERS, false,
+				      &bad);
 }
 
 char **dk_kbuild_argv(const struct dk_kbuild *b)

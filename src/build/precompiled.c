@@ -47,55 +47,31 @@ static int os_facts(const struct dk_inputs *in, char **id, char **version)
 /* The URL for this kernel: {kernel} {component} {version} {arch} {os} {os_version}. */
 static int expand_url(const struct dk_inputs *in, char **url, struct dk_error **err)
 {
+	static const char *const names[] = {"kernel", "component", "version",
+					    "arch",   "os",	   "os_version"};
 	_cleanup_free_ char *os = NULL, *osv = NULL;
-	const char *t = in->c->precompiled->url;
-	struct strbuf s;
+	const char *bad = NULL;
 
 	if (os_facts(in, &os, &osv) < 0)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	strbuf_init(&s);
-	while (*t) {
-		const char *close = *t == '{' ? strchr(t, '}') : NULL;
-		size_t len = close ? (size_t)(close - t + 1) : 0;
-		const char *v = NULL;
+	const char *values[] = {in->kernel, in->c->name, in->c->version,
+				in->arch,   os,		 osv};
 
-#define IS(x) (len == sizeof(x) - 1 && strncmp(t, x, len) == 0)
-		if (IS("{kernel}"))
-			v = in->kernel;
-		else if (IS("{component}"))
-			v = in->c->name;
-		else if (IS("{version}"))
-			v = in->c->version;
-		else if (IS("{arch}"))
-			v = in->arch;
-		else if (IS("{os}"))
-			v = os;
-		else if (IS("{os_version}"))
-			v = osv;
-		else if (close) {
-			strbuf_release(&s);
-			return dk_error_set(err, EINVAL,
-					    "component %s: precompiled.url: unknown "
-					    "placeholder %.*s",
-					    in->c->name, (int)len, t);
-		}
-#undef IS
-		if (close && !v) {
-			strbuf_release(&s);
-			return dk_error_set(
-				err, EINVAL,
-				"component %s: precompiled.url uses {version}: "
-				"set the component's version:",
-				in->c->name);
-		}
-		if (v) {
-			strbuf_puts(&s, v);
-			t += len;
-		} else {
-			strbuf_putc(&s, *t++);
-		}
-	}
-	*url = strbuf_steal(&s);
+	*url = dk_expand_placeholders(in->c->precompiled->url, names, values,
+				      ARRAY_SIZE(names), true, &bad);
+	if (bad && strncmp(bad, "{version}", 9) == 0)
+		return dk_error_set(
+			err, EINVAL,
+			"component %s: precompiled.url uses {version}: set the "
+			"component's version: in %s",
+			in->c->name, in->o->cfg->path);
+	if (bad)
+		return dk_error_set(
+			err, EINVAL,
+			"component %s: precompiled.url: unknown placeholder at "
+			"'%.24s' in %s (known: {kernel} {component} {version} "
+			"{arch} {os} {os_version})",
+			in->c->name, bad, in->o->cfg->path);
 	return *url ? 0 : dk_error_set(err, ENOMEM, "out of memory");
 }
 

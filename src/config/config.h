@@ -65,6 +65,14 @@ struct dk_config_tree {
 	char *subdir; /* the directory below the tree's top that make runs in */
 };
 
+/* The placeholders of build.make, in this order (kbuild fills them). */
+#define DK_MAKE_PLACEHOLDERS                                                 \
+	{                                                                    \
+		"kernel", "build_dir", "src", "jobs", "out", "uses_symvers", \
+			"uses_include"                                       \
+	}
+#define DK_MAKE_N_PLACEHOLDERS 7
+
 /* The steps of `get:`, tried in order. */
 enum dk_get_step {
 	DK_GET_CACHE,

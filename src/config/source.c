@@ -192,9 +192,9 @@ static int set_flavor(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 static int set_make(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
 		    void *obj)
 {
-	static const char *const known[] = {
-		"{kernel}", "{build_dir}",    "{src}",	       "{jobs}",
-		"{out}",    "{uses_symvers}", "{uses_include}"};
+	static const char *const names[] = DK_MAKE_PLACEHOLDERS;
+	static const char *const any[DK_MAKE_N_PLACEHOLDERS] = {"", "", "", "",
+								"", "", ""};
 	struct dk_config_build *b = obj;
 	int r = get_list(w, n, key, "arguments", false, &b->make, &b->n_make);
 
@@ -202,20 +202,21 @@ static int set_make(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const 
 		return r;
 	if (b->n_make == 0)
 		return dk_yaml_fail(w, n, key, "expected a program and its arguments");
-	for (size_t i = 0; i < b->n_make; i++)
-		for (const char *p = strchr(b->make[i], '{'); p; p = strchr(p + 1, '{')) {
-			bool ok = false;
+	for (size_t i = 0; i < b->n_make; i++) {
+		const char *bad = NULL;
+		_cleanup_free_ char *x = dk_expand_placeholders(
+			b->make[i], names, any, DK_MAKE_N_PLACEHOLDERS, true, &bad);
 
-			for (size_t k = 0; k < ARRAY_SIZE(known) && !ok; k++)
-				ok = strncmp(p, known[k], strlen(known[k])) == 0;
-			if (!ok)
-				return dk_yaml_fail(
-					w, n->items[i], key,
-					"unknown placeholder in '%s' (known: {kernel} "
-					"{build_dir} {src} {jobs} {out} {uses_symvers} "
-					"{uses_include})",
-					b->make[i]);
-		}
+		if (bad)
+			return dk_yaml_fail(
+				w, n->items[i], key,
+				"unknown placeholder in '%s' (known: {kernel} "
+				"{build_dir} {src} {jobs} {out} {uses_symvers} "
+				"{uses_include})",
+				b->make[i]);
+		if (!x)
+			return dk_error_set(w->err, ENOMEM, "out of memory");
+	}
 	return 0;
 }
 

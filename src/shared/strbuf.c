@@ -137,3 +137,39 @@ int dk_hexval(char c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+char *dk_expand_placeholders(const char *t, const char *const *names,
+			     const char *const *values, size_t n, bool strict,
+			     const char **bad)
+{
+	struct strbuf s;
+
+	*bad = NULL;
+	strbuf_init(&s);
+	strbuf_puts(&s, "");
+	while (*t) {
+		const char *close = *t == '{' ? strchr(t, '}') : NULL;
+		size_t i = n;
+
+		if (*t != '{') {
+			strbuf_putc(&s, *t++);
+			continue;
+		}
+		for (i = 0; close && i < n; i++)
+			if (strlen(names[i]) == (size_t)(close - t - 1) &&
+			    strncmp(t + 1, names[i], (size_t)(close - t - 1)) == 0)
+				break;
+		if ((!close || i == n || !values[i]) && !strict) {
+			strbuf_putc(&s, *t++);
+			continue;
+		}
+		if (!close || i == n || !values[i]) {
+			*bad = t;
+			strbuf_release(&s);
+			return NULL;
+		}
+		strbuf_puts(&s, values[i]);
+		t = close + 1;
+	}
+	return strbuf_steal(&s);
+}

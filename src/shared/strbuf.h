@@ -32,5 +32,12 @@ char *dk_strdup_printf(const char *fmt, ...) _printf_format_(1, 2);
 char *dk_strdup_vprintf(const char *fmt, va_list ap) _printf_format_(1, 0);
 /* Value of a hex digit, -1 when c is not one. */
 int dk_hexval(char c);
+/* t with every {NAME} replaced by values[i] where names[i] is NAME. strict: NULL with
+ * *bad at the '{' of the first placeholder that is not among names or has a NULL
+ * value (every other '{' counts as one); otherwise those stay as they are. NULL with
+ * *bad NULL on OOM. */
+char *dk_expand_placeholders(const char *t, const char *const *names,
+			     const char *const *values, size_t n, bool strict,
+			     const char **bad);
 
 #define _cleanup_strbuf_ __attribute__((cleanup(strbuf_release)))

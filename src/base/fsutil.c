@@ -324,3 +324,13 @@ int dk_write_json_atomic(const char *path, struct json_writer *w)
 	json_release(w);
 	return r;
 }
+
+char *dk_path_absolute(const char *path)
+{
+	_cleanup_free_ char *cwd = NULL;
+
+	if (path[0] == '/')
+		return strdup(path);
+	cwd = getcwd(NULL, 0);
+	return cwd ? dk_path_join(cwd, path) : NULL;
+}

@@ -13,6 +13,9 @@
 /* "<root>/<rel>" with exactly one slash between; NULL on OOM. root NULL or "/" gives
  * "/rel". */
 char *dk_path_join(const char *root, const char *rel) _must_check_;
+/* path itself when absolute, else joined to the current directory; NULL (errno set)
+ * when there is none or on OOM. */
+char *dk_path_absolute(const char *path) _must_check_;
 /* Reads a whole file (at most max bytes, 0 = 64 MiB) NUL-terminated. Returns 0 or -errno
  * (-EFBIG when larger than max). */
 int dk_read_file(const char *path, size_t max, char **out, size_t *len) _must_check_;

@@ -128,13 +128,11 @@ static bool cancel_fd_drain(int fd)
  * NULL stays NULL; *bad set on OOM. */
 static char *absolute(const char *p, bool *bad)
 {
-	_cleanup_free_ char *cwd = NULL;
 	char *a;
 
 	if (!p)
 		return NULL;
-	cwd = p[0] == '/' ? NULL : getcwd(NULL, 0);
-	a = p[0] == '/' ? strdup(p) : cwd ? dk_path_join(cwd, p) : NULL;
+	a = dk_path_absolute(p);
 	*bad |= !a;
 	return a;
 }

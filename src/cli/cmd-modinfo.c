@@ -9,6 +9,7 @@
 #include "shared/cleanup.h"
 #include "shared/json-writer.h"
 
+#include "base/fsutil.h"
 #include "kmod/modfile.h"
 
 #include "cli/cli.h"
@@ -27,19 +28,6 @@ static void help(void)
 	       "  -h, --help          this help\n"
 	       "\n"
 	       "Exit codes: 0 ok, 2 usage, 3 not a (64-bit) module, 4 file not found.\n");
-}
-
-static char *abs_path(const char *path)
-{
-	_cleanup_free_ char *cwd = NULL;
-	char *s = NULL;
-
-	if (path[0] == '/')
-		return strdup(path);
-	cwd = getcwd(NULL, 0);
-	if (!cwd || asprintf(&s, "%s/%s", cwd, path) < 0)
-		return NULL;
-	return s;
 }
 
 static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err)
@@ -74,7 +62,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	if (w && n > 1)
 		json_begin_array(w);
 	for (int i = 0; i < n && r >= 0; i++) {
-		_cleanup_free_ char *filename = abs_path(dk_modfile_path(mods[i]));
+		_cleanup_free_ char *filename =
+			dk_path_absolute(dk_modfile_path(mods[i]));
 
 		if (!filename)
 			r = dk_error_set(err, ENOMEM, "out of memory");

@@ -2,7 +2,6 @@
 /* The source: mapping of a component: a directory of built modules (dir:), or where
  * to get them for a kernel drvkit has not seen (build:, precompiled:, get:). */
 #include <errno.h>
-#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
+#include "base/fsutil.h"
 #include "base/sha256.h"
 #include "base/yaml.h"
 #include "config/config.h"
@@ -40,9 +40,7 @@ const struct dk_config_component *dk_config_component_find(const struct dk_confi
 static int get_rel_path(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 			const char *key, char **out)
 {
-	_cleanup_free_ char *s = NULL, *dir = NULL;
-	char cwd[PATH_MAX];
-	const char *slash;
+	_cleanup_free_ char *s = NULL, *cfg = NULL;
 	int r = dk_yaml_get_string(w, n, key, &s);
 
 	if (r < 0)
@@ -51,19 +49,15 @@ static int get_rel_path(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 		*out = TAKE_PTR(s);
 		return 0;
 	}
-	slash = w->file ? strrchr(w->file, '/') : NULL;
-	if (slash && w->file[0] == '/')
-		dir = strndup(w->file, (size_t)(slash - w->file));
-	else if (!getcwd(cwd, sizeof(cwd)))
+	/* The config's directory, absolute: its path, made absolute, up to the last '/'.
+	 */
+	cfg = dk_path_absolute(w->file ? w->file : ".");
+	if (!cfg)
 		return dk_yaml_fail(w, n, key, "cannot resolve relative path '%s': %s", s,
 				    strerror(errno));
-	else if (slash)
-		dir = dk_strdup_printf("%s/%.*s", cwd, (int)(slash - w->file), w->file);
-	else
-		dir = strdup(cwd);
-	if (!dir)
-		return dk_error_set(w->err, ENOMEM, "out of memory");
-	*out = dk_strdup_printf("%s/%s", dir, s);
+	if (w->file)
+		*strrchr(cfg, '/') = '\0';
+	*out = dk_strdup_printf("%s/%s", cfg, s);
 	return *out ? 0 : dk_error_set(w->err, ENOMEM, "out of memory");
 }
 

@@ -43,7 +43,7 @@ static void help(void)
 	       "      --driver NAME  only this driver\n"
 	       "      --kind K       only build or only precompiled images\n"
 	       "      --context URL  k8s-jobs: the build context (a git URL holding\n"
-	       "                     dockerfiles/); required there\n"
+	       "                     dockerfiles/); required there, as is --registry\n"
 	       "      --namespace N  k8s-jobs: the Jobs' namespace\n"
 	       "      --check        validate; print one line per OS and warnings\n"
 	       "  -h, --help         this help\n"
@@ -164,7 +164,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	_cleanup_jobs_ struct dk_jobs *jobs = NULL;
 	_cleanup_free_ char *text = NULL;
 	struct dk_jobs_filter filter = {0};
-	struct dk_jobs_k8s k8s = {context, namespace};
+	struct dk_jobs_k8s k8s = {0};
 	enum dk_jobs_format fmt;
 	const char *dir = "kernel-matrix";
 	int r;
@@ -189,6 +189,10 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 			"matrix",
 			"--format k8s-jobs needs --context URL: the git "
 			"repository the Jobs build from (it holds dockerfiles/)");
+	if (!check && fmt == DK_JOBS_K8S && (!registry || !*registry))
+		return dk_usage_error(
+			"matrix", "--format k8s-jobs needs --registry R: where the Jobs "
+				  "push the images");
 	if ((context || namespace) && fmt != DK_JOBS_K8S)
 		return dk_usage_error("matrix",
 				      "--context and --namespace are for k8s-jobs");
@@ -217,6 +221,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		       jobs->n_jobs == 1 ? "" : "s", w, w == 1 ? "" : "s");
 		return DK_EXIT_OK;
 	}
+	k8s = (struct dk_jobs_k8s){context, namespace};
 	r = dk_jobs_render(jobs, fmt, &k8s, &text, err);
 	if (r < 0)
 		return r;

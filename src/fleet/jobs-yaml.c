@@ -133,7 +133,7 @@ static void k8s_labels(struct strbuf *b, int indent, const struct dk_job *j)
 	ykv(b, indent + 2, "app.kubernetes.io/name", "drvkit-image-build");
 	ykv(b, indent + 2, "app.kubernetes.io/managed-by", "drvkit");
 	ykv(b, indent + 2, "drvkit.io/image-kind", dk_job_kind_name(j->kind));
-	ykv(b, indent + 2, "kubernetes.io/arch", j->arch);
+	ykv(b, indent + 2, "drvkit.io/arch", j->arch);
 }
 
 static void k8s_list_item(struct strbuf *b, int indent, const char *s)

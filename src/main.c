@@ -34,6 +34,7 @@ static const struct dk_cmd *const dk_cmds[] = {
 	&dk_cmd_init,
 	&dk_cmd_build,
 	&dk_cmd_cache,
+	&dk_cmd_matrix,
 };
 /* clang-format on */
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* The kernel matrix (kernel-matrix/*.yaml): which OS versions and kernels a fleet runs,
- * where each kernel's headers come from, and which driver branches to build for them.
- * Read by `drvkit matrix` (CI jobs, image tags), `select` (which image a node runs) and
- * `daemonsets` (one DaemonSet per OS version). Schema: README "The kernel matrix".
+/* The kernel matrix (the .yaml files of kernel-matrix/): which OS versions and kernels a
+ * fleet runs, where each kernel's headers come from, and which driver branches to build
+ * for them. Read by `drvkit matrix` (CI jobs, image tags), `select` (which image a node
+ * runs) and `daemonsets` (one DaemonSet per OS version). Schema: README "The kernel
+ * matrix".
  *
  *   version: 1
  *   drivers:                        # component sets (any file; usually drivers.yaml)
@@ -18,9 +19,9 @@
  *     versions:
  *       - version: "12"             # VERSION_ID
  *         ostree_version: ...       # rhcos: OSTREE_VERSION (required there)
- *         dtk_image: ~              # rhcos: Driver Toolkit image; null = the user's to fill
- *         base_image: debian:12     # FROM of its images (default per OS)
- *         drivers:                  # what to build here
+ *         dtk_image: ~              # rhcos: Driver Toolkit image; null = the user's to
+ * fill base_image: debian:12     # FROM of its images (default per OS) drivers: # what to
+ * build here
  *           - { name: nvidia, branches: ["535"] }
  *         kernels:
  *           - release: 6.1.0-56-amd64
@@ -81,6 +82,7 @@ struct dk_mx_osver {
 	struct dk_mx_kernel *kernels;
 	size_t n_kernels;
 	struct dk_mx_pos pos;
+	struct dk_mx_pos dtk_pos; /* where dtk_image: was given (line 0: not given) */
 };
 
 struct dk_mx_os {
@@ -98,7 +100,8 @@ struct dk_mx_branch {
 struct dk_mx_driver {
 	char *name;
 	char *image;
-	char *config; /* path as given joined to the matrix file's directory; may be NULL */
+	char *config; /* path as given joined to the matrix file's directory; may be NULL
+		       */
 	struct dk_mx_branch *branches;
 	size_t n_branches;
 	struct dk_mx_pos pos;
@@ -118,7 +121,8 @@ struct dk_matrix {
  * expected ..." (EBADMSG); cross-file checks (an OS or version given twice, a driver or
  * branch an OS version uses that no file defines, a kernel listed twice) name both
  * places. ENOENT when dir does not exist or holds no *.yaml. */
-int dk_matrix_load(const char *dir, struct dk_matrix **out, struct dk_error **err) _must_check_;
+int dk_matrix_load(const char *dir, struct dk_matrix **out,
+		   struct dk_error **err) _must_check_;
 void dk_matrix_free(struct dk_matrix *m);
 DK_DEFINE_CLEANUP(struct dk_matrix *, dk_matrix_free)
 #define _cleanup_matrix_ _cleanup_(dk_dk_matrix_freep)
@@ -127,9 +131,23 @@ DK_DEFINE_CLEANUP(struct dk_matrix *, dk_matrix_free)
  * version only ("rhel9"); rhcos: "rhcos4.16"; else ID + VERSION_ID ("ubuntu22.04"). */
 char *dk_mx_os_tag(const char *id, const char *version);
 
-/* Image tags: precompiled "<branch>-<kernel>-<ostag>", build "<driver version>-<ostag>". */
+/* Image tags: precompiled "<branch>-<kernel>-<ostag>", build "<driver version>-<ostag>".
+ */
 char *dk_mx_precompiled_tag(const char *branch, const char *kernel, const char *ostag);
 char *dk_mx_build_tag(const char *driver_version, const char *ostag);
 
 /* "amd64"/"arm64" for amd64, x86_64, arm64, aarch64; NULL otherwise. */
 const char *dk_mx_arch_normalise(const char *arch);
+
+/* Image tags allow [A-Za-z0-9_.-] only: the tag functions above turn any other character
+ * (Debian's "6.12.22+deb12-amd64") into '_', as NFD does for label values. */
+
+/* Versions compared as versions: runs of digits numerically ("6.12" > "6.9"), the rest
+ * byte by byte; <0, 0, >0. */
+int dk_mx_version_cmp(const char *a, const char *b);
+
+/* "packages", "installed", "dtk". */
+const char *dk_mx_headers_name(enum dk_mx_headers h);
+
+/* The driver named name, or NULL. */
+const struct dk_mx_driver *dk_mx_driver_find(const struct dk_matrix *m, const char *name);

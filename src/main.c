@@ -34,6 +34,8 @@ static const struct dk_cmd *const dk_cmds[] = {
 	&dk_cmd_init,
 	&dk_cmd_build,
 	&dk_cmd_cache,
+	&dk_cmd_select,
+	&dk_cmd_daemonsets,
 };
 /* clang-format on */
 

@@ -480,7 +480,7 @@ static int emit_use(struct strbuf *b, struct ds *ds, struct dk_error **err)
 	const struct dk_mx_osver *v = ds->v;
 	_cleanup_free_ const char **archs = calloc(v->n_kernels + 1, sizeof(*archs));
 	_cleanup_free_ const char **notin = calloc(v->n_kernels + 1, sizeof(*notin));
-	size_t na = 0;
+	size_t na = 0, n_notin;
 	int r = 0;
 
 	if (!archs || !notin)
@@ -496,18 +496,19 @@ static int emit_use(struct strbuf *b, struct ds *ds, struct dk_error **err)
 			if (strcmp(v->kernels[k].arch, archs[a]) == 0 &&
 			    !(notin[ds->n_notin++] = dk_label_sanitise(v->kernels[k].release)))
 				r = dk_error_set(err, ENOMEM, "out of memory");
+		n_notin = ds->n_notin;
 		ds->notin = notin;
 		ds->kernel = NULL;
 		if (r >= 0)
 			r = ds_emit(b, ds, err);
+		ds->n_notin = 0; /* a precompiled one selects its kernel */
 		for (size_t k = 0; k < v->n_kernels && r >= 0; k++) {
 			ds->kernel = &v->kernels[k];
 			if (strcmp(v->kernels[k].arch, archs[a]) == 0)
 				r = ds_emit(b, ds, err);
 		}
-		for (size_t i = 0; i < ds->n_notin; i++)
+		for (size_t i = 0; i < n_notin; i++)
 			free((char *)notin[i]);
-		ds->n_notin = 0;
 	}
 	return r;
 }

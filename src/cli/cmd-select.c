@@ -18,32 +18,42 @@
 
 static void help(void)
 {
-	printf("Usage: drvkit select (--labels FILE | --detect [--host-root DIR] [--procfs DIR]\n"
+	printf("Usage: drvkit select (--labels FILE | --detect [--host-root DIR] "
+	       "[--procfs DIR]\n"
 	       "                     [--kernel KVER]) [--matrix DIR] [--registry R]\n"
-	       "                     [--pending-kernel KVER] [--driver NAME] [--branch B] "
+	       "                     [--pending-kernel KVER] [--driver NAME] [--branch "
+	       "B] "
 	       "[--json]\n"
 	       "\n"
-	       "The image a node must run, for every driver branch its OS version builds:\n"
-	       "the precompiled image when the matrix lists the node's exact kernel (and\n"
+	       "The image a node must run, for every driver branch its OS version "
+	       "builds:\n"
+	       "the precompiled image when the matrix lists the node's exact kernel "
+	       "(and\n"
 	       "arch), else the build image of its OS version (rhcos: the version whose\n"
-	       "ostree_version is the node's OSTREE_VERSION, built on its Driver Toolkit),\n"
+	       "ostree_version is the node's OSTREE_VERSION, built on its Driver "
+	       "Toolkit),\n"
 	       "else no fit: what is missing and the closest entries.\n"
 	       "\n"
-	       "  --labels FILE         the node's labels: a label: value mapping, a Node\n"
-	       "                        (kubectl get node NAME -o yaml) or a one-Node list;\n"
+	       "  --labels FILE         the node's labels: a label: value mapping, a "
+	       "Node\n"
+	       "                        (kubectl get node NAME -o yaml) or a one-Node "
+	       "list;\n"
 	       "                        YAML or JSON (NFD's feature.node.kubernetes.io/\n"
 	       "                        kernel-version.full, system-os_release.ID,\n"
-	       "                        .VERSION_ID, .OSTREE_VERSION, kubernetes.io/arch)\n"
+	       "                        .VERSION_ID, .OSTREE_VERSION, "
+	       "kubernetes.io/arch)\n"
 	       "  --detect              this host, as drvkit detect sees it\n"
 	       "  --matrix DIR          the kernel matrix (default " DEFAULT_MATRIX ")\n"
 	       "  --registry R          image prefix (R/IMAGE:TAG)\n"
-	       "  --pending-kernel KVER answer for the kernel the node boots next (preflight\n"
+	       "  --pending-kernel KVER answer for the kernel the node boots next "
+	       "(preflight\n"
 	       "                        before an OS roll) instead of the running one\n"
 	       "  --driver NAME         only this driver; --branch B: only this branch\n"
 	       "  --json                one JSON object\n"
 	       "  -h, --help            this help\n"
 	       "\n"
-	       "Exit codes: 0 an image fits, 4 no fit (or the matrix is missing), 3 a bad\n"
+	       "Exit codes: 0 an image fits, 4 no fit (or the matrix is missing), 3 a "
+	       "bad\n"
 	       "labels file or matrix (or a needed label is missing), 2 usage.\n");
 }
 
@@ -93,7 +103,8 @@ static void render_text(const struct dk_node_facts *n, const struct dk_selection
 	printf("node: %s%s%s%s\n", n->source, n->node ? " (" : "", n->node ? n->node : "",
 	       n->node ? ")" : "");
 	if (s->pending)
-		printf("kernel: %s (pending: answered for the kernel the node boots next; "
+		printf("kernel: %s (pending: answered for the kernel the node boots "
+		       "next; "
 		       "it runs %s)\n",
 		       s->kernel, n->kernel ? n->kernel : "an unknown kernel");
 	else
@@ -110,7 +121,8 @@ static void render_text(const struct dk_node_facts *n, const struct dk_selection
 	if (s->missing != DK_SEL_FIT)
 		printf("no fit: %s\n", s->missing_reason);
 	if (s->n_closest)
-		printf("%s:\n", s->missing != DK_SEL_FIT ? "closest" : "nearest listed kernels");
+		printf("%s:\n",
+		       s->missing != DK_SEL_FIT ? "closest" : "nearest listed kernels");
 	for (size_t i = 0; i < s->n_closest; i++)
 		printf("  %s\n", s->closest[i]);
 }
@@ -145,10 +157,9 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_STRING(0, "branch", &so.branch),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {"select",
-					   DK_CLI_HOST_ROOT | DK_CLI_PROCFS | DK_CLI_KERNEL |
-						   DK_CLI_JSON,
-					   help, ctx, .no_operands = true};
+	_cleanup_cli_ struct dk_cli cli = {
+		"select", DK_CLI_HOST_ROOT | DK_CLI_PROCFS | DK_CLI_KERNEL | DK_CLI_JSON,
+		help, ctx, .no_operands = true};
 	_cleanup_node_facts_ struct dk_node_facts n = {0};
 	_cleanup_matrix_ struct dk_matrix *m = NULL;
 	_cleanup_selection_ struct dk_selection *s = NULL;
@@ -163,8 +174,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	    (so.pending_kernel && !so.pending_kernel[0]) || !ctx->host_root[0])
 		return dk_usage_error("select", "empty option value");
 	if (labels && (ctx->kernel || ctx->procfs || strcmp(ctx->host_root, "/") != 0))
-		return dk_usage_error("select",
-				      "--host-root, --procfs and --kernel go with --detect");
+		return dk_usage_error(
+			"select", "--host-root, --procfs and --kernel go with --detect");
 	r = facts(ctx, labels, &n, err);
 	if (r >= 0)
 		r = dk_matrix_load(matrix, &m, err);

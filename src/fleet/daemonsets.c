@@ -125,7 +125,8 @@ static void kraw(struct strbuf *b, int n, const char *key, const char *fmt, ...)
 }
 
 /* indent key: ["a", "b"] */
-static void klist(struct strbuf *b, int n, const char *key, const char *const *v, size_t nv)
+static void klist(struct strbuf *b, int n, const char *key, const char *const *v,
+		  size_t nv)
 {
 	ind(b, n);
 	strbuf_printf(b, "%s: [", key);
@@ -166,11 +167,13 @@ static int ds_config_load(struct ds_config *c, const struct dk_mx_driver *d,
 
 	c->driver = d;
 	if (!path) {
-		dk_error_set(err, EINVAL,
-			     "%s:%zu:%zu: driver %s has no config: its DaemonSets need one",
-			     d->pos.file, d->pos.line, d->pos.column, d->name);
-		return dk_error_set_hint(err, "give the driver `config: FILE` in the matrix, "
-					      "or pass --config FILE");
+		dk_error_set(
+			err, EINVAL,
+			"%s:%zu:%zu: driver %s has no config: its DaemonSets need one",
+			d->pos.file, d->pos.line, d->pos.column, d->name);
+		return dk_error_set_hint(err,
+					 "give the driver `config: FILE` in the matrix, "
+					 "or pass --config FILE");
 	}
 	c->path = strdup(path);
 	raw = dk_strdup_printf("%s-drvkit-config", d->name);
@@ -178,8 +181,8 @@ static int ds_config_load(struct ds_config *c, const struct dk_mx_driver *d,
 		return dk_error_set(err, ENOMEM, "out of memory");
 	r = dk_read_file(path, DK_YAML_MAX_BYTES, &c->data, &c->len);
 	if (r < 0)
-		return dk_error_set(err, -r, "cannot read config %s (driver %s): %s", path,
-				    d->name, strerror(-r));
+		return dk_error_set(err, -r, "cannot read config %s (driver %s): %s",
+				    path, d->name, strerror(-r));
 	r = dk_config_parse(path, c->data, c->len, &c->cfg, err);
 	if (r < 0)
 		return dk_error_wrap(err, "config of driver %s", d->name);
@@ -204,10 +207,10 @@ struct ds {
 /* A hostPath or Secret/ConfigMap mount. */
 struct mount {
 	const char *name;
-	const char *host;      /* hostPath; NULL for the ConfigMap and the Secret */
-	const char *type;      /* hostPath type */
-	char *path;	       /* in the container */
-	const char *sub_path;  /* a single file of the ConfigMap/Secret */
+	const char *host;     /* hostPath; NULL for the ConfigMap and the Secret */
+	const char *type;     /* hostPath type */
+	char *path;	      /* in the container */
+	const char *sub_path; /* a single file of the ConfigMap/Secret */
 	bool read_only;
 };
 
@@ -347,7 +350,8 @@ static bool under(const char *path, const char *dir)
 }
 
 /* The mounts of a driver's pods (also its volumes, one per name). */
-static int mounts(const struct dk_config *cfg, char *ready_dir, struct mount *m, size_t *n)
+static int mounts(const struct dk_config *cfg, char *ready_dir, struct mount *m,
+		  size_t *n)
 {
 	int r = 0;
 
@@ -363,8 +367,8 @@ static int mounts(const struct dk_config *cfg, char *ready_dir, struct mount *m,
 		       dk_path_join(cfg->host_root, "lib/modules"), NULL, true);
 	r |= add_mount(m, n, "host-firmware", "/lib/firmware", "DirectoryOrCreate",
 		       dk_path_join(cfg->host_root, "lib/firmware"), NULL, false);
-	r |= add_mount(m, n, "config", NULL, NULL, strdup(DK_DS_CONFIG_PATH), "config.yaml",
-		       true);
+	r |= add_mount(m, n, "config", NULL, NULL, strdup(DK_DS_CONFIG_PATH),
+		       "config.yaml", true);
 	if (cfg->signing) {
 		r |= add_mount(m, n, "signing", NULL, NULL, strdup(cfg->signing->key),
 			       "tls.key", true);
@@ -372,8 +376,8 @@ static int mounts(const struct dk_config *cfg, char *ready_dir, struct mount *m,
 			       "tls.crt", true);
 		if (cfg->signing->passphrase_file)
 			r |= add_mount(m, n, "signing", NULL, NULL,
-				       strdup(cfg->signing->passphrase_file), "passphrase",
-				       true);
+				       strdup(cfg->signing->passphrase_file),
+				       "passphrase", true);
 	}
 	return r ? -ENOMEM : 0;
 }
@@ -385,17 +389,17 @@ static char *ds_raw_name(const struct ds *ds)
 {
 	_cleanup_free_ char *ostag = dk_mx_os_tag(ds->os->id, ds->v->version);
 	const char *ostree = dk_sel_is_rhcos(ds->os->id) ? ds->v->ostree_version : NULL;
-	const char *karch = ds->kernel ? dk_label_arch_from_kernel(ds->kernel->release) : NULL;
+	const char *karch =
+		ds->kernel ? dk_label_arch_from_kernel(ds->kernel->release) : NULL;
 
 	if (!ostag)
 		return NULL;
-	return dk_strdup_printf("%s-%s-%s%s%s-%s%s%s", ds->d->name, ds->b->branch, ostag,
-				ostree ? "-" : "", ostree ? ostree : "",
-				ds->kernel ? ds->kernel->release : ds->arch,
-				ds->kernel && !(karch && strcmp(karch, ds->arch) == 0) ? "-" : "",
-				ds->kernel && !(karch && strcmp(karch, ds->arch) == 0)
-					? ds->arch
-					: "");
+	return dk_strdup_printf(
+		"%s-%s-%s%s%s-%s%s%s", ds->d->name, ds->b->branch, ostag,
+		ostree ? "-" : "", ostree ? ostree : "",
+		ds->kernel ? ds->kernel->release : ds->arch,
+		ds->kernel && !(karch && strcmp(karch, ds->arch) == 0) ? "-" : "",
+		ds->kernel && !(karch && strcmp(karch, ds->arch) == 0) ? ds->arch : "");
 }
 
 static int ds_emit(struct strbuf *b, const struct ds *ds, struct dk_error **err)
@@ -403,18 +407,19 @@ static int ds_emit(struct strbuf *b, const struct ds *ds, struct dk_error **err)
 	const struct dk_config *cfg = ds->c->cfg;
 	_cleanup_free_ char *raw = ds_raw_name(ds), *name = raw ? dk_ds_name(raw) : NULL;
 	_cleanup_free_ char *ostag = dk_mx_os_tag(ds->os->id, ds->v->version);
-	_cleanup_free_ char *tag = NULL, *image = NULL, *ready_dir = strdup(cfg->ready_file);
+	_cleanup_free_ char *tag = NULL, *image = NULL,
+			    *ready_dir = strdup(cfg->ready_file);
 	struct mount m[MAX_MOUNTS];
 	size_t nm = 0;
 	int r;
 
 	if (!name || !ostag || !ready_dir)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	tag = ds->kernel ? dk_mx_precompiled_tag(ds->b->branch, ds->kernel->release, ostag)
-			 : dk_mx_build_tag(ds->b->version, ostag);
-	image = tag ? dk_sel_image_ref(ds->o->registry, ds->d->image ? ds->d->image
-								    : ds->d->name,
-				       tag)
+	tag = ds->kernel
+		      ? dk_mx_precompiled_tag(ds->b->branch, ds->kernel->release, ostag)
+		      : dk_mx_build_tag(ds->b->version, ostag);
+	image = tag ? dk_sel_image_ref(ds->o->registry,
+				       ds->d->image ? ds->d->image : ds->d->name, tag)
 		    : NULL;
 	if (strrchr(ready_dir, '/') && strrchr(ready_dir, '/') != ready_dir)
 		*strrchr(ready_dir, '/') = '\0';
@@ -425,7 +430,8 @@ static int ds_emit(struct strbuf *b, const struct ds *ds, struct dk_error **err)
 	}
 	strbuf_puts(b, "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n");
 	kv(b, 1, "name", name);
-	kv(b, 1, "namespace", ds->o->namespace ? ds->o->namespace : DK_DS_DEFAULT_NAMESPACE);
+	kv(b, 1, "namespace",
+	   ds->o->namespace ? ds->o->namespace : DK_DS_DEFAULT_NAMESPACE);
 	labels_block(b, 1, ds, name);
 	strbuf_puts(b, "spec:\n");
 	key(b, 1, "selector");
@@ -439,7 +445,8 @@ static int ds_emit(struct strbuf *b, const struct ds *ds, struct dk_error **err)
 	key(b, 2, "spec");
 	kraw(b, 3, "hostPID", "true");
 	kv(b, 3, "priorityClassName", "system-node-critical");
-	kraw(b, 3, "terminationGracePeriodSeconds", "%d", cfg->grace_period + DK_DS_GRACE_MARGIN);
+	kraw(b, 3, "terminationGracePeriodSeconds", "%d",
+	     cfg->grace_period + DK_DS_GRACE_MARGIN);
 	placement(b, 3, ds);
 	key(b, 3, "tolerations");
 	ind(b, 3);
@@ -451,7 +458,8 @@ static int ds_emit(struct strbuf *b, const struct ds *ds, struct dk_error **err)
 	return 0;
 }
 
-static void configmap(struct strbuf *b, const struct ds_config *c, const struct dk_ds_opts *o)
+static void configmap(struct strbuf *b, const struct ds_config *c,
+		      const struct dk_ds_opts *o)
 {
 	_cleanup_free_ char *drv = dk_ds_label_value(c->driver->name);
 
@@ -494,7 +502,8 @@ static int emit_use(struct strbuf *b, struct ds *ds, struct dk_error **err)
 		ds->n_notin = 0;
 		for (size_t k = 0; k < v->n_kernels && r >= 0; k++)
 			if (strcmp(v->kernels[k].arch, archs[a]) == 0 &&
-			    !(notin[ds->n_notin++] = dk_label_sanitise(v->kernels[k].release)))
+			    !(notin[ds->n_notin++] =
+				      dk_label_sanitise(v->kernels[k].release)))
 				r = dk_error_set(err, ENOMEM, "out of memory");
 		n_notin = ds->n_notin;
 		ds->notin = notin;
@@ -523,20 +532,26 @@ static int load_configs(const struct dk_matrix *m, const struct dk_ds_opts *o,
 			for (size_t u = 0; u < m->oses[i].versions[j].n_uses; u++)
 				for (size_t d = 0; d < m->n_drivers; d++)
 					if (strcmp(m->drivers[d].name,
-						   m->oses[i].versions[j].uses[u].driver) == 0)
+						   m->oses[i]
+							   .versions[j]
+							   .uses[u]
+							   .driver) == 0)
 						cs[d].used = true;
 	for (size_t d = 0; d < m->n_drivers; d++) {
-		int r = cs[d].used ? ds_config_load(&cs[d], &m->drivers[d], o->config, err) : 0;
+		int r = cs[d].used
+				? ds_config_load(&cs[d], &m->drivers[d], o->config, err)
+				: 0;
 
 		if (r < 0)
 			return r;
 		signs |= cs[d].used && cs[d].cfg->signing;
 	}
 	if (o->signing_secret && !signs)
-		return dk_error_set(err, EINVAL,
-				    "--signing-secret %s given, but no driver's config has "
-				    "signing: (nothing would mount it)",
-				    o->signing_secret);
+		return dk_error_set(
+			err, EINVAL,
+			"--signing-secret %s given, but no driver's config has "
+			"signing: (nothing would mount it)",
+			o->signing_secret);
 	return 0;
 }
 
@@ -570,18 +585,23 @@ int dk_daemonsets_render(const struct dk_matrix *m, const struct dk_ds_opts *o,
 
 					ds.c = &cs[d];
 					ds.o = o;
-					for (size_t x = 0; x < m->drivers[d].n_branches; x++)
-						if (strcmp(m->drivers[d].branches[x].branch,
+					for (size_t x = 0; x < m->drivers[d].n_branches;
+					     x++)
+						if (strcmp(m->drivers[d]
+								   .branches[x]
+								   .branch,
 							   use->branches[k]) == 0)
 							ds.b = &m->drivers[d].branches[x];
 					r = ds.b ? emit_use(out, &ds, err)
-						 : dk_error_set(err, EINVAL, "%s:%zu:%zu: "
-									     "branch %s of "
-									     "driver %s is not "
-									     "defined",
-								use->pos.file, use->pos.line,
-								use->pos.column, use->branches[k],
-								use->driver);
+						 : dk_error_set(
+							   err, EINVAL,
+							   "%s:%zu:%zu: "
+							   "branch %s of "
+							   "driver %s is not "
+							   "defined",
+							   use->pos.file, use->pos.line,
+							   use->pos.column,
+							   use->branches[k], use->driver);
 				}
 			}
 		}

@@ -44,9 +44,9 @@
 #define DK_DS_GRACE_MARGIN 30
 
 struct dk_ds_opts {
-	const char *registry;	    /* image prefix; NULL: none */
-	const char *namespace;	    /* NULL: DK_DS_DEFAULT_NAMESPACE */
-	const char *config;	    /* config file for every driver; NULL: each driver's */
+	const char *registry;  /* image prefix; NULL: none */
+	const char *namespace; /* NULL: DK_DS_DEFAULT_NAMESPACE */
+	const char *config;    /* config file for every driver; NULL: each driver's */
 	const char *signing_secret; /* NULL: DK_DS_DEFAULT_SIGNING_SECRET */
 };
 

@@ -40,8 +40,8 @@ char *dk_label_sanitise(const char *s)
 
 static bool label_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_' || c == '.';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 }
 
 bool dk_label_kernel_equal(const char *a, const char *b)
@@ -105,7 +105,8 @@ static int read_labels(struct dk_yaml_walk *w, const struct dk_yaml_node *labels
 	};
 
 	if (labels->kind != DK_YAML_MAPPING)
-		return dk_yaml_fail(w, labels, key, "expected a mapping of label: value, got %s",
+		return dk_yaml_fail(w, labels, key,
+				    "expected a mapping of label: value, got %s",
 				    dk_yaml_kind_name(labels));
 	for (size_t i = 0; i < labels->n; i++) {
 		const struct dk_yaml_pair *p = &labels->pairs[i];
@@ -115,7 +116,8 @@ static int read_labels(struct dk_yaml_walk *w, const struct dk_yaml_node *labels
 		if (!sub)
 			return dk_error_set(w->err, ENOMEM, "out of memory");
 		if (p->key->kind != DK_YAML_SCALAR)
-			return dk_yaml_fail(w, p->key, key, "expected a label name, got %s",
+			return dk_yaml_fail(w, p->key, key,
+					    "expected a label name, got %s",
 					    dk_yaml_kind_name(p->key));
 		if (p->value->kind != DK_YAML_SCALAR)
 			return dk_yaml_fail(w, p->value, sub,
@@ -149,10 +151,11 @@ static int read_node(struct dk_yaml_walk *w, const struct dk_yaml_node *node,
 	if (!mkey || !lkey)
 		return dk_error_set(w->err, ENOMEM, "out of memory");
 	if (k && strcmp(k, "Node") != 0)
-		return dk_yaml_fail(w, kind, key[0] ? key : "kind",
-				    "expected a Node, got kind %s (kubectl get node NAME -o yaml "
-				    "prints one)",
-				    k);
+		return dk_yaml_fail(
+			w, kind, key[0] ? key : "kind",
+			"expected a Node, got kind %s (kubectl get node NAME -o yaml "
+			"prints one)",
+			k);
 	if (!meta || meta->kind != DK_YAML_MAPPING)
 		return dk_yaml_fail(w, meta ? meta : node, mkey,
 				    "expected a mapping with labels (a Node object)");
@@ -161,8 +164,9 @@ static int read_node(struct dk_yaml_walk *w, const struct dk_yaml_node *node,
 		return -ENOMEM;
 	labels = dk_yaml_get(meta, "labels");
 	if (!labels)
-		return dk_yaml_fail(w, meta, mkey,
-				    "the Node has no labels: is Node Feature Discovery deployed?");
+		return dk_yaml_fail(
+			w, meta, mkey,
+			"the Node has no labels: is Node Feature Discovery deployed?");
 	return read_labels(w, labels, lkey, out);
 }
 
@@ -172,26 +176,30 @@ static int read_root(struct dk_yaml_walk *w, const struct dk_yaml_node *root,
 	const struct dk_yaml_node *items;
 
 	if (!root || root->kind != DK_YAML_MAPPING)
-		return dk_yaml_fail(w, root, "",
-				    "expected a mapping of label: value, a Node or a NodeList, "
-				    "got %s",
-				    root ? dk_yaml_kind_name(root) : "an empty document");
+		return dk_yaml_fail(
+			w, root, "",
+			"expected a mapping of label: value, a Node or a NodeList, "
+			"got %s",
+			root ? dk_yaml_kind_name(root) : "an empty document");
 	items = dk_yaml_get(root, "items");
 	if (items && dk_yaml_get(root, "kind")) {
 		_cleanup_free_ char *ikey = dk_yaml_subindex("items", 0);
 
 		if (items->kind != DK_YAML_SEQUENCE)
-			return dk_yaml_fail(w, items, "items", "expected a list of Nodes, got %s",
+			return dk_yaml_fail(w, items, "items",
+					    "expected a list of Nodes, got %s",
 					    dk_yaml_kind_name(items));
 		if (items->n != 1)
-			return dk_yaml_fail(w, items, "items",
-					    "expected exactly one Node, got %zu (select one node: "
-					    "kubectl get node NAME -o yaml)",
-					    items->n);
+			return dk_yaml_fail(
+				w, items, "items",
+				"expected exactly one Node, got %zu (select one node: "
+				"kubectl get node NAME -o yaml)",
+				items->n);
 		if (!ikey)
 			return dk_error_set(w->err, ENOMEM, "out of memory");
 		if (items->items[0]->kind != DK_YAML_MAPPING)
-			return dk_yaml_fail(w, items->items[0], ikey, "expected a Node, got %s",
+			return dk_yaml_fail(w, items->items[0], ikey,
+					    "expected a Node, got %s",
 					    dk_yaml_kind_name(items->items[0]));
 		return read_node(w, items->items[0], ikey, out);
 	}
@@ -285,12 +293,14 @@ int dk_node_facts_check(const struct dk_node_facts *f, bool have_kernel,
 		return 0;
 	if (detected)
 		return dk_error_set(err, EBADMSG,
-				    "detection found no %s (see drvkit detect for why)", what);
-	dk_error_set(err, EBADMSG,
-		     "%s: no label %s: the node's %s is unknown%s", f->source, label, what,
+				    "detection found no %s (see drvkit detect for why)",
+				    what);
+	dk_error_set(err, EBADMSG, "%s: no label %s: the node's %s is unknown%s",
+		     f->source, label, what,
 		     strcmp(what, "architecture") == 0
 			     ? " (and the kernel release carries no arch suffix)"
 			     : "");
-	return dk_error_set_hint(err, "label the node with Node Feature Discovery, or write "
-				      "the label into the file");
+	return dk_error_set_hint(err,
+				 "label the node with Node Feature Discovery, or write "
+				 "the label into the file");
 }

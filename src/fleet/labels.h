@@ -34,13 +34,13 @@
 #define DK_LABEL_ARCH "kubernetes.io/arch"
 
 struct dk_node_facts {
-	char *source;	      /* the labels file, or "detection" */
-	char *node;	      /* metadata.name of a Node object; NULL otherwise */
-	char *kernel;	      /* kernel release (sanitised when read from labels) */
-	char *os_id;	      /* os-release ID */
-	char *os_version;     /* VERSION_ID */
-	char *ostree_version; /* OSTREE_VERSION (rhcos) */
-	char *arch;	      /* amd64 | arm64, or the raw value when not one of those */
+	char *source;	       /* the labels file, or "detection" */
+	char *node;	       /* metadata.name of a Node object; NULL otherwise */
+	char *kernel;	       /* kernel release (sanitised when read from labels) */
+	char *os_id;	       /* os-release ID */
+	char *os_version;      /* VERSION_ID */
+	char *ostree_version;  /* OSTREE_VERSION (rhcos) */
+	char *arch;	       /* amd64 | arm64, or the raw value when not one of those */
 	const char *arch_from; /* static: where arch came from */
 };
 

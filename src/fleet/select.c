@@ -30,16 +30,17 @@ bool dk_sel_is_rhcos(const char *os_id)
 	return os_id && strcmp(os_id, "rhcos") == 0;
 }
 
-const struct dk_mx_osver *dk_sel_find_osver(const struct dk_mx_os *os, const char *version,
+const struct dk_mx_osver *dk_sel_find_osver(const struct dk_mx_os *os,
+					    const char *version,
 					    const char *ostree_version)
 {
 	for (size_t i = 0; i < os->n_versions; i++) {
 		const struct dk_mx_osver *v = &os->versions[i];
 
-		if (dk_sel_is_rhcos(os->id) ? ostree_version && v->ostree_version &&
-						      strcmp(v->ostree_version,
-							     ostree_version) == 0
-					    : version && strcmp(v->version, version) == 0)
+		if (dk_sel_is_rhcos(os->id)
+			    ? ostree_version && v->ostree_version &&
+				      strcmp(v->ostree_version, ostree_version) == 0
+			    : version && strcmp(v->version, version) == 0)
 			return v;
 	}
 	return NULL;
@@ -75,9 +76,10 @@ static int oom(struct dk_error **err)
 }
 
 /* Appends a formatted line to s->closest. */
-static int add_closest(struct dk_selection *s, struct dk_error **err, const char *fmt, ...)
-	_printf_format_(3, 4);
-static int add_closest(struct dk_selection *s, struct dk_error **err, const char *fmt, ...)
+static int add_closest(struct dk_selection *s, struct dk_error **err, const char *fmt,
+		       ...) _printf_format_(3, 4);
+static int add_closest(struct dk_selection *s, struct dk_error **err, const char *fmt,
+		       ...)
 {
 	char **v = realloc(s->closest, (s->n_closest + 2) * sizeof(*v));
 	va_list ap;
@@ -94,10 +96,10 @@ static int add_closest(struct dk_selection *s, struct dk_error **err, const char
 	return 0;
 }
 
-static int set_missing(struct dk_selection *s, enum dk_sel_missing m, struct dk_error **err,
-		       const char *fmt, ...) _printf_format_(4, 5);
-static int set_missing(struct dk_selection *s, enum dk_sel_missing m, struct dk_error **err,
-		       const char *fmt, ...)
+static int set_missing(struct dk_selection *s, enum dk_sel_missing m,
+		       struct dk_error **err, const char *fmt, ...) _printf_format_(4, 5);
+static int set_missing(struct dk_selection *s, enum dk_sel_missing m,
+		       struct dk_error **err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -121,8 +123,9 @@ static size_t common_prefix(const char *a, const char *b)
 {
 	size_t n = 0;
 
-	while (a[n] && b[n] && (a[n] == b[n] || (a[n] == '+' && b[n] == '_') ||
-				(a[n] == '_' && b[n] == '+')))
+	while (a[n] && b[n] &&
+	       (a[n] == b[n] || (a[n] == '+' && b[n] == '_') ||
+		(a[n] == '_' && b[n] == '+')))
 		n++;
 	return n;
 }
@@ -153,10 +156,11 @@ static int add_nearest_kernels(struct dk_selection *s, const struct dk_mx_os *os
 				if (p != best || best == 0 || added == NEAREST_KERNELS)
 					continue;
 				name = osver_name(os, v);
-				if (!name || add_closest(s, err, "kernel %s (%s) of %s (%s:%zu:%zu)",
-							 kr->release, kr->arch, name,
-							 kr->pos.file, kr->pos.line,
-							 kr->pos.column) < 0)
+				if (!name ||
+				    add_closest(s, err,
+						"kernel %s (%s) of %s (%s:%zu:%zu)",
+						kr->release, kr->arch, name, kr->pos.file,
+						kr->pos.line, kr->pos.column) < 0)
 					return name ? -ENOMEM : oom(err);
 				added++;
 			}
@@ -217,11 +221,12 @@ static int no_osver(struct dk_selection *s, const struct dk_mx_os *os,
 	int r;
 
 	if (dk_sel_is_rhcos(os->id))
-		r = set_missing(s, DK_SEL_NO_OSVER, err,
-				"rhcos with OSTREE_VERSION %s (VERSION_ID %s) is not in the "
-				"matrix: no Driver Toolkit image is known for it",
-				node->ostree_version ? node->ostree_version : "(none)",
-				node->os_version);
+		r = set_missing(
+			s, DK_SEL_NO_OSVER, err,
+			"rhcos with OSTREE_VERSION %s (VERSION_ID %s) is not in the "
+			"matrix: no Driver Toolkit image is known for it",
+			node->ostree_version ? node->ostree_version : "(none)",
+			node->os_version);
 	else
 		r = set_missing(s, DK_SEL_NO_OSVER, err, "%s %s is not in the matrix",
 				os->id, node->os_version);
@@ -244,17 +249,18 @@ static int no_arch(struct dk_selection *s, const struct dk_mx_os *os,
 {
 	_cleanup_free_ char *name = osver_name(os, v);
 
-	if (!name || set_missing(s, DK_SEL_NO_ARCH, err,
-				 "%s (%s:%zu:%zu) lists no %s kernel: no image is built for "
-				 "%s (arch from %s)",
-				 name, v->pos.file, v->pos.line, v->pos.column, node->arch,
-				 node->arch, node->arch_from ? node->arch_from : "?") < 0)
+	if (!name ||
+	    set_missing(s, DK_SEL_NO_ARCH, err,
+			"%s (%s:%zu:%zu) lists no %s kernel: no image is built for "
+			"%s (arch from %s)",
+			name, v->pos.file, v->pos.line, v->pos.column, node->arch,
+			node->arch, node->arch_from ? node->arch_from : "?") < 0)
 		return name ? -ENOMEM : oom(err);
 	for (size_t k = 0; k < v->n_kernels; k++) {
 		const struct dk_mx_kernel *kr = &v->kernels[k];
 
-		if (add_closest(s, err, "kernel %s (%s) (%s:%zu:%zu)", kr->release, kr->arch,
-				kr->pos.file, kr->pos.line, kr->pos.column) < 0)
+		if (add_closest(s, err, "kernel %s (%s) (%s:%zu:%zu)", kr->release,
+				kr->arch, kr->pos.file, kr->pos.line, kr->pos.column) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -296,9 +302,10 @@ static char *build_reason(const struct dk_selection *s, const struct dk_mx_os *o
 			      other->pos.file, other->pos.line, other->pos.column);
 	strbuf_puts(&b, ": build image, which compiles the modules on the node at start");
 	if (dk_sel_is_rhcos(os->id))
-		strbuf_printf(&b, "; built on the Driver Toolkit of OSTREE_VERSION %s (%s)",
-			      v->ostree_version,
-			      v->dtk_image ? v->dtk_image : "dtk_image not filled in yet");
+		strbuf_printf(
+			&b, "; built on the Driver Toolkit of OSTREE_VERSION %s (%s)",
+			v->ostree_version,
+			v->dtk_image ? v->dtk_image : "dtk_image not filled in yet");
 	return strbuf_steal(&b);
 }
 
@@ -316,9 +323,10 @@ static int answer(struct dk_selection *s, const struct dk_matrix *m,
 	_cleanup_free_ char *tag = NULL;
 
 	if (!d || !b) /* dk_matrix_load refuses a use of an undefined driver/branch */
-		return dk_error_set(err, EINVAL, "%s:%zu:%zu: driver %s branch %s is not defined",
-				    use->pos.file, use->pos.line, use->pos.column, use->driver,
-				    branch);
+		return dk_error_set(err, EINVAL,
+				    "%s:%zu:%zu: driver %s branch %s is not defined",
+				    use->pos.file, use->pos.line, use->pos.column,
+				    use->driver, branch);
 	a = realloc(s->answers, (s->n_answers + 1) * sizeof(*a));
 	if (!a || !ostag)
 		return oom(err);
@@ -333,11 +341,12 @@ static int answer(struct dk_selection *s, const struct dk_matrix *m,
 	if (kr) {
 		_cleanup_free_ char *name = osver_name(os, v);
 
-		a->reason = name ? dk_strdup_printf("kernel %s (%s) is listed for %s "
-						    "(%s:%zu:%zu): precompiled image",
-						    kr->release, kr->arch, name, kr->pos.file,
-						    kr->pos.line, kr->pos.column)
-				 : NULL;
+		a->reason =
+			name ? dk_strdup_printf("kernel %s (%s) is listed for %s "
+						"(%s:%zu:%zu): precompiled image",
+						kr->release, kr->arch, name, kr->pos.file,
+						kr->pos.line, kr->pos.column)
+			     : NULL;
 	} else {
 		a->reason = build_reason(s, os, v, other, arch);
 	}
@@ -345,8 +354,8 @@ static int answer(struct dk_selection *s, const struct dk_matrix *m,
 }
 
 static int answers(struct dk_selection *s, const struct dk_matrix *m,
-		   const struct dk_mx_os *os, const struct dk_mx_osver *v, const char *arch,
-		   const struct dk_sel_opts *o, struct dk_error **err)
+		   const struct dk_mx_os *os, const struct dk_mx_osver *v,
+		   const char *arch, const struct dk_sel_opts *o, struct dk_error **err)
 {
 	bool any_build = false;
 	int r;
@@ -359,7 +368,8 @@ static int answers(struct dk_selection *s, const struct dk_matrix *m,
 		for (size_t i = 0; i < use->n_branches; i++) {
 			if (o->branch && strcmp(o->branch, use->branches[i]) != 0)
 				continue;
-			r = answer(s, m, os, v, use, use->branches[i], arch, o->registry, err);
+			r = answer(s, m, os, v, use, use->branches[i], arch, o->registry,
+				   err);
 			if (r < 0)
 				return r;
 			any_build |= s->answers[s->n_answers - 1].kind == DK_SEL_BUILD;
@@ -377,7 +387,8 @@ static int answers(struct dk_selection *s, const struct dk_matrix *m,
 			return name ? -ENOMEM : oom(err);
 		for (size_t u = 0; u < v->n_uses; u++)
 			for (size_t i = 0; i < v->uses[u].n_branches; i++)
-				if (add_closest(s, err, "driver %s branch %s (%s:%zu:%zu)",
+				if (add_closest(s, err,
+						"driver %s branch %s (%s:%zu:%zu)",
 						v->uses[u].driver, v->uses[u].branches[i],
 						v->uses[u].pos.file, v->uses[u].pos.line,
 						v->uses[u].pos.column) < 0)

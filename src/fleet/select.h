@@ -68,7 +68,7 @@ void dk_selection_free(struct dk_selection *s);
 DK_DEFINE_CLEANUP(struct dk_selection *, dk_selection_free)
 #define _cleanup_selection_ _cleanup_(dk_dk_selection_freep)
 
-const char *dk_sel_kind_name(enum dk_sel_kind k);	    /* precompiled | build */
+const char *dk_sel_kind_name(enum dk_sel_kind k);	/* precompiled | build */
 const char *dk_sel_missing_name(enum dk_sel_missing m); /* fit | os | os-version | ... */
 
 /* The OS version of os a node runs: rhcos matches ostree_version, others version. */

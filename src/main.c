@@ -35,6 +35,8 @@ static const struct dk_cmd *const dk_cmds[] = {
 	&dk_cmd_build,
 	&dk_cmd_cache,
 	&dk_cmd_matrix,
+	&dk_cmd_select,
+	&dk_cmd_daemonsets,
 };
 /* clang-format on */
 

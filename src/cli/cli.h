@@ -26,3 +26,4 @@ extern const struct dk_cmd dk_cmd_extract, dk_cmd_headers;
 extern const struct dk_cmd dk_cmd_load, dk_cmd_unload, dk_cmd_status, dk_cmd_init;
 extern const struct dk_cmd dk_cmd_build, dk_cmd_cache;
 extern const struct dk_cmd dk_cmd_matrix;
+extern const struct dk_cmd dk_cmd_select, dk_cmd_daemonsets;

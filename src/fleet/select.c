@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/cleanup.h"
+#include "shared/macro.h"
+#include "shared/strbuf.h"
+
+#include "fleet/select.h"
+
+/* How many nearest kernels a no-fit or a build answer names. */
+#define NEAREST_KERNELS 3
+
+const char *dk_sel_kind_name(enum dk_sel_kind k)
+{
+	return k == DK_SEL_PRECOMPILED ? "precompiled" : "build";
+}
+
+const char *dk_sel_missing_name(enum dk_sel_missing m)
+{
+	static const char *const names[] = {"fit", "os", "os-version", "arch", "driver"};
+
+	return (size_t)m < ARRAY_SIZE(names) ? names[m] : "unknown";
+}
+
+bool dk_sel_is_rhcos(const char *os_id)
+{
+	return os_id && strcmp(os_id, "rhcos") == 0;
+}
+
+const struct dk_mx_osver *dk_sel_find_osver(const struct dk_mx_os *os,
+					    const char *version,
+					    const char *ostree_version)
+{
+	for (size_t i = 0; i < os->n_versions; i++) {
+		const struct dk_mx_osver *v = &os->versions[i];
+
+		if (dk_sel_is_rhcos(os->id)
+			    ? ostree_version && v->ostree_version &&
+				      strcmp(v->ostree_version, ostree_version) == 0
+			    : version && strcmp(v->version, version) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+char *dk_sel_image_ref(const char *registry, const char *image, const char *tag)
+{
+	if (registry && registry[0])
+		return dk_strdup_printf("%s/%s:%s", registry, image, tag);
+	return dk_strdup_printf("%s:%s", image, tag);
+}
+
+void dk_selection_free(struct dk_selection *s)
+{
+	if (!s)
+		return;
+	free(s->kernel);
+	free(s->missing_reason);
+	for (size_t i = 0; i < s->n_closest; i++)
+		free(s->closest[i]);
+	free(s->closest);
+	for (size_t i = 0; i < s->n_answers; i++) {
+		free(s->answers[i].image);
+		free(s->answers[i].reason);
+	}
+	free(s->answers);
+	free(s);
+}
+
+static int oom(struct dk_error **err)
+{
+	return dk_error_set(err, ENOMEM, "out of memory");
+}
+
+/* Appends a formatted line to s->closest. */
+static int add_closest(struct dk_selection *s, struct dk_error **err, const char *fmt,
+		       ...) _printf_format_(3, 4);
+static int add_closest(struct dk_selection *s, struct dk_error **err, const char *fmt,
+		       ...)
+{
+	char **v = realloc(s->closest, (s->n_closest + 2) * sizeof(*v));
+	va_list ap;
+
+	if (!v)
+		return oom(err);
+	s->closest = v;
+	va_start(ap, fmt);
+	v[s->n_closest] = dk_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (!v[s->n_closest])
+		return oom(err);
+	v[++s->n_closest] = NULL;
+	return 0;
+}
+
+static int set_missing(struct dk_selection *s, enum dk_sel_missing m,
+		       struct dk_error **err, const char *fmt, ...) _printf_format_(4, 5);
+static int set_missing(struct dk_selection *s, enum dk_sel_missing m,
+		       struct dk_error **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->missing = m;
+	va_start(ap, fmt);
+	s->missing_reason = dk_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	return s->missing_reason ? 0 : oom(err);
+}
+
+/* "debian 12" / "rhcos 4.16 (OSTREE_VERSION 416.94.202407030122-0)" */
+static char *osver_name(const struct dk_mx_os *os, const struct dk_mx_osver *v)
+{
+	if (v->ostree_version)
+		return dk_strdup_printf("%s %s (OSTREE_VERSION %s)", os->id, v->version,
+					v->ostree_version);
+	return dk_strdup_printf("%s %s", os->id, v->version);
+}
+
+static size_t common_prefix(const char *a, const char *b)
+{
+	size_t n = 0;
+
+	while (a[n] && b[n] &&
+	       (a[n] == b[n] || (a[n] == '+' && b[n] == '_') ||
+		(a[n] == '_' && b[n] == '+')))
+		n++;
+	return n;
+}
+
+/* The kernels of os (only version v when v is not NULL) sharing the longest prefix
+ * with kernel, at most NEAREST_KERNELS, in matrix order. */
+static int add_nearest_kernels(struct dk_selection *s, const struct dk_mx_os *os,
+			       const struct dk_mx_osver *only, const char *kernel,
+			       struct dk_error **err)
+{
+	size_t best = 0, added = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < os->n_versions; i++) {
+			const struct dk_mx_osver *v = &os->versions[i];
+
+			if (only && v != only)
+				continue;
+			for (size_t k = 0; k < v->n_kernels; k++) {
+				const struct dk_mx_kernel *kr = &v->kernels[k];
+				size_t p = common_prefix(kr->release, kernel);
+				_cleanup_free_ char *name = NULL;
+
+				if (pass == 0) {
+					best = p > best ? p : best;
+					continue;
+				}
+				if (p != best || best == 0 || added == NEAREST_KERNELS)
+					continue;
+				name = osver_name(os, v);
+				if (!name ||
+				    add_closest(s, err,
+						"kernel %s (%s) of %s (%s:%zu:%zu)",
+						kr->release, kr->arch, name, kr->pos.file,
+						kr->pos.line, kr->pos.column) < 0)
+					return name ? -ENOMEM : oom(err);
+				added++;
+			}
+		}
+	return 0;
+}
+
+static const struct dk_mx_os *find_os(const struct dk_matrix *m, const char *id)
+{
+	for (size_t i = 0; i < m->n_oses; i++)
+		if (strcmp(m->oses[i].id, id) == 0)
+			return &m->oses[i];
+	return NULL;
+}
+
+static const struct dk_mx_driver *find_driver(const struct dk_matrix *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_drivers; i++)
+		if (strcmp(m->drivers[i].name, name) == 0)
+			return &m->drivers[i];
+	return NULL;
+}
+
+static const struct dk_mx_branch *find_branch(const struct dk_mx_driver *d, const char *b)
+{
+	for (size_t i = 0; i < d->n_branches; i++)
+		if (strcmp(d->branches[i].branch, b) == 0)
+			return &d->branches[i];
+	return NULL;
+}
+
+static bool osver_builds_arch(const struct dk_mx_osver *v, const char *arch)
+{
+	for (size_t k = 0; k < v->n_kernels; k++)
+		if (strcmp(v->kernels[k].arch, arch) == 0)
+			return true;
+	return false;
+}
+
+/* No fit at the OS or OS version level: reason and closest entries. */
+static int no_os(struct dk_selection *s, const struct dk_matrix *m,
+		 const struct dk_node_facts *node, struct dk_error **err)
+{
+	if (set_missing(s, DK_SEL_NO_OS, err, "OS %s is in no file of the matrix %s",
+			node->os_id, m->dir) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_oses; i++)
+		if (add_closest(s, err, "OS %s (%s:%zu:%zu)", m->oses[i].id,
+				m->oses[i].pos.file, m->oses[i].pos.line,
+				m->oses[i].pos.column) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static int no_osver(struct dk_selection *s, const struct dk_mx_os *os,
+		    const struct dk_node_facts *node, struct dk_error **err)
+{
+	int r;
+
+	if (dk_sel_is_rhcos(os->id))
+		r = set_missing(
+			s, DK_SEL_NO_OSVER, err,
+			"rhcos with OSTREE_VERSION %s (VERSION_ID %s) is not in the "
+			"matrix: no Driver Toolkit image is known for it",
+			node->ostree_version ? node->ostree_version : "(none)",
+			node->os_version);
+	else
+		r = set_missing(s, DK_SEL_NO_OSVER, err, "%s %s is not in the matrix",
+				os->id, node->os_version);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < os->n_versions; i++) {
+		const struct dk_mx_osver *v = &os->versions[i];
+		_cleanup_free_ char *name = osver_name(os, v);
+
+		if (!name || add_closest(s, err, "%s (%s:%zu:%zu)", name, v->pos.file,
+					 v->pos.line, v->pos.column) < 0)
+			return name ? -ENOMEM : oom(err);
+	}
+	return add_nearest_kernels(s, os, NULL, s->kernel, err);
+}
+
+static int no_arch(struct dk_selection *s, const struct dk_mx_os *os,
+		   const struct dk_mx_osver *v, const struct dk_node_facts *node,
+		   struct dk_error **err)
+{
+	_cleanup_free_ char *name = osver_name(os, v);
+
+	if (!name ||
+	    set_missing(s, DK_SEL_NO_ARCH, err,
+			"%s (%s:%zu:%zu) lists no %s kernel: no image is built for "
+			"%s (arch from %s)",
+			name, v->pos.file, v->pos.line, v->pos.column, node->arch,
+			node->arch, node->arch_from ? node->arch_from : "?") < 0)
+		return name ? -ENOMEM : oom(err);
+	for (size_t k = 0; k < v->n_kernels; k++) {
+		const struct dk_mx_kernel *kr = &v->kernels[k];
+
+		if (add_closest(s, err, "kernel %s (%s) (%s:%zu:%zu)", kr->release,
+				kr->arch, kr->pos.file, kr->pos.line, kr->pos.column) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The matrix's entry for kernel on arch in v, else NULL; *other_arch set when the
+ * release is listed for another arch only. */
+static const struct dk_mx_kernel *find_kernel(const struct dk_mx_osver *v,
+					      const char *kernel, const char *arch,
+					      const struct dk_mx_kernel **other_arch)
+{
+	*other_arch = NULL;
+	for (size_t k = 0; k < v->n_kernels; k++) {
+		const struct dk_mx_kernel *kr = &v->kernels[k];
+
+		if (!dk_label_kernel_equal(kr->release, kernel))
+			continue;
+		if (strcmp(kr->arch, arch) == 0)
+			return kr;
+		*other_arch = kr;
+	}
+	return NULL;
+}
+
+static char *build_reason(const struct dk_selection *s, const struct dk_mx_os *os,
+			  const struct dk_mx_osver *v, const struct dk_mx_kernel *other,
+			  const char *arch)
+{
+	_cleanup_strbuf_ struct strbuf b;
+	_cleanup_free_ char *name = osver_name(os, v);
+
+	strbuf_init(&b);
+	if (!name)
+		return NULL;
+	strbuf_printf(&b, "kernel %s is not listed for %s (%s:%zu:%zu)", s->kernel, name,
+		      v->pos.file, v->pos.line, v->pos.column);
+	if (other)
+		strbuf_printf(&b, " for %s (only for %s, %s:%zu:%zu)", arch, other->arch,
+			      other->pos.file, other->pos.line, other->pos.column);
+	strbuf_puts(&b, ": build image, which compiles the modules on the node at start");
+	if (dk_sel_is_rhcos(os->id))
+		strbuf_printf(
+			&b, "; built on the Driver Toolkit of OSTREE_VERSION %s (%s)",
+			v->ostree_version,
+			v->dtk_image ? v->dtk_image : "dtk_image not filled in yet");
+	return strbuf_steal(&b);
+}
+
+static int answer(struct dk_selection *s, const struct dk_matrix *m,
+		  const struct dk_mx_os *os, const struct dk_mx_osver *v,
+		  const struct dk_mx_use *use, const char *branch, const char *arch,
+		  const char *registry, struct dk_error **err)
+{
+	const struct dk_mx_driver *d = find_driver(m, use->driver);
+	const struct dk_mx_branch *b = d ? find_branch(d, branch) : NULL;
+	const struct dk_mx_kernel *other = NULL;
+	const struct dk_mx_kernel *kr = find_kernel(v, s->kernel, arch, &other);
+	struct dk_sel_answer *a;
+	_cleanup_free_ char *ostag = dk_mx_os_tag(os->id, v->version);
+	_cleanup_free_ char *tag = NULL;
+
+	if (!d || !b) /* dk_matrix_load refuses a use of an undefined driver/branch */
+		return dk_error_set(err, EINVAL,
+				    "%s:%zu:%zu: driver %s branch %s is not defined",
+				    use->pos.file, use->pos.line, use->pos.column,
+				    use->driver, branch);
+	a = realloc(s->answers, (s->n_answers + 1) * sizeof(*a));
+	if (!a || !ostag)
+		return oom(err);
+	s->answers = a;
+	a = &s->answers[s->n_answers++];
+	*a = (struct dk_sel_answer){d, b, kr ? DK_SEL_PRECOMPILED : DK_SEL_BUILD, kr};
+	tag = kr ? dk_mx_precompiled_tag(b->branch, kr->release, ostag)
+		 : dk_mx_build_tag(b->version, ostag);
+	if (!tag)
+		return oom(err);
+	a->image = dk_sel_image_ref(registry, d->image ? d->image : d->name, tag);
+	if (kr) {
+		_cleanup_free_ char *name = osver_name(os, v);
+
+		a->reason =
+			name ? dk_strdup_printf("kernel %s (%s) is listed for %s "
+						"(%s:%zu:%zu): precompiled image",
+						kr->release, kr->arch, name, kr->pos.file,
+						kr->pos.line, kr->pos.column)
+			     : NULL;
+	} else {
+		a->reason = build_reason(s, os, v, other, arch);
+	}
+	return a->image && a->reason ? 0 : oom(err);
+}
+
+static int answers(struct dk_selection *s, const struct dk_matrix *m,
+		   const struct dk_mx_os *os, const struct dk_mx_osver *v,
+		   const char *arch, const struct dk_sel_opts *o, struct dk_error **err)
+{
+	bool any_build = false;
+	int r;
+
+	for (size_t u = 0; u < v->n_uses; u++) {
+		const struct dk_mx_use *use = &v->uses[u];
+
+		if (o->driver && strcmp(o->driver, use->driver) != 0)
+			continue;
+		for (size_t i = 0; i < use->n_branches; i++) {
+			if (o->branch && strcmp(o->branch, use->branches[i]) != 0)
+				continue;
+			r = answer(s, m, os, v, use, use->branches[i], arch, o->registry,
+				   err);
+			if (r < 0)
+				return r;
+			any_build |= s->answers[s->n_answers - 1].kind == DK_SEL_BUILD;
+		}
+	}
+	if (s->n_answers == 0) {
+		_cleanup_free_ char *name = osver_name(os, v);
+
+		if (!name || set_missing(s, DK_SEL_NO_DRIVER, err,
+					 "%s (%s:%zu:%zu) builds no driver%s%s%s%s", name,
+					 v->pos.file, v->pos.line, v->pos.column,
+					 o->driver ? " " : "", o->driver ? o->driver : "",
+					 o->branch ? " branch " : "",
+					 o->branch ? o->branch : "") < 0)
+			return name ? -ENOMEM : oom(err);
+		for (size_t u = 0; u < v->n_uses; u++)
+			for (size_t i = 0; i < v->uses[u].n_branches; i++)
+				if (add_closest(s, err,
+						"driver %s branch %s (%s:%zu:%zu)",
+						v->uses[u].driver, v->uses[u].branches[i],
+						v->uses[u].pos.file, v->uses[u].pos.line,
+						v->uses[u].pos.column) < 0)
+					return -ENOMEM;
+		return 0;
+	}
+	return any_build ? add_nearest_kernels(s, os, v, s->kernel, err) : 0;
+}
+
+int dk_select(const struct dk_matrix *m, const struct dk_node_facts *node,
+	      const struct dk_sel_opts *opts, struct dk_selection **out,
+	      struct dk_error **err)
+{
+	_cleanup_selection_ struct dk_selection *s = NULL;
+	const struct dk_sel_opts none = {0};
+	const struct dk_sel_opts *o = opts ? opts : &none;
+	int r;
+
+	*out = NULL;
+	r = dk_node_facts_check(node, o->pending_kernel != NULL, err);
+	if (r < 0)
+		return r;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return oom(err);
+	s->pending = o->pending_kernel != NULL;
+	s->kernel = strdup(s->pending ? o->pending_kernel : node->kernel);
+	if (!s->kernel)
+		return oom(err);
+	s->os = find_os(m, node->os_id);
+	if (!s->os)
+		r = no_os(s, m, node, err);
+	else if (!(s->osver = dk_sel_find_osver(s->os, node->os_version,
+						node->ostree_version)))
+		r = no_osver(s, s->os, node, err);
+	else if (!osver_builds_arch(s->osver, node->arch))
+		r = no_arch(s, s->os, s->osver, node, err);
+	else
+		r = answers(s, m, s->os, s->osver, node->arch, o, err);
+	if (r < 0)
+		return r;
+	*out = TAKE_PTR(s);
+	return 0;
+}

@@ -1,0 +1,109 @@
+#!/bin/bash
+# drvkit daemonsets over the fixture matrix: the YAML against a golden file
+# (tests/fleet/golden/daemonsets.yaml; DK_UPDATE_GOLDEN=1 rewrites it), and its
+# properties checked with python3-yaml, independently of drvkit's writer.
+. "$(dirname "$0")/../lib.sh"
+
+GOLD=$DK_SRCDIR/tests/fleet/golden/daemonsets.yaml
+MX=tests/fleet/fixtures/select-matrix
+
+case_golden() {
+	cd "$DK_SRCDIR"
+	run "$DRVKIT" daemonsets --matrix $MX --registry reg.example -o "$TMP/ds.yaml"
+	is "$rc" 0 "daemonsets exits 0"
+	if [ "${DK_UPDATE_GOLDEN:-0}" = 1 ]; then cp "$TMP/ds.yaml" "$GOLD"; fi
+	if diff -u "$GOLD" "$TMP/ds.yaml" >"$TMP/diff"; then ok 0 "output equals the golden file"; else
+		okf 1 "output equals the golden file" "$TMP/diff"
+	fi
+	run "$DRVKIT" daemonsets --matrix $MX --registry reg.example
+	t "stdout holds the same YAML as -o" cmp -s "$TMP/out" "$TMP/ds.yaml"
+	python3 - "$TMP/ds.yaml" >"$TMP/py.out" 2>&1 <<'PY'
+import re, sys, yaml
+docs = list(yaml.safe_load_all(open(sys.argv[1])))
+ds = [d for d in docs if d["kind"] == "DaemonSet"]
+cms = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+assert {d["kind"] for d in docs} == {"DaemonSet", "ConfigMap"}, "only DaemonSets and ConfigMaps"
+assert len(ds) == 17, len(ds)
+K = "feature.node.kubernetes.io/kernel-version.full"
+names = set()
+for d in ds:
+    n = d["metadata"]["name"]
+    assert len(n) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n), n
+    assert n not in names, "duplicate " + n
+    names.add(n)
+    assert d["metadata"]["namespace"] == "drvkit-system"
+    for v in d["metadata"]["labels"].values():
+        assert len(v) <= 63 and re.fullmatch(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]", v), v
+    s = d["spec"]
+    assert s["updateStrategy"]["type"] == "OnDelete"
+    assert s["selector"]["matchLabels"].items() <= s["template"]["metadata"]["labels"].items()
+    p = s["template"]["spec"]
+    assert p["hostPID"] is True and p["priorityClassName"] == "system-node-critical"
+    c = p["containers"][0]
+    assert c["securityContext"]["privileged"] is True
+    assert c["args"] == ["init", "--config", "/etc/drvkit/config.yaml"]
+    ready = c["startupProbe"]["exec"]["command"][2]
+    assert c["startupProbe"]["exec"]["command"] == ["test", "-f", ready]
+    assert c["lifecycle"]["preStop"]["exec"]["command"] == ["rm", "-f", ready]
+    assert c["terminationMessagePath"] == "/dev/termination-log"
+    vols = {v["name"]: v for v in p["volumes"]}
+    cm = cms[vols["config"]["configMap"]["name"]]
+    cfg = yaml.safe_load(cm["data"]["config.yaml"])
+    assert p["terminationGracePeriodSeconds"] == cfg.get("grace_period", 25) + 30
+    assert ready == cfg.get("ready_file", cfg.get("state_dir", "/run/drvkit") + "/ready")
+    assert vols["host-modules"]["hostPath"]["path"] == "/lib/modules"
+    assert vols["cache"]["hostPath"]["path"] == "/var/cache/drvkit"
+    if "signing" in cfg:
+        assert vols["signing"]["secret"] == {"secretName": "drvkit-signing", "defaultMode": 0o400}
+        mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+        assert mounts[cfg["signing"]["key"]]["subPath"] == "tls.key"
+        assert mounts[cfg["signing"]["key"]]["readOnly"] is True
+    else:
+        assert "signing" not in vols
+    sel = p["nodeSelector"]
+    pre = d["metadata"]["labels"]["app.kubernetes.io/component"] == "precompiled"
+    assert (K in sel) == pre, n
+    if sel["feature.node.kubernetes.io/system-os_release.ID"] == "rhcos":
+        assert "feature.node.kubernetes.io/system-os_release.OSTREE_VERSION" in sel
+    if not pre:
+        # the build DaemonSet leaves out exactly the kernels its precompiled siblings serve
+        sib = [o["spec"]["template"]["spec"]["nodeSelector"] for o in ds
+               if K in o["spec"]["template"]["spec"]["nodeSelector"]
+               and o["metadata"]["labels"]["app.kubernetes.io/name"] == d["metadata"]["labels"]["app.kubernetes.io/name"]
+               and o["metadata"]["labels"]["app.kubernetes.io/version"] == d["metadata"]["labels"]["app.kubernetes.io/version"]
+               and all(o["spec"]["template"]["spec"]["nodeSelector"][k] == v for k, v in sel.items())]
+        expr = p["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"][0]
+        assert expr["key"] == K and expr["operator"] == "NotIn"
+        assert sorted(expr["values"]) == sorted(x[K] for x in sib), (n, expr, sib)
+        assert all(re.fullmatch(r"[-A-Za-z0-9_.]+", v) for v in expr["values"])
+    else:
+        assert "affinity" not in p
+assert "6.12.117_deb12-amd64" in [d["spec"]["template"]["spec"]["nodeSelector"].get(K) for d in ds], "sanitised kernel"
+print("ok")
+PY
+	okf $? "the objects have the required properties (python3-yaml)" "$TMP/py.out"
+}
+tcase "golden and properties" case_golden
+
+case_options() {
+	cd "$DK_SRCDIR"
+	run "$DRVKIT" daemonsets --matrix $MX --registry r --namespace gpu --config $MX/configs/nvidia.yaml \
+		--signing-secret x
+	is "$rc" 1 "--signing-secret with no signing config fails"
+	like "$TMP/err" 'no driver.s config has signing' "and says why"
+	run "$DRVKIT" daemonsets --matrix $MX --registry r --namespace gpu --config $MX/configs/ofed.yaml \
+		--signing-secret my-key
+	is "$rc" 0 "--config for every driver, --namespace, --signing-secret"
+	like "$TMP/out" '^  namespace: "gpu"$' "the namespace is used"
+	like "$TMP/out" '^          secretName: "my-key"$' "the secret name is used"
+	unlike "$TMP/out" 'validations' "every driver gets --config's ready file"
+	run "$DRVKIT" daemonsets --matrix $MX
+	is "$rc" 2 "--registry is needed"
+	run "$DRVKIT" daemonsets --matrix $MX --registry r --namespace Bad_NS
+	is "$rc" 2 "a namespace that is no DNS label is a usage error"
+	run "$DRVKIT" daemonsets --matrix $MX --registry r --config "$TMP/none.yaml"
+	is "$rc" 4 "a missing --config exits 4"
+}
+tcase "options" case_options
+
+done_testing

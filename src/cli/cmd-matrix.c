@@ -80,7 +80,7 @@ static void summary(const struct dk_matrix *m, const struct dk_mx_os *os)
 	       kernels == 1 ? "" : "s", drivers.len ? strbuf_str(&drivers) : "none");
 }
 
-static size_t warnings(const struct dk_matrix *m)
+static size_t warnings(const struct dk_matrix *m, const struct dk_jobs *js)
 {
 	size_t n = 0;
 
@@ -104,18 +104,23 @@ static size_t warnings(const struct dk_matrix *m)
 				"rhcos %s and put the image here\n",
 				v, ov->version);
 		}
-	for (size_t i = 0; i < m->n_drivers; i++) {
-		const struct dk_mx_driver *d = &m->drivers[i];
+	/* Per job: a config path may differ per arch ({arch}). */
+	for (size_t i = 0; i < js->n_jobs; i++) {
+		const struct dk_job *j = &js->jobs[i];
+		const char *cfg = dk_job_arg(j, "DRVKIT_CONFIG");
+		bool seen = false;
 
-		if (d->config && !dk_path_exists(d->config)) {
-			n++;
-			fprintf(stderr,
-				"warning: %s:%zu:%zu: driver %s: config %s does not "
-				"exist "
-				"(its images would run without it)\n",
-				d->pos.file, d->pos.line, d->pos.column, d->name,
-				d->config);
-		}
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = streq(cfg, dk_job_arg(&js->jobs[k], "DRVKIT_CONFIG"));
+		if (seen || !*cfg || dk_path_exists(cfg))
+			continue;
+		n++;
+		fprintf(stderr,
+			"warning: %s:%zu:%zu: driver %s: config %s does not exist (its "
+			"%s "
+			"images would run without it)\n",
+			j->driver->pos.file, j->driver->pos.line, j->driver->pos.column,
+			j->driver->name, cfg, j->arch);
 	}
 	return n;
 }
@@ -215,7 +220,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		for (size_t i = 0; i < m->n_oses; i++)
 			if (!os || streq(os, m->oses[i].id))
 				summary(m, &m->oses[i]);
-		w = warnings(m);
+		w = warnings(m, jobs);
 		printf("%s: valid: %zu file%s, %zu image%s, %zu warning%s\n", dir,
 		       m->n_files, m->n_files == 1 ? "" : "s", jobs->n_jobs,
 		       jobs->n_jobs == 1 ? "" : "s", w, w == 1 ? "" : "s");

@@ -14,19 +14,22 @@
 struct os_family {
 	const char *id;
 	const char *dockerfile;
-	const char *base; /* the version is appended; NULL: the DTK image */
+	const char *base;    /* NULL: the DTK image */
+	bool append_version; /* base + VERSION_ID ("debian:" "12") */
 };
 
+/* The RHEL family's images are tagged by major version only (rhel9), so every 9.x of
+ * the matrix shares one build image: its base is UBI 9 itself, not a minor's. */
+#define UBI9 "registry.access.redhat.com/ubi9/ubi:latest"
 static const struct os_family families[] = {
-	{"debian", "dockerfiles/debian.Dockerfile", "debian:"},
-	{"ubuntu", "dockerfiles/ubuntu.Dockerfile", "ubuntu:"},
-	{"rhel", "dockerfiles/ubi9.Dockerfile", "registry.access.redhat.com/ubi9/ubi:"},
-	{"rocky", "dockerfiles/ubi9.Dockerfile", "registry.access.redhat.com/ubi9/ubi:"},
-	{"almalinux", "dockerfiles/ubi9.Dockerfile",
-	 "registry.access.redhat.com/ubi9/ubi:"},
-	{"ol", "dockerfiles/ubi9.Dockerfile", "registry.access.redhat.com/ubi9/ubi:"},
-	{"centos", "dockerfiles/ubi9.Dockerfile", "registry.access.redhat.com/ubi9/ubi:"},
-	{"rhcos", "dockerfiles/openshift.Dockerfile", NULL},
+	{"debian", "dockerfiles/debian.Dockerfile", "debian:", true},
+	{"ubuntu", "dockerfiles/ubuntu.Dockerfile", "ubuntu:", true},
+	{"rhel", "dockerfiles/ubi9.Dockerfile", UBI9, false},
+	{"rocky", "dockerfiles/ubi9.Dockerfile", UBI9, false},
+	{"almalinux", "dockerfiles/ubi9.Dockerfile", UBI9, false},
+	{"ol", "dockerfiles/ubi9.Dockerfile", UBI9, false},
+	{"centos", "dockerfiles/ubi9.Dockerfile", UBI9, false},
+	{"rhcos", "dockerfiles/openshift.Dockerfile", NULL, false},
 };
 
 #define PRECOMPILED_DOCKERFILE "dockerfiles/precompiled.Dockerfile"
@@ -76,6 +79,14 @@ static int add_arg(struct dk_job *j, const char *name, const char *value)
 	return 0;
 }
 
+/* add_arg taking value (NULL: out of memory). */
+static int add_arg_owned(struct dk_job *j, const char *name, char *value)
+{
+	_cleanup_free_ char *v = value;
+
+	return v ? add_arg(j, name, v) : -ENOMEM;
+}
+
 const char *dk_job_arg(const struct dk_job *j, const char *name)
 {
 	for (size_t i = 0; i < j->n_args; i++)
@@ -109,7 +120,7 @@ static int common_args(struct dk_job *j, const char *base)
 	r |= add_arg(j, "DRIVER_NAME", j->driver->name);
 	r |= add_arg(j, "DRIVER_VERSION", j->branch->version);
 	r |= add_arg(j, "DRIVER_BRANCH", j->branch->branch);
-	r |= add_arg(j, "DRVKIT_CONFIG", j->driver->config);
+	r |= add_arg_owned(j, "DRVKIT_CONFIG", dk_mx_driver_config(j->driver, j->arch));
 	return r;
 }
 
@@ -192,7 +203,7 @@ static int add_precompiled(struct expand *x, const struct dk_job *proto,
 	r |= add_arg(p, "DRIVER_NAME", p->driver->name);
 	r |= add_arg(p, "DRIVER_VERSION", p->branch->version);
 	r |= add_arg(p, "DRIVER_BRANCH", p->branch->branch);
-	r |= add_arg(p, "DRVKIT_CONFIG", p->driver->config);
+	r |= add_arg_owned(p, "DRVKIT_CONFIG", dk_mx_driver_config(p->driver, p->arch));
 	return r < 0 ? -ENOMEM : 0;
 }
 
@@ -218,7 +229,8 @@ static char *base_image_of(const struct os_family *fam, const struct dk_mx_osver
 	if (v->base_image)
 		return strdup(v->base_image);
 	if (fam->base)
-		return dk_strdup_printf("%s%s", fam->base, v->version);
+		return dk_strdup_printf("%s%s", fam->base,
+					fam->append_version ? v->version : "");
 	return strdup(v->dtk_image ? v->dtk_image : "");
 }
 
@@ -300,6 +312,67 @@ static int cmp_job(const void *a, const void *b)
 	return 0;
 }
 
+static void job_release(struct dk_job *j)
+{
+	for (size_t a = 0; a < j->n_args; a++)
+		free(j->args[a].value);
+	free(j->tag);
+	free(j->image);
+}
+
+static bool same_args(const struct dk_job *a, const struct dk_job *b)
+{
+	if (a->n_args != b->n_args || !streq(a->dockerfile, b->dockerfile))
+		return false;
+	for (size_t i = 0; i < a->n_args; i++)
+		if (!streq(a->args[i].name, b->args[i].name) ||
+		    !streq(a->args[i].value, b->args[i].value))
+			return false;
+	return true;
+}
+
+/* Two OS versions can make one image: the RHEL family's tags carry the major version
+ * only, so 9.4 and 9.6 both make driver:535.261.03-rhel9. Built from the same
+ * arguments it is one job; from different ones the registry could hold only one of
+ * them, and which would be luck: refuse, naming both versions. */
+static int dedupe(struct dk_jobs *js, struct dk_error **err)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < js->n_jobs; i++) {
+		struct dk_job *j = &js->jobs[i];
+		const struct dk_job *first = NULL;
+
+		for (size_t k = 0; k < n && !first; k++)
+			if (streq(js->jobs[k].image, j->image) &&
+			    streq(js->jobs[k].arch, j->arch))
+				first = &js->jobs[k];
+		if (!first) {
+			js->jobs[n++] = *j;
+			continue;
+		}
+		if (!same_args(first, j)) {
+			const struct dk_mx_pos *a = &first->osver->pos,
+					       *b = &j->osver->pos;
+
+			dk_error_set(
+				err, EBADMSG,
+				"%s:%zu:%zu: %s %s and %s:%zu:%zu: %s %s both make image "
+				"%s (%s) but from different build arguments",
+				a->file, a->line, a->column, first->os->id,
+				first->osver->version, b->file, b->line, b->column,
+				j->os->id, j->osver->version, j->image, j->arch);
+			return dk_error_set_hint(err, "the image tag carries what these "
+						      "versions share (rhel: the major "
+						      "version): give both the same "
+						      "base_image, or list one version");
+		}
+		job_release(j);
+	}
+	js->n_jobs = n;
+	return 0;
+}
+
 int dk_jobs_expand(const struct dk_matrix *m, const char *registry,
 		   const struct dk_jobs_filter *filter, struct dk_jobs **out,
 		   struct dk_error **err)
@@ -324,6 +397,8 @@ int dk_jobs_expand(const struct dk_matrix *m, const char *registry,
 	}
 	if (js->n_jobs)
 		qsort(js->jobs, js->n_jobs, sizeof(*js->jobs), cmp_job);
+	if (dedupe(js, err) < 0)
+		return -EBADMSG;
 	*out = TAKE_PTR(js);
 	return 0;
 }
@@ -332,12 +407,8 @@ void dk_jobs_free(struct dk_jobs *js)
 {
 	if (!js)
 		return;
-	for (size_t i = 0; i < js->n_jobs; i++) {
-		for (size_t a = 0; a < js->jobs[i].n_args; a++)
-			free(js->jobs[i].args[a].value);
-		free(js->jobs[i].tag);
-		free(js->jobs[i].image);
-	}
+	for (size_t i = 0; i < js->n_jobs; i++)
+		job_release(&js->jobs[i]);
 	free(js->jobs);
 	free(js);
 }

@@ -167,15 +167,54 @@ static int set_branches(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 	return 0;
 }
 
+/* config: a path whose only placeholder is {arch} (one config per arch: the NVIDIA
+ * proprietary source carries per-arch objects, so its pinned .deb differs). */
+static int set_driver_config(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			     const char *key, void *obj)
+{
+	struct dk_mx_driver *d = obj;
+	_cleanup_free_ char *s = NULL, *x = NULL;
+	const char *bad = NULL;
+	int r = dk_yaml_get_string(w, n, key, &s);
+
+	if (r < 0)
+		return r;
+	x = dk_mx_driver_config_expand(s, "amd64", &bad);
+	if (!x && bad)
+		return dk_yaml_fail(
+			w, n, key,
+			"unknown placeholder at '%.24s': the only one is {arch} "
+			"(amd64 or arm64)",
+			bad);
+	if (!x)
+		return dk_error_set(w->err, ENOMEM, "out of memory");
+	free(d->config);
+	d->config = TAKE_PTR(s);
+	return 0;
+}
+
+char *dk_mx_driver_config_expand(const char *path, const char *arch, const char **bad)
+{
+	static const char *const names[] = {"arch"};
+	const char *values[] = {arch};
+
+	*bad = NULL;
+	return dk_expand_placeholders(path, names, values, 1, true, bad);
+}
+
+char *dk_mx_driver_config(const struct dk_mx_driver *d, const char *arch)
+{
+	const char *bad;
+
+	return d->config ? dk_mx_driver_config_expand(d->config, arch, &bad) : strdup("");
+}
+
 static const struct dk_yaml_field driver_fields[] = {
 	{.name = "name", .required = true, .set = set_driver_name},
 	{.name = "image",
 	 .type = DK_YAML_STRING,
 	 .offset = offsetof(struct dk_mx_driver, image)},
-	{.name = "config",
-	 .type = DK_YAML_STRING,
-	 .null_ok = true,
-	 .offset = offsetof(struct dk_mx_driver, config)},
+	{.name = "config", .null_ok = true, .set = set_driver_config},
 	{.name = "branches", .required = true, .set = set_branches},
 };
 

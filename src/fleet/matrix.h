@@ -11,7 +11,8 @@
  *   drivers:                        # component sets (any file; usually drivers.yaml)
  *     - name: nvidia                # [a-z0-9-], unique in the matrix
  *       image: driver               # image repository under --registry (default: name)
- *       config: configs/nvidia.yaml # the drvkit config its images run (relative to file)
+ *       config: configs/nvidia-{arch}.yaml # the drvkit config its images run
+ *                                   # (relative to the file; {arch}: amd64|arm64)
  *       branches:
  *         - { branch: "535", version: 535.261.03 }
  *   os:                             # one OS per file
@@ -135,6 +136,13 @@ char *dk_mx_os_tag(const char *id, const char *version);
  */
 char *dk_mx_precompiled_tag(const char *branch, const char *kernel, const char *ostag);
 char *dk_mx_build_tag(const char *driver_version, const char *ostag);
+
+/* A driver's config path for one arch ({arch} replaced); "" when the driver has none.
+ * NULL on OOM. */
+char *dk_mx_driver_config(const struct dk_mx_driver *d, const char *arch);
+/* path with {arch} replaced; NULL with *bad at an unknown placeholder, NULL with *bad
+ * NULL on OOM. */
+char *dk_mx_driver_config_expand(const char *path, const char *arch, const char **bad);
 
 /* "amd64"/"arm64" for amd64, x86_64, arm64, aarch64; NULL otherwise. */
 const char *dk_mx_arch_normalise(const char *arch);

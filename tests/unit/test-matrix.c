@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/fsutil.h"
+#include "fleet/jobs.h"
 #include "fleet/matrix.h"
 
 #include "fixture.h"
@@ -195,6 +196,11 @@ static const struct bad bads[] = {
 		     "      drivers: [ { name: nvidia, branches: [\"1\"] } ]\n"}},
 	 "D/b.yaml:6:18: os.versions[0].drivers[0].name: no file of the matrix defines "
 	 "driver 'nvidia' (defined: x); add it under drivers: (usually drivers.yaml)"},
+	{"config placeholder",
+	 {{"a.yaml", "version: 1\ndrivers:\n  - { name: x, config: \"c-{os}.yaml\", "
+		     "branches: [{branch: \"1\", version: \"1.0\"}] }\n"}},
+	 "D/a.yaml:3:24: drivers[0].config: unknown placeholder at '{os}.yaml': the only "
+	 "one is {arch} (amd64 or arm64)"},
 	{"unknown branch",
 	 {{"a.yaml", "version: 1\ndrivers:\n  - { name: x, branches: [{branch: \"1\", "
 		     "version: \"1.0\"}, {branch: \"2\", version: \"2.0\"}] }\n"},
@@ -270,6 +276,105 @@ static void test_missing(void)
 	fx_rm_rf(dir);
 }
 
+static const char drivers_yaml[] = "version: 1\ndrivers:\n  - { name: nv, image: driver, "
+				   "config: \"c/nv-{arch}.yaml\", "
+				   "branches: [{branch: \"535\", version: 535.1}] }\n";
+
+/* Loads a matrix of drivers_yaml + os_yaml and expands it. */
+static int expand(const char *os_yaml, struct dk_jobs **js, struct dk_error **err)
+{
+	_cleanup_free_ char *dir = strdup("/tmp/dk-matrix-XXXXXX");
+	_cleanup_matrix_ struct dk_matrix *m = NULL;
+	int r;
+
+	if (!dir || !mkdtemp(dir))
+		return -errno;
+	fx_put(dir, "drivers.yaml", drivers_yaml, 0644);
+	fx_put(dir, "os.yaml", os_yaml, 0644);
+	r = dk_matrix_load(dir, &m, err);
+	if (r >= 0)
+		r = dk_jobs_expand(m, "r.example", NULL, js, err);
+	if (r >= 0) /* the jobs borrow from m: keep the checks to what outlives it */
+		for (size_t i = 0; i < (*js)->n_jobs; i++)
+			(*js)->jobs[i].driver = NULL, (*js)->jobs[i].os = NULL,
+			(*js)->jobs[i].osver = NULL, (*js)->jobs[i].kernel = NULL,
+			(*js)->jobs[i].branch = NULL;
+	fx_rm_rf(dir);
+	return r;
+}
+
+static void test_jobs_shared_image(void)
+{
+	static const char rhel[] =
+		"version: 1\nos:\n  id: rhel\n  versions:\n"
+		"    - version: \"9.4\"\n      drivers: [ { name: nv, branches: "
+		"[\"535\"] } ]\n"
+		"      kernels: [ { release: 5.14.0-427.13.1.el9_4.x86_64, arch: amd64, "
+		"headers: installed } ]\n"
+		"    - version: \"9.6\"\n      drivers: [ { name: nv, branches: "
+		"[\"535\"] } ]\n"
+		"      kernels: [ { release: 5.14.0-570.12.1.el9_6.x86_64, arch: x86_64, "
+		"headers: installed } ]\n";
+	_cleanup_jobs_ struct dk_jobs *js = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+	size_t builds = 0;
+	int r = expand(rhel, &js, &err);
+
+	is_int(r, 0, "rhel 9.4 + 9.6 with the default base: %s", err ? err->msg : "ok");
+	for (size_t i = 0; js && i < js->n_jobs; i++)
+		builds += js->jobs[i].kind == DK_JOB_BUILD;
+	is_int((int)builds, 1, "one shared build image (rhel9), not two");
+	is_int(js ? (int)js->n_jobs : 0, 3, "plus a precompiled image per kernel");
+	is_str(js ? js->jobs[0].image : "", "r.example/driver:535.1-rhel9", "its ref");
+	is_str(js ? dk_job_arg(&js->jobs[0], "BASE_IMAGE") : "",
+	       "registry.access.redhat.com/ubi9/ubi:latest", "UBI 9, not a minor's");
+}
+
+static void test_jobs_conflict(void)
+{
+	static const char rhel[] =
+		"version: 1\nos:\n  id: rhel\n  versions:\n"
+		"    - version: \"9.4\"\n      base_image: ubi:9.4\n"
+		"      drivers: [ { name: nv, branches: [\"535\"] } ]\n"
+		"    - version: \"9.6\"\n      base_image: ubi:9.6\n"
+		"      drivers: [ { name: nv, branches: [\"535\"] } ]\n";
+	_cleanup_jobs_ struct dk_jobs *js = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+	int r = expand(rhel, &js, &err);
+
+	is_int(r, -EBADMSG, "two bases for one rhel9 image: EBADMSG");
+	ok(err && strstr(err->msg, "os.yaml:5:7: rhel 9.4 and ") &&
+		   strstr(err->msg, "os.yaml:8:7: rhel 9.6 both make image "
+				    "r.example/driver:535.1-rhel9 (amd64)"),
+	   "names both versions and the image: %s", err ? err->msg : "");
+	ok(err && err->hint && strstr(err->hint, "same base_image"), "says what to do");
+}
+
+static void test_jobs_arch_config(void)
+{
+	static const char deb[] =
+		"version: 1\nos:\n  id: debian\n  versions:\n    - version: \"12\"\n"
+		"      drivers: [ { name: nv, branches: [\"535\"] } ]\n      kernels:\n"
+		"        - { release: 6.1.0-56-amd64, arch: amd64, headers: installed }\n"
+		"        - { release: 6.1.0-56-arm64, arch: aarch64, headers: installed "
+		"}\n";
+	_cleanup_jobs_ struct dk_jobs *js = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+	int r = expand(deb, &js, &err);
+
+	is_int(r, 0, "debian, two arches: %s", err ? err->msg : "ok");
+	is_int(js ? (int)js->n_jobs : 0, 4, "a build and a precompiled image per arch");
+	for (size_t i = 0; js && i < js->n_jobs; i++) {
+		_cleanup_free_ char *want =
+			dk_strdup_printf("/c/nv-%s.yaml", js->jobs[i].arch);
+		const char *got = dk_job_arg(&js->jobs[i], "DRVKIT_CONFIG");
+
+		ok(want && got && strlen(got) > strlen(want) &&
+			   streq(got + strlen(got) - strlen(want), want),
+		   "job %zu (%s): its arch's config (%s)", i, js->jobs[i].arch, got);
+	}
+}
+
 static void test_tags(void)
 {
 	static const char *const cases[][3] = {
@@ -316,5 +421,8 @@ int main(void)
 	FX_RUN(test_errors);
 	FX_RUN(test_missing);
 	FX_RUN(test_tags);
+	FX_RUN(test_jobs_shared_image);
+	FX_RUN(test_jobs_conflict);
+	FX_RUN(test_jobs_arch_config);
 	return tap_done();
 }

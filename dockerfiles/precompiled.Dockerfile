@@ -35,6 +35,9 @@ ARG KERNEL=
 ARG HEADERS=
 ARG HEADERS_FROM=packages
 ARG DRVKIT_CONFIG=
+# drvkit's download cache for the header packages (keyed by sha256): mount a volume here
+# (`buildah bud -v DIR:/var/cache/drvkit-downloads`) to download them once per machine.
+ARG DRVKIT_DOWNLOADS=/var/cache/drvkit-downloads
 RUN set -eu; \
     test -n "$KERNEL" || { echo "precompiled.Dockerfile: --build-arg KERNEL=<kernel release> is required" >&2; exit 1; }; \
     test -f /etc/drvkit/config.yaml || { echo "precompiled.Dockerfile: the build image has no /etc/drvkit/config.yaml: build it with --build-arg DRVKIT_CONFIG=<the driver's config>" >&2; exit 1; }; \
@@ -46,7 +49,7 @@ RUN set -eu; \
     case "$HEADERS_FROM" in \
     packages) \
         test -n "$HEADERS" || { echo "precompiled.Dockerfile: HEADERS_FROM=packages needs HEADERS='URL#sha256=HEX ...'" >&2; exit 1; }; \
-        drvkit headers --kernel "$KERNEL" -o /hdr --package $HEADERS; \
+        drvkit headers --kernel "$KERNEL" -o /hdr --cache-dir "$DRVKIT_DOWNLOADS" --package $HEADERS; \
         for d in "/hdr/usr/src/linux-headers-$KERNEL" "/hdr/usr/src/kernels/$KERNEL"; do \
             if [ -d "$d" ]; then hdr=$d; fi; \
         done ;; \

@@ -49,7 +49,8 @@ RUN set -eu; \
     case "$HEADERS_FROM" in \
     packages) \
         test -n "$HEADERS" || { echo "precompiled.Dockerfile: HEADERS_FROM=packages needs HEADERS='URL#sha256=HEX ...'" >&2; exit 1; }; \
-        drvkit headers --kernel "$KERNEL" -o /hdr --cache-dir "$DRVKIT_DOWNLOADS" --package $HEADERS; \
+        set --; for p in $HEADERS; do set -- "$@" --package "$p"; done; \
+        drvkit headers --kernel "$KERNEL" -o /hdr --cache-dir "$DRVKIT_DOWNLOADS" "$@"; \
         for d in "/hdr/usr/src/linux-headers-$KERNEL" "/hdr/usr/src/kernels/$KERNEL"; do \
             if [ -d "$d" ]; then hdr=$d; fi; \
         done ;; \

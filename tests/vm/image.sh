@@ -120,9 +120,9 @@ img_tags() { # KVER
 #   /lib/modules/KVER  the host's modules.builtin*/order, depmod-indexed (the hostPath
 #                   /lib/modules a DaemonSet mounts)
 img_initramfs() { # REF KVER: sets VM_IMG_INITRD
-	local ref=$1 kver=$2 ctr mnt st ep cmd img rc=0
-	ep=$("${IMG_BAH[@]}" inspect --type image --format '{{json .OCIv1.Config.Entrypoint}}' "$ref") &&
-		cmd=$("${IMG_BAH[@]}" inspect --type image --format '{{json .OCIv1.Config.Cmd}}' "$ref") || return 1
+	local ref=$1 kver=$2 ctr mnt st img rc=0
+	# buildah 1.28's --format has no json function: the whole inspect JSON, read here.
+	"${IMG_BAH[@]}" inspect --type image "$ref" >"$VM_DIR/image/inspect.json" || return 1
 	st=$VM_DIR/image/rootfs
 	rm -rf "$st"
 	mkdir -p "$st"
@@ -145,8 +145,8 @@ img_initramfs() { # REF KVER: sets VM_IMG_INITRD
 		"$st/dk/init" >"$st/init"
 	grep -q '^export PATH=/dk/bin:' "$st/init" || { echo "vm: image: tests/vm/guest/init has no 'export PATH=/bin' line to adapt" >&2; return 1; }
 	chmod +x "$st/init"
-	python3 -c 'import json,sys; [print(a) for a in (json.loads(sys.argv[1]) or []) + (json.loads(sys.argv[2]) or [])]' \
-		"$ep" "$cmd" >"$st/dk/image/argv" || return 1
+	python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["OCIv1"]["config"]; [print(a) for a in (c.get("Entrypoint") or []) + (c.get("Cmd") or [])]' \
+		"$VM_DIR/image/inspect.json" >"$st/dk/image/argv" && [ -s "$st/dk/image/argv" ] || return 1
 	mkdir -p "$st/lib/modules/$kver"
 	cp /lib/modules/"$kver"/modules.{order,builtin,builtin.modinfo} "$st/lib/modules/$kver/"
 	depmod -b "$st" "$kver" || return 1

@@ -22,7 +22,7 @@ ARG MESON_VERSION=1.4.1
 # openssl-devel are in the DTK's repositories (it is built with them); libyaml-devel,
 # libarchive-devel and libcurl-devel are header-only needs of drvkit's build and come with
 # the DTK's enabled repos too. A missing one fails here with dnf's message.
-RUN test -n "$DTK_IMAGE" || { echo "openshift.Dockerfile: --build-arg DTK_IMAGE is empty: set it to the Driver Toolkit image of the RHCOS version (oc adm release info --image-for=driver-toolkit <release>), or fill dtk_image in the kernel matrix" >&2; exit 1; }; \
+RUN test -n "$DTK_IMAGE" || { echo "openshift.Dockerfile: --build-arg DTK_IMAGE is empty: set it to the Driver Toolkit image of the RHCOS version (oc adm release info --image-for=driver-toolkit <release>), or fill the RHCOS version's Driver Toolkit image in the kernel matrix" >&2; exit 1; }; \
     cat /etc/driver-toolkit-release.json && \
     dnf install -y -q python3 python3-pip ninja-build pkgconf-pkg-config \
         kmod-devel elfutils-libelf-devel libarchive-devel libcurl-devel openssl-devel \

@@ -13,6 +13,7 @@ DRVKIT=${1:-${DRVKIT:-$DK_BUILDDIR/drvkit}}
 DRVKIT=$(realpath "$DRVKIT")
 export DK_SRCDIR DK_BUILDDIR DRVKIT
 . "$DK_SRCDIR/tests/vm/common.sh"
+. "$DK_SRCDIR/tests/vm/image.sh"
 
 n=0
 fails=0
@@ -33,18 +34,20 @@ groups=(
 	"enforcing enforcing harness-enforce,enforce-init"
 	"build debian init-build"
 	"nvidia nvidia init-nvidia"
+	"image image image-run"
 )
 want=${DK_VM_GROUPS:-}
 
 t_start=$(date +%s)
 vm_need
-prep_debian=0 prep_enf=0 prep_nv=0
+prep_debian=0 prep_enf=0 prep_nv=0 prep_img=0
 for g in "${groups[@]}"; do
 	read -r name kind _ <<<"$g"
 	[ -n "$want" ] && [[ " $want " != *" $name "* ]] && continue
 	[ "$kind" = debian ] && prep_debian=1
 	[ "$kind" = enforcing ] && prep_enf=1
 	[ "$kind" = nvidia ] && prep_debian=1 prep_nv=1
+	[ "$kind" = image ] && prep_debian=1 prep_img=1
 done
 if [ "$prep_debian" -eq 1 ]; then
 	mkdir -p "$VM_DIR"
@@ -59,6 +62,16 @@ if [ "$prep_nv" -eq 1 ] && [ -n "${VM_DEB_KVER:-}" ]; then
 	tap $? "prepare the NVIDIA set: drvkit build of nvidia ${NV_VERSION:-?} for ${VM_DEB_KVER}, its cache entry in an initramfs"
 	echo "# vm: nvidia: prepared in $(($(date +%s) - t0)) s"
 	sed 's/^/# /' "$VM_DIR/prepare-nvidia.err"
+fi
+if [ "$prep_img" -eq 1 ] && [ -n "${VM_DEB_KVER:-}" ]; then
+	echo "# vm: image: Debian 12 base (debootstrap, cached), build + precompiled images (buildah vfs; cached in its storage)"
+	vm_prepare_image 2>"$VM_DIR/prepare-image.err"
+	tap $? "prepare the image set: the dktest precompiled image for ${VM_DEB_KVER} built with scripts/build-images, its root filesystem as an initramfs"
+	echo "# vm: image: prepared in ${VM_IMG_PREP_S:-?} s (${VM_IMG_TIMES:-})"
+	echo "# vm: image: sizes: ${VM_IMG_SIZES:-?}"
+	sed 's/^/# /' "$VM_DIR/prepare-image.err"
+	img_no_compiler "${VM_IMG_REF:-}" 2>&1 | sed 's/^/# /'
+	tap "${PIPESTATUS[0]}" "the precompiled image ${VM_IMG_REF:-?} holds no compiler, make or kernel headers"
 fi
 if [ "$prep_enf" -eq 1 ]; then
 	echo "# vm: enforcing kernel: tests/vm/build-kernel.sh (cached; a cold build takes about 10 min)"
@@ -84,6 +97,9 @@ for g in "${groups[@]}"; do
 	elif [ "$kind" = nvidia ]; then
 		# 130 MB of modules in the initramfs, and nvidia.ko copied in by init_module
 		kernel=${VM_DEB_KERNEL:-} initrd=${VM_NV_INITRD:-} VM_MEM=1536
+	elif [ "$kind" = image ]; then
+		# the image's whole root filesystem unpacked in RAM (about 200 MB)
+		kernel=${VM_DEB_KERNEL:-} initrd=${VM_IMG_INITRD:-} VM_MEM=1024
 	else
 		kernel=${VM_ENF_KERNEL:-} initrd=${VM_ENF_INITRD:-}
 	fi

@@ -89,27 +89,44 @@ img_context() {
 	echo "$ctx"
 }
 
-# The fixture matrix in `drvkit matrix --format tags` form for the VM's kernel: its header
-# packages are what apt would download (URL + SHA256).
-img_tags() { # KVER
-	local kver=$1 base common kbuild hdrs= url sha
+# The fixture matrix for the VM's kernel, written into the context's test-matrix/ next to
+# the dktest config: its header packages are what apt would download (URL + SHA256). The
+# tags come from `drvkit matrix --format tags` (the contract scripts/build-images reads),
+# run in the context so that DRVKIT_CONFIG is a path inside it.
+img_tags() { # KVER CTX
+	local kver=$1 ctx=$2 base common kbuild url sha pk=
 	base=${kver%-amd64}
 	kbuild=$(echo "$kver" | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
 	common=linux-headers-$base-common
 	while read -r url _ _ sha; do
 		url=${url//\'/}
-		hdrs+="${hdrs:+ }$url#sha256=${sha#SHA256:}"
+		pk+="              - { url: \"$url\", sha256: ${sha#SHA256:} }"$'\n'
 	done < <(apt-get download --print-uris "linux-headers-$kver" "$common" "linux-kbuild-$kbuild" 2>/dev/null)
-	[ "$(echo "$hdrs" | wc -w)" -eq 3 ] || { echo "vm: image: apt-get download --print-uris found no header packages for $kver" >&2; return 1; }
-	local cfg=test-matrix/configs/dktest/dktest.yaml
-	local bref=localhost/drvkit-dktest:1.0-debian12
-	local pref=localhost/drvkit-dktest:1-$kver-debian12
-	printf '%s\t%s\t%s\t%s' "$bref" build amd64 dockerfiles/debian.Dockerfile
-	printf '\t%s' "BASE_IMAGE=$IMG_BASE" DRIVER_NAME=dktest DRIVER_VERSION=1.0 DRIVER_BRANCH=1 "DRVKIT_CONFIG=$cfg"
-	printf '\n%s\t%s\t%s\t%s' "$pref" precompiled amd64 dockerfiles/precompiled.Dockerfile
-	printf '\t%s' "BUILD_IMAGE=$bref" "BASE_IMAGE=$IMG_BASE" "KERNEL=$kver" "HEADERS=$hdrs" \
-		HEADERS_FROM=packages DRIVER_NAME=dktest DRIVER_VERSION=1.0 DRIVER_BRANCH=1 "DRVKIT_CONFIG=$cfg"
-	printf '\n'
+	[ "$(grep -c url: <<<"$pk")" -eq 3 ] || { echo "vm: image: apt-get download --print-uris found no header packages for $kver" >&2; return 1; }
+	cat >"$ctx/test-matrix/drivers.yaml" <<EOD
+version: 1
+drivers:
+  - name: dktest
+    image: drvkit-dktest
+    config: configs/dktest/dktest.yaml
+    branches: [ { branch: "1", version: "1.0" } ]
+EOD
+	cat >"$ctx/test-matrix/debian-12.yaml" <<EOD
+version: 1
+os:
+  id: debian
+  versions:
+    - version: "12"
+      base_image: $IMG_BASE
+      drivers: [ { name: dktest, branches: [ "1" ] } ]
+      kernels:
+        - release: $kver
+          arch: amd64
+          headers:
+            packages:
+$pk
+EOD
+	(cd "$ctx" && "$DRVKIT" matrix test-matrix --format tags --registry localhost)
 }
 
 # The precompiled image's root filesystem as an initramfs: `buildah from` + `buildah mount`,
@@ -189,7 +206,13 @@ vm_prepare_image() {
 	img_time base img_base || { echo "vm: image: the Debian 12 base image failed" >&2; return 1; }
 	ctx=$(img_context) || return 1
 	tags=$VM_DIR/image/tags.tsv
-	img_tags "$kver" >"$tags" || return 1
+	img_tags "$kver" "$ctx" >"$tags" || { echo "vm: image: drvkit matrix --format tags failed" >&2; return 1; }
+	if [ "${DK_IMAGE_REUSE:-0}" != 1 ]; then
+		local ref
+		for ref in $(cut -f1 "$tags"); do
+			"${IMG_BAH[@]}" rmi -f "$ref" >/dev/null 2>&1 || true
+		done
+	fi
 	VM_IMG_REF=$(awk -F'\t' '$2 == "precompiled" {print $1}' "$tags")
 	img_time build-image nice "$DK_SRCDIR/scripts/build-images" --tags-file "$tags" --context "$ctx" \
 		--only build -v "$cache/image-apt-archives:/var/cache/apt/archives" \

@@ -6,9 +6,10 @@
 # entrypoint + cmd (scenario image-run).
 #   vm_prepare_image  -> VM_IMG_INITRD; VM_IMG_TIMES (what each step took), VM_IMG_SIZES
 # Caches: the debootstrap tarball in ${DK_CACHE:-/var/cache/drvkit-test}; images in buildah's
-# vfs storage (localhost/debian:12-base, localhost/drvkit-dktest:*: present ones are not
-# built again; `buildah --storage-driver vfs rmi` them to rebuild); apt's archives and
-# drvkit's downloads in volumes under the cache dir.
+# vfs storage (localhost/debian:12-base is kept; the localhost/drvkit-dktest:* images are
+# removed first and built again on every run, since they hold this tree's drvkit:
+# DK_IMAGE_REUSE=1 keeps them for a quicker edit loop); apt's archives and drvkit's
+# downloads in volumes under the cache dir.
 IMG_BASE=localhost/debian:12-base
 IMG_BAH=(buildah --storage-driver vfs)
 

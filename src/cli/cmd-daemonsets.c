@@ -9,6 +9,7 @@
 
 #include "base/fsutil.h"
 #include "fleet/daemonsets.h"
+#include "fleet/jobs.h"
 #include "fleet/matrix.h"
 
 #include "cli/cli.h"
@@ -76,13 +77,13 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	if (!matrix[0] || (o.config && !o.config[0]) || (output && !output[0]))
 		return dk_usage_error("daemonsets", "empty option value");
 	if (o.namespace &&
-	    (!(ns = dk_ds_name(o.namespace)) || strcmp(ns, o.namespace) != 0))
+	    (!(ns = dk_jobs_k8s_name(o.namespace)) || strcmp(ns, o.namespace) != 0))
 		return dk_usage_error(
 			"daemonsets",
 			"--namespace %s: expected a DNS-1123 label ([a-z0-9-], "
 			"at most 63)",
 			o.namespace);
-	if (o.signing_secret && (!(secret = dk_ds_name(o.signing_secret)) ||
+	if (o.signing_secret && (!(secret = dk_jobs_k8s_name(o.signing_secret)) ||
 				 strcmp(secret, o.signing_secret) != 0))
 		return dk_usage_error("daemonsets",
 				      "--signing-secret %s: expected a DNS-1123 name",

@@ -10,48 +10,14 @@
 #include "shared/strbuf.h"
 
 #include "base/fsutil.h"
-#include "base/sha256.h"
 #include "base/yaml.h"
 #include "config/config.h"
 #include "fleet/daemonsets.h"
+#include "fleet/jobs.h"
 #include "fleet/labels.h"
 #include "fleet/select.h"
 
 #define NAME_MAX_LEN 63
-#define HASH_LEN 8
-
-char *dk_ds_name(const char *raw)
-{
-	_cleanup_strbuf_ struct strbuf b;
-	char hex[DK_SHA256_HEX_LEN + 1];
-	bool dash = false;
-
-	strbuf_init(&b);
-	for (const char *p = raw; *p; p++) {
-		char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
-
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-			if (dash && b.len)
-				strbuf_putc(&b, '-');
-			strbuf_putc(&b, c);
-			dash = false;
-		} else {
-			dash = true;
-		}
-	}
-	if (b.oom)
-		return NULL;
-	if (b.len <= NAME_MAX_LEN)
-		return strbuf_steal(&b);
-	if (dk_sha256_buffer(raw, strlen(raw), hex) < 0)
-		return NULL;
-	b.len = NAME_MAX_LEN - HASH_LEN - 1;
-	while (b.len && b.s[b.len - 1] == '-')
-		b.len--;
-	b.s[b.len] = '\0';
-	strbuf_printf(&b, "-%.*s", HASH_LEN, hex);
-	return b.oom ? NULL : strbuf_steal(&b);
-}
 
 static bool alnum(char c)
 {
@@ -138,66 +104,130 @@ static void klist(struct strbuf *b, int n, const char *key, const char *const *v
 	strbuf_puts(b, "]\n");
 }
 
-/* ---- one driver's config ---- */
+/* ---- the configs: one per (driver, config path) the jobs use ---- */
 
 struct ds_config {
 	const struct dk_mx_driver *driver;
-	char *path; /* as given */
+	const char *arch; /* of the first job using it (names it when paths differ) */
+	char *path;	  /* as given: --config or the job's DRVKIT_CONFIG */
 	char *data;
 	size_t len;
 	struct dk_config *cfg;
 	char *cm_name; /* the ConfigMap */
-	bool used;     /* some DaemonSet runs this driver */
 };
 
-static void ds_config_release(struct ds_config *c)
+struct ds_configs {
+	struct ds_config *v;
+	size_t n;
+};
+
+static void ds_configs_release(struct ds_configs *cs)
 {
-	free(c->path);
-	free(c->data);
-	dk_config_free(c->cfg);
-	free(c->cm_name);
+	for (size_t i = 0; i < cs->n; i++) {
+		free(cs->v[i].path);
+		free(cs->v[i].data);
+		dk_config_free(cs->v[i].cfg);
+		free(cs->v[i].cm_name);
+	}
+	free(cs->v);
 }
 
-static int ds_config_load(struct ds_config *c, const struct dk_mx_driver *d,
-			  const char *override, struct dk_error **err)
+/* The config a job's pods run: --config, else the image's DRVKIT_CONFIG build arg (the
+ * driver's `config:` with {arch} expanded), so the pods run the config baked in. */
+static const char *job_config(const struct dk_job *j, const struct dk_ds_opts *o)
 {
+	const char *path = o->config ? o->config : dk_job_arg(j, "DRVKIT_CONFIG");
+
+	return path && path[0] ? path : NULL;
+}
+
+static struct ds_config *find_config(const struct ds_configs *cs,
+				     const struct dk_mx_driver *d, const char *path)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		if (cs->v[i].driver == d && streq(cs->v[i].path, path))
+			return &cs->v[i];
+	return NULL;
+}
+
+static int ds_config_load(struct ds_config *c, const struct ds_configs *cs,
+			  struct dk_error **err)
+{
+	const struct dk_mx_driver *d = c->driver;
 	_cleanup_free_ char *raw = NULL;
-	const char *path = override ? override : d->config;
+	bool per_arch = false;
 	int r;
 
-	c->driver = d;
-	if (!path) {
-		dk_error_set(
-			err, EINVAL,
-			"%s:%zu:%zu: driver %s has no config: its DaemonSets need one",
-			d->pos.file, d->pos.line, d->pos.column, d->name);
-		return dk_error_set_hint(err,
-					 "give the driver `config: FILE` in the matrix, "
-					 "or pass --config FILE");
-	}
-	c->path = strdup(path);
-	raw = dk_strdup_printf("%s-drvkit-config", d->name);
-	if (!c->path || !raw || !(c->cm_name = dk_ds_name(raw)))
+	for (size_t i = 0; i < cs->n; i++)
+		per_arch |= cs->v[i].driver == d && !streq(cs->v[i].path, c->path);
+	raw = per_arch ? dk_strdup_printf("%s-%s-drvkit-config", d->name, c->arch)
+		       : dk_strdup_printf("%s-drvkit-config", d->name);
+	if (!raw || !(c->cm_name = dk_jobs_k8s_name(raw)))
 		return dk_error_set(err, ENOMEM, "out of memory");
-	r = dk_read_file(path, DK_YAML_MAX_BYTES, &c->data, &c->len);
+	r = dk_read_file(c->path, DK_YAML_MAX_BYTES, &c->data, &c->len);
 	if (r < 0)
 		return dk_error_set(err, -r, "cannot read config %s (driver %s): %s",
-				    path, d->name, strerror(-r));
-	r = dk_config_parse(path, c->data, c->len, &c->cfg, err);
+				    c->path, d->name, strerror(-r));
+	r = dk_config_parse(c->path, c->data, c->len, &c->cfg, err);
 	if (r < 0)
 		return dk_error_wrap(err, "config of driver %s", d->name);
+	return 0;
+}
+
+/* The configs of js's jobs, in matrix driver order, each loaded. */
+static int load_configs(const struct dk_matrix *m, const struct dk_jobs *js,
+			const struct dk_ds_opts *o, struct ds_configs *cs,
+			struct dk_error **err)
+{
+	bool signs = false;
+
+	cs->v = calloc(js->n_jobs + 1, sizeof(*cs->v));
+	if (!cs->v)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t d = 0; d < m->n_drivers; d++)
+		for (size_t i = 0; i < js->n_jobs; i++) {
+			const struct dk_job *j = &js->jobs[i];
+			const char *path = job_config(j, o);
+
+			if (j->driver != &m->drivers[d])
+				continue;
+			if (!path) {
+				dk_error_set(err, EINVAL,
+					     "%s:%zu:%zu: driver %s has no config: its "
+					     "DaemonSets need one",
+					     j->driver->pos.file, j->driver->pos.line,
+					     j->driver->pos.column, j->driver->name);
+				return dk_error_set_hint(
+					err, "give the driver `config: FILE` in the "
+					     "matrix, or pass --config FILE");
+			}
+			if (find_config(cs, j->driver, path))
+				continue;
+			cs->v[cs->n] =
+				(struct ds_config){j->driver, j->arch, strdup(path)};
+			if (!cs->v[cs->n++].path)
+				return dk_error_set(err, ENOMEM, "out of memory");
+		}
+	for (size_t i = 0; i < cs->n; i++) {
+		int r = ds_config_load(&cs->v[i], cs, err);
+
+		if (r < 0)
+			return r;
+		signs |= cs->v[i].cfg->signing != NULL;
+	}
+	if (o->signing_secret && !signs)
+		return dk_error_set(
+			err, EINVAL,
+			"--signing-secret %s given, but no driver's config has "
+			"signing: (nothing would mount it)",
+			o->signing_secret);
 	return 0;
 }
 
 /* ---- one DaemonSet ---- */
 
 struct ds {
-	const struct dk_mx_os *os;
-	const struct dk_mx_osver *v;
-	const struct dk_mx_driver *d;
-	const struct dk_mx_branch *b;
-	const char *arch;
-	const struct dk_mx_kernel *kernel; /* NULL: the build image */
+	const struct dk_job *j; /* its image */
 	const struct ds_config *c;
 	const struct dk_ds_opts *o;
 	const char **notin; /* build: the kernels precompiled ones serve, sanitised */
@@ -216,28 +246,30 @@ struct mount {
 
 static void labels_block(struct strbuf *b, int n, const struct ds *ds, const char *name)
 {
-	_cleanup_free_ char *drv = dk_ds_label_value(ds->d->name);
-	_cleanup_free_ char *ver = dk_ds_label_value(ds->b->version);
+	_cleanup_free_ char *drv = dk_ds_label_value(ds->j->driver->name);
+	_cleanup_free_ char *ver = dk_ds_label_value(ds->j->branch->version);
 
 	key(b, n, "labels");
 	kv(b, n + 1, "app.kubernetes.io/name", drv ? drv : "");
 	kv(b, n + 1, "app.kubernetes.io/instance", name);
 	kv(b, n + 1, "app.kubernetes.io/version", ver ? ver : "");
-	kv(b, n + 1, "app.kubernetes.io/component", ds->kernel ? "precompiled" : "build");
+	kv(b, n + 1, "app.kubernetes.io/component", dk_job_kind_name(ds->j->kind));
 	kv(b, n + 1, "app.kubernetes.io/part-of", "drvkit");
 	kv(b, n + 1, "app.kubernetes.io/managed-by", "drvkit");
 }
 
 static void placement(struct strbuf *b, int n, const struct ds *ds)
 {
+	const struct dk_job *j = ds->j;
+
 	key(b, n, "nodeSelector");
-	kv(b, n + 1, DK_LABEL_OS_ID, ds->os->id);
-	kv(b, n + 1, DK_LABEL_OS_VERSION, ds->v->version);
-	if (dk_sel_is_rhcos(ds->os->id) && ds->v->ostree_version)
-		kv(b, n + 1, DK_LABEL_OSTREE, ds->v->ostree_version);
-	kv(b, n + 1, DK_LABEL_ARCH, ds->arch);
-	if (ds->kernel) {
-		_cleanup_free_ char *k = dk_label_sanitise(ds->kernel->release);
+	kv(b, n + 1, DK_LABEL_OS_ID, j->os->id);
+	kv(b, n + 1, DK_LABEL_OS_VERSION, j->osver->version);
+	if (dk_sel_is_rhcos(j->os->id) && j->osver->ostree_version)
+		kv(b, n + 1, DK_LABEL_OSTREE, j->osver->ostree_version);
+	kv(b, n + 1, DK_LABEL_ARCH, j->arch);
+	if (j->kernel) {
+		_cleanup_free_ char *k = dk_label_sanitise(j->kernel->release);
 
 		kv(b, n + 1, DK_LABEL_KERNEL, k ? k : "");
 	}
@@ -255,18 +287,23 @@ static void placement(struct strbuf *b, int n, const struct ds *ds)
 	klist(b, n + 6, "values", ds->notin, ds->n_notin);
 }
 
-static void container(struct strbuf *b, int n, const struct ds *ds, const char *image,
-		      const struct mount *m, size_t nm)
+static void container(struct strbuf *b, int n, const struct ds *ds, const struct mount *m,
+		      size_t nm)
 {
 	const char *ready = ds->c->cfg->ready_file;
+	/* The images' ENTRYPOINT is ["drvkit", "init"]: `args` alone would be appended to
+	 * it (drvkit init init --config ...). command replaces the ENTRYPOINT, so the pod
+	 * runs exactly `drvkit init --config FILE` whatever the image's entrypoint. */
+	const char *command[] = {"drvkit"};
 	const char *args[] = {"init", "--config", DK_DS_CONFIG_PATH};
 	const char *probe[] = {"test", "-f", ready};
 	const char *stop[] = {"rm", "-f", ready};
 
 	ind(b, n);
 	strbuf_puts(b, "- name: \"driver\"\n");
-	kv(b, n + 1, "image", image);
+	kv(b, n + 1, "image", ds->j->image);
 	kv(b, n + 1, "imagePullPolicy", "IfNotPresent");
+	klist(b, n + 1, "command", command, ARRAY_SIZE(command));
 	klist(b, n + 1, "args", args, ARRAY_SIZE(args));
 	key(b, n + 1, "securityContext");
 	kraw(b, n + 2, "privileged", "true");
@@ -385,46 +422,38 @@ static int mounts(const struct dk_config *cfg, char *ready_dir, struct mount *m,
 /* "<driver>-<branch>-<ostag>[-<ostree>]-<arch>" or, precompiled,
  * "<driver>-<branch>-<ostag>[-<ostree>]-<kernel>[-<arch>]" (arch when the release
  * does not end with it). */
-static char *ds_raw_name(const struct ds *ds)
+static char *ds_raw_name(const struct dk_job *j)
 {
-	_cleanup_free_ char *ostag = dk_mx_os_tag(ds->os->id, ds->v->version);
-	const char *ostree = dk_sel_is_rhcos(ds->os->id) ? ds->v->ostree_version : NULL;
+	_cleanup_free_ char *ostag = dk_mx_os_tag(j->os->id, j->osver->version);
+	const char *ostree = dk_sel_is_rhcos(j->os->id) ? j->osver->ostree_version : NULL;
 	const char *karch =
-		ds->kernel ? dk_label_arch_from_kernel(ds->kernel->release) : NULL;
+		j->kernel ? dk_label_arch_from_kernel(j->kernel->release) : NULL;
+	bool add_arch = j->kernel && !(karch && streq(karch, j->arch));
 
 	if (!ostag)
 		return NULL;
-	return dk_strdup_printf(
-		"%s-%s-%s%s%s-%s%s%s", ds->d->name, ds->b->branch, ostag,
-		ostree ? "-" : "", ostree ? ostree : "",
-		ds->kernel ? ds->kernel->release : ds->arch,
-		ds->kernel && !(karch && strcmp(karch, ds->arch) == 0) ? "-" : "",
-		ds->kernel && !(karch && strcmp(karch, ds->arch) == 0) ? ds->arch : "");
+	return dk_strdup_printf("%s-%s-%s%s%s-%s%s%s", j->driver->name, j->branch->branch,
+				ostag, ostree ? "-" : "", ostree ? ostree : "",
+				j->kernel ? j->kernel->release : j->arch,
+				add_arch ? "-" : "", add_arch ? j->arch : "");
 }
 
 static int ds_emit(struct strbuf *b, const struct ds *ds, struct dk_error **err)
 {
 	const struct dk_config *cfg = ds->c->cfg;
-	_cleanup_free_ char *raw = ds_raw_name(ds), *name = raw ? dk_ds_name(raw) : NULL;
-	_cleanup_free_ char *ostag = dk_mx_os_tag(ds->os->id, ds->v->version);
-	_cleanup_free_ char *tag = NULL, *image = NULL,
-			    *ready_dir = strdup(cfg->ready_file);
+	_cleanup_free_ char *raw = ds_raw_name(ds->j),
+			    *name = raw ? dk_jobs_k8s_name(raw) : NULL;
+	_cleanup_free_ char *ready_dir = strdup(cfg->ready_file);
 	struct mount m[MAX_MOUNTS];
 	size_t nm = 0;
 	int r;
 
-	if (!name || !ostag || !ready_dir)
+	if (!name || !ready_dir)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	tag = ds->kernel
-		      ? dk_mx_precompiled_tag(ds->b->branch, ds->kernel->release, ostag)
-		      : dk_mx_build_tag(ds->b->version, ostag);
-	image = tag ? dk_sel_image_ref(ds->o->registry,
-				       ds->d->image ? ds->d->image : ds->d->name, tag)
-		    : NULL;
 	if (strrchr(ready_dir, '/') && strrchr(ready_dir, '/') != ready_dir)
 		*strrchr(ready_dir, '/') = '\0';
 	r = mounts(cfg, ready_dir, m, &nm);
-	if (!image || r < 0) {
+	if (r < 0) {
 		mounts_release(m, nm);
 		return dk_error_set(err, ENOMEM, "out of memory");
 	}
@@ -452,7 +481,7 @@ static int ds_emit(struct strbuf *b, const struct ds *ds, struct dk_error **err)
 	ind(b, 3);
 	strbuf_puts(b, "- operator: \"Exists\"\n");
 	key(b, 3, "containers");
-	container(b, 3, ds, image, m, nm);
+	container(b, 3, ds, m, nm);
 	volumes(b, 3, ds, m, nm);
 	mounts_release(m, nm);
 	return 0;
@@ -476,139 +505,58 @@ static void configmap(struct strbuf *b, const struct ds_config *c,
 	kv(b, 1, "config.yaml", c->data);
 }
 
-static int cmp_str(const void *a, const void *b)
+/* Whether precompiled job p is built FROM build job b's image. */
+static bool same_build(const struct dk_job *b, const struct dk_job *p)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return p->kind == DK_JOB_PRECOMPILED && p->driver == b->driver &&
+	       p->branch == b->branch && p->osver == b->osver && streq(p->arch, b->arch);
 }
 
-/* The DaemonSets of one (OS version, driver, branch): per arch (sorted) the build one,
- * then the precompiled ones in matrix order. */
-static int emit_use(struct strbuf *b, struct ds *ds, struct dk_error **err)
+/* Build job i's DaemonSet, then those of the precompiled jobs built from its image. */
+static int emit_group(struct strbuf *out, const struct dk_jobs *js, size_t i,
+		      const struct ds_configs *cs, const struct dk_ds_opts *o,
+		      struct dk_error **err)
 {
-	const struct dk_mx_osver *v = ds->v;
-	_cleanup_free_ const char **archs = calloc(v->n_kernels + 1, sizeof(*archs));
-	_cleanup_free_ const char **notin = calloc(v->n_kernels + 1, sizeof(*notin));
-	size_t na = 0, n_notin;
-	int r = 0;
+	const struct dk_job *bj = &js->jobs[i];
+	_cleanup_free_ const char **notin = calloc(js->n_jobs + 1, sizeof(*notin));
+	struct ds ds = {bj, find_config(cs, bj->driver, job_config(bj, o)), o, notin};
+	int r = notin ? 0 : -ENOMEM;
 
-	if (!archs || !notin)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	for (size_t k = 0; k < v->n_kernels; k++)
-		if (!dk_strv_contains(archs, na, v->kernels[k].arch))
-			archs[na++] = v->kernels[k].arch;
-	qsort(archs, na, sizeof(*archs), cmp_str);
-	for (size_t a = 0; a < na && r >= 0; a++) {
-		ds->arch = archs[a];
-		ds->n_notin = 0;
-		for (size_t k = 0; k < v->n_kernels && r >= 0; k++)
-			if (strcmp(v->kernels[k].arch, archs[a]) == 0 &&
-			    !(notin[ds->n_notin++] =
-				      dk_label_sanitise(v->kernels[k].release)))
-				r = dk_error_set(err, ENOMEM, "out of memory");
-		n_notin = ds->n_notin;
-		ds->notin = notin;
-		ds->kernel = NULL;
-		if (r >= 0)
-			r = ds_emit(b, ds, err);
-		ds->n_notin = 0; /* a precompiled one selects its kernel */
-		for (size_t k = 0; k < v->n_kernels && r >= 0; k++) {
-			ds->kernel = &v->kernels[k];
-			if (strcmp(v->kernels[k].arch, archs[a]) == 0)
-				r = ds_emit(b, ds, err);
-		}
-		for (size_t i = 0; i < n_notin; i++)
-			free((char *)notin[i]);
+	for (size_t k = 0; k < js->n_jobs && r >= 0; k++)
+		if (same_build(bj, &js->jobs[k]) &&
+		    !(notin[ds.n_notin++] =
+			      dk_label_sanitise(js->jobs[k].kernel->release)))
+			r = -ENOMEM;
+	r = r < 0 ? dk_error_set(err, ENOMEM, "out of memory") : ds_emit(out, &ds, err);
+	for (size_t k = 0; notin && k < ds.n_notin; k++)
+		free((char *)notin[k]);
+	ds.n_notin = 0; /* a precompiled one selects its kernel */
+	for (size_t k = 0; k < js->n_jobs && r >= 0; k++) {
+		if (!same_build(bj, &js->jobs[k]))
+			continue;
+		ds.j = &js->jobs[k];
+		ds.c = find_config(cs, ds.j->driver, job_config(ds.j, o));
+		r = ds_emit(out, &ds, err);
 	}
 	return r;
-}
-
-static int load_configs(const struct dk_matrix *m, const struct dk_ds_opts *o,
-			struct ds_config *cs, struct dk_error **err)
-{
-	bool signs = false;
-
-	for (size_t i = 0; i < m->n_oses; i++)
-		for (size_t j = 0; j < m->oses[i].n_versions; j++)
-			for (size_t u = 0; u < m->oses[i].versions[j].n_uses; u++)
-				for (size_t d = 0; d < m->n_drivers; d++)
-					if (strcmp(m->drivers[d].name,
-						   m->oses[i]
-							   .versions[j]
-							   .uses[u]
-							   .driver) == 0)
-						cs[d].used = true;
-	for (size_t d = 0; d < m->n_drivers; d++) {
-		int r = cs[d].used
-				? ds_config_load(&cs[d], &m->drivers[d], o->config, err)
-				: 0;
-
-		if (r < 0)
-			return r;
-		signs |= cs[d].used && cs[d].cfg->signing;
-	}
-	if (o->signing_secret && !signs)
-		return dk_error_set(
-			err, EINVAL,
-			"--signing-secret %s given, but no driver's config has "
-			"signing: (nothing would mount it)",
-			o->signing_secret);
-	return 0;
 }
 
 int dk_daemonsets_render(const struct dk_matrix *m, const struct dk_ds_opts *o,
 			 struct strbuf *out, struct dk_error **err)
 {
-	struct ds_config *cs = calloc(m->n_drivers + 1, sizeof(*cs));
+	_cleanup_jobs_ struct dk_jobs *js = NULL;
+	struct ds_configs cs = {0};
 	int r;
 
-	if (!cs)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	r = load_configs(m, o, cs, err);
-	for (size_t d = 0; d < m->n_drivers && r >= 0; d++)
-		if (cs[d].used)
-			configmap(out, &cs[d], o);
-	for (size_t i = 0; i < m->n_oses && r >= 0; i++) {
-		const struct dk_mx_os *os = &m->oses[i];
-
-		for (size_t j = 0; j < os->n_versions && r >= 0; j++) {
-			const struct dk_mx_osver *v = &os->versions[j];
-
-			for (size_t u = 0; u < v->n_uses && r >= 0; u++) {
-				const struct dk_mx_use *use = &v->uses[u];
-				size_t d = 0;
-
-				while (d < m->n_drivers &&
-				       strcmp(m->drivers[d].name, use->driver) != 0)
-					d++;
-				for (size_t k = 0; k < use->n_branches && r >= 0; k++) {
-					struct ds ds = {os, v, &m->drivers[d], NULL};
-
-					ds.c = &cs[d];
-					ds.o = o;
-					for (size_t x = 0; x < m->drivers[d].n_branches;
-					     x++)
-						if (strcmp(m->drivers[d]
-								   .branches[x]
-								   .branch,
-							   use->branches[k]) == 0)
-							ds.b = &m->drivers[d].branches[x];
-					r = ds.b ? emit_use(out, &ds, err)
-						 : dk_error_set(
-							   err, EINVAL,
-							   "%s:%zu:%zu: "
-							   "branch %s of "
-							   "driver %s is not "
-							   "defined",
-							   use->pos.file, use->pos.line,
-							   use->pos.column,
-							   use->branches[k], use->driver);
-				}
-			}
-		}
-	}
-	for (size_t d = 0; d < m->n_drivers; d++)
-		ds_config_release(&cs[d]);
-	free(cs);
+	r = dk_jobs_expand(m, o->registry, NULL, &js, err);
+	if (r >= 0)
+		r = load_configs(m, js, o, &cs, err);
+	for (size_t i = 0; r >= 0 && i < cs.n; i++)
+		configmap(out, &cs.v[i], o);
+	for (size_t i = 0; r >= 0 && i < js->n_jobs; i++)
+		if (js->jobs[i].kind == DK_JOB_BUILD)
+			r = emit_group(out, js, i, &cs, o, err);
+	ds_configs_release(&cs);
 	if (r >= 0 && out->oom)
 		r = dk_error_set(err, ENOMEM, "out of memory");
 	return r;

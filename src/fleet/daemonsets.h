@@ -2,9 +2,13 @@
 #pragma once
 
 /* `drvkit daemonsets`: the Kubernetes objects that run the matrix's images, as one
- * multi-document YAML (stable order): a ConfigMap per driver (its drvkit config), then
- * per OS version, (driver, branch) and arch one DaemonSet on the build image, followed
- * by one DaemonSet per kernel on its precompiled image.
+ * multi-document YAML (stable order). The DaemonSets are made from the image jobs of
+ * dk_jobs_expand() (fleet/jobs.h), so a DaemonSet runs exactly the image `drvkit matrix`
+ * builds (its ref, and the config baked in as DRVKIT_CONFIG): first a ConfigMap per
+ * (driver, config path) in matrix driver order, named <driver>-drvkit-config, or
+ * <driver>-<arch>-drvkit-config when the driver's `config:` differs per arch ({arch});
+ * then per build job (job order) one DaemonSet on the build image, followed by one
+ * DaemonSet per precompiled job built FROM that image (one per kernel).
  *
  * Which node runs which DaemonSet is the nodeSelector on NFD labels (labels.h):
  * system-os_release.ID + VERSION_ID (rhcos: also OSTREE_VERSION), kubernetes.io/arch,
@@ -15,8 +19,9 @@
  * DaemonSet when its labels change.
  *
  * Pod shape (reference section 6): privileged, hostPID, updateStrategy OnDelete,
- * priorityClassName system-node-critical, tolerates every taint; args
- * `init --config /etc/drvkit/config.yaml` (the ConfigMap, mounted with subPath);
+ * priorityClassName system-node-critical, tolerates every taint; command `drvkit`,
+ * args `init --config /etc/drvkit/config.yaml` (the ConfigMap, mounted with subPath;
+ * command replaces the image's ENTRYPOINT ["drvkit", "init"]);
  * startupProbe `test -f READY_FILE` every 10 s up to 120 times (a build from source
  * may take 20 minutes: NVIDIA's modules take 5-7 minutes on 2 cores); preStop
  * `rm -f READY_FILE`; terminationGracePeriodSeconds = the config's grace_period + 30
@@ -44,22 +49,19 @@
 #define DK_DS_GRACE_MARGIN 30
 
 struct dk_ds_opts {
-	const char *registry;  /* image prefix; NULL: none */
-	const char *namespace; /* NULL: DK_DS_DEFAULT_NAMESPACE */
-	const char *config;    /* config file for every driver; NULL: each driver's */
+	const char *registry;	    /* image prefix; NULL: none */
+	const char *namespace;	    /* NULL: DK_DS_DEFAULT_NAMESPACE */
+	const char *config;	    /* for every job; NULL: each job's DRVKIT_CONFIG */
 	const char *signing_secret; /* NULL: DK_DS_DEFAULT_SIGNING_SECRET */
 };
 
-/* Appends the YAML to out. Errors: a driver with neither `config:` in the matrix nor
- * --config (EINVAL, naming the matrix place), a config that does not load (its
- * errno and message), a --signing-secret when no config signs (EINVAL). */
+/* Appends the YAML to out. Errors: those of dk_jobs_expand, a driver with neither
+ * `config:` in the matrix nor --config (EINVAL, naming the matrix place), a config that
+ * does not load (its errno and message), a --signing-secret when no config signs
+ * (EINVAL). Object names: dk_jobs_k8s_name. */
 int dk_daemonsets_render(const struct dk_matrix *m, const struct dk_ds_opts *o,
 			 struct strbuf *out, struct dk_error **err) _must_check_;
 
-/* A DNS-1123 label of at most 63 characters from raw: lowercased, every run of
- * characters outside [a-z0-9] one '-', no '-' at either end; when longer, cut to 54
- * and ended with '-' and the first 8 hex digits of raw's sha256. NULL on OOM. */
-char *dk_ds_name(const char *raw);
 /* A label value: sanitised as NFD does, at most 63 characters, alphanumeric at both
  * ends. NULL on OOM. */
 char *dk_ds_label_value(const char *s);

@@ -110,6 +110,8 @@ char *dk_jobs_k8s_name(const char *s)
 			continue;
 		strbuf_putc(&b, c);
 	}
+	while (b.len > 0 && b.s[b.len - 1] == '-')
+		b.s[--b.len] = '\0';
 	if (b.len > 63) {
 		if (dk_sha256_buffer(s, strlen(s), hex) < 0) {
 			strbuf_release(&b);
@@ -122,8 +124,6 @@ char *dk_jobs_k8s_name(const char *s)
 		b.s[len] = '\0';
 		strbuf_printf(&b, "-%.8s", hex);
 	}
-	while (b.len > 0 && b.s[b.len - 1] == '-')
-		b.s[--b.len] = '\0';
 	return strbuf_steal(&b);
 }
 

@@ -95,7 +95,9 @@ int dk_jobs_render_gitlab(const struct dk_jobs *j, char **out,
 			  struct dk_error **err) _must_check_;
 int dk_jobs_render_k8s(const struct dk_jobs *j, const struct dk_jobs_k8s *k8s, char **out,
 		       struct dk_error **err) _must_check_;
-/* A Kubernetes object name (DNS-1123 label, at most 63 characters) made of s: lowercase,
- * other characters as '-', too long: cut and ended with '-' and 8 hex digits of the
- * sha256 of s. */
+/* A Kubernetes object name (DNS-1123 label, at most 63 characters) made of s, the one
+ * rule for every name drvkit writes (Jobs, DaemonSets, ConfigMaps): lowercased, every run
+ * of characters outside [a-z0-9] one '-', no '-' at either end; longer than 63: cut to 54
+ * (less any '-' at the cut) and ended with '-' and the first 8 hex digits of the sha256
+ * of s. NULL on OOM. */
 char *dk_jobs_k8s_name(const char *s);

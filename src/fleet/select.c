@@ -8,6 +8,7 @@
 #include "shared/macro.h"
 #include "shared/strbuf.h"
 
+#include "fleet/jobs.h"
 #include "fleet/select.h"
 
 /* How many nearest kernels a no-fit or a build answer names. */
@@ -44,13 +45,6 @@ const struct dk_mx_osver *dk_sel_find_osver(const struct dk_mx_os *os,
 			return v;
 	}
 	return NULL;
-}
-
-char *dk_sel_image_ref(const char *registry, const char *image, const char *tag)
-{
-	if (registry && registry[0])
-		return dk_strdup_printf("%s/%s:%s", registry, image, tag);
-	return dk_strdup_printf("%s:%s", image, tag);
 }
 
 void dk_selection_free(struct dk_selection *s)
@@ -309,35 +303,57 @@ static char *build_reason(const struct dk_selection *s, const struct dk_mx_os *o
 	return strbuf_steal(&b);
 }
 
+/* The image job of (v, d, b, arch) that runs kernel kr (NULL: the build image). */
+static const struct dk_job *find_job(const struct dk_jobs *js,
+				     const struct dk_mx_osver *v,
+				     const struct dk_mx_driver *d,
+				     const struct dk_mx_branch *b, const char *arch,
+				     const struct dk_mx_kernel *kr)
+{
+	for (size_t i = 0; i < js->n_jobs; i++) {
+		const struct dk_job *j = &js->jobs[i];
+
+		if (j->osver == v && j->driver == d && j->branch == b &&
+		    streq(j->arch, arch) &&
+		    j->kind == (kr ? DK_JOB_PRECOMPILED : DK_JOB_BUILD) &&
+		    j->kernel == kr)
+			return j;
+	}
+	return NULL;
+}
+
+/* One (driver, branch) answer; its image is the ref of the job `drvkit matrix` builds
+ * (js), so select and the image builds never disagree on a tag. */
 static int answer(struct dk_selection *s, const struct dk_matrix *m,
-		  const struct dk_mx_os *os, const struct dk_mx_osver *v,
-		  const struct dk_mx_use *use, const char *branch, const char *arch,
-		  const char *registry, struct dk_error **err)
+		  const struct dk_jobs *js, const struct dk_mx_os *os,
+		  const struct dk_mx_osver *v, const struct dk_mx_use *use,
+		  const char *branch, const char *arch, struct dk_error **err)
 {
 	const struct dk_mx_driver *d = find_driver(m, use->driver);
 	const struct dk_mx_branch *b = d ? find_branch(d, branch) : NULL;
 	const struct dk_mx_kernel *other = NULL;
 	const struct dk_mx_kernel *kr = find_kernel(v, s->kernel, arch, &other);
+	const struct dk_job *j = find_job(js, v, d, b, arch, kr);
 	struct dk_sel_answer *a;
-	_cleanup_free_ char *ostag = dk_mx_os_tag(os->id, v->version);
-	_cleanup_free_ char *tag = NULL;
 
 	if (!d || !b) /* dk_matrix_load refuses a use of an undefined driver/branch */
 		return dk_error_set(err, EINVAL,
 				    "%s:%zu:%zu: driver %s branch %s is not defined",
 				    use->pos.file, use->pos.line, use->pos.column,
 				    use->driver, branch);
+	if (!j) /* dk_jobs_expand makes one per (use, branch, arch[, kernel]) */
+		return dk_error_set(err, EINVAL,
+				    "%s:%zu:%zu: no image job for driver %s branch %s "
+				    "(%s)",
+				    use->pos.file, use->pos.line, use->pos.column,
+				    use->driver, branch, arch);
 	a = realloc(s->answers, (s->n_answers + 1) * sizeof(*a));
-	if (!a || !ostag)
+	if (!a)
 		return oom(err);
 	s->answers = a;
 	a = &s->answers[s->n_answers++];
 	*a = (struct dk_sel_answer){d, b, kr ? DK_SEL_PRECOMPILED : DK_SEL_BUILD, kr};
-	tag = kr ? dk_mx_precompiled_tag(b->branch, kr->release, ostag)
-		 : dk_mx_build_tag(b->version, ostag);
-	if (!tag)
-		return oom(err);
-	a->image = dk_sel_image_ref(registry, d->image ? d->image : d->name, tag);
+	a->image = strdup(j->image);
 	if (kr) {
 		_cleanup_free_ char *name = osver_name(os, v);
 
@@ -357,8 +373,14 @@ static int answers(struct dk_selection *s, const struct dk_matrix *m,
 		   const struct dk_mx_os *os, const struct dk_mx_osver *v,
 		   const char *arch, const struct dk_sel_opts *o, struct dk_error **err)
 {
+	const struct dk_jobs_filter f = {.os = os->id, .driver = o->driver};
+	_cleanup_jobs_ struct dk_jobs *js = NULL;
 	bool any_build = false;
 	int r;
+
+	r = dk_jobs_expand(m, o->registry, &f, &js, err);
+	if (r < 0)
+		return r;
 
 	for (size_t u = 0; u < v->n_uses; u++) {
 		const struct dk_mx_use *use = &v->uses[u];
@@ -368,8 +390,7 @@ static int answers(struct dk_selection *s, const struct dk_matrix *m,
 		for (size_t i = 0; i < use->n_branches; i++) {
 			if (o->branch && strcmp(o->branch, use->branches[i]) != 0)
 				continue;
-			r = answer(s, m, os, v, use, use->branches[i], arch, o->registry,
-				   err);
+			r = answer(s, m, js, os, v, use, use->branches[i], arch, err);
 			if (r < 0)
 				return r;
 			any_build |= s->answers[s->n_answers - 1].kind == DK_SEL_BUILD;

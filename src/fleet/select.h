@@ -35,7 +35,7 @@ struct dk_sel_answer { /* one (driver, branch) */
 	const struct dk_mx_branch *branch;
 	enum dk_sel_kind kind;
 	const struct dk_mx_kernel *kernel; /* precompiled: the matrix entry */
-	char *image;			   /* [registry/]image:tag */
+	char *image; /* the ref of its dk_jobs_expand() job: [registry/]image:tag */
 	char *reason;
 };
 
@@ -53,7 +53,7 @@ struct dk_selection {
 };
 
 struct dk_sel_opts {
-	const char *registry;	    /* NULL: no registry prefix */
+	const char *registry;	    /* NULL: no registry prefix (as dk_jobs_expand) */
 	const char *pending_kernel; /* NULL: the node's running kernel */
 	const char *driver;	    /* NULL: every driver */
 	const char *branch;	    /* NULL: every branch */
@@ -75,7 +75,5 @@ const char *dk_sel_missing_name(enum dk_sel_missing m); /* fit | os | os-version
 const struct dk_mx_osver *dk_sel_find_osver(const struct dk_mx_os *os,
 					    const char *version,
 					    const char *ostree_version);
-/* "[registry/]image:tag"; NULL on OOM. */
-char *dk_sel_image_ref(const char *registry, const char *image, const char *tag);
 /* Whether os id is rhcos (matched by OSTREE_VERSION). */
 bool dk_sel_is_rhcos(const char *os_id);

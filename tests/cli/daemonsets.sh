@@ -1,7 +1,9 @@
 #!/bin/bash
 # drvkit daemonsets over the fixture matrix: the YAML against a golden file
 # (tests/fleet/golden/daemonsets.yaml; DK_UPDATE_GOLDEN=1 rewrites it), and its
-# properties checked with python3-yaml, independently of drvkit's writer.
+# properties checked with python3-yaml, independently of drvkit's writer; the images and
+# configs are those of `drvkit matrix` (one owner: the jobs), and the objects (and
+# matrix's k8s-jobs) pass the Kubernetes API schemas (tests/k8s/validate.sh).
 . "$(dirname "$0")/../lib.sh"
 
 GOLD=$DK_SRCDIR/tests/fleet/golden/daemonsets.yaml
@@ -41,6 +43,8 @@ for d in ds:
     assert p["hostPID"] is True and p["priorityClassName"] == "system-node-critical"
     c = p["containers"][0]
     assert c["securityContext"]["privileged"] is True
+    # command replaces the images' ENTRYPOINT ["drvkit", "init"]
+    assert c["command"] == ["drvkit"], c.get("command")
     assert c["args"] == ["init", "--config", "/etc/drvkit/config.yaml"]
     ready = c["startupProbe"]["exec"]["command"][2]
     assert c["startupProbe"]["exec"]["command"] == ["test", "-f", ready]
@@ -84,6 +88,60 @@ PY
 	okf $? "the objects have the required properties (python3-yaml)" "$TMP/py.out"
 }
 tcase "golden and properties" case_golden
+
+case_jobs() { # every image job of `drvkit matrix` runs in one DaemonSet with its config
+	cd "$DK_SRCDIR"
+	run "$DRVKIT" daemonsets --matrix $MX --registry reg.example/x/ -o "$TMP/ds.yaml"
+	is "$rc" 0 "daemonsets exits 0 (registry with a trailing /)"
+	run "$DRVKIT" matrix $MX --format tags --registry reg.example/x/
+	is "$rc" 0 "matrix --format tags exits 0"
+	rc=0
+	python3 - "$TMP/ds.yaml" "$TMP/out" >"$TMP/py.out" 2>&1 <<'PY' || rc=$?
+import sys, yaml
+docs = list(yaml.safe_load_all(open(sys.argv[1])))
+cms = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+ds = [d for d in docs if d["kind"] == "DaemonSet"]
+jobs = {}  # (ref, arch): the arches of a version share a ref
+for line in open(sys.argv[2]):
+    f = line.rstrip("\n").split("\t")
+    jobs[(f[0], f[2])] = (f[1], dict(a.split("=", 1) for a in f[4:]))
+def key(d):
+    p = d["spec"]["template"]["spec"]
+    return (p["containers"][0]["image"], p["nodeSelector"]["kubernetes.io/arch"])
+assert len(ds) == len(jobs) == 17, (len(ds), len(jobs))
+assert sorted(map(key, ds)) == sorted(jobs), (sorted(map(key, ds)), sorted(jobs))
+for d in ds:
+    p = d["spec"]["template"]["spec"]
+    kind, args = jobs[key(d)]
+    assert d["metadata"]["labels"]["app.kubernetes.io/component"] == kind
+    cm = cms[[v for v in p["volumes"] if v["name"] == "config"][0]["configMap"]["name"]]
+    assert cm["metadata"]["annotations"]["drvkit/source"] == args["DRVKIT_CONFIG"], (cm, args)
+    assert cm["data"]["config.yaml"] == open(args["DRVKIT_CONFIG"]).read()
+assert sorted(cms) == ["nvidia-drvkit-config", "ofed-drvkit-config"], sorted(cms)
+print("ok")
+PY
+	okf "$rc" "one DaemonSet per job: its image ref, kind and DRVKIT_CONFIG (python3-yaml)" "$TMP/py.out"
+}
+tcase "the images and configs are the matrix jobs'" case_jobs
+
+case_schema() { # the API server's schemas (kubernetes-models): a failure fails the test
+	cd "$DK_SRCDIR"
+	run "$DRVKIT" daemonsets --matrix $MX --registry reg.example -o "$TMP/ds.yaml"
+	is "$rc" 0 "daemonsets exits 0"
+	rc=0
+	tests/k8s/validate.sh "$TMP/ds.yaml" >"$TMP/v.out" 2>&1 || rc=$?
+	okf "$rc" "the DaemonSets and ConfigMaps pass the Kubernetes schemas" "$TMP/v.out"
+	is "$(grep -c '^ok DaemonSet/' "$TMP/v.out")" 17 "all 17 DaemonSets were checked"
+	is "$(grep -c '^ok ConfigMap/' "$TMP/v.out")" 2 "both ConfigMaps were checked"
+	run "$DRVKIT" matrix $MX --format k8s-jobs --registry r.example --context git://x
+	is "$rc" 0 "matrix --format k8s-jobs exits 0"
+	cp "$TMP/out" "$TMP/jobs.yaml"
+	rc=0
+	tests/k8s/validate.sh "$TMP/jobs.yaml" >"$TMP/v.out" 2>&1 || rc=$?
+	okf "$rc" "matrix's k8s-jobs pass the Kubernetes schemas" "$TMP/v.out"
+	is "$(grep -c '^ok Job/' "$TMP/v.out")" 17 "all 17 Jobs were checked"
+}
+tcase "Kubernetes API schemas (tests/k8s/validate.sh)" case_schema
 
 case_options() {
 	cd "$DK_SRCDIR"

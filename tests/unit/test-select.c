@@ -10,6 +10,7 @@
 #include "shared/strbuf.h"
 
 #include "fleet/daemonsets.h"
+#include "fleet/jobs.h"
 #include "fleet/labels.h"
 #include "fleet/matrix.h"
 #include "fleet/select.h"
@@ -85,9 +86,10 @@ static void test_label_errors(void)
 static void test_sanitise(void)
 {
 	_cleanup_free_ char *s = dk_label_sanitise("6.12.117+deb12-amd64 x/y");
-	_cleanup_free_ char *n1 = dk_ds_name("NVIDIA_535.x+y--z-");
-	_cleanup_free_ char *n2 = dk_ds_name("nvidia-550-rhcos4.16-416.94.202407030122-0-"
-					     "5.14.0-427.26.1.el9_4.x86_64");
+	_cleanup_free_ char *n1 = dk_jobs_k8s_name("NVIDIA_535.x+y--z-");
+	_cleanup_free_ char *n2 =
+		dk_jobs_k8s_name("nvidia-550-rhcos4.16-416.94.202407030122-0-"
+				 "5.14.0-427.26.1.el9_4.x86_64");
 	_cleanup_free_ char *v = dk_ds_label_value("-a+b-");
 
 	is_str(s, "6.12.117_deb12-amd64_x_y", "sanitise maps [^-A-Za-z0-9_.] to _");
@@ -97,7 +99,14 @@ static void test_sanitise(void)
 	is_str(dk_label_arch_from_kernel("5.14.0-427.el9_4.aarch64"), "arm64", "aarch64");
 	is_str(dk_label_arch_from_kernel("6.1.0-56-amd64"), "amd64", "amd64");
 	ok(dk_label_arch_from_kernel("5.15.0-131-generic") == NULL, "generic: unknown");
+	_cleanup_free_ char *n3 = dk_jobs_k8s_name(
+		"--a-"
+		"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+		"---");
+
 	is_str(n1, "nvidia-535-x-y-z", "DNS-1123 name");
+	is_str(n3, "a-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+	       "63 characters once the '-' at the ends are gone: not cut");
 	ok(n2 && strlen(n2) <= 63 && strlen(n2) > 54 &&
 		   strncmp(n2, "nvidia-550-rhcos4-16-", 21) == 0 &&
 		   n2[strlen(n2) - 9] == '-',

@@ -424,7 +424,10 @@ static int mounts(const struct dk_config *cfg, char *ready_dir, struct mount *m,
  * does not end with it). */
 static char *ds_raw_name(const struct dk_job *j)
 {
-	_cleanup_free_ char *ostag = dk_mx_os_tag(j->os->id, j->osver->version);
+	/* The full version, not the tag's (rhel9): 9.4 and 9.6 share an image but each
+	 * needs its own DaemonSet, selecting its nodes. */
+	_cleanup_free_ char *ostag =
+		dk_strdup_printf("%s%s", j->os->id, j->osver->version);
 	const char *ostree = dk_sel_is_rhcos(j->os->id) ? j->osver->ostree_version : NULL;
 	const char *karch =
 		j->kernel ? dk_label_arch_from_kernel(j->kernel->release) : NULL;
@@ -548,7 +551,8 @@ int dk_daemonsets_render(const struct dk_matrix *m, const struct dk_ds_opts *o,
 	struct ds_configs cs = {0};
 	int r;
 
-	r = dk_jobs_expand(m, o->registry, NULL, &js, err);
+	r = dk_jobs_expand(m, o->registry, &(struct dk_jobs_filter){.per_version = true},
+			   &js, err);
 	if (r >= 0)
 		r = load_configs(m, js, o, &cs, err);
 	for (size_t i = 0; r >= 0 && i < cs.n; i++)

@@ -335,7 +335,7 @@ static bool same_args(const struct dk_job *a, const struct dk_job *b)
  * only, so 9.4 and 9.6 both make driver:535.261.03-rhel9. Built from the same
  * arguments it is one job; from different ones the registry could hold only one of
  * them, and which would be luck: refuse, naming both versions. */
-static int dedupe(struct dk_jobs *js, struct dk_error **err)
+static int dedupe(struct dk_jobs *js, bool keep, struct dk_error **err)
 {
 	size_t n = 0;
 
@@ -367,7 +367,10 @@ static int dedupe(struct dk_jobs *js, struct dk_error **err)
 						      "version): give both the same "
 						      "base_image, or list one version");
 		}
-		job_release(j);
+		if (keep)
+			js->jobs[n++] = *j;
+		else
+			job_release(j);
 	}
 	js->n_jobs = n;
 	return 0;
@@ -397,7 +400,7 @@ int dk_jobs_expand(const struct dk_matrix *m, const char *registry,
 	}
 	if (js->n_jobs)
 		qsort(js->jobs, js->n_jobs, sizeof(*js->jobs), cmp_job);
-	if (dedupe(js, err) < 0)
+	if (dedupe(js, f->per_version, err) < 0)
 		return -EBADMSG;
 	*out = TAKE_PTR(js);
 	return 0;

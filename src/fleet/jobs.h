@@ -53,6 +53,10 @@ struct dk_jobs_filter {
 	const char *os;	    /* an OS id, or NULL for all */
 	const char *driver; /* a driver name, or NULL for all */
 	bool no_build, no_precompiled;
+	/* Keep a build image's job once per OS version where versions share the image
+	 * (rhel 9.4 and 9.6 both make ...-rhel9): DaemonSets and select pick nodes by
+	 * version. Without it the image is one job, as CI builds it once. */
+	bool per_version;
 };
 
 /* Expands m; the jobs borrow from m, which must outlive them. registry (may be NULL or

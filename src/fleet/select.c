@@ -373,7 +373,8 @@ static int answers(struct dk_selection *s, const struct dk_matrix *m,
 		   const struct dk_mx_os *os, const struct dk_mx_osver *v,
 		   const char *arch, const struct dk_sel_opts *o, struct dk_error **err)
 {
-	const struct dk_jobs_filter f = {.os = os->id, .driver = o->driver};
+	const struct dk_jobs_filter f = {
+		.os = os->id, .driver = o->driver, .per_version = true};
 	_cleanup_jobs_ struct dk_jobs *js = NULL;
 	bool any_build = false;
 	int r;

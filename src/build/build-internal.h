@@ -60,7 +60,10 @@ int dk_got_take_hit(struct dk_got *g, struct dk_store_hit *h) _must_check_;
 int dk_got_load_entry(const char *cache, const char *key, struct dk_got *g,
 		      struct dk_error **err) _must_check_;
 
-/* precompiled.c: 1 when the package was found, verified and imported into the cache
+/* precompiled.c: the URL for this kernel, placeholders filled in (EINVAL names a bad
+ * one); the step: 1 when the package was found, verified and imported into the cache
  * (*g filled); 0 when the server has none (404: fall back); < 0 when it is refused. */
+int dk_precompiled_url(const struct dk_inputs *in, char **url,
+		       struct dk_error **err) _must_check_;
 int dk_precompiled_step(const struct dk_inputs *in, struct dk_got *g,
 			struct dk_error **err) _must_check_;

@@ -197,7 +197,12 @@ static int step_precompiled(const struct dk_inputs *in, struct dk_got *g,
 	int r;
 
 	if (in->o->dry_run) {
-		why_add(why, "precompiled: would try %s", in->c->precompiled->url);
+		_cleanup_free_ char *url = NULL;
+
+		r = dk_precompiled_url(in, &url, err);
+		if (r < 0)
+			return r;
+		why_add(why, "precompiled: would try %s", url);
 		return 0;
 	}
 	r = dk_precompiled_step(in, g, err);

@@ -45,7 +45,7 @@ static int os_facts(const struct dk_inputs *in, char **id, char **version)
 }
 
 /* The URL for this kernel: {kernel} {component} {version} {arch} {os} {os_version}. */
-static int expand_url(const struct dk_inputs *in, char **url, struct dk_error **err)
+int dk_precompiled_url(const struct dk_inputs *in, char **url, struct dk_error **err)
 {
 	static const char *const names[] = {"kernel", "component", "version",
 					    "arch",   "os",	   "os_version"};
@@ -126,7 +126,7 @@ int dk_precompiled_step(const struct dk_inputs *in, struct dk_got *g,
 	const char *key;
 	int r;
 
-	r = expand_url(in, &url, err);
+	r = dk_precompiled_url(in, &url, err);
 	if (r < 0)
 		return r;
 	work = dk_store_subdir(in->cache, "work", err);

@@ -114,6 +114,13 @@ case_dry_run() {
 		"plan: where it would come from: headers and compiler"
 	is "$(makes)" 0 "dry run built nothing"
 	ok "$([ ! -d "$TMP/drycache/builds" ] || [ -z "$(ls "$TMP/drycache/builds")" ] && echo 0 || echo 1)" "no cache entry"
+	# The precompiled step names the URL it would fetch, placeholders filled in.
+	CACHE=$TMP/drycache gconfig dry2 "$(build_src)
+      precompiled: { url: \"file://$TMP/pkgs/{kernel}-{component}-{version}.tar.zst\" }"
+	run dk init --config "$CFG" --sysfs "$HOST/sys" --dry-run
+	is "$rc" 0 "dry run with a precompiled source succeeds"
+	like "$TMP/out" "precompiled: would try file://$TMP/pkgs/$KVER-example-1\\.0\\.tar\\.zst; build: would build" \
+		"plan: the precompiled URL for this kernel"
 }
 
 # pkg NAME [SIGN]: drvkit build --package of the fixture into $FIX/www (signed with the key when SIGN)

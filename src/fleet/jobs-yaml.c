@@ -39,6 +39,21 @@ static const char build_script[] =
 	"buildah \"$@\"\n"
 	"exec buildah --storage-driver vfs push \"$IMAGE\" \"docker://$IMAGE\"\n";
 
+/* An image of two arches: each arch's Job pushes IMAGE-ARCH, and a manifest Job joins
+ * them into the list IMAGE (retried until every arch is there). */
+static const char manifest_script[] =
+	"set -eu\n"
+	"if [ -f " AUTH_DIR "/.dockerconfigjson ]; then\n"
+	"  export REGISTRY_AUTH_FILE=" AUTH_DIR "/.dockerconfigjson\n"
+	"fi\n"
+	"buildah --storage-driver vfs manifest create \"$IMAGE\"\n"
+	"for arch in \"$@\"; do\n"
+	"  buildah --storage-driver vfs manifest add \"$IMAGE\" "
+	"\"docker://$IMAGE-$arch\"\n"
+	"done\n"
+	"exec buildah --storage-driver vfs manifest push --all \"$IMAGE\" "
+	"\"docker://$IMAGE\"\n";
+
 static void ys(struct strbuf *b, const char *s)
 {
 	strbuf_putc(b, '"');
@@ -127,6 +142,50 @@ char *dk_jobs_k8s_name(const char *s)
 	return strbuf_steal(&b);
 }
 
+/* Whether another job makes the same image for another arch. */
+static bool multi_arch(const struct dk_jobs *js, const char *image, const char *arch)
+{
+	for (size_t i = 0; i < js->n_jobs; i++)
+		if (streq(js->jobs[i].image, image) && !streq(js->jobs[i].arch, arch))
+			return true;
+	return false;
+}
+
+/* What one Job pushes and builds from: a multi-arch image's arch pushes IMAGE-ARCH; a
+ * precompiled image whose build image is multi-arch starts FROM that arch's push. */
+struct k8s_target {
+	char *push;	   /* IMAGE or IMAGE-ARCH */
+	char *build_image; /* BUILD_IMAGE's value, NULL when the job has none */
+};
+
+static int k8s_target(const struct dk_jobs *js, const struct dk_job *j,
+		      struct k8s_target *t)
+{
+	const char *bi = dk_job_arg(j, "BUILD_IMAGE");
+
+	t->push = multi_arch(js, j->image, j->arch)
+			  ? dk_strdup_printf("%s-%s", j->image, j->arch)
+			  : strdup(j->image);
+	t->build_image = !bi ? NULL
+			 : multi_arch(js, bi, j->arch)
+				 ? dk_strdup_printf("%s-%s", bi, j->arch)
+				 : strdup(bi);
+	return t->push && (!bi || t->build_image) ? 0 : -ENOMEM;
+}
+
+static void k8s_target_release(struct k8s_target *t)
+{
+	free(t->push);
+	free(t->build_image);
+}
+
+/* A build argument's value as the Job passes it. */
+static const char *k8s_arg(const struct dk_job_arg *a, const struct k8s_target *t)
+{
+	return t->build_image && streq(a->name, "BUILD_IMAGE") ? t->build_image
+							       : a->value;
+}
+
 static void k8s_labels(struct strbuf *b, int indent, const struct dk_job *j)
 {
 	strbuf_printf(b, "%*slabels:\n", indent, "");
@@ -144,7 +203,8 @@ static void k8s_list_item(struct strbuf *b, int indent, const char *s)
 }
 
 /* buildah's argv: global options, bud and its options, the context last. */
-static void k8s_args(struct strbuf *b, const struct dk_job *j, const char *context)
+static void k8s_args(struct strbuf *b, const struct dk_job *j, const struct k8s_target *t,
+		     const char *context)
 {
 	_cleanup_free_ char *platform = dk_strdup_printf("linux/%s", j->arch);
 	static const char *const head[] = {"--storage-driver", "vfs",	 "bud",
@@ -158,10 +218,10 @@ static void k8s_args(struct strbuf *b, const struct dk_job *j, const char *conte
 	k8s_list_item(b, 12, "--file");
 	k8s_list_item(b, 12, j->dockerfile);
 	k8s_list_item(b, 12, "--tag");
-	k8s_list_item(b, 12, j->image);
+	k8s_list_item(b, 12, t->push);
 	for (size_t a = 0; a < j->n_args; a++) {
-		_cleanup_free_ char *kv =
-			dk_strdup_printf("%s=%s", j->args[a].name, j->args[a].value);
+		_cleanup_free_ char *kv = dk_strdup_printf("%s=%s", j->args[a].name,
+							   k8s_arg(&j->args[a], t));
 
 		k8s_list_item(b, 12, "--build-arg");
 		k8s_list_item(b, 12, kv);
@@ -178,7 +238,8 @@ static void k8s_env(struct strbuf *b, const char *name, const char *value)
 	strbuf_putc(b, '\n');
 }
 
-static void k8s_container(struct strbuf *b, const struct dk_job *j, const char *context)
+static void k8s_container(struct strbuf *b, const struct dk_job *j,
+			  const struct k8s_target *t, const char *context)
 {
 	strbuf_puts(b,
 		    "      containers:\n        - name: \"buildah\"\n          image: ");
@@ -188,14 +249,14 @@ static void k8s_container(struct strbuf *b, const struct dk_job *j, const char *
 	k8s_list_item(b, 12, "-c");
 	k8s_list_item(b, 12, build_script);
 	k8s_list_item(b, 12, "drvkit-image-build");
-	k8s_args(b, j, context);
+	k8s_args(b, j, t, context);
 	strbuf_puts(b, "          env:\n");
-	k8s_env(b, "IMAGE", j->image);
+	k8s_env(b, "IMAGE", t->push);
 	k8s_env(b, "STORAGE_DRIVER", "vfs");
 	k8s_env(b, "BUILDAH_ISOLATION", "chroot");
 	k8s_env(b, "HOME", "/home/build");
 	for (size_t a = 0; a < j->n_args; a++)
-		k8s_env(b, j->args[a].name, j->args[a].value);
+		k8s_env(b, j->args[a].name, k8s_arg(&j->args[a], t));
 	strbuf_puts(b,
 		    "          securityContext:\n"
 		    "            runAsUser: 1000\n"
@@ -224,7 +285,8 @@ static void k8s_container(struct strbuf *b, const struct dk_job *j, const char *
 		    "              readOnly: true\n");
 }
 
-static void k8s_job(struct strbuf *b, const struct dk_job *j, const struct dk_jobs_k8s *k)
+static void k8s_job(struct strbuf *b, const struct dk_job *j, const struct k8s_target *t,
+		    const struct dk_jobs_k8s *k)
 {
 	_cleanup_free_ char *raw = dk_strdup_printf(
 		"drvkit-%s-%s-%s-%s", j->kind == DK_JOB_BUILD ? "build" : "pre",
@@ -255,7 +317,7 @@ static void k8s_job(struct strbuf *b, const struct dk_job *j, const struct dk_jo
 		       "        runAsUser: 1000\n"
 		       "        runAsGroup: 1000\n"
 		       "        fsGroup: 1000\n");
-	k8s_container(b, j, k->context);
+	k8s_container(b, j, t, k->context);
 	strbuf_puts(b, "      volumes:\n"
 		       "        - name: \"containers\"\n"
 		       "          emptyDir: {}\n"
@@ -263,6 +325,78 @@ static void k8s_job(struct strbuf *b, const struct dk_job *j, const struct dk_jo
 		       "          secret:\n"
 		       "            secretName: \"drvkit-registry-auth\"\n"
 		       "            optional: true\n");
+}
+
+/* Job i is the first of a multi-arch image: its manifest Job goes out once. */
+static bool first_of_list(const struct dk_jobs *js, size_t i)
+{
+	if (!multi_arch(js, js->jobs[i].image, js->jobs[i].arch))
+		return false;
+	for (size_t k = 0; k < i; k++)
+		if (streq(js->jobs[k].image, js->jobs[i].image))
+			return false;
+	return true;
+}
+
+/* The Job that joins IMAGE-ARCH of every arch into the manifest list IMAGE. */
+static void k8s_manifest_job(struct strbuf *b, const struct dk_jobs *js,
+			     const struct dk_job *j, const struct dk_jobs_k8s *k)
+{
+	_cleanup_free_ char *raw =
+		dk_strdup_printf("drvkit-list-%s-%s", j->driver->name, j->tag);
+	_cleanup_free_ char *name = raw ? dk_jobs_k8s_name(raw) : NULL;
+
+	strbuf_puts(b, "---\napiVersion: \"batch/v1\"\nkind: \"Job\"\nmetadata:\n");
+	ykv(b, 2, "name", name);
+	if (k->namespace)
+		ykv(b, 2, "namespace", k->namespace);
+	strbuf_puts(b, "  labels:\n");
+	ykv(b, 4, "app.kubernetes.io/name", "drvkit-image-build");
+	ykv(b, 4, "app.kubernetes.io/managed-by", "drvkit");
+	ykv(b, 4, "drvkit.io/image-kind", "manifest-list");
+	strbuf_puts(b, "  annotations:\n");
+	ykv(b, 4, "drvkit.io/image", j->image);
+	strbuf_puts(b, "spec:\n"
+		       "  # retried until every arch's Job has pushed IMAGE-ARCH\n"
+		       "  backoffLimit: 10\n"
+		       "  ttlSecondsAfterFinished: 86400\n"
+		       "  template:\n"
+		       "    spec:\n"
+		       "      restartPolicy: \"Never\"\n"
+		       "      containers:\n"
+		       "        - name: \"buildah\"\n"
+		       "          image: ");
+	ys(b, BUILDAH_IMAGE);
+	strbuf_puts(b, "\n          command:\n");
+	k8s_list_item(b, 12, "/bin/sh");
+	k8s_list_item(b, 12, "-c");
+	k8s_list_item(b, 12, manifest_script);
+	k8s_list_item(b, 12, "drvkit-manifest");
+	strbuf_puts(b, "          args:\n");
+	for (size_t i = 0; i < js->n_jobs; i++)
+		if (streq(js->jobs[i].image, j->image))
+			k8s_list_item(b, 12, js->jobs[i].arch);
+	strbuf_puts(b, "          env:\n");
+	k8s_env(b, "IMAGE", j->image);
+	k8s_env(b, "HOME", "/home/build");
+	strbuf_puts(b,
+		    "          securityContext:\n"
+		    "            runAsUser: 1000\n"
+		    "            runAsNonRoot: true\n"
+		    "            allowPrivilegeEscalation: false\n"
+		    "          volumeMounts:\n"
+		    "            - name: \"containers\"\n"
+		    "              mountPath: \"/home/build/.local/share/containers\"\n"
+		    "            - name: \"registry-auth\"\n"
+		    "              mountPath: \"" AUTH_DIR "\"\n"
+		    "              readOnly: true\n"
+		    "      volumes:\n"
+		    "        - name: \"containers\"\n"
+		    "          emptyDir: {}\n"
+		    "        - name: \"registry-auth\"\n"
+		    "          secret:\n"
+		    "            secretName: \"drvkit-registry-auth\"\n"
+		    "            optional: true\n");
 }
 
 int dk_jobs_render_k8s(const struct dk_jobs *js, const struct dk_jobs_k8s *k8s,
@@ -280,10 +414,25 @@ int dk_jobs_render_k8s(const struct dk_jobs *js, const struct dk_jobs_k8s *k8s,
 	strbuf_puts(&b,
 		    "# drvkit matrix --format k8s-jobs: one Job per image; each skips an "
 		    "image the registry has.\n"
+		    "# An image of two arches: each arch's Job pushes IMAGE-ARCH and a "
+		    "drvkit-list-* Job joins them into IMAGE.\n"
 		    "# Registry credentials: a Secret drvkit-registry-auth of type "
 		    "kubernetes.io/dockerconfigjson (optional).\n");
+	for (size_t i = 0; i < js->n_jobs; i++) {
+		struct k8s_target t = {0};
+		int r = k8s_target(js, &js->jobs[i], &t);
+
+		if (r >= 0)
+			k8s_job(&b, &js->jobs[i], &t, k8s);
+		k8s_target_release(&t);
+		if (r < 0) {
+			strbuf_release(&b);
+			return dk_error_set(err, ENOMEM, "out of memory");
+		}
+	}
 	for (size_t i = 0; i < js->n_jobs; i++)
-		k8s_job(&b, &js->jobs[i], k8s);
+		if (first_of_list(js, i))
+			k8s_manifest_job(&b, js, &js->jobs[i], k8s);
 	*out = strbuf_steal(&b);
 	return *out ? 0 : dk_error_set(err, ENOMEM, "out of memory");
 }

@@ -220,8 +220,7 @@ static bool alnum(char c)
 
 static bool label_name_ok(const char *s, size_t len)
 {
-	if (len == 0 || len > 63 || !alnum(s[0]) ||
-	    !alnum(s[len - 1]))
+	if (len == 0 || len > 63 || !alnum(s[0]) || !alnum(s[len - 1]))
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!alnum(s[i]) && !strchr("._-", s[i]))
@@ -235,8 +234,8 @@ static bool label_prefix_ok(const char *s, size_t len)
 		return false;
 	for (size_t start = 0, i = 0; i <= len; i++) {
 		if (i < len && s[i] != '.') {
-			if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-			      s[i] == '-'))
+			if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			      (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
 				return false;
 			continue;
 		}
@@ -272,15 +271,17 @@ static int set_node_selector(struct dk_yaml_walk *w, const struct dk_yaml_node *
 			     const char *key, void *obj)
 {
 	static const char *const own[] = {DK_LABEL_OS_ID, DK_LABEL_OS_VERSION,
-					  DK_LABEL_OSTREE, DK_LABEL_ARCH, DK_LABEL_KERNEL};
+					  DK_LABEL_OSTREE, DK_LABEL_ARCH,
+					  DK_LABEL_KERNEL};
 	struct dk_mx_driver *d = obj;
 
 	if (n->kind != DK_YAML_MAPPING)
-		return dk_yaml_fail(w, n, key,
-				    "expected a mapping of label: value (e.g. "
-				    "feature.node.kubernetes.io/pci-10de.present: \"true\"), "
-				    "got %s",
-				    dk_yaml_kind_name(n));
+		return dk_yaml_fail(
+			w, n, key,
+			"expected a mapping of label: value (e.g. "
+			"feature.node.kubernetes.io/pci-10de.present: \"true\"), "
+			"got %s",
+			dk_yaml_kind_name(n));
 	for (size_t i = 0; i < n->n; i++) {
 		const struct dk_yaml_node *k = n->pairs[i].key, *v = n->pairs[i].value;
 		_cleanup_free_ char *sub = NULL;
@@ -288,12 +289,15 @@ static int set_node_selector(struct dk_yaml_walk *w, const struct dk_yaml_node *
 		int r;
 
 		if (k->kind != DK_YAML_SCALAR || !label_key_ok(k->value))
-			return dk_yaml_fail(
-				w, k, key,
-				"'%s' is not a label key: expected [PREFIX/]NAME, PREFIX a "
-				"DNS subdomain, NAME at most 63 of [A-Za-z0-9._-] starting "
-				"and ending with a letter or digit",
-				k->kind == DK_YAML_SCALAR ? k->value : dk_yaml_kind_name(k));
+			return dk_yaml_fail(w, k, key,
+					    "'%s' is not a label key: expected "
+					    "[PREFIX/]NAME, PREFIX a "
+					    "DNS subdomain, NAME at most 63 of "
+					    "[A-Za-z0-9._-] starting "
+					    "and ending with a letter or digit",
+					    k->kind == DK_YAML_SCALAR
+						    ? k->value
+						    : dk_yaml_kind_name(k));
 		sub = dk_yaml_subkey(key, k->value);
 		if (!sub)
 			return dk_error_set(w->err, ENOMEM, "out of memory");
@@ -315,7 +319,8 @@ static int set_node_selector(struct dk_yaml_walk *w, const struct dk_yaml_node *
 			return dk_yaml_fail(
 				w, v, sub,
 				"'%s' is not a label value: expected at most 63 of "
-				"[A-Za-z0-9._-] starting and ending with a letter or digit, "
+				"[A-Za-z0-9._-] starting and ending with a letter or "
+				"digit, "
 				"or empty",
 				v->value);
 		r = GROW(w, d->node_selector, d->n_node_selector);
@@ -325,8 +330,7 @@ static int set_node_selector(struct dk_yaml_walk *w, const struct dk_yaml_node *
 		if (!(l->key = strdup(k->value)) || !(l->value = strdup(v->value)))
 			return dk_error_set(w->err, ENOMEM, "out of memory");
 	}
-	qsort(d->node_selector, d->n_node_selector, sizeof(*d->node_selector),
-	      cmp_label);
+	qsort(d->node_selector, d->n_node_selector, sizeof(*d->node_selector), cmp_label);
 	return 0;
 }
 

@@ -21,8 +21,8 @@ const char *dk_sel_kind_name(enum dk_sel_kind k)
 
 const char *dk_sel_missing_name(enum dk_sel_missing m)
 {
-	static const char *const names[] = {"fit",    "os",     "os-version",
-					    "arch",   "driver", "not-selected"};
+	static const char *const names[] = {"fit",  "os",     "os-version",
+					    "arch", "driver", "not-selected"};
 
 	return (size_t)m < ARRAY_SIZE(names) ? names[m] : "unknown";
 }
@@ -411,8 +411,8 @@ static int node_selected(struct dk_selection *s, const struct dk_matrix *m,
 		s->skipped = v;
 		v = &v[s->n_skipped];
 		*v = (struct dk_sel_skip){d, l->key, l->value, has};
-		v->line = dk_strdup_printf("%s needs %s=%s (the node: %s%s%s)", d->name,
-					   l->key, l->value[0] ? l->value : "\"\"",
+		v->line = dk_strdup_printf("needs %s=%s (the node: %s%s%s)", l->key,
+					   l->value[0] ? l->value : "\"\"",
 					   has ? "" : "missing", has ? has : "",
 					   has && !has[0] ? "\"\"" : "");
 		if (!v->line)
@@ -431,7 +431,8 @@ static int not_selected(struct dk_selection *s, struct dk_error **err)
 	strbuf_init(&b);
 	strbuf_puts(&b, "no driver of the matrix runs on this node: ");
 	for (size_t i = 0; i < s->n_skipped; i++)
-		strbuf_printf(&b, "%s%s", i ? "; " : "", s->skipped[i].line);
+		strbuf_printf(&b, "%s%s %s", i ? "; " : "", s->skipped[i].driver->name,
+			      s->skipped[i].line);
 	s->missing = DK_SEL_NOT_SELECTED;
 	s->missing_reason = strbuf_steal(&b);
 	return s->missing_reason ? 0 : oom(err);

@@ -24,10 +24,10 @@ enum dk_sel_kind {
 /* Why nothing fits. */
 enum dk_sel_missing {
 	DK_SEL_FIT,
-	DK_SEL_NO_OS,	  /* the OS id is in no matrix file */
-	DK_SEL_NO_OSVER,  /* the OS is, this version (rhcos: OSTREE_VERSION) is not */
-	DK_SEL_NO_ARCH,	  /* the OS version builds no image for the node's arch */
-	DK_SEL_NO_DRIVER, /* the OS version builds nothing (that --driver names) */
+	DK_SEL_NO_OS,	     /* the OS id is in no matrix file */
+	DK_SEL_NO_OSVER,     /* the OS is, this version (rhcos: OSTREE_VERSION) is not */
+	DK_SEL_NO_ARCH,	     /* the OS version builds no image for the node's arch */
+	DK_SEL_NO_DRIVER,    /* the OS version builds nothing (that --driver names) */
 	DK_SEL_NOT_SELECTED, /* every driver it builds has a node_selector the node's
 			      * labels do not match */
 };
@@ -47,7 +47,7 @@ struct dk_sel_skip {
 	const struct dk_mx_driver *driver;
 	const char *label, *wanted; /* borrowed from the matrix */
 	const char *has;	    /* borrowed from the node's facts; NULL: missing */
-	char *line; /* "nvidia needs LABEL=VALUE (the node: missing)" */
+	char *line;		    /* "needs LABEL=VALUE (the node: missing)" */
 };
 
 struct dk_selection {

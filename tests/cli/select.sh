@@ -93,6 +93,12 @@ case_detect() {
 	like "$TMP/out" '"source": "detection"' "the facts come from detection"
 	like "$TMP/out" '"image": "driver:535-6.1.0-56-amd64-debian12"' \
 		"the host's os-release and kernel pick the precompiled image"
+	like "$TMP/out" '"node_selector_checked": false' "detection: node_selector not checked"
+	run "$DRVKIT" select --matrix $MX --detect --host-root tests/fixtures/detect/os-ubuntu-22.04 \
+		--procfs "$TMP" --kernel 5.15.0-131-generic --driver ofed
+	is "$rc" 0 "--detect: ofed (node_selector) still answered: detection knows no labels"
+	like "$TMP/out" '; node_selector not checked: facts from detection$' \
+		"and its reason says the node_selector was not checked"
 }
 tcase "detect" case_detect
 

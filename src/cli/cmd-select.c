@@ -32,7 +32,9 @@ static void help(void)
 	       "arch), else the build image of its OS version (rhcos: the version whose\n"
 	       "ostree_version is the node's OSTREE_VERSION, built on its Driver "
 	       "Toolkit),\n"
-	       "else no fit: what is missing and the closest entries.\n"
+	       "else no fit: what is missing and the closest entries. A driver with a\n"
+	       "node_selector runs only where the node's labels match it (not checked\n"
+	       "with --detect).\n"
 	       "\n"
 	       "  --labels FILE         the node's labels: a label: value mapping, a "
 	       "Node\n"
@@ -90,6 +92,21 @@ static void render_json(struct json_writer *w, const struct dk_node_facts *n,
 		json_end_object(w);
 	}
 	json_end_array(w);
+	json_kv_bool(w, "node_selector_checked", n->has_labels);
+	json_key(w, "not_selected");
+	json_begin_array(w);
+	for (size_t i = 0; i < s->n_skipped; i++) {
+		const struct dk_sel_skip *k = &s->skipped[i];
+
+		json_begin_object(w);
+		json_kv_string(w, "driver", k->driver->name);
+		json_kv_string(w, "label", k->label);
+		json_kv_string(w, "wanted", k->wanted);
+		json_kv_string(w, "node_value", k->has);
+		json_kv_string(w, "reason", k->line);
+		json_end_object(w);
+	}
+	json_end_array(w);
 	json_key(w, "closest");
 	json_begin_array(w);
 	for (size_t i = 0; i < s->n_closest; i++)
@@ -118,6 +135,9 @@ static void render_text(const struct dk_node_facts *n, const struct dk_selection
 		printf("%s %s: %s %s\n  %s\n", a->driver->name, a->branch->branch,
 		       dk_sel_kind_name(a->kind), a->image, a->reason);
 	}
+	for (size_t i = 0; i < s->n_skipped; i++)
+		printf("%s: not for this node: %s\n", s->skipped[i].driver->name,
+		       s->skipped[i].line);
 	if (s->missing != DK_SEL_FIT)
 		printf("no fit: %s\n", s->missing_reason);
 	if (s->n_closest)

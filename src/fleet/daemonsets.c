@@ -273,6 +273,11 @@ static void placement(struct strbuf *b, int n, const struct ds *ds)
 
 		kv(b, n + 1, DK_LABEL_KERNEL, k ? k : "");
 	}
+	/* the driver's own (matrix node_selector, sorted by key): e.g. only nodes with
+	 * an NVIDIA PCI device, where drvkit init finds a GPU */
+	for (size_t i = 0; i < j->driver->n_node_selector; i++)
+		kv(b, n + 1, j->driver->node_selector[i].key,
+		   j->driver->node_selector[i].value);
 	if (!ds->n_notin)
 		return;
 	key(b, n, "affinity");

@@ -22,7 +22,38 @@ void dk_node_facts_release(struct dk_node_facts *f)
 	free(f->os_version);
 	free(f->ostree_version);
 	free(f->arch);
+	for (size_t i = 0; i < f->n_labels; i++) {
+		free(f->labels[i].key);
+		free(f->labels[i].value);
+	}
+	free(f->labels);
 	*f = (struct dk_node_facts){0};
+}
+
+const char *dk_node_facts_label(const struct dk_node_facts *f, const char *key)
+{
+	for (size_t i = 0; i < f->n_labels; i++)
+		if (strcmp(f->labels[i].key, key) == 0)
+			return f->labels[i].value;
+	return NULL;
+}
+
+static int add_label(struct dk_node_facts *f, const char *key, const char *value,
+		     struct dk_error **err)
+{
+	struct dk_node_label *v = realloc(f->labels, (f->n_labels + 1) * sizeof(*v));
+
+	if (!v)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	f->labels = v;
+	v[f->n_labels] = (struct dk_node_label){strdup(key), strdup(value)};
+	if (!v[f->n_labels].key || !v[f->n_labels].value) {
+		free(v[f->n_labels].key);
+		free(v[f->n_labels].value);
+		return dk_error_set(err, ENOMEM, "out of memory");
+	}
+	f->n_labels++;
+	return 0;
 }
 
 char *dk_label_sanitise(const char *s)
@@ -125,6 +156,9 @@ static int read_labels(struct dk_yaml_walk *w, const struct dk_yaml_node *labels
 					    dk_yaml_kind_name(p->value));
 		if (dk_yaml_key_repeats(labels, i))
 			return dk_yaml_fail(w, p->key, sub, "label given twice");
+		if (add_label(out, name, p->value->value ? p->value->value : "", w->err) <
+		    0)
+			return -ENOMEM;
 		for (size_t k = 0; k < ARRAY_SIZE(wanted); k++) {
 			char **dst = (char **)((char *)out + wanted[k].offset);
 			const char *v = dk_yaml_scalar(p->value);
@@ -225,6 +259,7 @@ int dk_labels_parse(const char *name, const char *data, size_t len,
 	r = read_root(&w, doc->root, out);
 	if (r < 0)
 		return r;
+	out->has_labels = true;
 	if (out->arch) {
 		const char *a = dk_mx_arch_normalise(out->arch);
 

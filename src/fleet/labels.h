@@ -33,6 +33,11 @@
 #define DK_LABEL_OSTREE "feature.node.kubernetes.io/system-os_release.OSTREE_VERSION"
 #define DK_LABEL_ARCH "kubernetes.io/arch"
 
+struct dk_node_label {
+	char *key;
+	char *value; /* as the file gives it ("" for an empty value) */
+};
+
 struct dk_node_facts {
 	char *source;	       /* the labels file, or "detection" */
 	char *node;	       /* metadata.name of a Node object; NULL otherwise */
@@ -42,9 +47,17 @@ struct dk_node_facts {
 	char *ostree_version;  /* OSTREE_VERSION (rhcos) */
 	char *arch;	       /* amd64 | arm64, or the raw value when not one of those */
 	const char *arch_from; /* static: where arch came from */
+	/* Every label of the node, in file order (a driver's node_selector is checked
+	 * against them); has_labels false: the facts came from detection, which knows
+	 * no labels. */
+	struct dk_node_label *labels;
+	size_t n_labels;
+	bool has_labels;
 };
 
 void dk_node_facts_release(struct dk_node_facts *f);
+/* The value of label key, or NULL when the node has no such label. */
+const char *dk_node_facts_label(const struct dk_node_facts *f, const char *key);
 #define _cleanup_node_facts_ _cleanup_(dk_node_facts_release)
 
 /* A label value as NFD writes it: every byte outside [-A-Za-z0-9_.] becomes '_'.

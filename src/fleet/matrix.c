@@ -3,6 +3,7 @@
  * (base/yaml.h), so every message is "FILE:LINE:COL: key.path: expected ..." and an
  * unknown key gets a "did you mean". The checks across files (an OS twice, an unknown
  * driver) are in matrix-check.c. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include "base/fsutil.h"
 #include "base/sha256.h"
 #include "base/yaml.h"
+#include "fleet/labels.h"
 #include "fleet/matrix-internal.h"
 
 /* What one file's walk fills: the matrix (drivers and oses are appended) and what the
@@ -209,6 +211,129 @@ char *dk_mx_driver_config(const struct dk_mx_driver *d, const char *arch)
 	return d->config ? dk_mx_driver_config_expand(d->config, arch, &bad) : strdup("");
 }
 
+/* node_selector: label keys and values as Kubernetes allows them (a DaemonSet with a
+ * bad one is refused by the API server, long after CI built its images). */
+static bool alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static bool label_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > 63 || !alnum(s[0]) || !alnum(s[len - 1]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!alnum(s[i]) && !strchr("._-", s[i]))
+			return false;
+	return true;
+}
+
+static bool label_prefix_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t start = 0, i = 0; i <= len; i++) {
+		if (i < len && s[i] != '.') {
+			if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			      (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+				return false;
+			continue;
+		}
+		if (i == start || i - start > 63 || s[start] == '-' || s[i - 1] == '-')
+			return false;
+		start = i + 1;
+	}
+	return true;
+}
+
+static bool label_key_ok(const char *k)
+{
+	const char *slash = strchr(k, '/');
+
+	if (!slash)
+		return label_name_ok(k, strlen(k));
+	return label_prefix_ok(k, (size_t)(slash - k)) &&
+	       label_name_ok(slash + 1, strlen(slash + 1));
+}
+
+static bool label_value_ok(const char *v)
+{
+	return !*v || label_name_ok(v, strlen(v));
+}
+
+static int cmp_label(const void *a, const void *b)
+{
+	return strcmp(((const struct dk_mx_label *)a)->key,
+		      ((const struct dk_mx_label *)b)->key);
+}
+
+static int set_node_selector(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			     const char *key, void *obj)
+{
+	static const char *const own[] = {DK_LABEL_OS_ID, DK_LABEL_OS_VERSION,
+					  DK_LABEL_OSTREE, DK_LABEL_ARCH,
+					  DK_LABEL_KERNEL};
+	struct dk_mx_driver *d = obj;
+
+	if (n->kind != DK_YAML_MAPPING)
+		return dk_yaml_fail(
+			w, n, key,
+			"expected a mapping of label: value (e.g. "
+			"feature.node.kubernetes.io/pci-10de.present: \"true\"), "
+			"got %s",
+			dk_yaml_kind_name(n));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct dk_yaml_node *k = n->pairs[i].key, *v = n->pairs[i].value;
+		_cleanup_free_ char *sub = NULL;
+		struct dk_mx_label *l;
+		int r;
+
+		if (k->kind != DK_YAML_SCALAR || !label_key_ok(k->value))
+			return dk_yaml_fail(w, k, key,
+					    "'%s' is not a label key: expected "
+					    "[PREFIX/]NAME, PREFIX a "
+					    "DNS subdomain, NAME at most 63 of "
+					    "[A-Za-z0-9._-] starting "
+					    "and ending with a letter or digit",
+					    k->kind == DK_YAML_SCALAR
+						    ? k->value
+						    : dk_yaml_kind_name(k));
+		sub = dk_yaml_subkey(key, k->value);
+		if (!sub)
+			return dk_error_set(w->err, ENOMEM, "out of memory");
+		for (size_t j = 0; j < ARRAY_SIZE(own); j++)
+			if (streq(k->value, own[j]))
+				return dk_yaml_fail(
+					w, k, sub,
+					"drvkit daemonsets selects nodes by this label "
+					"itself (from the OS version, arch and kernel): "
+					"expected another label");
+		if (dk_yaml_key_repeats(n, i))
+			return dk_yaml_fail(w, k, sub, "label given twice");
+		if (v->kind != DK_YAML_SCALAR)
+			return dk_yaml_fail(w, v, sub,
+					    "expected a label value (a string, e.g. "
+					    "\"true\"), got %s",
+					    dk_yaml_kind_name(v));
+		if (!label_value_ok(v->value))
+			return dk_yaml_fail(
+				w, v, sub,
+				"'%s' is not a label value: expected at most 63 of "
+				"[A-Za-z0-9._-] starting and ending with a letter or "
+				"digit, "
+				"or empty",
+				v->value);
+		r = GROW(w, d->node_selector, d->n_node_selector);
+		if (r < 0)
+			return r;
+		l = &d->node_selector[d->n_node_selector - 1];
+		if (!(l->key = strdup(k->value)) || !(l->value = strdup(v->value)))
+			return dk_error_set(w->err, ENOMEM, "out of memory");
+	}
+	qsort(d->node_selector, d->n_node_selector, sizeof(*d->node_selector), cmp_label);
+	return 0;
+}
+
 static const struct dk_yaml_field driver_fields[] = {
 	{.name = "name", .required = true, .set = set_driver_name},
 	{.name = "image",
@@ -216,6 +341,7 @@ static const struct dk_yaml_field driver_fields[] = {
 	 .offset = offsetof(struct dk_mx_driver, image)},
 	{.name = "config", .null_ok = true, .set = set_driver_config},
 	{.name = "branches", .required = true, .set = set_branches},
+	{.name = "node_selector", .null_ok = true, .set = set_node_selector},
 };
 
 static int no_more(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
@@ -709,6 +835,11 @@ void dk_matrix_free(struct dk_matrix *m)
 			free(d->branches[j].version);
 		}
 		free(d->branches);
+		for (size_t j = 0; j < d->n_node_selector; j++) {
+			free(d->node_selector[j].key);
+			free(d->node_selector[j].value);
+		}
+		free(d->node_selector);
 		free(d->name);
 		free(d->image);
 		free(d->config);

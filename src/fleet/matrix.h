@@ -15,6 +15,8 @@
  *                                   # (relative to the file; {arch}: amd64|arm64)
  *       branches:
  *         - { branch: "535", version: 535.261.03 }
+ *       node_selector:              # labels a node must carry to run it (optional)
+ *         feature.node.kubernetes.io/pci-10de.present: "true"
  *   os:                             # one OS per file
  *     id: debian                    # os-release ID (NFD system-os_release.ID)
  *     versions:
@@ -98,6 +100,11 @@ struct dk_mx_branch {
 	char *version; /* "535.261.03" */
 };
 
+struct dk_mx_label { /* one label: value of a driver's node_selector */
+	char *key;
+	char *value; /* may be "" */
+};
+
 struct dk_mx_driver {
 	char *name;
 	char *image;
@@ -105,6 +112,11 @@ struct dk_mx_driver {
 		       */
 	struct dk_mx_branch *branches;
 	size_t n_branches;
+	/* node_selector: the labels a node must carry (with these values) for the
+	 * driver's DaemonSets to run there, sorted by key; none: every node of the OS
+	 * version (and arch). */
+	struct dk_mx_label *node_selector;
+	size_t n_node_selector;
 	struct dk_mx_pos pos;
 };
 

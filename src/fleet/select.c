@@ -21,7 +21,8 @@ const char *dk_sel_kind_name(enum dk_sel_kind k)
 
 const char *dk_sel_missing_name(enum dk_sel_missing m)
 {
-	static const char *const names[] = {"fit", "os", "os-version", "arch", "driver"};
+	static const char *const names[] = {"fit",  "os",     "os-version",
+					    "arch", "driver", "not-selected"};
 
 	return (size_t)m < ARRAY_SIZE(names) ? names[m] : "unknown";
 }
@@ -61,6 +62,9 @@ void dk_selection_free(struct dk_selection *s)
 		free(s->answers[i].reason);
 	}
 	free(s->answers);
+	for (size_t i = 0; i < s->n_skipped; i++)
+		free(s->skipped[i].line);
+	free(s->skipped);
 	free(s);
 }
 
@@ -327,8 +331,10 @@ static const struct dk_job *find_job(const struct dk_jobs *js,
 static int answer(struct dk_selection *s, const struct dk_matrix *m,
 		  const struct dk_jobs *js, const struct dk_mx_os *os,
 		  const struct dk_mx_osver *v, const struct dk_mx_use *use,
-		  const char *branch, const char *arch, struct dk_error **err)
+		  const char *branch, const struct dk_node_facts *node,
+		  struct dk_error **err)
 {
+	const char *arch = node->arch;
 	const struct dk_mx_driver *d = find_driver(m, use->driver);
 	const struct dk_mx_branch *b = d ? find_branch(d, branch) : NULL;
 	const struct dk_mx_kernel *other = NULL;
@@ -366,12 +372,76 @@ static int answer(struct dk_selection *s, const struct dk_matrix *m,
 	} else {
 		a->reason = build_reason(s, os, v, other, arch);
 	}
+	if (a->reason && d->n_node_selector && !node->has_labels) {
+		char *r = dk_strdup_printf(
+			"%s; node_selector not checked: facts from detection", a->reason);
+
+		free(a->reason);
+		a->reason = r;
+	}
 	return a->image && a->reason ? 0 : oom(err);
+}
+
+/* Whether driver d (of use) runs on node: its node_selector's labels all carried with
+ * their values; else the first that is not goes to s->skipped (once per driver) and
+ * false. Facts without labels (detection) pass unchecked. */
+static int node_selected(struct dk_selection *s, const struct dk_matrix *m,
+			 const struct dk_mx_use *use, const struct dk_node_facts *node,
+			 bool *selected, struct dk_error **err)
+{
+	const struct dk_mx_driver *d = find_driver(m, use->driver);
+	struct dk_sel_skip *v;
+
+	*selected = true;
+	if (!d || !node->has_labels)
+		return 0;
+	for (size_t i = 0; i < d->n_node_selector; i++) {
+		const struct dk_mx_label *l = &d->node_selector[i];
+		const char *has = dk_node_facts_label(node, l->key);
+
+		if (has && streq(has, l->value))
+			continue;
+		*selected = false;
+		for (size_t k = 0; k < s->n_skipped; k++)
+			if (s->skipped[k].driver == d)
+				return 0;
+		v = realloc(s->skipped, (s->n_skipped + 1) * sizeof(*v));
+		if (!v)
+			return oom(err);
+		s->skipped = v;
+		v = &v[s->n_skipped];
+		*v = (struct dk_sel_skip){d, l->key, l->value, has};
+		v->line = dk_strdup_printf("needs %s=%s (the node: %s%s%s)", l->key,
+					   l->value[0] ? l->value : "\"\"",
+					   has ? "" : "missing", has ? has : "",
+					   has && !has[0] ? "\"\"" : "");
+		if (!v->line)
+			return oom(err);
+		s->n_skipped++;
+		return 0;
+	}
+	return 0;
+}
+
+/* Every driver the node would run has a node_selector it does not match. */
+static int not_selected(struct dk_selection *s, struct dk_error **err)
+{
+	_cleanup_strbuf_ struct strbuf b;
+
+	strbuf_init(&b);
+	strbuf_puts(&b, "no driver of the matrix runs on this node: ");
+	for (size_t i = 0; i < s->n_skipped; i++)
+		strbuf_printf(&b, "%s%s %s", i ? "; " : "", s->skipped[i].driver->name,
+			      s->skipped[i].line);
+	s->missing = DK_SEL_NOT_SELECTED;
+	s->missing_reason = strbuf_steal(&b);
+	return s->missing_reason ? 0 : oom(err);
 }
 
 static int answers(struct dk_selection *s, const struct dk_matrix *m,
 		   const struct dk_mx_os *os, const struct dk_mx_osver *v,
-		   const char *arch, const struct dk_sel_opts *o, struct dk_error **err)
+		   const struct dk_node_facts *node, const struct dk_sel_opts *o,
+		   struct dk_error **err)
 {
 	const struct dk_jobs_filter f = {
 		.os = os->id, .driver = o->driver, .per_version = true};
@@ -386,17 +456,24 @@ static int answers(struct dk_selection *s, const struct dk_matrix *m,
 	for (size_t u = 0; u < v->n_uses; u++) {
 		const struct dk_mx_use *use = &v->uses[u];
 
+		bool selected;
+
 		if (o->driver && strcmp(o->driver, use->driver) != 0)
 			continue;
-		for (size_t i = 0; i < use->n_branches; i++) {
+		r = node_selected(s, m, use, node, &selected, err);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; selected && i < use->n_branches; i++) {
 			if (o->branch && strcmp(o->branch, use->branches[i]) != 0)
 				continue;
-			r = answer(s, m, js, os, v, use, use->branches[i], arch, err);
+			r = answer(s, m, js, os, v, use, use->branches[i], node, err);
 			if (r < 0)
 				return r;
 			any_build |= s->answers[s->n_answers - 1].kind == DK_SEL_BUILD;
 		}
 	}
+	if (s->n_answers == 0 && s->n_skipped > 0)
+		return not_selected(s, err);
 	if (s->n_answers == 0) {
 		_cleanup_free_ char *name = osver_name(os, v);
 
@@ -449,7 +526,7 @@ int dk_select(const struct dk_matrix *m, const struct dk_node_facts *node,
 	else if (!osver_builds_arch(s->osver, node->arch))
 		r = no_arch(s, s->os, s->osver, node, err);
 	else
-		r = answers(s, m, s->os, s->osver, node->arch, o, err);
+		r = answers(s, m, s->os, s->osver, node, o, err);
 	if (r < 0)
 		return r;
 	*out = TAKE_PTR(s);

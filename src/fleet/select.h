@@ -24,10 +24,12 @@ enum dk_sel_kind {
 /* Why nothing fits. */
 enum dk_sel_missing {
 	DK_SEL_FIT,
-	DK_SEL_NO_OS,	  /* the OS id is in no matrix file */
-	DK_SEL_NO_OSVER,  /* the OS is, this version (rhcos: OSTREE_VERSION) is not */
-	DK_SEL_NO_ARCH,	  /* the OS version builds no image for the node's arch */
-	DK_SEL_NO_DRIVER, /* the OS version builds nothing (that --driver names) */
+	DK_SEL_NO_OS,	     /* the OS id is in no matrix file */
+	DK_SEL_NO_OSVER,     /* the OS is, this version (rhcos: OSTREE_VERSION) is not */
+	DK_SEL_NO_ARCH,	     /* the OS version builds no image for the node's arch */
+	DK_SEL_NO_DRIVER,    /* the OS version builds nothing (that --driver names) */
+	DK_SEL_NOT_SELECTED, /* every driver it builds has a node_selector the node's
+			      * labels do not match */
 };
 
 struct dk_sel_answer { /* one (driver, branch) */
@@ -37,6 +39,15 @@ struct dk_sel_answer { /* one (driver, branch) */
 	const struct dk_mx_kernel *kernel; /* precompiled: the matrix entry */
 	char *image; /* the ref of its dk_jobs_expand() job: [registry/]image:tag */
 	char *reason;
+};
+
+/* A driver the OS version builds that does not run on this node: its node_selector
+ * wants label = wanted, the node has has (NULL: no such label). */
+struct dk_sel_skip {
+	const struct dk_mx_driver *driver;
+	const char *label, *wanted; /* borrowed from the matrix */
+	const char *has;	    /* borrowed from the node's facts; NULL: missing */
+	char *line;		    /* "needs LABEL=VALUE (the node: missing)" */
 };
 
 struct dk_selection {
@@ -50,6 +61,8 @@ struct dk_selection {
 	size_t n_closest;
 	struct dk_sel_answer *answers;
 	size_t n_answers;
+	struct dk_sel_skip *skipped; /* drivers whose node_selector the node misses */
+	size_t n_skipped;
 };
 
 struct dk_sel_opts {
@@ -60,6 +73,10 @@ struct dk_sel_opts {
 };
 
 /* Decides for node (dk_node_facts_check'ed here: EBADMSG when a fact is missing).
+ * A driver with a node_selector is answered only when the node's labels carry every
+ * one of its labels with that value (else it goes to skipped; none answered:
+ * DK_SEL_NOT_SELECTED); facts from detection have no labels: the check is skipped and
+ * the answer's reason says so.
  * No fit is an answer, not an error: 0 with (*out)->missing set. -ENOMEM otherwise. */
 int dk_select(const struct dk_matrix *m, const struct dk_node_facts *node,
 	      const struct dk_sel_opts *opts, struct dk_selection **out,

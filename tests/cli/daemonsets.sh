@@ -65,6 +65,15 @@ for d in ds:
     else:
         assert "signing" not in vols
     sel = p["nodeSelector"]
+    # the driver's node_selector (select-matrix/drivers.yaml): ofed's two labels, after the
+    # OS/arch/kernel ones, sorted by key; nvidia has none
+    drv = d["metadata"]["labels"]["app.kubernetes.io/name"]
+    own = [k for k in sel if k.startswith(("feature.node.kubernetes.io/pci-", "network."))]
+    if drv == "ofed":
+        assert own == ["feature.node.kubernetes.io/pci-15b3.present", "network.drvkit.example/rdma"], (n, own)
+        assert list(sel)[-2:] == own and sel[own[0]] == "true" and sel[own[1]] == "", (n, sel)
+    else:
+        assert own == [], (n, own)
     pre = d["metadata"]["labels"]["app.kubernetes.io/component"] == "precompiled"
     assert (K in sel) == pre, n
     if sel["feature.node.kubernetes.io/system-os_release.ID"] == "rhcos":

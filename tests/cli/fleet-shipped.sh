@@ -2,7 +2,7 @@
 # The shipped kernel matrix (kernel-matrix/) and the fixture nodes of tests/fleet/labels: a
 # cluster mid-upgrade between RHCOS 4.16 and 4.17, a Debian node whose kernel is in no matrix,
 # a pending kernel, a kernel whose label value NFD sanitised, an arm64 node, an OS no matrix
-# describes. drvkit matrix (every format, --check), select and daemonsets against golden files
+# describes, a CPU-only node (no pci-10de label: nvidia's node_selector keeps it off). drvkit matrix (every format, --check), select and daemonsets against golden files
 # in tests/fleet/golden/shipped/ (DK_UPDATE_GOLDEN=1 rewrites them all in one run), and the
 # properties that carry the meaning checked independently of drvkit's writers: select's
 # answers, the DaemonSets a node lands on (tests/fleet/shipped-check.py evaluates nodeSelector
@@ -15,8 +15,8 @@ MX=kernel-matrix
 R=nvcr.example/nvidia
 CTX='https://git.example.com/drivers.git#main'
 LB=tests/fleet/labels
-NODES=(debian-12-6.1 debian-12-6.12 debian-12-unknown-kernel rhcos-416-node rhcos-417-node
-	sles-15 ubuntu-2204-arm64)
+NODES=(debian-12-6.1 debian-12-6.12 debian-12-unknown-kernel debian-12-cpu-only rhcos-416-node
+	rhcos-417-node sles-15 ubuntu-2204-arm64)
 
 have_yaml() { python3 -c 'import yaml' 2>/dev/null; }
 
@@ -153,7 +153,7 @@ case_select() {
 	sel pending-unknown --labels $LB/debian-12-6.1.yaml --pending-kernel 6.12.999+deb12-amd64
 
 	for n in "${NODES[@]}" pending-6.12 pending-unknown; do
-		[ "$n" = sles-15 ] && continue
+		[ "$n" = sles-15 ] || [ "$n" = debian-12-cpu-only ] && continue
 		is "$(cat "$TMP/sel/$n.rc")" 0 "$n: an image fits (exit 0)"
 		is "$(jq_ $n 'len(j["images"])')" 1 "$n: one image (nvidia 535)"
 	done
@@ -194,6 +194,12 @@ case_select() {
 	like "$TMP/sel/sles-15.txt" '^  OS rhel \(kernel-matrix/rhel-9\.yaml:11:3\)$' \
 		"sles: the closest entries, with their places"
 
+	is "$(cat "$TMP/sel/debian-12-cpu-only.rc")" 4 "CPU-only node: no driver for it (exit 4)"
+	is "$(jq_ debian-12-cpu-only '[j["fit"], j["missing"], j["images"], j["not_selected"][0]["node_value"]]')" \
+		"[False, 'not-selected', [], None]" "CPU-only node: no image; nvidia not selected, the label missing"
+	like "$TMP/sel/debian-12-cpu-only.txt" '^no fit: no driver of the matrix runs on this node: nvidia needs feature\.node\.kubernetes\.io/pci-10de\.present=true \(the node: missing\)$' \
+		"CPU-only node: the reason names nvidia's node_selector label and that the node lacks it"
+
 	is "$(jq_ ubuntu-2204-arm64 '[j["arch"], j["images"][0]["kind"]]')" "['arm64', 'precompiled']" \
 		"arm64: a precompiled image for arm64"
 	like "$TMP/sel/ubuntu-2204-arm64.txt" '^  kernel 5\.15\.0-131-generic \(arm64\) is listed for ubuntu 22\.04 \(kernel-matrix/ubuntu\.yaml:18:11\)' \
@@ -233,7 +239,7 @@ case_daemonsets() {
 	done
 	"$DRVKIT" matrix $MX --format json >"$TMP/mx.json"
 	src=0
-	python3 tests/fleet/shipped-check.py "$TMP/ds.yaml" "$TMP/mx.json" $R "$TMP/sel" \
+	python3 tests/fleet/shipped-check.py "$TMP/ds.yaml" "$TMP/mx.json" $MX $R "$TMP/sel" \
 		"${files[@]}" >"$TMP/py.out" 2>&1 || src=$?
 	okf "$src" "every node on exactly one DaemonSet per driver, select's image; names valid" \
 		"$TMP/py.out"
@@ -243,6 +249,7 @@ case_daemonsets() {
 	b=$(grep -c '^# rhcos-417-node: nvidia-535-rhcos4-17-' "$TMP/py.out" || true)
 	is "$a $b" "1 1" "mid-upgrade: each RHCOS node on its own version's DaemonSet"
 	like "$TMP/py.out" '^# sles-15: $' "sles: on no DaemonSet"
+	like "$TMP/py.out" '^# debian-12-cpu-only: $' "CPU-only node: on no DaemonSet (nvidia's nodeSelector)"
 	like "$TMP/py.out" '^# ubuntu-2204-arm64: [^ ]*-arm64 ' "arm64: on an arm64 DaemonSet"
 }
 tcase "daemonsets: every node on one DaemonSet, agreeing with select" case_daemonsets

@@ -36,6 +36,8 @@ case_labels() {
 		--pending-kernel 5.14.0-427.99.1.el9_4.x86_64 --json
 	golden driver-filter --matrix $MX --labels $LB/ubuntu-arm64.yaml --driver ofed
 	golden driver-not-built --matrix $MX --labels $LB/debian-precompiled.yaml --driver ofed
+	golden node-selector-partial --matrix $MX --labels $LB/ubuntu-gpu-only.yaml
+	golden node-selector-none --matrix $MX --labels $LB/ubuntu-gpu-only.yaml --driver ofed --json
 }
 tcase "label sets" case_labels
 
@@ -68,6 +70,14 @@ case_exit_codes() {
 	is "$rc" 2 "both are a usage error"
 	run "$DRVKIT" select --matrix "$TMP/nonexistent" --labels $LB/debian-11.yaml
 	is "$rc" 4 "a missing matrix exits 4"
+	run "$DRVKIT" select --matrix $MX --labels $LB/ubuntu-gpu-only.yaml
+	is "$rc" 0 "a driver whose node_selector the node misses: the others still fit (exit 0)"
+	like "$TMP/out" '^ofed: not for this node: needs feature\.node\.kubernetes\.io/pci-15b3\.present=true \(the node: false\)$' \
+		"and the skipped driver is named with the label, the wanted value and the node's"
+	run "$DRVKIT" select --matrix $MX --labels $LB/ubuntu-gpu-only.yaml --driver ofed
+	is "$rc" 4 "no driver runs on the node: exit 4"
+	like "$TMP/out" '^no fit: no driver of the matrix runs on this node: ofed needs feature\.node\.kubernetes\.io/pci-15b3\.present=true \(the node: false\)$' \
+		"and the reason names the driver and the label"
 }
 tcase "exit codes" case_exit_codes
 
@@ -83,6 +93,12 @@ case_detect() {
 	like "$TMP/out" '"source": "detection"' "the facts come from detection"
 	like "$TMP/out" '"image": "driver:535-6.1.0-56-amd64-debian12"' \
 		"the host's os-release and kernel pick the precompiled image"
+	like "$TMP/out" '"node_selector_checked": false' "detection: node_selector not checked"
+	run "$DRVKIT" select --matrix $MX --detect --host-root tests/fixtures/detect/os-ubuntu-22.04 \
+		--procfs "$TMP" --kernel 5.15.0-131-generic --driver ofed
+	is "$rc" 0 "--detect: ofed (node_selector) still answered: detection knows no labels"
+	like "$TMP/out" '; node_selector not checked: facts from detection$' \
+		"and its reason says the node_selector was not checked"
 }
 tcase "detect" case_detect
 

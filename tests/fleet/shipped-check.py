@@ -2,9 +2,10 @@
 """Properties of `drvkit daemonsets` over a matrix, checked independently of drvkit (used by
 tests/cli/fleet-shipped.sh; needs python3-yaml).
 
-    shipped-check.py DS_YAML MATRIX_JSON REGISTRY SELECT_DIR LABELS...
+    shipped-check.py DS_YAML MATRIX_JSON MATRIX_DIR REGISTRY SELECT_DIR LABELS...
 
 DS_YAML: the daemonsets output; MATRIX_JSON: `drvkit matrix --format json` (no --registry);
+MATRIX_DIR: the matrix's .yaml files (read here for the drivers' node_selector);
 SELECT_DIR: NAME.json and NAME.rc, `drvkit select --json` over each LABELS file (NAME: the
 file's base name without .yaml). Checks, every failure listed (exit 1):
   - every DaemonSet name is unique, at most 63 characters and a DNS-1123 label;
@@ -14,7 +15,8 @@ file's base name without .yaml). Checks, every failure listed (exit 1):
     and each DaemonSet's image equals the image select answers for that node;
   - a node synthesised from each matrix job (its OS, version, OSTREE_VERSION, arch; for a
     precompiled job its kernel, sanitised as NFD does; for a build job a kernel no job lists)
-    lands on exactly one DaemonSet of that driver, running that job's image.
+    lands on exactly one DaemonSet of that driver, running that job's image, when it also
+    carries the driver's node_selector labels, and on none of that driver's without them.
 """
 import json
 import os
@@ -96,6 +98,22 @@ def ds_matches(ds, labels):
     return False
 
 
+def node_selectors(mx_dir):
+    """driver name -> its node_selector mapping, from the matrix files."""
+    out = {}
+    for fn in sorted(os.listdir(mx_dir)):
+        if not fn.endswith(".yaml"):
+            continue
+        with open(os.path.join(mx_dir, fn)) as f:
+            d = yaml.safe_load(f) or {}
+        for drv in d.get("drivers") or []:
+            ns = drv.get("node_selector") or {}
+            for k, v in ns.items():
+                assert isinstance(v, str), f"{fn}: {drv['name']}: {k}: {v!r} is no string"
+            out[drv["name"]] = ns
+    return out
+
+
 def ds_key(ds):
     m = ds["metadata"]["labels"]
     return (m["app.kubernetes.io/name"], m["app.kubernetes.io/version"])
@@ -106,7 +124,8 @@ def ds_image(ds):
 
 
 def main():
-    ds_path, mx_path, reg, seldir, *label_files = sys.argv[1:]
+    ds_path, mx_path, mx_dir, reg, seldir, *label_files = sys.argv[1:]
+    selectors = node_selectors(mx_dir)
     with open(ds_path) as f:
         docs = [d for d in yaml.safe_load_all(f) if d]
     dss = [d for d in docs if d["kind"] == "DaemonSet"]
@@ -127,6 +146,10 @@ def main():
         sel = d["spec"]["template"]["spec"].get("nodeSelector") or {}
         if ARCH not in sel:
             fail(f"{n}: no {ARCH} in its nodeSelector")
+        drv = d["metadata"]["labels"]["app.kubernetes.io/name"]
+        for k, v in selectors.get(drv, {}).items():
+            if sel.get(k) != v:
+                fail(f"{n}: its nodeSelector lacks {drv}'s node_selector {k}={v!r}")
 
     # the real nodes of tests/fleet/labels
     for path in label_files:
@@ -170,10 +193,16 @@ def main():
             labels[K] = "0.0.0-unlisted-" + j["arch"]
             assert labels[K] not in listed
         want = (reg + "/" if reg else "") + j["image"]
-        m = [d for d in dss if ds_matches(d, labels)
-             and d["metadata"]["labels"]["app.kubernetes.io/name"] == j["driver"]
-             and d["metadata"]["labels"]["app.kubernetes.io/version"] == j["driver_version"]]
+        of_driver = [d for d in dss
+                     if d["metadata"]["labels"]["app.kubernetes.io/name"] == j["driver"]]
         what = f"{j['kind']} job {want} ({j['os']} {j['os_version']} {j['arch']} {labels[K]})"
+        ns = selectors.get(j["driver"], {})
+        if ns and any(ds_matches(d, labels) for d in of_driver):
+            fail(f"a node of the {what} without {j['driver']}'s node_selector {ns} matches "
+                 f"{[d['metadata']['name'] for d in of_driver if ds_matches(d, labels)]}")
+        labels.update(ns)
+        m = [d for d in of_driver if ds_matches(d, labels)
+             and d["metadata"]["labels"]["app.kubernetes.io/version"] == j["driver_version"]]
         if len(m) != 1:
             fail(f"a node of the {what} matches {len(m)} DaemonSets: "
                  f"{[d['metadata']['name'] for d in m]}")

@@ -55,6 +55,17 @@ static void test_good(void)
 	d = dk_mx_driver_find(m, "ofed");
 	ok(d && streq(d->image, "ofed") && !d->config,
 	   "ofed: image defaults to the name");
+	ok(d && d->n_node_selector == 0 && !d->node_selector, "ofed: no node_selector");
+	d = dk_mx_driver_find(m, "nvidia");
+	ok(d && d->n_node_selector == 2, "nvidia: node_selector, two labels");
+	if (d && d->n_node_selector == 2) {
+		is_str(d->node_selector[0].key, "example.com/gpu", "sorted by key");
+		is_str(d->node_selector[0].value, "yes", "its value");
+		is_str(d->node_selector[1].key,
+		       "feature.node.kubernetes.io/pci-10de.present", "the pci label");
+		is_str(d->node_selector[1].value, "true",
+		       "a quoted \"true\" is the string");
+	}
 	os = find_os(m, "debian");
 	ok(os && os->versions[0].n_kernels == 2, "debian 12: two kernels");
 	if (os && os->versions[0].n_kernels == 2) {
@@ -209,6 +220,32 @@ static const struct bad bads[] = {
 	 "D/b.yaml:6:18: os.versions[0].drivers[0].branches[1]: driver x has no branch "
 	 "'3' "
 	 "(its branches: 1, 2; defined at D/a.yaml:3:5)"},
+	{"node_selector key",
+	 {{"a.yaml", "version: 1\ndrivers:\n  - name: x\n    branches: [{branch: \"1\", "
+		     "version: \"1.0\"}]\n    node_selector: { -pci/x: \"true\" }\n"}},
+	 "D/a.yaml:5:22: drivers[0].node_selector: '-pci/x' is not a label key: expected "
+	 "[PREFIX/]NAME, PREFIX a DNS subdomain, NAME at most 63 of [A-Za-z0-9._-] "
+	 "starting and ending with a letter or digit"},
+	{"node_selector value",
+	 {{"a.yaml",
+	   "version: 1\ndrivers:\n  - name: x\n    branches: [{branch: \"1\", "
+	   "version: \"1.0\"}]\n    node_selector:\n      a.io/gpu: \"yes please\"\n"}},
+	 "D/a.yaml:6:17: drivers[0].node_selector.a.io/gpu: 'yes please' is not a label "
+	 "value: expected at most 63 of [A-Za-z0-9._-] starting and ending with a letter "
+	 "or digit, or empty"},
+	{"node_selector list value",
+	 {{"a.yaml",
+	   "version: 1\ndrivers:\n  - name: x\n    branches: [{branch: \"1\", "
+	   "version: \"1.0\"}]\n    node_selector: { a.io/gpu: [\"true\"] }\n"}},
+	 "D/a.yaml:5:32: drivers[0].node_selector.a.io/gpu: expected a label value (a "
+	 "string, e.g. \"true\"), got a list"},
+	{"node_selector own label",
+	 {{"a.yaml",
+	   "version: 1\ndrivers:\n  - name: x\n    branches: [{branch: \"1\", "
+	   "version: \"1.0\"}]\n    node_selector: { kubernetes.io/arch: amd64 }\n"}},
+	 "D/a.yaml:5:22: drivers[0].node_selector.kubernetes.io/arch: drvkit daemonsets "
+	 "selects nodes by this label itself (from the OS version, arch and kernel): "
+	 "expected another label"},
 };
 
 static char *replace_d(const char *want, const char *dir)

@@ -201,11 +201,103 @@ static void test_select(void)
 	dk_matrix_free(m);
 }
 
+#define UBUNTU(extra)                                                          \
+	"feature.node.kubernetes.io/kernel-version.full: 5.15.0-131-generic\n" \
+	"feature.node.kubernetes.io/system-os_release.ID: ubuntu\n"            \
+	"feature.node.kubernetes.io/system-os_release.VERSION_ID: \"22.04\"\n" \
+	"kubernetes.io/arch: amd64\n" extra
+
+/* select over labels (NULL: facts as from detection: no labels), --driver driver. */
+static struct dk_selection *select_node(const struct dk_matrix *m, const char *labels,
+					const char *driver, struct dk_node_facts *f)
+{
+	_cleanup_error_ struct dk_error *err = NULL;
+	struct dk_sel_opts o = {.driver = driver};
+	struct dk_selection *s = NULL;
+	int r;
+
+	if (labels) {
+		r = parse(labels, f, &err);
+	} else {
+		*f = (struct dk_node_facts){.source = strdup("detection"),
+					    .kernel = strdup("5.15.0-131-generic"),
+					    .os_id = strdup("ubuntu"),
+					    .os_version = strdup("22.04"),
+					    .arch = strdup("amd64"),
+					    .arch_from = "uname(2)"};
+		r = 0;
+	}
+	if (r >= 0)
+		r = dk_select(m, f, &o, &s, &err);
+	ok(r == 0 && s, "select runs%s%s", err ? ": " : "", err ? err->msg : "");
+	return s;
+}
+
+/* ofed (select-matrix/drivers.yaml) has node_selector pci-15b3.present=true and
+ * network.drvkit.example/rdma=""; nvidia has none. */
+static void test_node_selector(void)
+{
+	_cleanup_matrix_ struct dk_matrix *m = load_fixture();
+	_cleanup_node_facts_ struct dk_node_facts a = {0}, b = {0}, c = {0}, d = {0};
+	_cleanup_selection_ struct dk_selection *sa = NULL, *sb = NULL, *sc = NULL,
+						*sd = NULL;
+
+	if (!m)
+		return;
+	sa = select_node(m,
+			 UBUNTU("feature.node.kubernetes.io/pci-15b3.present: \"true\"\n"
+				"network.drvkit.example/rdma: \"\"\n"),
+			 NULL, &a);
+	ok(a.has_labels && a.n_labels == 6, "labels: every label kept (%zu)", a.n_labels);
+	is_str(dk_node_facts_label(&a, "network.drvkit.example/rdma"), "",
+	       "labels: an empty value is kept as \"\"");
+	ok(sa && sa->missing == DK_SEL_FIT && sa->n_answers == 2 && sa->n_skipped == 0,
+	   "selected: the node carries ofed's labels: nvidia and ofed answered");
+	ok(sa && sa->n_answers == 2 && streq(sa->answers[1].driver->name, "ofed") &&
+		   !strstr(sa->answers[1].reason, "node_selector"),
+	   "selected: ofed's reason is the image's");
+
+	sb = select_node(
+		m, UBUNTU("feature.node.kubernetes.io/pci-15b3.present: \"false\"\n"),
+		NULL, &b);
+	ok(sb && sb->missing == DK_SEL_FIT && sb->n_answers == 1 &&
+		   streq(sb->answers[0].driver->name, "nvidia"),
+	   "not selected: ofed's answer dropped, nvidia's stays (a fit)");
+	ok(sb && sb->n_skipped == 1 && streq(sb->skipped[0].driver->name, "ofed") &&
+		   streq(sb->skipped[0].has, "false"),
+	   "not selected: ofed skipped, the node's value read");
+	is_str(sb && sb->n_skipped ? sb->skipped[0].line : NULL,
+	       "needs feature.node.kubernetes.io/pci-15b3.present=true (the node: false)",
+	       "not selected: the label, the wanted value and the node's");
+
+	sc = select_node(
+		m, UBUNTU("feature.node.kubernetes.io/pci-15b3.present: \"true\"\n"),
+		"ofed", &c);
+	ok(sc && sc->missing == DK_SEL_NOT_SELECTED && sc->n_answers == 0,
+	   "not selected, no other driver: missing=not-selected");
+	is_str(sc ? dk_sel_missing_name(sc->missing) : NULL, "not-selected", "its name");
+	is_str(sc ? sc->missing_reason : NULL,
+	       "no driver of the matrix runs on this node: ofed needs "
+	       "network.drvkit.example/rdma=\"\" (the node: missing)",
+	       "not selected: the reason names the driver, the label and 'missing'");
+
+	sd = select_node(m, NULL, NULL, &d);
+	ok(!d.has_labels && sd && sd->missing == DK_SEL_FIT && sd->n_answers == 2 &&
+		   sd->n_skipped == 0,
+	   "detection: no labels, node_selector not checked: both drivers answered");
+	ok(sd && sd->n_answers == 2 &&
+		   strstr(sd->answers[1].reason,
+			  "; node_selector not checked: facts from detection") &&
+		   !strstr(sd->answers[0].reason, "node_selector"),
+	   "detection: ofed's reason says its node_selector was not checked");
+}
+
 int main(void)
 {
 	test_labels();
 	test_label_errors();
 	test_sanitise();
 	test_select();
+	test_node_selector();
 	return tap_done();
 }

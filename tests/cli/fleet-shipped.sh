@@ -106,7 +106,30 @@ tags = [l.split("\t") for l in open(t + "/tags").read().splitlines()]
 assert [x[0] for x in tags] == [j["image"] for j in jobs]
 assert [x[2] for x in tags] == [j["arch"] for j in jobs]
 k8s = [d for d in yaml.safe_load_all(open(t + "/k8s-jobs")) if d]
-assert len(k8s) == len(jobs) and all(d["kind"] == "Job" for d in k8s)
+assert all(d["kind"] == "Job" for d in k8s)
+builds = [d for d in k8s if d["metadata"]["labels"]["drvkit.io/image-kind"] != "manifest-list"]
+lists = [d for d in k8s if d["metadata"]["labels"]["drvkit.io/image-kind"] == "manifest-list"]
+assert [d["metadata"]["annotations"]["drvkit.io/image"] for d in builds] == [j["image"] for j in jobs]
+# an image of two arches: each arch pushes IMAGE-ARCH, one list Job joins them into IMAGE
+arches = {}
+for j in jobs:
+    arches.setdefault(j["image"], []).append(j["arch"])
+multi = {i: a for i, a in arches.items() if len(a) > 1}
+assert sorted(d["metadata"]["annotations"]["drvkit.io/image"] for d in lists) == sorted(multi), "one list Job per multi-arch image"
+for d in builds:
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    img = d["metadata"]["annotations"]["drvkit.io/image"]
+    env = {e["name"]: e["value"] for e in c["env"]}
+    arch = d["metadata"]["labels"]["drvkit.io/arch"]
+    want = img + "-" + arch if img in multi else img
+    assert env["IMAGE"] == want and c["args"][c["args"].index("--tag") + 1] == want, (img, env["IMAGE"])
+    bi = env.get("BUILD_IMAGE")
+    if bi is not None:
+        base = bi[: -len("-" + arch)] if bi.endswith("-" + arch) else bi
+        assert (bi == base + "-" + arch) == (base in multi), ("FROM the arch's build image", img, bi)
+for d in lists:
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    assert c["args"] == sorted(multi[d["metadata"]["annotations"]["drvkit.io/image"]])
 PY
 	is "$(wc -l <"$TMP/tags")" 19 "tags: 19 images (8 build: rhel 9.4 and 9.6 share driver:535.261.03-rhel9; 11 precompiled)"
 	# build-images pushes one REF per line: two lines with the same REF and arch push over

@@ -97,17 +97,21 @@ case_k8s() {
 		check "k8s-jobs: Jobs with valid names" python3 -c '
 import yaml, sys, re
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-assert len(docs) == 21
+assert len(docs) == 25, len(docs)  # 21 images + a list Job per image of two arches (4)
 names = [d["metadata"]["name"] for d in docs]
-assert len(set(names)) == 21, "unique names"
+assert len(set(names)) == 25, "unique names"
 for n in names:
     assert len(n) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", n), n
 for d in docs:
     assert d["kind"] == "Job" and d["metadata"]["namespace"] == "gpu-operator"
     c = d["spec"]["template"]["spec"]["containers"][0]
     assert c["securityContext"]["runAsUser"] == 1000
-    assert c["args"][-1] == "https://example.com/drivers.git#main"
     assert "$IMAGE" in c["command"][2] and "quay.io" not in c["command"][2]
+    if d["metadata"]["labels"]["drvkit.io/image-kind"] == "manifest-list":
+        assert c["args"] == ["amd64", "arm64"], c["args"]
+        assert "manifest push --all" in c["command"][2]
+        continue
+    assert c["args"][-1] == "https://example.com/drivers.git#main"
 ' "$TMP/out"
 	else
 		skip "python3-yaml is not installed"

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shared/cleanup.h"
-#include "shared/json-writer.h"
 #include "shared/macro.h"
 #include "shared/strbuf.h"
+#include "shared/yaml-writer.h"
 
 #include "base/fsutil.h"
 #include "base/yaml.h"
@@ -41,67 +40,6 @@ char *dk_ds_label_value(const char *s)
 	memmove(v, v + start, len - start);
 	v[len - start] = '\0';
 	return v;
-}
-
-/* ---- YAML out: keys are ours (plain), every string value double-quoted (JSON
- * escaping is valid YAML), so no value can change type or break the document. ---- */
-
-static void ind(struct strbuf *b, int n)
-{
-	for (int i = 0; i < n; i++)
-		strbuf_puts(b, "  ");
-}
-
-static void quoted(struct strbuf *b, const char *s)
-{
-	strbuf_putc(b, '"');
-	json_escape(b, s);
-	strbuf_putc(b, '"');
-}
-
-/* indent key: "value" */
-static void kv(struct strbuf *b, int n, const char *key, const char *value)
-{
-	ind(b, n);
-	strbuf_printf(b, "%s: ", key);
-	quoted(b, value);
-	strbuf_putc(b, '\n');
-}
-
-/* indent key: (a nested block follows) */
-static void key(struct strbuf *b, int n, const char *name)
-{
-	ind(b, n);
-	strbuf_printf(b, "%s:\n", name);
-}
-
-/* indent key: then raw text (a number, a bool) */
-static void kraw(struct strbuf *b, int n, const char *key, const char *fmt, ...)
-	_printf_format_(4, 5);
-static void kraw(struct strbuf *b, int n, const char *key, const char *fmt, ...)
-{
-	va_list ap;
-
-	ind(b, n);
-	strbuf_printf(b, "%s: ", key);
-	va_start(ap, fmt);
-	strbuf_vprintf(b, fmt, ap);
-	va_end(ap);
-	strbuf_putc(b, '\n');
-}
-
-/* indent key: ["a", "b"] */
-static void klist(struct strbuf *b, int n, const char *key, const char *const *v,
-		  size_t nv)
-{
-	ind(b, n);
-	strbuf_printf(b, "%s: [", key);
-	for (size_t i = 0; i < nv; i++) {
-		if (i)
-			strbuf_puts(b, ", ");
-		quoted(b, v[i]);
-	}
-	strbuf_puts(b, "]\n");
 }
 
 /* ---- the configs: one per (driver, config path) the jobs use ---- */
@@ -249,47 +187,47 @@ static void labels_block(struct strbuf *b, int n, const struct ds *ds, const cha
 	_cleanup_free_ char *drv = dk_ds_label_value(ds->j->driver->name);
 	_cleanup_free_ char *ver = dk_ds_label_value(ds->j->branch->version);
 
-	key(b, n, "labels");
-	kv(b, n + 1, "app.kubernetes.io/name", drv ? drv : "");
-	kv(b, n + 1, "app.kubernetes.io/instance", name);
-	kv(b, n + 1, "app.kubernetes.io/version", ver ? ver : "");
-	kv(b, n + 1, "app.kubernetes.io/component", dk_job_kind_name(ds->j->kind));
-	kv(b, n + 1, "app.kubernetes.io/part-of", "drvkit");
-	kv(b, n + 1, "app.kubernetes.io/managed-by", "drvkit");
+	yaml_key(b, n, "labels");
+	yaml_kv(b, n + 1, "app.kubernetes.io/name", drv ? drv : "");
+	yaml_kv(b, n + 1, "app.kubernetes.io/instance", name);
+	yaml_kv(b, n + 1, "app.kubernetes.io/version", ver ? ver : "");
+	yaml_kv(b, n + 1, "app.kubernetes.io/component", dk_job_kind_name(ds->j->kind));
+	yaml_kv(b, n + 1, "app.kubernetes.io/part-of", "drvkit");
+	yaml_kv(b, n + 1, "app.kubernetes.io/managed-by", "drvkit");
 }
 
 static void placement(struct strbuf *b, int n, const struct ds *ds)
 {
 	const struct dk_job *j = ds->j;
 
-	key(b, n, "nodeSelector");
-	kv(b, n + 1, DK_LABEL_OS_ID, j->os->id);
-	kv(b, n + 1, DK_LABEL_OS_VERSION, j->osver->version);
+	yaml_key(b, n, "nodeSelector");
+	yaml_kv(b, n + 1, DK_LABEL_OS_ID, j->os->id);
+	yaml_kv(b, n + 1, DK_LABEL_OS_VERSION, j->osver->version);
 	if (dk_sel_is_rhcos(j->os->id) && j->osver->ostree_version)
-		kv(b, n + 1, DK_LABEL_OSTREE, j->osver->ostree_version);
-	kv(b, n + 1, DK_LABEL_ARCH, j->arch);
+		yaml_kv(b, n + 1, DK_LABEL_OSTREE, j->osver->ostree_version);
+	yaml_kv(b, n + 1, DK_LABEL_ARCH, j->arch);
 	if (j->kernel) {
 		_cleanup_free_ char *k = dk_label_sanitise(j->kernel->release);
 
-		kv(b, n + 1, DK_LABEL_KERNEL, k ? k : "");
+		yaml_kv(b, n + 1, DK_LABEL_KERNEL, k ? k : "");
 	}
 	/* the driver's own (matrix node_selector, sorted by key): e.g. only nodes with
 	 * an NVIDIA PCI device, where drvkit init finds a GPU */
 	for (size_t i = 0; i < j->driver->n_node_selector; i++)
-		kv(b, n + 1, j->driver->node_selector[i].key,
-		   j->driver->node_selector[i].value);
+		yaml_kv(b, n + 1, j->driver->node_selector[i].key,
+			j->driver->node_selector[i].value);
 	if (!ds->n_notin)
 		return;
-	key(b, n, "affinity");
-	key(b, n + 1, "nodeAffinity");
-	key(b, n + 2, "requiredDuringSchedulingIgnoredDuringExecution");
-	key(b, n + 3, "nodeSelectorTerms");
-	ind(b, n + 3);
+	yaml_key(b, n, "affinity");
+	yaml_key(b, n + 1, "nodeAffinity");
+	yaml_key(b, n + 2, "requiredDuringSchedulingIgnoredDuringExecution");
+	yaml_key(b, n + 3, "nodeSelectorTerms");
+	yaml_indent(b, n + 3);
 	strbuf_puts(b, "- matchExpressions:\n");
-	ind(b, n + 5);
+	yaml_indent(b, n + 5);
 	strbuf_printf(b, "- key: %s\n", DK_LABEL_KERNEL);
-	kv(b, n + 6, "operator", "NotIn");
-	klist(b, n + 6, "values", ds->notin, ds->n_notin);
+	yaml_kv(b, n + 6, "operator", "NotIn");
+	yaml_kflow(b, n + 6, "values", ds->notin, ds->n_notin);
 }
 
 static void container(struct strbuf *b, int n, const struct ds *ds, const struct mount *m,
@@ -304,36 +242,36 @@ static void container(struct strbuf *b, int n, const struct ds *ds, const struct
 	const char *probe[] = {"test", "-f", ready};
 	const char *stop[] = {"rm", "-f", ready};
 
-	ind(b, n);
+	yaml_indent(b, n);
 	strbuf_puts(b, "- name: \"driver\"\n");
-	kv(b, n + 1, "image", ds->j->image);
-	kv(b, n + 1, "imagePullPolicy", "IfNotPresent");
-	klist(b, n + 1, "command", command, ARRAY_SIZE(command));
-	klist(b, n + 1, "args", args, ARRAY_SIZE(args));
-	key(b, n + 1, "securityContext");
-	kraw(b, n + 2, "privileged", "true");
-	key(b, n + 1, "startupProbe");
-	key(b, n + 2, "exec");
-	klist(b, n + 3, "command", probe, ARRAY_SIZE(probe));
-	kraw(b, n + 2, "periodSeconds", "%d", DK_DS_PROBE_PERIOD);
-	kraw(b, n + 2, "failureThreshold", "%d", DK_DS_PROBE_FAILURES);
-	key(b, n + 1, "lifecycle");
-	key(b, n + 2, "preStop");
-	key(b, n + 3, "exec");
-	klist(b, n + 4, "command", stop, ARRAY_SIZE(stop));
-	kv(b, n + 1, "terminationMessagePath", "/dev/termination-log");
-	kv(b, n + 1, "terminationMessagePolicy", "FallbackToLogsOnError");
-	key(b, n + 1, "volumeMounts");
+	yaml_kv(b, n + 1, "image", ds->j->image);
+	yaml_kv(b, n + 1, "imagePullPolicy", "IfNotPresent");
+	yaml_kflow(b, n + 1, "command", command, ARRAY_SIZE(command));
+	yaml_kflow(b, n + 1, "args", args, ARRAY_SIZE(args));
+	yaml_key(b, n + 1, "securityContext");
+	yaml_kraw(b, n + 2, "privileged", "true");
+	yaml_key(b, n + 1, "startupProbe");
+	yaml_key(b, n + 2, "exec");
+	yaml_kflow(b, n + 3, "command", probe, ARRAY_SIZE(probe));
+	yaml_kraw(b, n + 2, "periodSeconds", "%d", DK_DS_PROBE_PERIOD);
+	yaml_kraw(b, n + 2, "failureThreshold", "%d", DK_DS_PROBE_FAILURES);
+	yaml_key(b, n + 1, "lifecycle");
+	yaml_key(b, n + 2, "preStop");
+	yaml_key(b, n + 3, "exec");
+	yaml_kflow(b, n + 4, "command", stop, ARRAY_SIZE(stop));
+	yaml_kv(b, n + 1, "terminationMessagePath", "/dev/termination-log");
+	yaml_kv(b, n + 1, "terminationMessagePolicy", "FallbackToLogsOnError");
+	yaml_key(b, n + 1, "volumeMounts");
 	for (size_t i = 0; i < nm; i++) {
-		ind(b, n + 1);
+		yaml_indent(b, n + 1);
 		strbuf_puts(b, "- name: ");
-		quoted(b, m[i].name);
+		yaml_str(b, m[i].name);
 		strbuf_putc(b, '\n');
-		kv(b, n + 2, "mountPath", m[i].path);
+		yaml_kv(b, n + 2, "mountPath", m[i].path);
 		if (m[i].sub_path)
-			kv(b, n + 2, "subPath", m[i].sub_path);
+			yaml_kv(b, n + 2, "subPath", m[i].sub_path);
 		if (m[i].read_only)
-			kraw(b, n + 2, "readOnly", "true");
+			yaml_kraw(b, n + 2, "readOnly", "true");
 	}
 }
 
@@ -343,26 +281,26 @@ static void volumes(struct strbuf *b, int n, const struct ds *ds, const struct m
 	const char *secret = ds->o->signing_secret ? ds->o->signing_secret
 						   : DK_DS_DEFAULT_SIGNING_SECRET;
 
-	key(b, n, "volumes");
+	yaml_key(b, n, "volumes");
 	for (size_t i = 0; i < nm; i++) {
 		/* the Secret's files share one volume */
 		if (i && strcmp(m[i].name, m[i - 1].name) == 0)
 			continue;
-		ind(b, n);
+		yaml_indent(b, n);
 		strbuf_puts(b, "- name: ");
-		quoted(b, m[i].name);
+		yaml_str(b, m[i].name);
 		strbuf_putc(b, '\n');
 		if (m[i].host) {
-			key(b, n + 1, "hostPath");
-			kv(b, n + 2, "path", m[i].host);
-			kv(b, n + 2, "type", m[i].type);
+			yaml_key(b, n + 1, "hostPath");
+			yaml_kv(b, n + 2, "path", m[i].host);
+			yaml_kv(b, n + 2, "type", m[i].type);
 		} else if (strcmp(m[i].name, "config") == 0) {
-			key(b, n + 1, "configMap");
-			kv(b, n + 2, "name", ds->c->cm_name);
+			yaml_key(b, n + 1, "configMap");
+			yaml_kv(b, n + 2, "name", ds->c->cm_name);
 		} else {
-			key(b, n + 1, "secret");
-			kv(b, n + 2, "secretName", secret);
-			kraw(b, n + 2, "defaultMode", "256 # 0400");
+			yaml_key(b, n + 1, "secret");
+			yaml_kv(b, n + 2, "secretName", secret);
+			yaml_kraw(b, n + 2, "defaultMode", "256 # 0400");
 		}
 	}
 }
@@ -466,29 +404,29 @@ static int ds_emit(struct strbuf *b, const struct ds *ds, struct dk_error **err)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	}
 	strbuf_puts(b, "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n");
-	kv(b, 1, "name", name);
-	kv(b, 1, "namespace",
-	   ds->o->namespace ? ds->o->namespace : DK_DS_DEFAULT_NAMESPACE);
+	yaml_kv(b, 1, "name", name);
+	yaml_kv(b, 1, "namespace",
+		ds->o->namespace ? ds->o->namespace : DK_DS_DEFAULT_NAMESPACE);
 	labels_block(b, 1, ds, name);
 	strbuf_puts(b, "spec:\n");
-	key(b, 1, "selector");
-	key(b, 2, "matchLabels");
-	kv(b, 3, "app.kubernetes.io/instance", name);
-	key(b, 1, "updateStrategy");
-	kv(b, 2, "type", "OnDelete");
-	key(b, 1, "template");
-	key(b, 2, "metadata");
+	yaml_key(b, 1, "selector");
+	yaml_key(b, 2, "matchLabels");
+	yaml_kv(b, 3, "app.kubernetes.io/instance", name);
+	yaml_key(b, 1, "updateStrategy");
+	yaml_kv(b, 2, "type", "OnDelete");
+	yaml_key(b, 1, "template");
+	yaml_key(b, 2, "metadata");
 	labels_block(b, 3, ds, name);
-	key(b, 2, "spec");
-	kraw(b, 3, "hostPID", "true");
-	kv(b, 3, "priorityClassName", "system-node-critical");
-	kraw(b, 3, "terminationGracePeriodSeconds", "%d",
-	     cfg->grace_period + DK_DS_GRACE_MARGIN);
+	yaml_key(b, 2, "spec");
+	yaml_kraw(b, 3, "hostPID", "true");
+	yaml_kv(b, 3, "priorityClassName", "system-node-critical");
+	yaml_kraw(b, 3, "terminationGracePeriodSeconds", "%d",
+		  cfg->grace_period + DK_DS_GRACE_MARGIN);
 	placement(b, 3, ds);
-	key(b, 3, "tolerations");
-	ind(b, 3);
+	yaml_key(b, 3, "tolerations");
+	yaml_indent(b, 3);
 	strbuf_puts(b, "- operator: \"Exists\"\n");
-	key(b, 3, "containers");
+	yaml_key(b, 3, "containers");
 	container(b, 3, ds, m, nm);
 	volumes(b, 3, ds, m, nm);
 	mounts_release(m, nm);
@@ -501,16 +439,16 @@ static void configmap(struct strbuf *b, const struct ds_config *c,
 	_cleanup_free_ char *drv = dk_ds_label_value(c->driver->name);
 
 	strbuf_puts(b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n");
-	kv(b, 1, "name", c->cm_name);
-	kv(b, 1, "namespace", o->namespace ? o->namespace : DK_DS_DEFAULT_NAMESPACE);
-	key(b, 1, "labels");
-	kv(b, 2, "app.kubernetes.io/name", drv ? drv : "");
-	kv(b, 2, "app.kubernetes.io/part-of", "drvkit");
-	kv(b, 2, "app.kubernetes.io/managed-by", "drvkit");
-	key(b, 1, "annotations");
-	kv(b, 2, "drvkit/source", c->path);
+	yaml_kv(b, 1, "name", c->cm_name);
+	yaml_kv(b, 1, "namespace", o->namespace ? o->namespace : DK_DS_DEFAULT_NAMESPACE);
+	yaml_key(b, 1, "labels");
+	yaml_kv(b, 2, "app.kubernetes.io/name", drv ? drv : "");
+	yaml_kv(b, 2, "app.kubernetes.io/part-of", "drvkit");
+	yaml_kv(b, 2, "app.kubernetes.io/managed-by", "drvkit");
+	yaml_key(b, 1, "annotations");
+	yaml_kv(b, 2, "drvkit/source", c->path);
 	strbuf_puts(b, "data:\n");
-	kv(b, 1, "config.yaml", c->data);
+	yaml_kv(b, 1, "config.yaml", c->data);
 }
 
 /* Whether precompiled job p is built FROM build job b's image. */

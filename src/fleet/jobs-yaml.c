@@ -9,6 +9,7 @@
 #include "shared/cleanup.h"
 #include "shared/json-writer.h"
 #include "shared/strbuf.h"
+#include "shared/yaml-writer.h"
 
 #include "base/sha256.h"
 #include "fleet/jobs.h"
@@ -54,32 +55,6 @@ static const char manifest_script[] =
 	"exec buildah --storage-driver vfs manifest push --all \"$IMAGE\" "
 	"\"docker://$IMAGE\"\n";
 
-static void ys(struct strbuf *b, const char *s)
-{
-	strbuf_putc(b, '"');
-	json_escape(b, s ? s : "");
-	strbuf_putc(b, '"');
-}
-
-/* indent + key: "value" */
-static void ykv(struct strbuf *b, int indent, const char *key, const char *value)
-{
-	strbuf_printf(b, "%*s", indent, "");
-	ys(b, key);
-	strbuf_puts(b, ": ");
-	ys(b, value);
-	strbuf_putc(b, '\n');
-}
-
-static void ykv_first(struct strbuf *b, int indent, const char *key, const char *value)
-{
-	strbuf_printf(b, "%*s- ", indent, "");
-	ys(b, key);
-	strbuf_puts(b, ": ");
-	ys(b, value);
-	strbuf_putc(b, '\n');
-}
-
 int dk_jobs_render_gitlab(const struct dk_jobs *js, char **out, struct dk_error **err)
 {
 	struct strbuf b;
@@ -95,15 +70,15 @@ int dk_jobs_render_gitlab(const struct dk_jobs *js, char **out, struct dk_error 
 		_cleanup_strbuf_ struct strbuf names;
 
 		strbuf_init(&names);
-		ykv_first(&b, 4, "DK_IMAGE", j->image);
-		ykv(&b, 6, "DK_KIND", dk_job_kind_name(j->kind));
-		ykv(&b, 6, "DK_ARCH", j->arch);
-		ykv(&b, 6, "DK_DOCKERFILE", j->dockerfile);
+		yaml_item_kv(&b, 2, "DK_IMAGE", j->image);
+		yaml_kv(&b, 3, "DK_KIND", dk_job_kind_name(j->kind));
+		yaml_kv(&b, 3, "DK_ARCH", j->arch);
+		yaml_kv(&b, 3, "DK_DOCKERFILE", j->dockerfile);
 		for (size_t a = 0; a < j->n_args; a++)
 			strbuf_printf(&names, "%s%s", a ? " " : "", j->args[a].name);
-		ykv(&b, 6, "DK_BUILD_ARGS", strbuf_str(&names));
+		yaml_kv(&b, 3, "DK_BUILD_ARGS", strbuf_str(&names));
 		for (size_t a = 0; a < j->n_args; a++)
-			ykv(&b, 6, j->args[a].name, j->args[a].value);
+			yaml_kv(&b, 3, j->args[a].name, j->args[a].value);
 	}
 	*out = strbuf_steal(&b);
 	return *out ? 0 : dk_error_set(err, ENOMEM, "out of memory");
@@ -186,20 +161,13 @@ static const char *k8s_arg(const struct dk_job_arg *a, const struct k8s_target *
 							       : a->value;
 }
 
-static void k8s_labels(struct strbuf *b, int indent, const struct dk_job *j)
+static void k8s_labels(struct strbuf *b, int level, const struct dk_job *j)
 {
-	strbuf_printf(b, "%*slabels:\n", indent, "");
-	ykv(b, indent + 2, "app.kubernetes.io/name", "drvkit-image-build");
-	ykv(b, indent + 2, "app.kubernetes.io/managed-by", "drvkit");
-	ykv(b, indent + 2, "drvkit.io/image-kind", dk_job_kind_name(j->kind));
-	ykv(b, indent + 2, "drvkit.io/arch", j->arch);
-}
-
-static void k8s_list_item(struct strbuf *b, int indent, const char *s)
-{
-	strbuf_printf(b, "%*s- ", indent, "");
-	ys(b, s);
-	strbuf_putc(b, '\n');
+	yaml_key(b, level, "labels");
+	yaml_kv(b, level + 1, "app.kubernetes.io/name", "drvkit-image-build");
+	yaml_kv(b, level + 1, "app.kubernetes.io/managed-by", "drvkit");
+	yaml_kv(b, level + 1, "drvkit.io/image-kind", dk_job_kind_name(j->kind));
+	yaml_kv(b, level + 1, "drvkit.io/arch", j->arch);
 }
 
 /* buildah's argv: global options, bud and its options, the context last. */
@@ -213,28 +181,28 @@ static void k8s_args(struct strbuf *b, const struct dk_job *j, const struct k8s_
 
 	strbuf_puts(b, "          args:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
-		k8s_list_item(b, 12, head[i]);
-	k8s_list_item(b, 12, platform);
-	k8s_list_item(b, 12, "--file");
-	k8s_list_item(b, 12, j->dockerfile);
-	k8s_list_item(b, 12, "--tag");
-	k8s_list_item(b, 12, t->push);
+		yaml_item(b, 6, head[i]);
+	yaml_item(b, 6, platform);
+	yaml_item(b, 6, "--file");
+	yaml_item(b, 6, j->dockerfile);
+	yaml_item(b, 6, "--tag");
+	yaml_item(b, 6, t->push);
 	for (size_t a = 0; a < j->n_args; a++) {
 		_cleanup_free_ char *kv = dk_strdup_printf("%s=%s", j->args[a].name,
 							   k8s_arg(&j->args[a], t));
 
-		k8s_list_item(b, 12, "--build-arg");
-		k8s_list_item(b, 12, kv);
+		yaml_item(b, 6, "--build-arg");
+		yaml_item(b, 6, kv);
 	}
-	k8s_list_item(b, 12, context);
+	yaml_item(b, 6, context);
 }
 
 static void k8s_env(struct strbuf *b, const char *name, const char *value)
 {
 	strbuf_puts(b, "            - name: ");
-	ys(b, name);
+	yaml_str(b, name);
 	strbuf_puts(b, "\n              value: ");
-	ys(b, value);
+	yaml_str(b, value);
 	strbuf_putc(b, '\n');
 }
 
@@ -243,12 +211,12 @@ static void k8s_container(struct strbuf *b, const struct dk_job *j,
 {
 	strbuf_puts(b,
 		    "      containers:\n        - name: \"buildah\"\n          image: ");
-	ys(b, BUILDAH_IMAGE);
+	yaml_str(b, BUILDAH_IMAGE);
 	strbuf_puts(b, "\n          command:\n");
-	k8s_list_item(b, 12, "/bin/sh");
-	k8s_list_item(b, 12, "-c");
-	k8s_list_item(b, 12, build_script);
-	k8s_list_item(b, 12, "drvkit-image-build");
+	yaml_item(b, 6, "/bin/sh");
+	yaml_item(b, 6, "-c");
+	yaml_item(b, 6, build_script);
+	yaml_item(b, 6, "drvkit-image-build");
 	k8s_args(b, j, t, context);
 	strbuf_puts(b, "          env:\n");
 	k8s_env(b, "IMAGE", t->push);
@@ -294,12 +262,12 @@ static void k8s_job(struct strbuf *b, const struct dk_job *j, const struct k8s_t
 	_cleanup_free_ char *name = raw ? dk_jobs_k8s_name(raw) : NULL;
 
 	strbuf_puts(b, "---\napiVersion: \"batch/v1\"\nkind: \"Job\"\nmetadata:\n");
-	ykv(b, 2, "name", name);
+	yaml_kv(b, 1, "name", name);
 	if (k->namespace)
-		ykv(b, 2, "namespace", k->namespace);
-	k8s_labels(b, 2, j);
+		yaml_kv(b, 1, "namespace", k->namespace);
+	k8s_labels(b, 1, j);
 	strbuf_puts(b, "  annotations:\n");
-	ykv(b, 4, "drvkit.io/image", j->image);
+	yaml_kv(b, 2, "drvkit.io/image", j->image);
 	strbuf_puts(b,
 		    "spec:\n"
 		    "  # a precompiled image starts FROM its build image: retried until "
@@ -308,11 +276,11 @@ static void k8s_job(struct strbuf *b, const struct dk_job *j, const struct k8s_t
 		    "  ttlSecondsAfterFinished: 86400\n"
 		    "  template:\n"
 		    "    metadata:\n");
-	k8s_labels(b, 6, j);
+	k8s_labels(b, 3, j);
 	strbuf_puts(b, "    spec:\n"
 		       "      restartPolicy: \"Never\"\n"
 		       "      nodeSelector:\n");
-	ykv(b, 8, "kubernetes.io/arch", j->arch);
+	yaml_kv(b, 4, "kubernetes.io/arch", j->arch);
 	strbuf_puts(b, "      securityContext:\n"
 		       "        runAsUser: 1000\n"
 		       "        runAsGroup: 1000\n"
@@ -347,15 +315,15 @@ static void k8s_manifest_job(struct strbuf *b, const struct dk_jobs *js,
 	_cleanup_free_ char *name = raw ? dk_jobs_k8s_name(raw) : NULL;
 
 	strbuf_puts(b, "---\napiVersion: \"batch/v1\"\nkind: \"Job\"\nmetadata:\n");
-	ykv(b, 2, "name", name);
+	yaml_kv(b, 1, "name", name);
 	if (k->namespace)
-		ykv(b, 2, "namespace", k->namespace);
+		yaml_kv(b, 1, "namespace", k->namespace);
 	strbuf_puts(b, "  labels:\n");
-	ykv(b, 4, "app.kubernetes.io/name", "drvkit-image-build");
-	ykv(b, 4, "app.kubernetes.io/managed-by", "drvkit");
-	ykv(b, 4, "drvkit.io/image-kind", "manifest-list");
+	yaml_kv(b, 2, "app.kubernetes.io/name", "drvkit-image-build");
+	yaml_kv(b, 2, "app.kubernetes.io/managed-by", "drvkit");
+	yaml_kv(b, 2, "drvkit.io/image-kind", "manifest-list");
 	strbuf_puts(b, "  annotations:\n");
-	ykv(b, 4, "drvkit.io/image", j->image);
+	yaml_kv(b, 2, "drvkit.io/image", j->image);
 	strbuf_puts(b, "spec:\n"
 		       "  # retried until every arch's Job has pushed IMAGE-ARCH\n"
 		       "  backoffLimit: 10\n"
@@ -366,16 +334,16 @@ static void k8s_manifest_job(struct strbuf *b, const struct dk_jobs *js,
 		       "      containers:\n"
 		       "        - name: \"buildah\"\n"
 		       "          image: ");
-	ys(b, BUILDAH_IMAGE);
+	yaml_str(b, BUILDAH_IMAGE);
 	strbuf_puts(b, "\n          command:\n");
-	k8s_list_item(b, 12, "/bin/sh");
-	k8s_list_item(b, 12, "-c");
-	k8s_list_item(b, 12, manifest_script);
-	k8s_list_item(b, 12, "drvkit-manifest");
+	yaml_item(b, 6, "/bin/sh");
+	yaml_item(b, 6, "-c");
+	yaml_item(b, 6, manifest_script);
+	yaml_item(b, 6, "drvkit-manifest");
 	strbuf_puts(b, "          args:\n");
 	for (size_t i = 0; i < js->n_jobs; i++)
 		if (streq(js->jobs[i].image, j->image))
-			k8s_list_item(b, 12, js->jobs[i].arch);
+			yaml_item(b, 6, js->jobs[i].arch);
 	strbuf_puts(b, "          env:\n");
 	k8s_env(b, "IMAGE", j->image);
 	k8s_env(b, "HOME", "/home/build");

@@ -9,6 +9,8 @@
 
 #include "base/error.h"
 #include "base/yaml.h"
+#include "shared/strbuf.h"
+#include "shared/yaml-writer.h"
 
 #include "tap.h"
 
@@ -466,8 +468,70 @@ static void test_fail(void)
 	free(k);
 }
 
+/* What shared/yaml-writer writes reads back as the same strings through the one reader:
+ * no value changes type (no, 1.10, ~) or breaks the document (": ", "#", newlines,
+ * quotes), and a key that is not plain is quoted. */
+static void test_writer_round_trip(void)
+{
+	static const char *const tricky[] = {"no",	 "1.10",	"~",	 "",
+					     "a: b # c", "line\nbreak", "\"q\"", "- x",
+					     "{a}",	 "tab\there"};
+	const char *const flow[] = {"yes", "0x10", "x, y"};
+	struct dk_yaml_doc *doc = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+	struct strbuf b;
+	const struct dk_yaml_node *n;
+	int r;
+
+	strbuf_init(&b);
+	yaml_key(&b, 0, "top");
+	for (size_t i = 0; i < ARRAY_SIZE(tricky); i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "k%zu", i);
+		yaml_kv(&b, 1, k, tricky[i]);
+	}
+	yaml_kv(&b, 1, "odd key: x", "v");
+	yaml_kraw(&b, 1, "n", "%d", 7);
+	yaml_kflow(&b, 1, "flow", flow, ARRAY_SIZE(flow));
+	yaml_key(&b, 1, "list");
+	yaml_item_kv(&b, 2, "name", "first");
+	yaml_kv(&b, 3, "value", "true");
+	yaml_item(&b, 2, "null");
+	r = dk_yaml_parse("w", strbuf_str(&b), b.len, 0, &doc, &err);
+	is_int(r, 0, "writer output parses: %s", err ? err->msg : "ok");
+	n = doc ? dk_yaml_get(doc->root, "top") : NULL;
+	for (size_t i = 0; n && i < ARRAY_SIZE(tricky); i++) {
+		char k[16];
+		const struct dk_yaml_node *v;
+
+		snprintf(k, sizeof(k), "k%zu", i);
+		v = dk_yaml_get(n, k);
+		ok(v && v->kind == DK_YAML_SCALAR && !v->plain &&
+			   streq(v->value, tricky[i]),
+		   "value %zu reads back quoted and equal", i);
+	}
+	ok(n && dk_yaml_get(n, "odd key: x") &&
+		   streq(dk_yaml_get(n, "odd key: x")->value, "v"),
+	   "a key that is not plain is quoted");
+	ok(n && dk_yaml_get(n, "n") && dk_yaml_get(n, "n")->plain,
+	   "raw values stay plain");
+	ok(n && dk_yaml_get(n, "flow") && dk_yaml_get(n, "flow")->n == 3 &&
+		   streq(dk_yaml_get(n, "flow")->items[2]->value, "x, y"),
+	   "flow list of three, a comma inside an item kept");
+	n = n ? dk_yaml_get(n, "list") : NULL;
+	ok(n && n->kind == DK_YAML_SEQUENCE && n->n == 2 &&
+		   n->items[0]->kind == DK_YAML_MAPPING &&
+		   streq(dk_yaml_get(n->items[0], "value")->value, "true") &&
+		   !n->items[1]->plain && streq(n->items[1]->value, "null"),
+	   "list: a mapping item with two keys, then a quoted string item");
+	dk_yaml_free(doc);
+	strbuf_release(&b);
+}
+
 int main(void)
 {
+	test_writer_round_trip();
 	test_tree();
 	test_aliases();
 	test_depth();

@@ -432,6 +432,8 @@ static int build_in(const struct dk_inputs *in, const char *work, const char *en
 		.out = out,
 		.work = work,
 		.jobs = in->o->jobs,
+		.configure = b->configure,
+		.n_configure = b->n_configure,
 		.make = b->make,
 		.n_make = b->n_make,
 		.env = b->env,

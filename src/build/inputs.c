@@ -157,6 +157,8 @@ static int spec_digest(struct dk_inputs *in, struct dk_error **err)
 		 * from (a mirror, a loopback server in a test). */
 		strbuf_printf(&s, "member %s\nsubdir %s\n", t->member ? t->member : "",
 			      t->subdir ? t->subdir : "");
+		if (b->configure) /* only when set: keys of builds without it unchanged */
+			put_list(&s, "configure", b->configure, b->n_configure);
 		put_list(&s, "make", b->make, b->n_make);
 		put_list(&s, "env", b->env, b->n_env);
 		put_list(&s, "uses", b->uses, b->n_uses);

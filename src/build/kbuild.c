@@ -283,8 +283,8 @@ static void drop_dir(char *s, const char *dir)
 	}
 }
 
-static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
-		   struct dk_error **err)
+static int failure(const struct dk_kbuild *b, const char *step,
+		   const struct dk_spawn_result *res, struct dk_error **err)
 {
 	_cleanup_free_ char *log = NULL, *first = NULL, *what = NULL;
 
@@ -292,8 +292,9 @@ static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
 		first = dk_kbuild_first_error(log);
 	drop_dir(first, b->src);
 	what = res->signo
-		       ? dk_strdup_printf("make was killed by signal %d", res->signo)
-		       : dk_strdup_printf("make exited with status %d", res->exit_code);
+		       ? dk_strdup_printf("%s was killed by signal %d", step, res->signo)
+		       : dk_strdup_printf("%s exited with status %d", step,
+					  res->exit_code);
 	dk_error_set(err, EIO,
 		     "component %s (version %s, flavor %s) for kernel %s: %s; %s",
 		     b->component, b->version ? b->version : "unknown",
@@ -303,10 +304,23 @@ static int failure(const struct dk_kbuild *b, const struct dk_spawn_result *res,
 	return -EIO;
 }
 
-int dk_kbuild_run(const struct dk_kbuild *b, struct dk_error **err)
+char **dk_kbuild_configure_argv(const struct dk_kbuild *b)
 {
-	char **argv = dk_kbuild_argv(b), **env = dk_kbuild_env(b);
-	struct out_state o = {.b = b, .t0 = dk_now_ms()};
+	char **v = calloc(b->n_configure + 1, sizeof(char *));
+
+	for (size_t i = 0; v && i < b->n_configure; i++)
+		if (!(v[i] = expand(b, b->configure[i]))) {
+			strv_free(v);
+			return NULL;
+		}
+	return v;
+}
+
+/* One step (configure, then make) in b->src, its output appended to the log. */
+static int run_step(const struct dk_kbuild *b, const char *step, char **argv, char **env,
+		    FILE *log, struct dk_error **err)
+{
+	struct out_state o = {.b = b, .t0 = dk_now_ms(), .log = log};
 	struct dk_spawn_opts so = {
 		.argv = (const char *const *)argv,
 		.env = (const char *const *)env,
@@ -321,34 +335,48 @@ int dk_kbuild_run(const struct dk_kbuild *b, struct dk_error **err)
 	struct dk_spawn_result res;
 	int r;
 
-	if (!argv || !env) {
+	fprintf(log, "# drvkit build: component %s, kernel %s, %s in %s\n#", b->component,
+		b->kernel, step, b->src);
+	for (char **a = argv; *a; a++)
+		fprintf(log, " %s", *a);
+	fprintf(log, "\n");
+	fflush(log);
+	r = dk_spawn_run(&so, &res, err);
+	if (b->tty)
+		fprintf(stderr, "\r\033[K");
+	fflush(log);
+	if (r == 0 && (res.exit_code != 0 || res.signo))
+		r = failure(b, step, &res, err);
+	else if (r < 0 && r != -ECANCELED)
+		dk_error_wrap(err, "component %s: %s", b->component, step);
+	dk_spawn_result_release(&res);
+	return r;
+}
+
+int dk_kbuild_run(const struct dk_kbuild *b, struct dk_error **err)
+{
+	char **argv = dk_kbuild_argv(b), **env = dk_kbuild_env(b);
+	char **conf = b->configure ? dk_kbuild_configure_argv(b) : NULL;
+	FILE *log = NULL;
+	int r;
+
+	if (!argv || !env || (b->configure && !conf)) {
 		r = dk_error_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	o.log = fopen(b->log_path, "we");
-	if (!o.log) {
+	log = fopen(b->log_path, "we");
+	if (!log) {
 		r = dk_error_set(err, errno, "build log %s: %s", b->log_path,
 				 strerror(errno));
 		goto out;
 	}
-	fprintf(o.log, "# drvkit build: component %s, kernel %s, in %s\n#", b->component,
-		b->kernel, b->src);
-	for (char **a = argv; *a; a++)
-		fprintf(o.log, " %s", *a);
-	fprintf(o.log, "\n");
-	fflush(o.log);
-	r = dk_spawn_run(&so, &res, err);
-	if (b->tty)
-		fprintf(stderr, "\r\033[K");
-	fflush(o.log);
-	if (r == 0 && (res.exit_code != 0 || res.signo))
-		r = failure(b, &res, err);
-	else if (r < 0 && r != -ECANCELED)
-		dk_error_wrap(err, "component %s", b->component);
-	dk_spawn_result_release(&res);
+	r = conf ? run_step(b, "configure", conf, env, log, err) : 0;
+	if (r == 0)
+		r = run_step(b, "make", argv, env, log, err);
 out:
-	if (o.log)
-		fclose(o.log);
+	if (log)
+		fclose(log);
+	strv_free(conf);
 	strv_free(argv);
 	strv_free(env);
 	return r;

@@ -25,6 +25,8 @@ struct dk_kbuild {
 	const char *out;       /* an empty directory ({out}) */
 	const char *work;      /* the work directory, mapped to DK_KBUILD_PREFIX */
 	int jobs;
+	char *const *configure; /* NULL: none; else run in {src} before make */
+	size_t n_configure;
 	char *const *make; /* NULL: make -C {build_dir} M={src} -j{jobs} modules */
 	size_t n_make;
 	char *const *env; /* NAME=value, over drvkit's own */
@@ -39,13 +41,16 @@ struct dk_kbuild {
 	bool quiet;    /* no output to stderr but errors */
 };
 
-/* Runs the build. Errors: -ECANCELED (stopped), -EIO for a failed make with the
- * message "component C (version V, flavor F) for kernel K: FIRST ERROR; full log:
- * PATH", or the errno of starting make. */
+/* Runs the build: configure (when given), then make, into one log. Errors: -ECANCELED
+ * (stopped), -EIO for a failed step with the message "component C (version V, flavor
+ * F) for kernel K: FIRST ERROR; STEP exited with status N; full log: PATH", or the
+ * errno of starting it. */
 int dk_kbuild_run(const struct dk_kbuild *b, struct dk_error **err) _must_check_;
 
 /* The argv of b with its placeholders filled (NULL-terminated); NULL on OOM. */
 char **dk_kbuild_argv(const struct dk_kbuild *b) _must_check_;
+/* The configure argv of b, placeholders filled (NULL-terminated); NULL on OOM. */
+char **dk_kbuild_configure_argv(const struct dk_kbuild *b) _must_check_;
 /* The environment of b (NULL-terminated); NULL on OOM. */
 char **dk_kbuild_env(const struct dk_kbuild *b) _must_check_;
 

@@ -85,6 +85,8 @@ struct dk_config_build {
 	struct dk_config_tree tree;
 	char *flavor; /* NULL, "open", "proprietary" or "auto" (NVIDIA) */
 	struct dk_config_tree *open, *proprietary; /* per-flavor overrides of tree */
+	char **configure; /* argv run in the tree before make (same placeholders); NULL */
+	size_t n_configure;
 	char **make; /* argv with {kernel} {build_dir} {src} {jobs} {out}; NULL: kbuild */
 	size_t n_make;
 	char **env; /* NAME=value, the build's whole environment besides drvkit's own */

@@ -183,23 +183,23 @@ static int set_flavor(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 }
 
 /* make: an argv; only the documented placeholders, so a typo is caught here. */
-static int set_make(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
-		    void *obj)
+/* An argv (make:, configure:) whose placeholders are all known. */
+static int get_argv(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
+		    char ***argv, size_t *n_argv)
 {
 	static const char *const names[] = DK_MAKE_PLACEHOLDERS;
 	static const char *const any[DK_MAKE_N_PLACEHOLDERS] = {"", "", "", "",
 								"", "", ""};
-	struct dk_config_build *b = obj;
-	int r = get_list(w, n, key, "arguments", false, &b->make, &b->n_make);
+	int r = get_list(w, n, key, "arguments", false, argv, n_argv);
 
 	if (r < 0)
 		return r;
-	if (b->n_make == 0)
+	if (*n_argv == 0)
 		return dk_yaml_fail(w, n, key, "expected a program and its arguments");
-	for (size_t i = 0; i < b->n_make; i++) {
+	for (size_t i = 0; i < *n_argv; i++) {
 		const char *bad = NULL;
 		_cleanup_free_ char *x = dk_expand_placeholders(
-			b->make[i], names, any, DK_MAKE_N_PLACEHOLDERS, true, &bad);
+			(*argv)[i], names, any, DK_MAKE_N_PLACEHOLDERS, true, &bad);
 
 		if (bad)
 			return dk_yaml_fail(
@@ -207,11 +207,29 @@ static int set_make(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const 
 				"unknown placeholder in '%s' (known: {kernel} "
 				"{build_dir} {src} {jobs} {out} {uses_symvers} "
 				"{uses_include})",
-				b->make[i]);
+				(*argv)[i]);
 		if (!x)
 			return dk_error_set(w->err, ENOMEM, "out of memory");
 	}
 	return 0;
+}
+
+static int set_make(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
+		    void *obj)
+{
+	struct dk_config_build *b = obj;
+
+	return get_argv(w, n, key, &b->make, &b->n_make);
+}
+
+/* configure: the component's own configure script (OFED's: hundreds of probes of
+ * the kernel tree), as an argv run in the tree before make. */
+static int set_configure(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			 const char *key, void *obj)
+{
+	struct dk_config_build *b = obj;
+
+	return get_argv(w, n, key, &b->configure, &b->n_configure);
 }
 
 static int set_env(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
@@ -249,6 +267,7 @@ static const struct dk_yaml_field build_fields[] = {
 	{.name = "flavor", .set = set_flavor},
 	{.name = "open", .set = set_open},
 	{.name = "proprietary", .set = set_proprietary},
+	{.name = "configure", .set = set_configure},
 	{.name = "make", .set = set_make},
 	{.name = "env", .set = set_env},
 	{.name = "uses", .set = set_uses},
@@ -612,6 +631,7 @@ void dk_config_component_release_source(struct dk_config_component *c)
 		tree_release(b->proprietary);
 		free(b->proprietary);
 		free(b->flavor);
+		strv_free(b->configure, b->n_configure);
 		strv_free(b->make, b->n_make);
 		strv_free(b->env, b->n_env);
 		strv_free(b->uses, b->n_uses);

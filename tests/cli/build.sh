@@ -285,6 +285,32 @@ case_make_failure() {
 	t "make failure: no output" test ! -e res
 }
 
+# configure: the component's own configure runs in the tree before make, its arguments
+# filled in; a failing configure is named; its arguments are part of the cache key.
+case_configure() {
+	local c='configure: [ ./configure, "--kernel-version={kernel}", "--with-x" ]' ko key1 key2
+	spec cfg.yaml "$TMP/cache" "$(comp conf 1.0 "$BF/configured" dkconf "$c")"
+	b -c cfg.yaml -o res
+	is "$rc" 0 "configure + make: exit 0"
+	ko=$(ls res/"$KVER"/conf/dkconf.ko 2>/dev/null)
+	is "$(/sbin/modinfo -F configured "$ko" 2>/dev/null)" "--kernel-version=$KVER --with-x" \
+		"configure ran first, with {kernel} filled in (its output is in the module)"
+	key1=$(entries "$TMP/cache")
+	spec cfg.yaml "$TMP/cache" "$(comp conf 1.0 "$BF/configured" dkconf \
+		'configure: [ ./configure, "--kernel-version={kernel}", "--with-y" ]')"
+	b -c cfg.yaml
+	is "$rc" 0 "another configure option: exit 0"
+	key2=$(entries "$TMP/cache")
+	is "$(echo $key2 | wc -w)" 2 "another configure option is another cache entry ($key1 / $key2)"
+	spec cfg.yaml "$TMP/cache2" "$(comp conf 1.0 "$BF/configured" dkconf \
+		'configure: [ ./configure, --fail ]')"
+	b -c cfg.yaml
+	ok "$([ "$rc" -ne 0 ] && echo 0 || echo 1)" "configure failure: exit non-zero ($rc)"
+	like "$TMP/err" "component conf \(version 1\.0, flavor -\) for kernel $KVER: .*configure exited with status 3" \
+		"configure failure: named as configure, with its status"
+	is "$(entries "$TMP/cache2")" "" "configure failure: nothing in the cache"
+}
+
 # 8. Headers that cannot build: what is missing and the fix, before make runs
 case_preflight() {
 	local real
@@ -453,6 +479,7 @@ tcase "sigterm" case_sigterm
 tcase "damaged" case_damaged
 tcase "patches" case_patches
 tcase "make failure" case_make_failure
+tcase "configure" case_configure
 tcase "preflight" case_preflight
 tcase "uses" case_uses
 tcase "package" case_package

@@ -275,6 +275,32 @@ static void expect_argv(const struct dk_kbuild *b, const char *want, const char 
 	strv_free(v);
 }
 
+static void test_kbuild_configure_argv(void)
+{
+	char *const conf[] = {(char *)"./configure", (char *)"--kernel-version={kernel}",
+			      (char *)"--kernel-sources={build_dir}",
+			      (char *)"--with-njobs={jobs}"};
+	struct dk_kbuild b = kb_base;
+	char **v;
+	_cleanup_free_ char *joined = NULL;
+	struct strbuf s;
+
+	b.configure = conf;
+	b.n_configure = ARRAY_SIZE(conf);
+	v = dk_kbuild_configure_argv(&b);
+	strbuf_init(&s);
+	for (size_t i = 0; v && v[i]; i++)
+		strbuf_printf(&s, "%s%s", i ? "|" : "", v[i]);
+	joined = strbuf_steal(&s);
+	is_str(joined,
+	       "./configure|--kernel-version=" KVER "|--kernel-sources=/lib/modules/" KVER
+	       "/build|--with-njobs=8",
+	       "configure argv: placeholders filled");
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
 static void test_kbuild_argv(void)
 {
 	char *const custom[] = {(char *)"sh", (char *)"-c",
@@ -874,6 +900,7 @@ int main(void)
 	test_manifest_refused();
 	test_manifest_verify();
 	test_kbuild_argv();
+	test_kbuild_configure_argv();
 	FX_RUN(case_kbuild_env);
 	test_first_error_fixtures();
 	test_first_error_gcc();

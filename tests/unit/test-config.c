@@ -296,6 +296,7 @@ static void test_build_full(void)
 		      "          url: http://debian/nvidia-kernel-source.deb\n"
 		      "          sha256: " SHA_A "\n"
 		      "          subdir: kernel\n"
+		      "        configure: [ ./configure, '--kernel-version={kernel}' ]\n"
 		      "        make: [ make, -C, '{build_dir}', 'M={src}', "
 		      "'-j{jobs}', modules ]\n"
 		      "        env: [ IGNORE_CC_MISMATCH=1, 'EMPTY=' ]\n"
@@ -333,6 +334,9 @@ static void test_build_full(void)
 	ok(!b->open && b->proprietary, "proprietary override only");
 	is_str(b->proprietary ? b->proprietary->subdir : NULL, "kernel",
 	       "proprietary.subdir");
+	is_int(b->n_configure, 2, "configure: 2 arguments");
+	is_str(b->n_configure == 2 ? b->configure[1] : NULL, "--kernel-version={kernel}",
+	       "configure: placeholders kept for the build");
 	is_int(b->n_make, 6, "make: 6 arguments");
 	is_str(b->n_make == 6 ? b->make[2] : NULL, "{build_dir}",
 	       "make: placeholders kept for the build");
@@ -499,6 +503,13 @@ static const struct bad build_bads[] = {
 	 "'O={kver}' (known: {kernel} {build_dir} {src} {jobs} {out} {uses_symvers} "
 	 "{uses_include})",
 	 "make with an unknown placeholder"},
+	{ONE("      build:\n"
+	     "        src: /s\n"
+	     "        configure: [ ./configure, '--with-njobs={njobs}' ]\n"),
+	 "config.yaml:6:35: components[0].source.build.configure: unknown placeholder in "
+	 "'--with-njobs={njobs}' (known: {kernel} {build_dir} {src} {jobs} {out} "
+	 "{uses_symvers} {uses_include})",
+	 "configure with an unknown placeholder"},
 	{ONE("      build: { src: /s, make: [] }\n"),
 	 "config.yaml:4:31: components[0].source.build.make: expected a program and its "
 	 "arguments",
@@ -523,7 +534,7 @@ static const struct bad build_bads[] = {
 	 "uses not a list"},
 	{ONE("      build: { src: /s, colour: red }\n"),
 	 "config.yaml:4:25: components[0].source.build.colour: unknown key (known: src, "
-	 "url, sha256, member, subdir, flavor, open, proprietary, make, env, uses, "
+	 "url, sha256, member, subdir, flavor, open, proprietary, configure, make, env, uses, "
 	 "after, patches, exports, allow_compiler_mismatch)",
 	 "unknown build key"},
 	{ONE("      dir: /m\n"

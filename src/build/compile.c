@@ -134,6 +134,21 @@ static int copy_export(const char *make_dir, const char *entry, const char *rel,
 	return dk_is_dir(from) ? dk_tree_copy(from, to, err) : copy_file(from, to, err);
 }
 
+/* Whether export i lies inside another export (OFED's [include, include/rdma]): the
+ * outer copy brings it along; both still give users their -I. */
+static bool inside_other_export(const struct dk_config_build *b, size_t i)
+{
+	const char *e = b->exports[i];
+
+	for (size_t k = 0; k < b->n_exports; k++) {
+		size_t n = strlen(b->exports[k]);
+
+		if (k != i && strncmp(e, b->exports[k], n) == 0 && e[n] == '/')
+			return true;
+	}
+	return false;
+}
+
 /* The modules, Module.symvers and exports of the build into the entry dir. */
 static int collect(const struct dk_inputs *in, const char *work, const char *make_dir,
 		   const char *out_dir, const char *entry, struct dk_error **err)
@@ -175,7 +190,8 @@ static int collect(const struct dk_inputs *in, const char *work, const char *mak
 		r = to ? copy_symvers(sym, to, work, err) : -ENOMEM;
 	}
 	for (size_t i = 0; r >= 0 && b && i < b->n_exports; i++)
-		r = copy_export(make_dir, entry, b->exports[i], err);
+		if (!inside_other_export(b, i))
+			r = copy_export(make_dir, entry, b->exports[i], err);
 	return r;
 }
 

@@ -311,6 +311,19 @@ case_configure() {
 	is "$(entries "$TMP/cache2")" "" "configure failure: nothing in the cache"
 }
 
+# exports: nested paths (OFED's [include, include/rdma]): the outer copy brings the inner
+# one along, and both are -I dirs for a user.
+case_exports_nested() {
+	mkdir -p prov/include/sub
+	cp -r "$MODSRC/provider/." prov/
+	echo '#define DKPROV_SUB 1' >prov/include/sub/dksub.h
+	spec cfg.yaml "$TMP/cache" "$(comp dkprov 1.0 "$TMP/prov" dkprov 'exports: [ include, include/sub ]')"
+	b -c cfg.yaml -o res
+	okf "$rc" "nested exports: exit 0" "$TMP/err"
+	t "nested exports: include/sub kept once, inside include" test -f "res/$KVER/dkprov/include/sub/dksub.h"
+	t "nested exports: the outer export's files too" test -f "res/$KVER/dkprov/include/dkprov.h"
+}
+
 # 8. Headers that cannot build: what is missing and the fix, before make runs
 case_preflight() {
 	local real
@@ -480,6 +493,7 @@ tcase "damaged" case_damaged
 tcase "patches" case_patches
 tcase "make failure" case_make_failure
 tcase "configure" case_configure
+tcase "exports nested" case_exports_nested
 tcase "preflight" case_preflight
 tcase "uses" case_uses
 tcase "package" case_package

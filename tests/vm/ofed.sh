@@ -16,7 +16,7 @@ OFED_VM_MODS="mlx_compat ib_core ib_uverbs mlxdevm mlx5_core mlx5_ib"
 OFED_VM_REPLACES="mlx5_ib ib_uverbs mlx5_core ib_core"
 
 vm_prepare_ofed() {
-	local kver=$VM_DEB_KVER d=$VM_DIR/ofed-set cache t0 ent alias name m
+	local kver=$VM_DEB_KVER d=$VM_DIR/ofed-set cache t0 ent alias name m f sv ver
 	. "$DK_SRCDIR/tests/build/ofed-lib.sh"
 	cache=$(ofed_cache)
 	rm -rf "$d"
@@ -36,12 +36,14 @@ vm_prepare_ofed() {
 		echo "$name $(basename "$ent")" >>"$d/expect/entries"
 	done < <(python3 -c 'import json,sys
 for c in json.load(open(sys.argv[1]))["components"]: print(c["name"], c["dir"])' "$d/build.json")
-	# What `drvkit status` must show in the guest: the srcversion of each OFED module.
+	# What `drvkit status` must show in the guest: each OFED module's srcversion and version
+	# (- where it has none).
 	ent=$(awk '$1 == "ofed" {print $2}' "$d/expect/entries")
 	for m in $OFED_VM_MODS; do
 		f=$(find "$d/cache/builds/$ent" -name "$m.ko" | head -n1)
 		[ -n "$f" ] || { echo "vm: ofed: $m.ko not in the cache entry $ent" >&2; return 1; }
-		echo "$m $(modinfo -F srcversion "$f")" >>"$d/expect/srcversions"
+		sv=$(modinfo -F srcversion "$f") ver=$(modinfo -F version "$f")
+		echo "$m ${sv:--} ${ver:--}" >>"$d/expect/versions"
 	done
 	vm_ofed_configs "$d/guest-spec.yaml" "$d/configs" || return 1
 	VM_OFED_INITRD=$("$DK_SRCDIR/tests/vm/mkinitramfs.sh" "$VM_DIR" "$kver" \

@@ -1,6 +1,6 @@
 # Guest helpers of the ofed scenarios (busybox sh; source after /dk/lib.sh). The OFED set
 # built on the host (tests/vm/ofed.sh) is under /dk/ofed: configs/, cache/ and expect/
-# (srcversions: "module srcversion" of each OFED module in its cache entry).
+# (versions: "module srcversion version" of each OFED module in its cache entry, - for none).
 OFED_MODS="mlx_compat ib_core ib_uverbs mlxdevm mlx5_core mlx5_ib"
 INTREE="mlx5_ib ib_uverbs mlx5_core ib_core" # what OFED replaces (reference.md section 11)
 READY=/run/drvkit-ofed/ready

@@ -35,7 +35,7 @@ vm_prepare_ofed() {
 		cp "$cache/aliases/$alias" "$d/cache/aliases/"
 		echo "$name $(basename "$ent")" >>"$d/expect/entries"
 	done < <(python3 -c 'import json,sys
-for c in json.load(open(sys.argv[1]))["components"]: print(c["name"], c["dir"])' "$d/build.json")
+for c in json.load(open(sys.argv[1]))["components"]: print(c["component"], c["dir"])' "$d/build.json")
 	# What `drvkit status` must show in the guest: each OFED module's srcversion and version
 	# (- where it has none).
 	ent=$(awk '$1 == "ofed" {print $2}' "$d/expect/entries")

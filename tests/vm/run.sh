@@ -14,6 +14,7 @@ DRVKIT=$(realpath "$DRVKIT")
 export DK_SRCDIR DK_BUILDDIR DRVKIT
 . "$DK_SRCDIR/tests/vm/common.sh"
 . "$DK_SRCDIR/tests/vm/image.sh"
+. "$DK_SRCDIR/tests/vm/ofed.sh"
 
 n=0
 fails=0
@@ -35,12 +36,13 @@ groups=(
 	"build debian init-build"
 	"nvidia nvidia init-nvidia"
 	"image image image-run"
+	"ofed ofed ofed-replace,ofed-three,ofed-protected"
 )
 want=${DK_VM_GROUPS:-}
 
 t_start=$(date +%s)
 vm_need
-prep_debian=0 prep_enf=0 prep_nv=0 prep_img=0
+prep_debian=0 prep_enf=0 prep_nv=0 prep_img=0 prep_ofed=0
 for g in "${groups[@]}"; do
 	read -r name kind _ <<<"$g"
 	[ -n "$want" ] && [[ " $want " != *" $name "* ]] && continue
@@ -48,6 +50,7 @@ for g in "${groups[@]}"; do
 	[ "$kind" = enforcing ] && prep_enf=1
 	[ "$kind" = nvidia ] && prep_debian=1 prep_nv=1
 	[ "$kind" = image ] && prep_debian=1 prep_img=1
+	[ "$kind" = ofed ] && prep_debian=1 prep_ofed=1
 done
 if [ "$prep_debian" -eq 1 ]; then
 	mkdir -p "$VM_DIR"
@@ -62,6 +65,14 @@ if [ "$prep_nv" -eq 1 ] && [ -n "${VM_DEB_KVER:-}" ]; then
 	tap $? "prepare the NVIDIA set: drvkit build of nvidia ${NV_VERSION:-?} for ${VM_DEB_KVER}, its cache entry in an initramfs"
 	echo "# vm: nvidia: prepared in $(($(date +%s) - t0)) s"
 	sed 's/^/# /' "$VM_DIR/prepare-nvidia.err"
+fi
+if [ "$prep_ofed" -eq 1 ] && [ -n "${VM_DEB_KVER:-}" ]; then
+	echo "# vm: ofed: drvkit build of OFED + nvidia + nv_peer_mem (machine-wide cache; a cold build takes about 20 min)"
+	t0=$(date +%s)
+	vm_prepare_ofed 2>"$VM_DIR/prepare-ofed.err"
+	tap $? "prepare the OFED set: drvkit build of ofed, nvidia, nv_peer_mem for ${VM_DEB_KVER}, their cache entries + the in-tree RDMA stack in an initramfs"
+	echo "# vm: ofed: drvkit build took ${VM_OFED_BUILD_S:-?} s (a hit when cached), prepared in $(($(date +%s) - t0)) s"
+	sed 's/^/# /' "$VM_DIR/prepare-ofed.err"
 fi
 if [ "$prep_img" -eq 1 ] && [ -n "${VM_DEB_KVER:-}" ]; then
 	echo "# vm: image: Debian 12 base (debootstrap, cached), build + precompiled images (buildah vfs; cached in its storage)"
@@ -91,12 +102,17 @@ for g in "${groups[@]}"; do
 	read -r name kind scen extra <<<"$g"
 	[ -n "$want" ] && [[ " $want " != *" $name "* ]] && continue
 	log=$VM_DIR/logs/$name.log
-	VM_MEM=512
+	VM_MEM=512 VM_TIMEOUT=${DK_VM_TIMEOUT:-300}
 	if [ "$kind" = debian ]; then
 		kernel=${VM_DEB_KERNEL:-} initrd=${VM_DEB_INITRD:-}
 	elif [ "$kind" = nvidia ]; then
 		# 130 MB of modules in the initramfs, and nvidia.ko copied in by init_module
 		kernel=${VM_DEB_KERNEL:-} initrd=${VM_NV_INITRD:-} VM_MEM=1536
+	elif [ "$kind" = ofed ]; then
+		# OFED's 32 modules and the NVIDIA entry (about 130 MB) in the initramfs, and the
+		# modules copied in by init_module
+		kernel=${VM_DEB_KERNEL:-} initrd=${VM_OFED_INITRD:-} VM_MEM=2048
+		VM_TIMEOUT=${DK_VM_TIMEOUT:-900} # three scenarios, nvidia.ko inserted once (TCG)
 	elif [ "$kind" = image ]; then
 		# the image's whole root filesystem unpacked in RAM (about 200 MB)
 		kernel=${VM_DEB_KERNEL:-} initrd=${VM_IMG_INITRD:-} VM_MEM=1024

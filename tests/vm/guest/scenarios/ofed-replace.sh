@@ -1,0 +1,92 @@
+# Mellanox OFED (built by drvkit on the host from mlnx-ofa_kernel, found in the cache by alias)
+# replaces the in-tree RDMA stack of Debian's kernel: the in-tree users are unloaded first,
+# OFED's modules loaded in dependency order (mlx_compat first, the in-tree psample, tls,
+# mlxfw by name), ready, status shows OFED's srcversions; SIGTERM unloads OFED and restores
+# exactly the in-tree set that was loaded before. No Mellanox device: the modules load anyway.
+. /dk/lib.sh
+. /dk/ofed-lib.sh
+CFG=/dk/ofed/configs/ofed-replace.yaml
+intree_up
+mods_snapshot >"$TMP/before"
+
+t0=$(now_ms)
+start_init "$CFG" init
+wait_ready 300
+okf $? "drvkit init with ofed (replaces the in-tree stack): ready" "$TMP/init.out"
+t1=$(now_ms)
+ready=$(line_of "$TMP/init.out" "ready: .* written")
+head -n "$ready" "$TMP/init.out" >"$TMP/start.out"
+like "$TMP/start.out" "get: component ofed: cache in [0-9]+ ms \(.*hit [0-9a-f]{12} \(by alias\)\)" \
+	"ofed from the cache, by alias (no headers, no compiler here)"
+unlike "$TMP/start.out" "building for" "nothing was built"
+
+# the replace: users first
+before "$TMP/start.out" "unloaded mlx5_ib " "unloaded mlx5_core " "replace: mlx5_ib (a user of mlx5_core) unloaded before mlx5_core"
+before "$TMP/start.out" "unloaded mlx5_ib " "unloaded ib_uverbs " "replace: mlx5_ib unloaded before ib_uverbs"
+before "$TMP/start.out" "unloaded ib_uverbs " "unloaded ib_core " "replace: ib_uverbs (a user of ib_core) unloaded before ib_core"
+before "$TMP/start.out" "unloaded mlx5_core " "unloaded ib_core " "replace: mlx5_core unloaded before ib_core"
+last_unload=$(grep -n -E "unloaded [a-z0-9_]+ in" "$TMP/start.out" | tail -n1 | cut -d: -f1)
+first_insert=$(line_of "$TMP/start.out" "inserted ")
+ok "$([ -n "$last_unload" ] && [ "$last_unload" -lt "$first_insert" ] && echo 0 || echo 1)" \
+	"every in-tree module unloaded before OFED's first insert"
+
+# OFED in dependency order
+before "$TMP/start.out" "inserted mlx_compat " "inserted ib_core " "load: mlx_compat inserted first (before ib_core)"
+is "$(grep -m1 -o -E 'inserted [a-z0-9_]+' "$TMP/start.out")" "inserted mlx_compat" "load: mlx_compat is the first module inserted"
+before "$TMP/start.out" "inserted ib_core " "inserted ib_uverbs " "load: ib_core before ib_uverbs"
+before "$TMP/start.out" "inserted mlxdevm " "inserted mlx5_core " "load: mlxdevm before mlx5_core"
+before "$TMP/start.out" "inserted mlx5_core " "inserted mlx5_ib " "load: mlx5_core before mlx5_ib"
+before "$TMP/start.out" "inserted ib_uverbs " "inserted mlx5_ib " "load: ib_uverbs before mlx5_ib"
+before "$TMP/start.out" "loaded in-tree tls" "inserted mlx5_core " "load: the in-tree tls (a depends= of OFED's mlx5_core) loaded by name first"
+for m in psample tls mlxfw pci_hyperv_intf; do
+	check "in-tree $m holds OFED's mlx5_core (/sys/module/$m/holders/mlx5_core)" \
+		test -e /sys/module/$m/holders/mlx5_core
+done
+check "the kernel logged OFED's compat layer (Compat-mlnx-ofed backport release)" \
+	sh -c 'dmesg | grep -q "Compat-mlnx-ofed backport release"'
+diag "$(dmesg | grep -m1 -o 'Compat-mlnx-ofed backport release.*')"
+
+# status: OFED's builds, not the in-tree ones
+"$DRVKIT" status --state-dir "$STATE_DIR" >"$TMP/status.out" 2>&1
+okf $? "drvkit status exits 0 (all loaded)" "$TMP/status.out"
+"$DRVKIT" status --state-dir "$STATE_DIR" --json >"$TMP/status.json" 2>&1
+while read -r m sv ver; do
+	like "$TMP/status.out" "^$m +loaded" "status: $m loaded"
+	if [ "$sv" != - ]; then
+		is "$(cat /sys/module/$m/srcversion 2>/dev/null)" "$sv" "$m loaded is OFED's build (srcversion $sv)"
+		like "$TMP/status.json" "\"srcversion\": ?\"$sv\"" "status --json: $m's srcversion $sv"
+	fi
+	if [ "$ver" != - ]; then
+		is "$(cat /sys/module/$m/version 2>/dev/null)" "$ver" "$m loaded is OFED's build (version $ver)"
+	fi
+	ok "$([ "$sv$ver" != -- ] && echo 0 || echo 1)" "$m has a srcversion or version to tell OFED's build from the in-tree one"
+done </dk/ofed/expect/versions
+like "$TMP/status.out" "ib_core +replaced \(restored on exit\)" "status: ib_core replaced (restored on exit)"
+vers=
+for m in $OFED_MODS; do vers="$vers $m=$(cat /sys/module/$m/version 2>/dev/null || echo -)"; done
+diag "module versions:$vers"
+diag_file "$TMP/status.out" 12
+
+# SIGTERM: OFED out, the in-tree set back
+t2=$(now_ms)
+kill -TERM "$pid"
+stop_wait "$pid" 120
+t3=$(now_ms)
+is "$rc" 0 "drvkit init exits 0 after SIGTERM"
+tail -n "+$((ready + 1))" "$TMP/init.out" >"$TMP/stop.out"
+before "$TMP/stop.out" "unloaded mlx5_ib " "unloaded mlx_compat " "stop: OFED's mlx5_ib unloaded before mlx_compat (reverse load order)"
+for m in $INTREE; do
+	check "stop: in-tree $m restored" loaded "$m"
+	osv=$(awk -v m="$m" '$1 == m {print $2}' /dk/ofed/expect/versions)
+	ok "$([ "$(cat /sys/module/$m/srcversion 2>/dev/null || echo -)" != "$osv" ] && echo 0 || echo 1)" \
+		"stop: $m is the in-tree build again (not OFED's srcversion $osv)"
+done
+check "stop: mlx_compat and mlxdevm (OFED only) unloaded" sh -c '! grep -qE "^(mlx_compat|mlxdevm) " /proc/modules'
+mods_snapshot >"$TMP/after"
+cmp -s "$TMP/before" "$TMP/after"
+ok $? "stop: exactly the modules loaded before the replace are loaded again ($(wc -l <"$TMP/before") modules)"
+cmp -s "$TMP/before" "$TMP/after" || diag "before -> after: $(diff "$TMP/before" "$TMP/after" | grep '^[-+][a-z]' | tr '\n' ' ')"
+diag "ofed load: $((t1 - t0)) ms from start to ready ($(grep -o -E 'load: [0-9]+ modules \([0-9]+ ms\)' "$TMP/start.out"); $(grep -o -E 'replace: [0-9]+ modules unloaded \([0-9]+ ms\)' "$TMP/start.out")) (TCG)"
+diag "ofed unload: $((t3 - t2)) ms from SIGTERM to exit ($(grep -o -E 'everything unloaded in [0-9]+ ms' "$TMP/stop.out")), restore included (TCG)"
+all_passed || diag_file "$TMP/init.out" 60
+ofed_cleanup

@@ -402,6 +402,25 @@ case_uses() {
 	diag "stale report: $(grep '^dkcons:' "$TMP/out")"
 }
 
+# 9b. exports: one nested in another (OFED's [include, include/rdma]), in either order, and
+# with a trailing slash: one copy, both dirs in the entry
+case_exports() {
+	local ex e
+	cp -a "$BF/hello" h
+	mkdir -p h/include/rdma
+	echo '#define TOP 1' >h/include/top.h
+	echo '#define PEER 1' >h/include/rdma/peer.h
+	for ex in "include, include/rdma" "include/rdma/, include/"; do
+		rm -rf "$TMP/c"
+		spec ex.yaml "$TMP/c" "$(hello "$TMP/h" "exports: [ $ex ]")"
+		b -c ex.yaml
+		okf "$rc" "exports [ $ex ]: exit 0" "$TMP/err"
+		e=$(entry "$TMP/c" hello)
+		t "exports [ $ex ]: include/top.h in the entry" test -f "$e/include/top.h"
+		t "exports [ $ex ]: include/rdma/peer.h in the entry" test -f "$e/include/rdma/peer.h"
+	done
+}
+
 # 10. --package: one .tar.zst of OUT's layout
 case_package() {
 	warm
@@ -482,6 +501,7 @@ tcase "make failure" case_make_failure
 tcase "configure" case_configure
 tcase "preflight" case_preflight
 tcase "uses" case_uses
+tcase "exports" case_exports
 tcase "package" case_package
 tcase "config errors" case_config_errors
 tcase "component" case_component

@@ -143,9 +143,35 @@ struct walk {
 	struct dk_sha256 *sha;
 	int dst_root;
 	uint64_t total;
+	/* dk_tree_copy: src as given and resolved; an absolute link into it is copied
+	 * as the relative link to the same file (kbuild's $(abspath) links, e.g.
+	 * NVIDIA's nvidia/nv-kernel.o -> <tree>/nvidia/nv-kernel.o_binary) */
+	const char *abs_top[2];
 };
 
 static int walk_dir(struct walk *w, int dfd, const char *rel, int depth);
+
+/* An absolute target inside w->abs_top as a relative one, for a link depth levels
+ * below the top; other targets unchanged. */
+static void rebase_link(const struct walk *w, char *target, size_t size, int depth)
+{
+	for (size_t i = 0; i < 2 && target[0] == '/'; i++) {
+		const char *top = w->abs_top[i];
+		size_t n = top ? strlen(top) : 0;
+		char rel[PATH_MAX] = "";
+
+		while (n > 1 && top[n - 1] == '/')
+			n--;
+		if (!n || strncmp(target, top, n) != 0 || target[n] != '/')
+			continue;
+		for (int d = 0; d < depth; d++)
+			strcat(rel, "../");
+		if (strlen(rel) + strlen(target + n + 1) + 1 > size)
+			return;
+		strcat(rel, target + n + 1);
+		strcpy(target, rel);
+	}
+}
 
 static int walk_entry(struct walk *w, int dfd, const char *name, const char *rel,
 		      int depth)
@@ -163,6 +189,7 @@ static int walk_entry(struct walk *w, int dfd, const char *name, const char *rel
 			return dk_error_set(w->err, errno, "%s/%s: %s", w->top, rel,
 					    strerror(errno));
 		target[n] = '\0';
+		rebase_link(w, target, sizeof(target), depth - 1);
 		if (!link_inside(target, depth - 1))
 			return dk_error_set(w->err, EXDEV,
 					    "%s/%s: a symlink to %s, outside the tree",
@@ -340,8 +367,11 @@ int dk_tree_copy(const char *src, const char *dst, struct dk_error **err)
 {
 	struct walk w = {.err = err, .file = cp_file, .link = cp_link, .dir = cp_dir};
 	_cleanup_close_ int root = -1;
+	_cleanup_free_ char *real = realpath(src, NULL);
 	int r;
 
+	w.abs_top[0] = src;
+	w.abs_top[1] = real;
 	if (mkdir(dst, 0755) < 0)
 		return dk_error_set(err, errno, "mkdir %s: %s", dst, strerror(errno));
 	root = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -890,6 +890,42 @@ static void test_build_order(void)
 	}
 }
 
+/* dk_tree_copy: an absolute link into the tree (kbuild's $(abspath), NVIDIA's
+ * nvidia/nv-kernel.o -> <tree>/nvidia/nv-kernel.o_binary) is copied as the relative
+ * link to the same file; one outside the tree is still refused. */
+static void test_tree_copy_abs_links(void)
+{
+	_cleanup_free_ char *t = dk_strdup_printf("%s/abs", root);
+	_cleanup_free_ char *deep = dk_strdup_printf("%s/abs/a/b", root);
+	_cleanup_free_ char *blob = dk_strdup_printf("%s/abs/a/blob", root);
+	_cleanup_free_ char *l1 = dk_strdup_printf("%s/abs/a/l1", root);
+	_cleanup_free_ char *l2 = dk_strdup_printf("%s/abs/a/b/l2", root);
+	_cleanup_free_ char *to = dk_strdup_printf("%s/abs-copy", root);
+	_cleanup_free_ char *c1 = dk_strdup_printf("%s/abs-copy/a/l1", root);
+	_cleanup_free_ char *c2 = dk_strdup_printf("%s/abs-copy/a/b/l2", root);
+	struct dk_error *err = NULL;
+	char buf[256];
+	ssize_t n;
+
+	ok(dk_mkdir_p(deep, 0755) == 0 && dk_write_file_atomic(blob, "x", 1, 0644) == 0 &&
+		   symlink(blob, l1) == 0 && symlink(blob, l2) == 0,
+	   "tree with absolute links into itself");
+	ok(dk_tree_copy(t, to, &err) == 0, "copied: %s", err ? err->msg : "ok");
+	dk_error_free(&err);
+	n = readlink(c1, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	ok(streq(buf, "../a/blob"), "a/l1 -> ../a/blob (got %s)", buf);
+	n = readlink(c2, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	ok(streq(buf, "../../a/blob"), "a/b/l2 -> ../../a/blob (got %s)", buf);
+	fx_rm_rf(to);
+	ok(unlink(l2) == 0 && symlink("/etc/passwd", l2) == 0, "a link outside the tree");
+	ok(dk_tree_copy(t, to, &err) == -EXDEV && err &&
+		   strstr(err->msg, "outside the tree"),
+	   "is still refused: %s", err ? err->msg : "(no error)");
+	dk_error_free(&err);
+}
+
 int main(void)
 {
 	if (!mkdtemp(root)) {
@@ -911,6 +947,7 @@ int main(void)
 	test_key_edges();
 	keys_release(&base_keys);
 	test_build_order();
+	test_tree_copy_abs_links();
 	fx_rm_rf(root);
 	return tap_done();
 }

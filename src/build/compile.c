@@ -199,8 +199,10 @@ static int collect(const struct dk_inputs *in, const char *work, const char *mak
 		r = to ? copy_symvers(sym, to, work, err) : -ENOMEM;
 	}
 	for (size_t i = 0; r >= 0 && b && i < b->n_exports; i++)
-		if (!inside_other_export(b, i))
-			r = copy_export(make_dir, entry, b->exports[i], err);
+		if (!inside_other_export(b, i) &&
+		    (r = copy_export(make_dir, entry, b->exports[i], err)) < 0)
+			r = dk_error_wrap(err, "component %s: exports: %s", in->c->name,
+					  b->exports[i]);
 	return r;
 }
 

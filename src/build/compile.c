@@ -120,10 +120,16 @@ static int copy_export(const char *make_dir, const char *entry, const char *rel,
 {
 	_cleanup_free_ char *from = dk_path_join(make_dir, rel);
 	_cleanup_free_ char *to = dk_path_join(entry, rel);
-	_cleanup_free_ char *parent = to ? strdup(to) : NULL;
+	_cleanup_free_ char *parent = NULL;
 	int r;
 
-	if (!from || !parent)
+	if (!from || !to)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	/* "include/" is include: the parent is the entry, not include itself */
+	for (size_t n = strlen(to); n > 1 && to[n - 1] == '/'; n--)
+		to[n - 1] = '\0';
+	parent = strdup(to);
+	if (!parent)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	if (!dk_path_exists(from))
 		return 0;
@@ -134,16 +140,19 @@ static int copy_export(const char *make_dir, const char *entry, const char *rel,
 	return dk_is_dir(from) ? dk_tree_copy(from, to, err) : copy_file(from, to, err);
 }
 
-/* Whether export i lies inside another export (OFED's [include, include/rdma]): the
- * outer copy brings it along; both still give users their -I. */
+/* Whether exports[i] lies inside another export (OFED's [include, include/rdma]: two
+ * -I dirs for consumers, one copy): that one copies it, in either order. */
 static bool inside_other_export(const struct dk_config_build *b, size_t i)
 {
 	const char *e = b->exports[i];
 
-	for (size_t k = 0; k < b->n_exports; k++) {
-		size_t n = strlen(b->exports[k]);
+	for (size_t j = 0; j < b->n_exports; j++) {
+		const char *o = b->exports[j];
+		size_t n = strlen(o);
 
-		if (k != i && strncmp(e, b->exports[k], n) == 0 && e[n] == '/')
+		while (n > 1 && o[n - 1] == '/')
+			n--;
+		if (j != i && strncmp(e, o, n) == 0 && e[n] == '/')
 			return true;
 	}
 	return false;

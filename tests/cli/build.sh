@@ -415,6 +415,25 @@ case_uses() {
 	diag "stale report: $(grep '^dkcons:' "$TMP/out")"
 }
 
+# 9b. exports: one nested in another (OFED's [include, include/rdma]), in either order, and
+# with a trailing slash: one copy, both dirs in the entry
+case_exports() {
+	local ex e
+	cp -a "$BF/hello" h
+	mkdir -p h/include/rdma
+	echo '#define TOP 1' >h/include/top.h
+	echo '#define PEER 1' >h/include/rdma/peer.h
+	for ex in "include, include/rdma" "include/rdma/, include/"; do
+		rm -rf "$TMP/c"
+		spec ex.yaml "$TMP/c" "$(hello "$TMP/h" "exports: [ $ex ]")"
+		b -c ex.yaml
+		okf "$rc" "exports [ $ex ]: exit 0" "$TMP/err"
+		e=$(entry "$TMP/c" hello)
+		t "exports [ $ex ]: include/top.h in the entry" test -f "$e/include/top.h"
+		t "exports [ $ex ]: include/rdma/peer.h in the entry" test -f "$e/include/rdma/peer.h"
+	done
+}
+
 # 10. --package: one .tar.zst of OUT's layout
 case_package() {
 	warm
@@ -496,6 +515,7 @@ tcase "configure" case_configure
 tcase "exports nested" case_exports_nested
 tcase "preflight" case_preflight
 tcase "uses" case_uses
+tcase "exports" case_exports
 tcase "package" case_package
 tcase "config errors" case_config_errors
 tcase "component" case_component

@@ -534,7 +534,8 @@ static const struct bad build_bads[] = {
 	 "uses not a list"},
 	{ONE("      build: { src: /s, colour: red }\n"),
 	 "config.yaml:4:25: components[0].source.build.colour: unknown key (known: src, "
-	 "url, sha256, member, subdir, flavor, open, proprietary, configure, make, env, uses, "
+	 "url, sha256, member, subdir, flavor, open, proprietary, configure, make, env, "
+	 "uses, "
 	 "after, patches, exports, allow_compiler_mismatch)",
 	 "unknown build key"},
 	{ONE("      dir: /m\n"

@@ -296,6 +296,36 @@ static int restore_replaced(struct dk_init *in, const struct dk_remove_opts *ro,
 	return 0;
 }
 
+/* The in-tree dependencies this run's inserts loaded (tls for OFED's mlx5_core):
+ * unloaded after the restore when nothing uses them any more, so the node is left
+ * with the modules it had. One still in use (the restored stack needs it) stays. */
+static void unload_probed(struct dk_init *in, const struct dk_remove_opts *ro)
+{
+	for (size_t i = in->n_probed; i-- > 0;) {
+		const char *name = in->probed[i];
+		_cleanup_error_ struct dk_error *e = NULL;
+		struct dk_modstate st;
+		bool unused;
+
+		if (dk_module_state(in->m, name, &st) < 0)
+			continue;
+		unused =
+			st.state == DK_LOADED_LIVE && st.refcnt == 0 && st.n_holders == 0;
+		dk_modstate_release(&st);
+		if (!unused) {
+			dk_info("%s: in-tree %s (loaded for ours) stays: in use",
+				PHASE(STOP), name);
+			continue;
+		}
+		if (dk_module_remove(in->m, name, ro, &e) < 0)
+			dk_warn("%s: in-tree %s (loaded for ours) stays: %s", PHASE(STOP),
+				name, e->msg);
+		else
+			dk_info("%s: unloaded in-tree %s (loaded for ours)", PHASE(STOP),
+				name);
+	}
+}
+
 static int shutdown_modules(struct dk_init *in, struct strbuf *failure)
 {
 	int64_t start = dk_now_ms();
@@ -312,6 +342,7 @@ static int shutdown_modules(struct dk_init *in, struct strbuf *failure)
 		r = restore_replaced(in, &ro, failure);
 	if (r < 0)
 		return r;
+	unload_probed(in, &ro);
 	if (unlink(in->state_path) < 0 && errno != ENOENT)
 		dk_warn("%s: remove the state file %s: %s: the next drvkit init finds "
 			"nothing of it loaded and ignores it",

@@ -372,11 +372,15 @@ static int schedule(struct sched *s, struct dk_error **err)
 			}
 	}
 	pthread_mutex_unlock(&s->lock);
-	/* The first failure in dependency order is the one to report. */
+	/* The first failure in dependency order sets the exit code; components that
+	 * failed beside it in parallel are named too (each cost minutes of building). */
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->jobs[i].r < 0 && r == 0) {
 			r = s->jobs[i].r;
 			*err = TAKE_PTR(s->jobs[i].err);
+		} else if (s->jobs[i].r < 0 && s->jobs[i].err && *err) {
+			dk_error_append(err, "\nand in parallel: %s",
+					s->jobs[i].err->msg);
 		}
 		dk_error_free(&s->jobs[i].err);
 	}

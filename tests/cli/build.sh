@@ -324,6 +324,17 @@ case_exports_nested() {
 	t "nested exports: the outer export's files too" test -f "res/$KVER/dkprov/include/dkprov.h"
 }
 
+# Two independent components failing in parallel: both are named, not only the first.
+case_two_failures() {
+	mkdir b2 && cp "$BF/broken/dkbroken.c" b2/dkbroken2.c && echo 'obj-m += dkbroken2.o' >b2/Kbuild
+	spec cfg.yaml "$TMP/cache" "$(comp broken 2.5 "$BF/broken" dkbroken)" \
+		"$(comp broken2 2.6 "$TMP/b2" dkbroken2)"
+	b -c cfg.yaml -j1
+	ok "$([ "$rc" -ne 0 ] && echo 0 || echo 1)" "two failures: exit non-zero ($rc)"
+	like "$TMP/err" "component broken \(version 2\.5" "two failures: the first named"
+	like "$TMP/err" "and in parallel: component broken2 \(version 2\.6" "two failures: the other named too"
+}
+
 # 8. Headers that cannot build: what is missing and the fix, before make runs
 case_preflight() {
 	local real
@@ -512,6 +523,7 @@ tcase "damaged" case_damaged
 tcase "patches" case_patches
 tcase "make failure" case_make_failure
 tcase "configure" case_configure
+tcase "two failures" case_two_failures
 tcase "exports nested" case_exports_nested
 tcase "preflight" case_preflight
 tcase "uses" case_uses

@@ -59,7 +59,9 @@ while read -r m sv ver; do
 	if [ "$ver" != - ]; then
 		is "$(cat /sys/module/$m/version 2>/dev/null)" "$ver" "$m loaded is OFED's build (version $ver)"
 	fi
-	ok "$([ "$sv$ver" != -- ] && echo 0 || echo 1)" "$m has a srcversion or version to tell OFED's build from the in-tree one"
+	# Most OFED modules carry no srcversion or version (only mlx5_core does); what tells
+	# them from the in-tree build is the kernel's out-of-tree taint (O).
+	like /sys/module/$m/taint "O" "$m loaded is OFED's build (out-of-tree: taint O)"
 done </dk/ofed/expect/versions
 like "$TMP/status.out" "ib_core +replaced \(restored on exit\)" "status: ib_core replaced (restored on exit)"
 vers=
@@ -78,8 +80,9 @@ before "$TMP/stop.out" "unloaded mlx5_ib " "unloaded mlx_compat " "stop: OFED's 
 for m in $INTREE; do
 	check "stop: in-tree $m restored" loaded "$m"
 	osv=$(awk -v m="$m" '$1 == m {print $2}' /dk/ofed/expect/versions)
-	ok "$([ "$(cat /sys/module/$m/srcversion 2>/dev/null || echo -)" != "$osv" ] && echo 0 || echo 1)" \
-		"stop: $m is the in-tree build again (not OFED's srcversion $osv)"
+	ok "$([ "$(cat /sys/module/$m/srcversion 2>/dev/null || echo -)" != "$osv" ] || [ "$osv" = - ] && echo 0 || echo 1)" \
+		"stop: $m is not OFED's build (srcversion $osv)"
+	unlike /sys/module/$m/taint "O" "stop: $m is the in-tree build again (no out-of-tree taint)"
 done
 check "stop: mlx_compat and mlxdevm (OFED only) unloaded" sh -c '! grep -qE "^(mlx_compat|mlxdevm) " /proc/modules'
 mods_snapshot >"$TMP/after"

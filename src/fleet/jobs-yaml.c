@@ -18,9 +18,18 @@
  * which has subordinate ids for the user namespace. */
 #define BUILDAH_IMAGE "quay.io/buildah/stable:v1.38.0"
 #define AUTH_DIR "/run/drvkit/registry-auth"
+/* Both kinds of Job: buildah's storage and the optional registry credentials. */
+static const char k8s_volumes[] = "      volumes:\n"
+				  "        - name: \"containers\"\n"
+				  "          emptyDir: {}\n"
+				  "        - name: \"registry-auth\"\n"
+				  "          secret:\n"
+				  "            secretName: \"drvkit-registry-auth\"\n"
+				  "            optional: true\n";
 
-/* The Job's program, given the buildah argv as "$@" and the image as $IMAGE: skip an
- * image the registry has, else build and push it. No value is pasted into it. */
+/* The Job's program, given the buildah argv as "$@" and the image as $IMAGE: skip
+ * an image the registry has, else build and push it. No value is pasted into it.
+ */
 static const char build_script[] =
 	"set -eu\n"
 	"if [ -f " AUTH_DIR "/.dockerconfigjson ]; then\n"
@@ -28,13 +37,16 @@ static const char build_script[] =
 	"fi\n"
 	"if command -v skopeo >/dev/null 2>&1; then\n"
 	"  if skopeo inspect --raw \"docker://$IMAGE\" >/dev/null 2>&1; then\n"
-	"    echo \"drvkit: $IMAGE exists in the registry: not building it again\"; exit "
+	"    echo \"drvkit: $IMAGE exists in the registry: not building it "
+	"again\"; exit "
 	"0\n"
 	"  fi\n"
-	"elif buildah --storage-driver vfs pull --quiet \"docker://$IMAGE\" >/dev/null "
+	"elif buildah --storage-driver vfs pull --quiet \"docker://$IMAGE\" "
+	">/dev/null "
 	"2>&1; "
 	"then\n"
-	"  echo \"drvkit: $IMAGE exists in the registry: not building it again\"; exit "
+	"  echo \"drvkit: $IMAGE exists in the registry: not building it "
+	"again\"; exit "
 	"0\n"
 	"fi\n"
 	"buildah \"$@\"\n"
@@ -206,8 +218,9 @@ static void k8s_env(struct strbuf *b, const char *name, const char *value)
 	strbuf_putc(b, '\n');
 }
 
-static void k8s_container(struct strbuf *b, const struct dk_job *j,
-			  const struct k8s_target *t, const char *context)
+/* The buildah container's head: image and `sh -c SCRIPT NAME` (the script is fixed
+ * text; its values come as "$@" and environment variables). */
+static void k8s_buildah(struct strbuf *b, const char *script, const char *name)
 {
 	strbuf_puts(b,
 		    "      containers:\n        - name: \"buildah\"\n          image: ");
@@ -215,8 +228,14 @@ static void k8s_container(struct strbuf *b, const struct dk_job *j,
 	strbuf_puts(b, "\n          command:\n");
 	yaml_item(b, 6, "/bin/sh");
 	yaml_item(b, 6, "-c");
-	yaml_item(b, 6, build_script);
-	yaml_item(b, 6, "drvkit-image-build");
+	yaml_item(b, 6, script);
+	yaml_item(b, 6, name);
+}
+
+static void k8s_container(struct strbuf *b, const struct dk_job *j,
+			  const struct k8s_target *t, const char *context)
+{
+	k8s_buildah(b, build_script, "drvkit-image-build");
 	k8s_args(b, j, t, context);
 	strbuf_puts(b, "          env:\n");
 	k8s_env(b, "IMAGE", t->push);
@@ -286,13 +305,7 @@ static void k8s_job(struct strbuf *b, const struct dk_job *j, const struct k8s_t
 		       "        runAsGroup: 1000\n"
 		       "        fsGroup: 1000\n");
 	k8s_container(b, j, t, k->context);
-	strbuf_puts(b, "      volumes:\n"
-		       "        - name: \"containers\"\n"
-		       "          emptyDir: {}\n"
-		       "        - name: \"registry-auth\"\n"
-		       "          secret:\n"
-		       "            secretName: \"drvkit-registry-auth\"\n"
-		       "            optional: true\n");
+	strbuf_puts(b, k8s_volumes);
 }
 
 /* Job i is the first of a multi-arch image: its manifest Job goes out once. */
@@ -330,16 +343,8 @@ static void k8s_manifest_job(struct strbuf *b, const struct dk_jobs *js,
 		       "  ttlSecondsAfterFinished: 86400\n"
 		       "  template:\n"
 		       "    spec:\n"
-		       "      restartPolicy: \"Never\"\n"
-		       "      containers:\n"
-		       "        - name: \"buildah\"\n"
-		       "          image: ");
-	yaml_str(b, BUILDAH_IMAGE);
-	strbuf_puts(b, "\n          command:\n");
-	yaml_item(b, 6, "/bin/sh");
-	yaml_item(b, 6, "-c");
-	yaml_item(b, 6, manifest_script);
-	yaml_item(b, 6, "drvkit-manifest");
+		       "      restartPolicy: \"Never\"\n");
+	k8s_buildah(b, manifest_script, "drvkit-manifest");
 	strbuf_puts(b, "          args:\n");
 	for (size_t i = 0; i < js->n_jobs; i++)
 		if (streq(js->jobs[i].image, j->image))
@@ -357,14 +362,8 @@ static void k8s_manifest_job(struct strbuf *b, const struct dk_jobs *js,
 		    "              mountPath: \"/home/build/.local/share/containers\"\n"
 		    "            - name: \"registry-auth\"\n"
 		    "              mountPath: \"" AUTH_DIR "\"\n"
-		    "              readOnly: true\n"
-		    "      volumes:\n"
-		    "        - name: \"containers\"\n"
-		    "          emptyDir: {}\n"
-		    "        - name: \"registry-auth\"\n"
-		    "          secret:\n"
-		    "            secretName: \"drvkit-registry-auth\"\n"
-		    "            optional: true\n");
+		    "              readOnly: true\n");
+	strbuf_puts(b, k8s_volumes);
 }
 
 int dk_jobs_render_k8s(const struct dk_jobs *js, const struct dk_jobs_k8s *k8s,

@@ -478,22 +478,8 @@ static int set_packages(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 		return dk_yaml_fail(
 			w, n, key,
 			"expected a list of {url, sha256}, at least one package");
-	k->packages = calloc(n->n, sizeof(*k->packages));
-	if (!k->packages)
-		return dk_error_set(w->err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < n->n; i++) {
-		_cleanup_free_ char *sub = dk_yaml_subindex(key, i);
-		int r;
-
-		if (!sub)
-			return dk_error_set(w->err, ENOMEM, "out of memory");
-		k->n_packages = i + 1;
-		r = dk_yaml_walk_mapping(w, n->items[i], sub, package_fields,
-					 ARRAY_SIZE(package_fields), &k->packages[i]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return WALK_LIST(w, n, key, "{url, sha256}", package_fields, k->packages,
+			 k->n_packages, no_more);
 }
 
 static const struct dk_yaml_field headers_fields[] = {

@@ -57,6 +57,7 @@ struct dk_mx_pos {
 struct dk_mx_package {
 	char *url;
 	char *sha256;
+	struct dk_mx_pos pos;
 };
 
 struct dk_mx_kernel {

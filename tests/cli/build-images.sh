@@ -45,6 +45,8 @@ manifest)
 push | bud)
 	n=$(ls "$STUB_DIR" | wc -l)
 	printf '%s\n' "$@" >"$STUB_DIR/call-$n"
+	# what the build context (the last argument) holds, while it exists
+	[ "$1" = bud ] && (cd "${!#}" && ls -A) >"$STUB_DIR.ctx-$n"
 	for r in $STUB_FAIL; do [[ " $* " == *" -t $r "* ]] && exit 1; done
 	exit 0 ;;
 esac
@@ -67,9 +69,14 @@ case_builds() {
 	check "the HEADERS build arg with its spaces is one argument" \
 		grep -qx 'HEADERS=http://x/a.deb#sha256=aa http://x/b.deb#sha256=bb' "$TMP/calls/call-1"
 	check "an empty build arg is passed (DRVKIT_CONFIG=)" grep -qx 'DRVKIT_CONFIG=' "$TMP/calls/call-0"
+	ctx=$(tail -n 1 "$TMP/calls/call-1")
 	is "$(tail -n 5 "$TMP/calls/call-1" | tr '\n' ' ')" \
-		"-f $DK_SRCDIR/dockerfiles/precompiled.Dockerfile -t reg/nv:550-6.1.0-56-amd64-debian12 $DK_SRCDIR " \
-		"-f DOCKERFILE -t REF CONTEXT (the repository root)"
+		"-f $ctx/dockerfiles/precompiled.Dockerfile -t reg/nv:550-6.1.0-56-amd64-debian12 $ctx " \
+		"-f DOCKERFILE -t REF CONTEXT"
+	t "the context is a copy of the repository's files, not the checkout ($ctx)" test "$ctx" != "$DK_SRCDIR"
+	check "the context holds the Dockerfiles and the sources" grep -qx dockerfiles "$TMP/calls.ctx-1"
+	check "the context holds no build directory and no .git" sh -c "! grep -qxE 'build.*|\.git' '$TMP/calls.ctx-1'"
+	t "the temporary context is removed afterwards" test ! -e "$ctx"
 	like "$TMP/err" "2 built, 0 present, 0 failed, 0 refused" "summary"
 }
 case_present_only() {

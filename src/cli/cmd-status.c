@@ -39,6 +39,7 @@ static void json_module(struct json_writer *w, const struct dk_state_module *sm,
 	json_kv_string(w, "name", sm->name);
 	json_kv_string(w, "component", sm->component);
 	json_kv_string(w, "srcversion", sm->srcversion);
+	json_kv_string(w, "version", sm->version);
 	json_kv_string(w, "status", dk_status_check_str(s));
 	json_kv_string(w, "detail", detail);
 	json_end_object(w);
@@ -85,6 +86,19 @@ static bool render(struct json_writer *w, const char *path, const struct dk_stat
 		else
 			printf("%-20s replaced%s\n", st->replaced[i].name,
 			       st->replaced[i].restore ? " (restored on exit)" : "");
+	}
+	if (w) {
+		json_end_array(w);
+		json_key(w, "probed");
+		json_begin_array(w);
+	}
+	for (size_t i = 0; i < st->n_probed; i++) {
+		if (w)
+			json_string(w, st->probed[i]);
+		else
+			printf("%-20s in-tree, loaded for ours (unloaded on exit when "
+			       "unused)\n",
+			       st->probed[i]);
 	}
 	if (w) {
 		json_end_array(w);

@@ -136,19 +136,12 @@ static int insert_tracked(struct dk_init *in, const struct dk_modfile *f,
 		absent[i] = !dk_init_is_ours(in, f->depends[i]) &&
 			    !is_loaded(in->m, f->depends[i]);
 	r = dk_module_insert(in->m, f, err);
-	for (size_t i = 0; i < f->n_depends; i++) {
-		char **np;
-
-		if (!absent[i] || !is_loaded(in->m, f->depends[i]))
-			continue;
-		np = realloc(in->probed, (in->n_probed + 1) * sizeof(*np));
-		if (np) {
-			in->probed = np;
-			np[in->n_probed] = strdup(f->depends[i]);
-			if (np[in->n_probed])
-				in->n_probed++;
-		}
-	}
+	for (size_t i = 0; i < f->n_depends; i++)
+		if (absent[i] && is_loaded(in->m, f->depends[i]) &&
+		    dk_state_add_probed(&in->state, f->depends[i]) < 0)
+			dk_warn("%s: out of memory: in-tree %s (loaded for %s) is not "
+				"tracked and stays loaded on stop",
+				PHASE(LOAD), f->depends[i], f->name);
 	return r;
 }
 
@@ -296,28 +289,48 @@ static int restore_replaced(struct dk_init *in, const struct dk_remove_opts *ro,
 	return 0;
 }
 
-/* The in-tree dependencies this run's inserts loaded (tls for OFED's mlx5_core):
- * unloaded after the restore when nothing uses them any more, so the node is left
- * with the modules it had. One still in use (the restored stack needs it) stays. */
+/* Unloads name, an in-tree dependency our inserts loaded (state.probed), unless
+ * something uses it (the restored stack may): 0 unloaded (or already gone) and
+ * dropped from the state, 1 in use (it stays), -errno with *err. */
+int dk_init_unload_probed(struct dk_init *in, const char *name,
+			  const struct dk_remove_opts *ro, struct dk_error **err)
+{
+	struct dk_modstate st;
+	bool unused;
+	int r;
+
+	if (dk_module_state(in->m, name, &st) < 0) {
+		dk_state_remove_probed(&in->state, name);
+		return 0;
+	}
+	unused = st.state == DK_LOADED_LIVE && st.refcnt == 0 && st.n_holders == 0;
+	dk_modstate_release(&st);
+	if (!unused)
+		return 1;
+	r = dk_module_remove(in->m, name, ro, err);
+	if (r < 0)
+		return r;
+	dk_state_remove_probed(&in->state, name);
+	return 0;
+}
+
+/* The in-tree dependencies our inserts loaded (tls for OFED's mlx5_core), this
+ * run's or a predecessor's: unloaded after the restore when nothing uses them any
+ * more, so the node is left with the modules it had. */
 static void unload_probed(struct dk_init *in, const struct dk_remove_opts *ro)
 {
-	for (size_t i = in->n_probed; i-- > 0;) {
-		const char *name = in->probed[i];
+	for (size_t i = in->state.n_probed; i-- > 0;) {
+		_cleanup_free_ char *name = strdup(in->state.probed[i]);
 		_cleanup_error_ struct dk_error *e = NULL;
-		struct dk_modstate st;
-		bool unused;
+		int r;
 
-		if (dk_module_state(in->m, name, &st) < 0)
-			continue;
-		unused =
-			st.state == DK_LOADED_LIVE && st.refcnt == 0 && st.n_holders == 0;
-		dk_modstate_release(&st);
-		if (!unused) {
+		if (!name)
+			return;
+		r = dk_init_unload_probed(in, name, ro, &e);
+		if (r > 0)
 			dk_info("%s: in-tree %s (loaded for ours) stays: in use",
 				PHASE(STOP), name);
-			continue;
-		}
-		if (dk_module_remove(in->m, name, ro, &e) < 0)
+		else if (r < 0)
 			dk_warn("%s: in-tree %s (loaded for ours) stays: %s", PHASE(STOP),
 				name, e->msg);
 		else

@@ -44,8 +44,6 @@ struct dk_init {
 	bool *done;	/* inserted (or skipped) in this run */
 	bool *inserted; /* inserted by this run: a failed start unloads it */
 	bool *removed;	/* unloaded by this run: a failed start puts it back */
-	char **probed;	/* in-tree dependencies this run loaded, in load order */
-	size_t n_probed;
 	struct dk_state state; /* the predecessor's, then ours */
 	char *state_path, *status_path, *lock_path;
 	int lock_fd, sfd;
@@ -87,6 +85,9 @@ int dk_init_sign(struct dk_init *in, struct dk_error **err) _must_check_;
 int dk_init_replace(struct dk_init *in, struct dk_error **err) _must_check_;
 int dk_init_load(struct dk_init *in, struct dk_error **err) _must_check_;
 void dk_init_firmware(struct dk_init *in);
+int dk_init_unload_probed(struct dk_init *in, const char *name,
+			  const struct dk_remove_opts *ro,
+			  struct dk_error **err) _must_check_;
 int dk_init_stop(struct dk_init *in);
 /* rollback.c */
 void dk_init_rollback(struct dk_init *in, struct dk_error **err);

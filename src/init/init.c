@@ -32,7 +32,6 @@ static void init_release(struct dk_init *in)
 	free(in->done);
 	free(in->inserted);
 	free(in->removed);
-	dk_names_free(in->probed, in->n_probed);
 	dk_state_release(&in->state);
 	free(in->state_path);
 	free(in->status_path);

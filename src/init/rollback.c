@@ -49,15 +49,20 @@ static void unload_inserted(struct dk_init *in, const struct dk_remove_opts *ro,
 		dk_state_remove_module(&in->state, name);
 		list_add(&o->unloaded, name, NULL);
 	}
-	for (size_t i = in->n_probed; i-- > 0;) {
+	for (size_t i = in->state.n_probed; i-- > 0;) {
+		_cleanup_free_ char *name = strdup(in->state.probed[i]);
 		_cleanup_error_ struct dk_error *e = NULL;
 
-		o->acted = true;
-		r = dk_module_remove(in->m, in->probed[i], ro, &e);
+		if (!name)
+			return;
+		/* One in use (by a module adopted from a predecessor) stays. */
+		r = dk_init_unload_probed(in, name, ro, &e);
+		if (r != 1)
+			o->acted = true;
 		if (r < 0)
-			list_add(&o->left, in->probed[i], e->msg);
-		else
-			list_add(&o->unloaded, in->probed[i], "in-tree dependency");
+			list_add(&o->left, name, e->msg);
+		else if (r == 0)
+			list_add(&o->unloaded, name, "in-tree dependency");
 	}
 }
 

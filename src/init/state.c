@@ -35,6 +35,9 @@ void dk_state_release(struct dk_state *st)
 		free(st->replaced[i].component);
 	}
 	free(st->replaced);
+	for (size_t i = 0; i < st->n_probed; i++)
+		free(st->probed[i]);
+	free(st->probed);
 	free(st->kernel);
 	memset(st, 0, sizeof(*st));
 }
@@ -120,6 +123,37 @@ void dk_state_remove_replaced(struct dk_state *st, const char *name)
 	}
 }
 
+int dk_state_add_probed(struct dk_state *st, const char *name)
+{
+	char **np;
+
+	for (size_t i = 0; i < st->n_probed; i++)
+		if (streq(st->probed[i], name))
+			return 0;
+	np = realloc(st->probed, (st->n_probed + 1) * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	st->probed = np;
+	np[st->n_probed] = strdup(name);
+	if (!np[st->n_probed])
+		return -ENOMEM;
+	st->n_probed++;
+	return 0;
+}
+
+void dk_state_remove_probed(struct dk_state *st, const char *name)
+{
+	for (size_t i = 0; i < st->n_probed; i++) {
+		if (!streq(st->probed[i], name))
+			continue;
+		free(st->probed[i]);
+		memmove(&st->probed[i], &st->probed[i + 1],
+			(st->n_probed - i - 1) * sizeof(*st->probed));
+		st->n_probed--;
+		return;
+	}
+}
+
 int dk_state_write(const char *path, const struct dk_state *st, struct dk_error **err)
 {
 	struct json_writer w;
@@ -154,6 +188,11 @@ int dk_state_write(const char *path, const struct dk_state *st, struct dk_error 
 		json_kv_bool(&w, "restore", st->replaced[i].restore);
 		json_end_object(&w);
 	}
+	json_end_array(&w);
+	json_key(&w, "probed");
+	json_begin_array(&w);
+	for (size_t i = 0; i < st->n_probed; i++)
+		json_string(&w, st->probed[i]);
 	json_end_array(&w);
 	json_end_object(&w);
 	r = dk_write_json_atomic(path, &w);
@@ -212,6 +251,23 @@ static int parse_replaced(const struct dk_yaml_node *repl, struct dk_state *st)
 	return 0;
 }
 
+static int parse_probed(const struct dk_yaml_node *probed, struct dk_state *st)
+{
+	if (!probed || probed->kind != DK_YAML_SEQUENCE)
+		return 0;
+	for (size_t i = 0; i < probed->n; i++) {
+		const char *name = dk_yaml_scalar(probed->items[i]);
+		int r;
+
+		if (!name)
+			return -EBADMSG;
+		r = dk_state_add_probed(st, name);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int parse_state(const struct dk_yaml_node *root, struct dk_state *st)
 {
 	const char *s;
@@ -230,7 +286,10 @@ static int parse_state(const struct dk_yaml_node *root, struct dk_state *st)
 	r = parse_modules(dk_yaml_get(root, "modules"), st);
 	if (r < 0)
 		return r;
-	return parse_replaced(dk_yaml_get(root, "replaced"), st);
+	r = parse_replaced(dk_yaml_get(root, "replaced"), st);
+	if (r < 0)
+		return r;
+	return parse_probed(dk_yaml_get(root, "probed"), st);
 }
 
 int dk_state_read(const char *path, struct dk_state *st, struct dk_error **err)

@@ -32,6 +32,10 @@ struct dk_state {
 	size_t n_modules;
 	struct dk_state_replaced *replaced; /* in removal order (users first) */
 	size_t n_replaced;
+	/* In-tree dependencies our inserts loaded (tls for OFED's mlx5_core), in load
+	 * order: a restarted instance unloads them on stop like its predecessor would. */
+	char **probed;
+	size_t n_probed;
 };
 
 /* Reads path. A missing file gives an empty state and returns 0. */
@@ -51,3 +55,5 @@ const struct dk_state_module *dk_state_find_module(const struct dk_state *st,
 int dk_state_add_replaced(struct dk_state *st, const char *name, const char *component,
 			  bool restore) _must_check_;
 void dk_state_remove_replaced(struct dk_state *st, const char *name);
+int dk_state_add_probed(struct dk_state *st, const char *name) _must_check_;
+void dk_state_remove_probed(struct dk_state *st, const char *name);

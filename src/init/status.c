@@ -45,6 +45,11 @@ enum dk_status_check dk_status_check_module(const struct dk_modctx *m,
 			      sm->version);
 	} else {
 		strbuf_printf(&b, "%s, refcnt %ld", dk_loaded_str(st.state), st.refcnt);
+		/* What is loaded, so a reader tells our build from another. */
+		if (st.version)
+			strbuf_printf(&b, ", version %s", st.version);
+		if (st.srcversion)
+			strbuf_printf(&b, ", srcversion %s", st.srcversion);
 	}
 	dk_modstate_release(&st);
 	if (detail)

@@ -58,6 +58,8 @@ case_lifecycle() {
 	run dk status --state-dir "$STATE" --host-root "$HOST"
 	is "$rc" 0 "drvkit status: all loaded"
 	like "$TMP/out" "^dktest_user +loaded" "status text lists modules"
+	like "$TMP/out" "^dktest_user +loaded +live, refcnt [0-9]+.*, srcversion $(cat "$HOST/sys/module/dktest_user/srcversion")\$" \
+		"status text shows the srcversion loaded"
 	run dk status --json --state-dir "$STATE" --host-root "$HOST"
 	like "$TMP/out" '"ok": true' "status --json"
 	run dk status --state-dir "$HOST/run/elsewhere" --host-root "$HOST"

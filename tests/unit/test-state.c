@@ -45,8 +45,12 @@ static void test_round_trip(void)
 		   dk_state_add_module(&st, "odd", NULL, "/opt/\"q\"/b\\s/\xc3\xa9\t.ko",
 				       NULL, NULL) == 0 &&
 		   dk_state_add_replaced(&st, "mlx5_ib", "example", true) == 0 &&
-		   dk_state_add_replaced(&st, "mlx5_core", NULL, false) == 0,
+		   dk_state_add_replaced(&st, "mlx5_core", NULL, false) == 0 &&
+		   dk_state_add_probed(&st, "psample") == 0 &&
+		   dk_state_add_probed(&st, "tls") == 0 &&
+		   dk_state_add_probed(&st, "psample") == 0,
 	   "state built");
+	is_int(st.n_probed, 2, "a probed dependency added twice is kept once");
 	is_int(dk_state_write(path, &st, &err), 0, "state written");
 	is_int(dk_state_read(path, &back, &err), 0, "state read back%s%s",
 	       err ? ": " : "", err ? err->msg : "");
@@ -82,13 +86,20 @@ static void test_round_trip(void)
 			   back.replaced[1].component == NULL,
 		   "second replaced");
 	}
+	ok(back.n_probed == 2 && streq(back.probed[0], "psample") &&
+		   streq(back.probed[1], "tls"),
+	   "probed in-tree dependencies read back in load order");
+	dk_state_remove_probed(&back, "psample");
+	ok(back.n_probed == 1 && streq(back.probed[0], "tls"),
+	   "a probed dependency unloaded is dropped");
 	dk_state_release(&back);
 
 	/* An empty state round-trips too. */
 	dk_state_release(&st);
 	is_int(dk_state_write(path, &st, &err), 0, "empty state written");
 	is_int(dk_state_read(path, &back, &err), 0, "empty state read");
-	ok(back.n_modules == 0 && back.n_replaced == 0 && back.kernel == NULL,
+	ok(back.n_modules == 0 && back.n_replaced == 0 && back.n_probed == 0 &&
+		   back.kernel == NULL,
 	   "empty state is empty");
 	dk_state_release(&back);
 	unlink(path);

@@ -58,18 +58,39 @@ while read -r m sv ver; do
 	fi
 	if [ "$ver" != - ]; then
 		is "$(cat /sys/module/$m/version 2>/dev/null)" "$ver" "$m loaded is OFED's build (version $ver)"
+		like "$TMP/status.out" "^$m +loaded .*version $ver" "status: $m shows OFED's version $ver"
 	fi
 	# Most OFED modules carry no srcversion or version (only mlx5_core does); what tells
 	# them from the in-tree build is the kernel's out-of-tree taint (O).
 	like /sys/module/$m/taint "O" "$m loaded is OFED's build (out-of-tree: taint O)"
 done </dk/ofed/expect/versions
 like "$TMP/status.out" "ib_core +replaced \(restored on exit\)" "status: ib_core replaced (restored on exit)"
+like "$TMP/status.out" "^tls +in-tree, loaded for ours" "status: the in-tree tls, loaded for OFED's mlx5_core"
 vers=
 for m in $OFED_MODS; do vers="$vers $m=$(cat /sys/module/$m/version 2>/dev/null || echo -)"; done
 diag "module versions:$vers"
 diag_file "$TMP/status.out" 12
 
-# SIGTERM: OFED out, the in-tree set back
+# SIGKILL (a pod killed hard), then a new instance: it adopts OFED's modules (no reload),
+# and keeps the predecessor's account of what it replaced and of the in-tree tls it loaded.
+like "$STATE_DIR/state.json" '"probed": ?\[ ?"tls"' "state.json records the in-tree tls our mlx5_core pulled in"
+kill -KILL "$pid"
+stop_wait "$pid" 20
+is "$rc" 137 "the first instance killed with SIGKILL"
+rm -f "$READY"
+inserted_before=$(dmesg | grep -c "Compat-mlnx-ofed backport release")
+start_init "$CFG" init
+wait_ready 300
+okf $? "a second drvkit init (after SIGKILL) ready" "$TMP/init.out"
+ready=$(line_of "$TMP/init.out" "ready: .* written")
+head -n "$ready" "$TMP/init.out" >"$TMP/start2.out"
+unlike "$TMP/start2.out" "inserted " "the second instance inserts nothing (OFED adopted)"
+is "$(dmesg | grep -c "Compat-mlnx-ofed backport release")" "$inserted_before" "mlx_compat not reloaded"
+for m in $OFED_MODS; do
+	like /sys/module/$m/taint "O" "after the restart: $m is still OFED's build"
+done
+
+# SIGTERM: OFED out, the in-tree set back (and tls, which only OFED needed, unloaded)
 t2=$(now_ms)
 kill -TERM "$pid"
 stop_wait "$pid" 120

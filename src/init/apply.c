@@ -64,7 +64,8 @@ int dk_init_sign(struct dk_init *in, struct dk_error **err)
 		if (r < 0)
 			return dk_error_wrap(err, "%s: component %s: %s", PHASE(SIGN),
 					     in->d.mods[i].comp->name, f->name);
-		free(f->path);
+		free(in->source[i]);
+		in->source[i] = f->path;
 		f->path = TAKE_PTR(out);
 		n++;
 	}
@@ -171,7 +172,7 @@ int dk_init_load(struct dk_init *in, struct dk_error **err)
 		}
 		in->done[i] = true;
 		if (dk_state_add_module(&in->state, f->name, pm->comp->name, f->path,
-					f->srcversion, f->version) < 0)
+					in->source[i], f->srcversion, f->version) < 0)
 			return dk_error_set(err, ENOMEM, "out of memory");
 		if (!in->inserted[i]) {
 			in->state_saved = false;

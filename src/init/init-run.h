@@ -44,6 +44,7 @@ struct dk_init {
 	bool *done;	/* inserted (or skipped) in this run */
 	bool *inserted; /* inserted by this run: a failed start unloads it */
 	bool *removed;	/* unloaded by this run: a failed start puts it back */
+	char **source;	/* per plan module: the file before signing, NULL unsigned */
 	struct dk_state state; /* the predecessor's, then ours */
 	char *state_path, *status_path, *lock_path;
 	int lock_fd, sfd;

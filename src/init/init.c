@@ -32,6 +32,9 @@ static void init_release(struct dk_init *in)
 	free(in->done);
 	free(in->inserted);
 	free(in->removed);
+	for (size_t i = 0; in->source && i < in->d.n_mods; i++)
+		free(in->source[i]);
+	free(in->source);
 	dk_state_release(&in->state);
 	free(in->state_path);
 	free(in->status_path);
@@ -225,7 +228,8 @@ static int plan(struct dk_init *in, struct dk_plan *p, struct dk_error **err)
 	in->done = calloc(n ? n : 1, sizeof(bool));
 	in->inserted = calloc(n ? n : 1, sizeof(bool));
 	in->removed = calloc(in->d.n_unload ? in->d.n_unload : 1, sizeof(bool));
-	if (!in->done || !in->inserted || !in->removed)
+	in->source = calloc(n ? n : 1, sizeof(char *));
+	if (!in->done || !in->inserted || !in->removed || !in->source)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	return 0;
 }

@@ -142,14 +142,41 @@ static int order_mods(const struct dk_plan_facts *f, struct dk_plan_decisions *d
 	return 0;
 }
 
+/* Most of OFED's modules carry neither srcversion nor version: the kernel cannot
+ * tell which build is loaded. The predecessor's state can: it loaded this name from
+ * this very file (a cache entry's path names its build; `source` is the file it
+ * signed from). */
+static bool prev_loaded_this_file(const struct dk_state_module *sm,
+				  const struct dk_modstate *st,
+				  const struct dk_modfile *file)
+{
+	bool comparable =
+		(file->srcversion && st->srcversion) || (file->version && st->version);
+
+	const char *from = sm ? (sm->source ? sm->source : sm->path) : NULL;
+
+	return sm && !comparable && from && streq(from, file->path) &&
+	       st->state != DK_LOADED_BUILTIN;
+}
+
 /* Load, skip, adopt or reload each module, or refuse. */
 static int decide_mod(const struct dk_plan_facts *f, struct dk_plan_mod *pm,
 		      struct dk_error **err)
 {
 	const struct dk_modfile *file = f->files[pm->file];
-	bool prev = f->prev && dk_state_find_module(f->prev, file->name);
+	const struct dk_state_module *sm =
+		f->prev ? dk_state_find_module(f->prev, file->name) : NULL;
+	const struct dk_modstate *st = loaded(f, file->name);
+	bool prev = sm != NULL;
 
-	switch (dk_modstate_match(loaded(f, file->name), file, &pm->why)) {
+	if (st && prev_loaded_this_file(sm, st, file)) {
+		pm->act = DK_PLAN_ACT_ADOPT;
+		pm->same = true;
+		pm->why = strdup("loaded from the same file as by the previous drvkit "
+				 "init (no srcversion or version to compare)");
+		return pm->why ? 0 : dk_error_set(err, ENOMEM, "out of memory");
+	}
+	switch (dk_modstate_match(st, file, &pm->why)) {
 	case DK_MATCH_ABSENT:
 		pm->act = DK_PLAN_ACT_LOAD;
 		break;

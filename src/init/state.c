@@ -21,6 +21,7 @@ static void module_release(struct dk_state_module *m)
 	free(m->name);
 	free(m->component);
 	free(m->path);
+	free(m->source);
 	free(m->srcversion);
 	free(m->version);
 }
@@ -52,7 +53,8 @@ const struct dk_state_module *dk_state_find_module(const struct dk_state *st,
 }
 
 int dk_state_add_module(struct dk_state *st, const char *name, const char *component,
-			const char *path, const char *srcversion, const char *version)
+			const char *path, const char *source, const char *srcversion,
+			const char *version)
 {
 	struct dk_state_module *nm, *m;
 
@@ -66,11 +68,13 @@ int dk_state_add_module(struct dk_state *st, const char *name, const char *compo
 	m->name = strdup(name);
 	m->component = dup_or_null(component);
 	m->path = dup_or_null(path);
+	m->source = dup_or_null(source);
 	m->srcversion = dup_or_null(srcversion);
 	m->version = dup_or_null(version);
 	st->n_modules++;
 	if (!m->name || (component && !m->component) || (path && !m->path) ||
-	    (srcversion && !m->srcversion) || (version && !m->version))
+	    (source && !m->source) || (srcversion && !m->srcversion) ||
+	    (version && !m->version))
 		return -ENOMEM;
 	return 0;
 }
@@ -174,6 +178,8 @@ int dk_state_write(const char *path, const struct dk_state *st, struct dk_error 
 		json_kv_string(&w, "name", m->name);
 		json_kv_string(&w, "component", m->component);
 		json_kv_string(&w, "path", m->path);
+		if (m->source)
+			json_kv_string(&w, "source", m->source);
 		json_kv_string(&w, "srcversion", m->srcversion);
 		json_kv_string(&w, "version", m->version);
 		json_end_object(&w);
@@ -222,6 +228,7 @@ static int parse_modules(const struct dk_yaml_node *mods, struct dk_state *st)
 		r = dk_state_add_module(st, name,
 					dk_yaml_scalar(dk_yaml_get(m, "component")),
 					dk_yaml_scalar(dk_yaml_get(m, "path")),
+					dk_yaml_scalar(dk_yaml_get(m, "source")),
 					dk_yaml_scalar(dk_yaml_get(m, "srcversion")),
 					dk_yaml_scalar(dk_yaml_get(m, "version")));
 		if (r < 0)

@@ -15,6 +15,7 @@ struct dk_state_module {
 	char *name;
 	char *component;
 	char *path;
+	char *source; /* the file before signing (path is the signed copy); NULL: path */
 	char *srcversion;
 	char *version;
 };
@@ -47,7 +48,7 @@ int dk_state_write(const char *path, const struct dk_state *st,
 void dk_state_release(struct dk_state *st);
 
 int dk_state_add_module(struct dk_state *st, const char *name, const char *component,
-			const char *path, const char *srcversion,
+			const char *path, const char *source, const char *srcversion,
 			const char *version) _must_check_;
 void dk_state_remove_module(struct dk_state *st, const char *name);
 const struct dk_state_module *dk_state_find_module(const struct dk_state *st,

@@ -227,8 +227,8 @@ static void case_adopt(void)
 	fx_init(&x, 1);
 	fx_module(&x, 0, "dktest_export", "BBB", NULL);
 	fx_loaded(&x, "dktest_export", "BBB", NULL);
-	ok(dk_state_add_module(&x.prev, "dktest_export", "example", "/m/x.ko", "BBB",
-			       "1.0") == 0,
+	ok(dk_state_add_module(&x.prev, "dktest_export", "example", "/m/x.ko", NULL,
+			       "BBB", "1.0") == 0,
 	   "(state file fixture)");
 	x.facts.prev = &x.prev;
 	is_int(fx_decide(&x), 0, "adopt: planned");
@@ -236,6 +236,50 @@ static void case_adopt(void)
 	       "same srcversion, in the predecessor's state: adopted");
 	is_int(x.prev.n_modules, 1, "the state is not changed");
 	fx_release(&x);
+}
+
+/* OFED's modules carry neither srcversion nor version: the predecessor's state
+ * (same name, same file) is what says the loaded one is ours. */
+static void case_adopt_unversioned(void)
+{
+	/* state path, state source (the file before signing), adopted? */
+	static const struct {
+		const char *path, *source;
+		bool adopt;
+	} t[] = {{"ib_core", NULL, true},
+		 {"/run/drvkit/signed/ib_core.ko", "ib_core", true},
+		 {"/cache/builds/OTHER/ib_core.ko", NULL, false}};
+
+	for (size_t k = 0; k < ARRAY_SIZE(t); k++) {
+		struct dk_modfile *f;
+		struct fx x;
+
+		fx_init(&x, 1);
+		f = fx_module(&x, 0, "ib_core", NULL, NULL);
+		f->version = NULL;
+		fx_replaces(&x, 0, "ib_core");
+		fx_loaded(&x, "ib_core", NULL, NULL)->st.version = NULL;
+		ok(dk_state_add_module(&x.prev, "ib_core", "example", t[k].path,
+				       t[k].source, NULL, NULL) == 0,
+		   "(state file fixture)");
+		x.facts.prev = &x.prev;
+		is_int(fx_decide(&x), 0, "unversioned, state path %s: planned",
+		       t[k].path);
+		if (t[k].adopt) {
+			is_int(act(&x, "ib_core"), DK_PLAN_ACT_ADOPT,
+			       "unversioned, loaded by the predecessor from this file: "
+			       "adopted");
+			is_int(x.d.n_unload, 0, "nothing unloaded (it is in replaces:)");
+			ok(mod(&x, "ib_core") &&
+				   strstr(mod(&x, "ib_core")->why, "from the same file"),
+			   "why says how it was recognised");
+		} else {
+			is_int(act(&x, "ib_core"), DK_PLAN_ACT_RELOAD,
+			       "unversioned, the predecessor loaded another file: "
+			       "reloaded");
+		}
+		fx_release(&x);
+	}
 }
 
 static void case_other_build_refused(void)
@@ -272,7 +316,7 @@ static void case_other_build_allowed(void)
 			fx_replaces(&x, 0, "dktest_params");
 		if (k == 2) {
 			ok(dk_state_add_module(&x.prev, "dktest_params", "example", "/m",
-					       "OLD", "1.0") == 0,
+					       NULL, "OLD", "1.0") == 0,
 			   "(state file fixture)");
 			x.facts.prev = &x.prev;
 		}
@@ -475,6 +519,7 @@ int main(void)
 	FX_RUN(case_same_skip);
 	FX_RUN(case_same_version);
 	FX_RUN(case_adopt);
+	FX_RUN(case_adopt_unversioned);
 	FX_RUN(case_other_build_refused);
 	FX_RUN(case_other_build_allowed);
 	FX_RUN(case_builtin);

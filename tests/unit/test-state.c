@@ -41,9 +41,10 @@ static void test_round_trip(void)
 	st.pid = 4242;
 	st.kernel = strdup("6.1.0-56-amd64");
 	ok(dk_state_add_module(&st, "dktest_export", "example", "/opt/m/dktest_export.ko",
-			       "0123456789ABCDEF0123456", "1.0") == 0 &&
+			       "/cache/dktest_export.ko", "0123456789ABCDEF0123456",
+			       "1.0") == 0 &&
 		   dk_state_add_module(&st, "odd", NULL, "/opt/\"q\"/b\\s/\xc3\xa9\t.ko",
-				       NULL, NULL) == 0 &&
+				       NULL, NULL, NULL) == 0 &&
 		   dk_state_add_replaced(&st, "mlx5_ib", "example", true) == 0 &&
 		   dk_state_add_replaced(&st, "mlx5_core", NULL, false) == 0 &&
 		   dk_state_add_probed(&st, "psample") == 0 &&
@@ -62,6 +63,8 @@ static void test_round_trip(void)
 	if (m) {
 		is_str(m->component, "example", "component");
 		is_str(m->path, "/opt/m/dktest_export.ko", "path");
+		is_str(m->source, "/cache/dktest_export.ko",
+		       "source (the file before signing)");
 		is_str(m->srcversion, "0123456789ABCDEF0123456", "srcversion");
 		is_str(m->version, "1.0", "version");
 	}
@@ -136,7 +139,8 @@ static void test_damaged(void)
 	       "missing state file is an empty state");
 	ok(st.n_modules == 0 && st.kernel == NULL && err == NULL, "and empty");
 
-	ok(dk_state_add_module(&st, "a", "c", "/a.ko", "S", "1") == 0, "module added");
+	ok(dk_state_add_module(&st, "a", "c", "/a.ko", NULL, "S", "1") == 0,
+	   "module added");
 	st.kernel = strdup("6.1");
 	is_int(dk_state_write(path, &st, &err), 0, "written");
 	dk_state_release(&st);

@@ -60,9 +60,10 @@ enum {
 	DK_YAML_JSON = 1 << 0,
 };
 
-/* Loads the first document of data (len bytes, at most DK_YAML_MAX_BYTES). name
- * starts every message ("name:line:col: problem"); NULL gives "line L column C:
- * problem". Errors: EBADMSG, EFBIG, ENOMEM. */
+/* Loads data (len bytes, at most DK_YAML_MAX_BYTES), which must hold one document (a
+ * second one is refused, not ignored). name starts every message ("name:line:col:
+ * problem"); NULL gives "line L column C: problem". Any input within the limits loads
+ * in linear time (nesting capped, anchors hashed). Errors: EBADMSG, EFBIG, ENOMEM. */
 int dk_yaml_parse(const char *name, const char *data, size_t len, unsigned flags,
 		  struct dk_yaml_doc **out, struct dk_error **err) _must_check_;
 void dk_yaml_free(struct dk_yaml_doc *doc);

@@ -57,11 +57,10 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		struct dk_plan plan;
 
 		r = dk_init_plan(ctx, cfg, &plan, err);
-		if (r < 0)
-			return r;
-		render_plan(&plan);
+		if (plan.kernel)
+			render_plan(&plan);
 		dk_plan_release(&plan);
-		return DK_EXIT_OK;
+		return r < 0 ? r : DK_EXIT_OK;
 	}
 	fflush(stdout);
 	return dk_init_run(ctx, cfg, err);

@@ -11,15 +11,61 @@
 #include "base/yaml.h"
 #include "config/config.h"
 
-static bool valid_module_name(const char *s)
+bool dk_module_name_ok(const char *s)
 {
-	if (!*s || strlen(s) >= 56)
+	if (!*s || strlen(s) >= DK_MODULE_NAME_MAX)
 		return false;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
 			return false;
 	return true;
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+static bool has_control_but_tab(const char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return true;
+	return false;
+}
+
+bool dk_kernel_release_ok(const char *s)
+{
+	return *s && strlen(s) < 65 && !strpbrk(s, "/ ") && !strstr(s, "..") &&
+	       !streq(s, ".") && !has_control(s);
+}
+
+/* The one check that a module is named once (config modules, params file): by the
+ * kernel's name, so a-b and a_b are the same module. mods[i] against the earlier. */
+static int module_repeats(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			  const char *key, const struct dk_config_module *mods, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (streq(mods[j].name, mods[i].name))
+			return dk_yaml_fail(
+				w, n, key, "module %s is listed twice (first on line %d)",
+				mods[i].name, mods[j].line);
+	return 0;
+}
+
+/* A list longer than max is refused before its items are read: every check after
+ * (duplicates, the plan) stays cheap. */
+static int check_count(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+		       const char *key, size_t max, const char *what)
+{
+	if (n->n > max)
+		return dk_yaml_fail(w, n, key, "%zu %s: at most %zu are allowed", n->n,
+				    what, max);
+	return 0;
 }
 
 static int get_module_name(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
@@ -29,7 +75,7 @@ static int get_module_name(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 
 	if (r < 0)
 		return r;
-	if (!valid_module_name(*out))
+	if (!dk_module_name_ok(*out))
 		return dk_yaml_fail(
 			w, n, key, "'%s' is not a module name (letters, digits, _ and -)",
 			*out);
@@ -51,6 +97,8 @@ static int set_params(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 		return dk_yaml_fail(w, n, key,
 				    "expected a mapping of name: value, got %s",
 				    dk_yaml_kind_name(n));
+	if (check_count(w, n, key, DK_CONFIG_MAX_PARAMS, "parameters") < 0)
+		return -EBADMSG;
 	m->params = calloc(n->n ? n->n : 1, sizeof(*m->params));
 	if (!m->params)
 		return dk_error_set(w->err, ENOMEM, "out of memory");
@@ -65,7 +113,7 @@ static int set_params(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 		sub = dk_yaml_subkey(key, kn->value);
 		if (!sub)
 			return dk_error_set(w->err, ENOMEM, "out of memory");
-		if (!valid_module_name(kn->value) || strchr(kn->value, '-'))
+		if (!dk_module_name_ok(kn->value) || strchr(kn->value, '-'))
 			return dk_yaml_fail(w, kn, sub, "'%s' is not a parameter name",
 					    kn->value);
 		if (dk_yaml_key_repeats(n, i))
@@ -75,10 +123,14 @@ static int set_params(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 					    "expected a scalar value (number, string or "
 					    "bool), got %s",
 					    dk_yaml_kind_name(vn));
-		if (strchr(vn->value, '"') || strchr(vn->value, '\n'))
-			return dk_yaml_fail(
-				w, vn, sub,
-				"a value cannot hold double quotes or newlines");
+		/* The kernel splits parameters at spaces outside double quotes: a
+		 * value with spaces or tabs is quoted, so one with a quote, a
+		 * newline, \r or another control character cannot be passed. */
+		if (strchr(vn->value, '"') || strpbrk(vn->value, "\n\r\v\f") ||
+		    has_control_but_tab(vn->value))
+			return dk_yaml_fail(w, vn, sub,
+					    "a value cannot hold double quotes, newlines "
+					    "or control characters");
 		pp->name = strdup(kn->value);
 		pp->value = strdup(vn->value);
 		m->n_params++;
@@ -111,6 +163,8 @@ static int set_modules(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 				    dk_yaml_kind_name(n));
 	if (n->n == 0)
 		return dk_yaml_fail(w, n, key, "expected at least one module");
+	if (check_count(w, n, key, DK_CONFIG_MAX_MODULES, "modules") < 0)
+		return -EBADMSG;
 	c->modules = calloc(n->n, sizeof(*c->modules));
 	if (!c->modules)
 		return dk_error_set(w->err, ENOMEM, "out of memory");
@@ -132,10 +186,9 @@ static int set_modules(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 						 ARRAY_SIZE(module_fields), m);
 		if (r < 0)
 			return r;
-		for (size_t j = 0; j < i; j++)
-			if (streq(c->modules[j].name, m->name))
-				return dk_yaml_fail(w, mn, sub,
-						    "module %s is listed twice", m->name);
+		r = module_repeats(w, mn, sub, c->modules, i);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -146,6 +199,9 @@ static int set_modules(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 static int get_name_list(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 			 const char *key, char ***out, size_t *n_out)
 {
+	if (n->kind == DK_YAML_SEQUENCE &&
+	    check_count(w, n, key, DK_CONFIG_MAX_MODULES, "module names") < 0)
+		return -EBADMSG;
 	return dk_yaml_get_list(w, n, key, "module names", get_module_name, out, n_out);
 }
 
@@ -157,11 +213,25 @@ static int set_replaces(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 	return get_name_list(w, n, key, &c->replaces, &c->n_replaces);
 }
 
+/* A component name appears in messages, manifests and cache paths. */
+static int set_component_name(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			      const char *key, void *obj)
+{
+	struct dk_config_component *c = obj;
+	int r = dk_yaml_get_string(w, n, key, &c->name);
+
+	if (r < 0)
+		return r;
+	if (has_control(c->name) || strchr(c->name, '/') || streq(c->name, ".") ||
+	    streq(c->name, ".."))
+		return dk_yaml_fail(w, n, key,
+				    "not a component name (no '/', control characters, "
+				    "'.' or '..')");
+	return 0;
+}
+
 static const struct dk_yaml_field component_fields[] = {
-	{.name = "name",
-	 .type = DK_YAML_STRING,
-	 .required = true,
-	 .offset = offsetof(struct dk_config_component, name)},
+	{.name = "name", .required = true, .set = set_component_name},
 	{.name = "version",
 	 .type = DK_YAML_STRING,
 	 .offset = offsetof(struct dk_config_component, version)},
@@ -201,6 +271,7 @@ static int set_components(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 			  const char *key, void *obj)
 {
 	struct dk_config *cfg = obj;
+	size_t total;
 	int r;
 
 	if (n->kind != DK_YAML_SEQUENCE)
@@ -208,6 +279,8 @@ static int set_components(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 				    dk_yaml_kind_name(n));
 	if (n->n == 0)
 		return dk_yaml_fail(w, n, key, "expected at least one component");
+	if (check_count(w, n, key, DK_CONFIG_MAX_COMPONENTS, "components") < 0)
+		return -EBADMSG;
 	cfg->components = calloc(n->n, sizeof(*cfg->components));
 	if (!cfg->components)
 		return dk_error_set(w->err, ENOMEM, "out of memory");
@@ -231,6 +304,12 @@ static int set_components(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 						    "component %s is listed twice",
 						    cfg->components[i].name);
 	}
+	total = 0;
+	for (size_t i = 0; i < cfg->n_components; i++)
+		total += cfg->components[i].n_modules;
+	if (total > DK_CONFIG_MAX_MODULES)
+		return dk_yaml_fail(w, n, key, "%zu modules: at most %d are allowed",
+				    total, DK_CONFIG_MAX_MODULES);
 	r = check_modules_once(w, cfg, key);
 	return r < 0 ? r : dk_config_check_sources(w, cfg, n, key);
 }
@@ -290,9 +369,10 @@ static int set_kernel(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 
 	if (r < 0)
 		return r;
-	if (strchr(cfg->kernel, '/') || strchr(cfg->kernel, ' '))
-		return dk_yaml_fail(w, n, key, "'%s' is not a kernel release",
-				    cfg->kernel);
+	if (!dk_kernel_release_ok(cfg->kernel))
+		return dk_yaml_fail(w, n, key,
+				    "not a kernel release (uname -r: no '/', '..', "
+				    "spaces or control characters)");
 	return 0;
 }
 
@@ -388,6 +468,11 @@ int dk_config_load(const char *path, struct dk_config **out, struct dk_error **e
 	int r;
 
 	r = dk_read_file(path, DK_YAML_MAX_BYTES, &data, &len);
+	if (r == -EFBIG)
+		return dk_error_set(err, EFBIG,
+				    "config %s is larger than the limit of %u KiB: is it "
+				    "the right file?",
+				    path, DK_YAML_MAX_BYTES / 1024);
 	if (r < 0)
 		return dk_error_set(err, -r, "read config %s: %s", path, strerror(-r));
 	return dk_config_parse(path, data, len, out, err);
@@ -455,6 +540,10 @@ int dk_params_load(const char *path, struct dk_config_module **out, size_t *n,
 	int r;
 
 	r = dk_read_file(path, DK_YAML_MAX_BYTES, &data, NULL);
+	if (r == -EFBIG)
+		return dk_error_set(err, EFBIG,
+				    "params file %s is larger than the limit of %u KiB",
+				    path, DK_YAML_MAX_BYTES / 1024);
 	if (r < 0)
 		return dk_error_set(err, -r, "read params file %s: %s", path,
 				    strerror(-r));
@@ -470,15 +559,18 @@ int dk_params_load(const char *path, struct dk_config_module **out, size_t *n,
 	if (root->kind != DK_YAML_MAPPING)
 		return dk_yaml_fail(&w, root, "",
 				    "expected a mapping of module: { name: value }");
+	if (check_count(&w, root, "", DK_CONFIG_MAX_MODULES, "modules") < 0)
+		return -EBADMSG;
 	mods = calloc(root->n ? root->n : 1, sizeof(*mods));
 	if (!mods)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < root->n; i++) {
 		const struct dk_yaml_node *kn = root->pairs[i].key;
 
+		mods[i].line = (int)kn->line;
 		r = get_module_name(&w, kn, "", &mods[i].name);
-		if (r >= 0 && dk_yaml_key_repeats(root, i))
-			r = dk_yaml_fail(&w, kn, kn->value, "given twice");
+		if (r >= 0)
+			r = module_repeats(&w, kn, kn->value, mods, i);
 		if (r >= 0)
 			r = set_params(&w, root->pairs[i].value, mods[i].name, &mods[i]);
 		if (r < 0) {
@@ -508,7 +600,7 @@ char *dk_params_string(const struct dk_config_param *params, size_t n)
 	strbuf_puts(&b, "");
 	for (size_t i = 0; i < n; i++) {
 		const char *v = params[i].value;
-		bool quote = strpbrk(v, " \t") != NULL || !*v;
+		bool quote = strpbrk(v, " \t\n\v\f\r") != NULL || !*v;
 
 		strbuf_printf(&b, "%s%s=%s%s%s", i ? " " : "", params[i].name,
 			      quote ? "\"" : "", v, quote ? "\"" : "");

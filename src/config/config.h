@@ -44,6 +44,20 @@
  *   config.yaml:12:5: components[0].modules[1].params: expected a mapping of name: value
  */
 
+/* Limits of a config (and params file), so that every check and the plan stay cheap:
+ * components, modules of all components together, params of one module. */
+#define DK_CONFIG_MAX_COMPONENTS 64
+#define DK_CONFIG_MAX_MODULES 512
+#define DK_CONFIG_MAX_PARAMS 256
+/* A module name is [A-Za-z0-9_-], shorter than this (the kernel's MODULE_NAME_LEN). */
+#define DK_MODULE_NAME_MAX 56
+
+/* Whether s is a module name (config, params file, state file). */
+bool dk_module_name_ok(const char *s);
+/* Whether s can be a kernel release (uname -r): no '/', "..", spaces or control
+ * characters, at most 64 characters; it names paths under /lib/modules. */
+bool dk_kernel_release_ok(const char *s);
+
 struct dk_config_param {
 	char *name;
 	char *value;
@@ -165,8 +179,8 @@ const char *dk_get_step_name(enum dk_get_step s);
 const struct dk_config_component *dk_config_component_find(const struct dk_config *cfg,
 							   const char *name);
 
-/* Parses a config file. Errors: EBADMSG with "file:line:col: key: problem", or the
- * errno of opening the file. */
+/* Parses a config file. Errors: EBADMSG with "file:line:col: key: problem", EFBIG
+ * over DK_YAML_MAX_BYTES (the limit named), or the errno of opening the file. */
 int dk_config_load(const char *path, struct dk_config **out, struct dk_error **err);
 /* Same from memory; name is used in messages. */
 int dk_config_parse(const char *name, const char *data, size_t len,

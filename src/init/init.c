@@ -11,6 +11,7 @@
 
 #include "base/fsutil.h"
 #include "base/log.h"
+#include "kmod/sign.h"
 #include "init/init-run.h"
 #include "init/init.h"
 
@@ -162,7 +163,9 @@ static int render_get(const struct dk_init *in, struct dk_plan *p)
 	return r;
 }
 
-static int render(const struct dk_init *in, struct dk_plan *p)
+/* sign_problem: why signing cannot work (a dry run checks the key and certificate as a
+ * start would), or NULL. */
+static int render(const struct dk_init *in, struct dk_plan *p, const char *sign_problem)
 {
 	const struct dk_config *cfg = in->cfg;
 	int r = render_get(in, p);
@@ -177,8 +180,10 @@ static int render(const struct dk_init *in, struct dk_plan *p)
 		if (!dk_plan_act_inserts(pm->act))
 			continue;
 		if (cfg->signing)
-			r = plan_add(p, DK_PLAN_SIGN, f->name, "with %s (%s)",
-				     cfg->signing->cert, cfg->signing->hash);
+			r = plan_add(p, DK_PLAN_SIGN, f->name, "with %s (%s)%s%s",
+				     cfg->signing->cert, cfg->signing->hash,
+				     sign_problem ? ": CANNOT SIGN: " : "",
+				     sign_problem ? sign_problem : "");
 		if (r >= 0)
 			r = plan_add(p, DK_PLAN_LOAD, f->name, "%s%s%s%s (component %s)",
 				     f->path, pm->params ? " [" : "",
@@ -198,10 +203,35 @@ static int render(const struct dk_init *in, struct dk_plan *p)
 	return r;
 }
 
+/* A dry run loads the signing key and certificate as dk_init_sign() would, when
+ * something is to be inserted: a missing or bad one fails the dry run as it fails a
+ * start, with the same error. */
+static int check_signing(const struct dk_init *in, struct dk_error **err)
+{
+	const struct dk_config_signing *cs = in->cfg->signing;
+	struct dk_signer_opts so = {
+		.key_path = cs ? cs->key : NULL,
+		.cert_path = cs ? cs->cert : NULL,
+		.hash = cs ? cs->hash : NULL,
+		.passphrase_file = cs ? cs->passphrase_file : NULL,
+	};
+	_cleanup_signer_ struct dk_signer *signer = NULL;
+	bool inserts = false;
+
+	for (size_t i = 0; i < in->d.n_mods; i++)
+		inserts |= dk_plan_act_inserts(in->d.mods[i].act);
+	if (!cs || !in->dry_run || !inserts)
+		return 0;
+	if (dk_signer_new(&so, &signer, err) < 0)
+		return dk_error_wrap(err, "%s", PHASE(SIGN));
+	return 0;
+}
+
 /* detect, get, plan, check. */
 static int plan(struct dk_init *in, struct dk_plan *p, struct dk_error **err)
 {
 	struct dk_plan_facts facts;
+	int sr;
 	size_t n;
 	int r;
 
@@ -222,8 +252,11 @@ static int plan(struct dk_init *in, struct dk_plan *p, struct dk_error **err)
 	r = dk_init_check(in, err);
 	if (r < 0)
 		return r;
-	if (render(in, p) < 0)
+	sr = check_signing(in, err);
+	if (render(in, p, sr < 0 && *err ? (*err)->msg : NULL) < 0)
 		return dk_error_set(err, ENOMEM, "out of memory");
+	if (sr < 0)
+		return sr;
 	n = in->d.n_mods;
 	in->done = calloc(n ? n : 1, sizeof(bool));
 	in->inserted = calloc(n ? n : 1, sizeof(bool));
@@ -245,7 +278,9 @@ int dk_init_plan(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_plan
 	in.dry_run = true;
 	if (r >= 0)
 		r = plan(&in, p, err);
-	if (r < 0)
+	/* A plan that could not be made is not printed; one rendered and then failed
+	 * (signing) is. */
+	if (r < 0 && p->n_steps == 0)
 		dk_plan_release(p);
 	return r;
 }

@@ -41,7 +41,9 @@ const char *dk_plan_verb_str(enum dk_plan_verb v);
 void dk_plan_release(struct dk_plan *plan);
 
 /* The detect, get, plan and check phases without changing anything: what init
- * would do and why. */
+ * would do and why. It also loads the signing key and certificate, as a start would.
+ * On a failure after the plan was made (signing) *plan holds it, else p->kernel is
+ * NULL: the caller prints a plan with a kernel, then releases it in both cases. */
 int dk_init_plan(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_plan *plan,
 		 struct dk_error **err) _must_check_;
 

@@ -9,6 +9,7 @@
 
 #include "base/fsutil.h"
 #include "base/yaml.h"
+#include "config/config.h"
 #include "init/state.h"
 
 static char *dup_or_null(const char *s)
@@ -214,68 +215,106 @@ int dk_state_write(const char *path, const struct dk_state *st, struct dk_error 
 
 /* ---- reading: JSON is YAML, so base/yaml reads what json-writer wrote ---- */
 
-static int parse_modules(const struct dk_yaml_node *mods, struct dk_state *st)
+/* What a state file holds wrong: the key and what was expected (EBADMSG). */
+struct bad_state {
+	const char *key;
+	const char *why;
+};
+
+static int bad(struct bad_state *b, const char *key, const char *why)
 {
-	if (!mods || mods->kind != DK_YAML_SEQUENCE)
+	b->key = key;
+	b->why = why;
+	return -EBADMSG;
+}
+
+/* The list under key, NULL when absent; not a list is an error. */
+static int get_list(const struct dk_yaml_node *root, const char *key,
+		    const struct dk_yaml_node **out, struct bad_state *b)
+{
+	const struct dk_yaml_node *n = dk_yaml_get(root, key);
+
+	*out = NULL;
+	if (!n || dk_yaml_is_null(n))
 		return 0;
-	for (size_t i = 0; i < mods->n; i++) {
+	if (n->kind != DK_YAML_SEQUENCE)
+		return bad(b, key, "expected a list");
+	*out = n;
+	return 0;
+}
+
+/* A module name from the file: it is passed to the kernel and joined to sysfs paths. */
+static int get_name(const struct dk_yaml_node *n, const char *key, const char **out,
+		    struct bad_state *b)
+{
+	*out = dk_yaml_scalar(n);
+	if (!*out)
+		return bad(b, key, "a module without a name");
+	if (!dk_module_name_ok(*out))
+		return bad(b, key, "a name that is not a module name ([A-Za-z0-9_-])");
+	return 0;
+}
+
+static int parse_modules(const struct dk_yaml_node *root, struct dk_state *st,
+			 struct bad_state *b)
+{
+	const struct dk_yaml_node *mods;
+	int r = get_list(root, "modules", &mods, b);
+
+	for (size_t i = 0; r >= 0 && mods && i < mods->n; i++) {
 		const struct dk_yaml_node *m = mods->items[i];
-		const char *name = dk_yaml_scalar(dk_yaml_get(m, "name"));
-		int r;
+		const char *name;
 
-		if (!name)
-			return -EBADMSG;
-		r = dk_state_add_module(st, name,
-					dk_yaml_scalar(dk_yaml_get(m, "component")),
-					dk_yaml_scalar(dk_yaml_get(m, "path")),
-					dk_yaml_scalar(dk_yaml_get(m, "source")),
-					dk_yaml_scalar(dk_yaml_get(m, "srcversion")),
-					dk_yaml_scalar(dk_yaml_get(m, "version")));
-		if (r < 0)
-			return r;
+		r = get_name(dk_yaml_get(m, "name"), "modules", &name, b);
+		if (r >= 0)
+			r = dk_state_add_module(
+				st, name, dk_yaml_scalar(dk_yaml_get(m, "component")),
+				dk_yaml_scalar(dk_yaml_get(m, "path")),
+				dk_yaml_scalar(dk_yaml_get(m, "source")),
+				dk_yaml_scalar(dk_yaml_get(m, "srcversion")),
+				dk_yaml_scalar(dk_yaml_get(m, "version")));
 	}
-	return 0;
+	return r;
 }
 
-static int parse_replaced(const struct dk_yaml_node *repl, struct dk_state *st)
+static int parse_replaced(const struct dk_yaml_node *root, struct dk_state *st,
+			  struct bad_state *b)
 {
-	if (!repl || repl->kind != DK_YAML_SEQUENCE)
-		return 0;
-	for (size_t i = 0; i < repl->n; i++) {
+	const struct dk_yaml_node *repl;
+	int r = get_list(root, "replaced", &repl, b);
+
+	for (size_t i = 0; r >= 0 && repl && i < repl->n; i++) {
 		const struct dk_yaml_node *m = repl->items[i];
-		const char *name = dk_yaml_scalar(dk_yaml_get(m, "name"));
 		const char *restore = dk_yaml_scalar(dk_yaml_get(m, "restore"));
-		int r;
+		const char *name;
 
-		if (!name)
-			return -EBADMSG;
-		r = dk_state_add_replaced(st, name,
-					  dk_yaml_scalar(dk_yaml_get(m, "component")),
-					  restore && streq(restore, "true"));
-		if (r < 0)
-			return r;
+		r = get_name(dk_yaml_get(m, "name"), "replaced", &name, b);
+		if (r >= 0)
+			r = dk_state_add_replaced(
+				st, name, dk_yaml_scalar(dk_yaml_get(m, "component")),
+				restore && streq(restore, "true"));
 	}
-	return 0;
+	return r;
 }
 
-static int parse_probed(const struct dk_yaml_node *probed, struct dk_state *st)
+static int parse_probed(const struct dk_yaml_node *root, struct dk_state *st,
+			struct bad_state *b)
 {
-	if (!probed || probed->kind != DK_YAML_SEQUENCE)
-		return 0;
-	for (size_t i = 0; i < probed->n; i++) {
-		const char *name = dk_yaml_scalar(probed->items[i]);
-		int r;
+	const struct dk_yaml_node *probed;
+	int r = get_list(root, "probed", &probed, b);
 
-		if (!name)
-			return -EBADMSG;
-		r = dk_state_add_probed(st, name);
-		if (r < 0)
-			return r;
+	for (size_t i = 0; r >= 0 && probed && i < probed->n; i++) {
+		const char *name;
+
+		r = get_name(probed->items[i], "probed", &name, b);
+		if (r >= 0)
+			r = dk_state_add_probed(st, name);
 	}
-	return 0;
+	return r;
 }
 
-static int parse_state(const struct dk_yaml_node *root, struct dk_state *st)
+static int parse_state(const struct dk_yaml_node *root, struct dk_state *st,
+		       struct bad_state *b)
 {
 	const char *s;
 	int r;
@@ -288,21 +327,23 @@ static int parse_state(const struct dk_yaml_node *root, struct dk_state *st)
 	s = dk_yaml_scalar(dk_yaml_get(root, "pid"));
 	st->pid = s ? strtol(s, NULL, 10) : 0;
 	s = dk_yaml_scalar(dk_yaml_get(root, "kernel"));
+	if (s && !dk_kernel_release_ok(s))
+		return bad(b, "kernel", "not a kernel release");
 	if (s && !(st->kernel = strdup(s)))
 		return -ENOMEM;
-	r = parse_modules(dk_yaml_get(root, "modules"), st);
-	if (r < 0)
-		return r;
-	r = parse_replaced(dk_yaml_get(root, "replaced"), st);
-	if (r < 0)
-		return r;
-	return parse_probed(dk_yaml_get(root, "probed"), st);
+	r = parse_modules(root, st, b);
+	if (r >= 0)
+		r = parse_replaced(root, st, b);
+	if (r >= 0)
+		r = parse_probed(root, st, b);
+	return r;
 }
 
 int dk_state_read(const char *path, struct dk_state *st, struct dk_error **err)
 {
 	_cleanup_free_ char *data = NULL;
 	_cleanup_yaml_ struct dk_yaml_doc *doc = NULL;
+	struct bad_state b = {0};
 	size_t len = 0;
 	int r;
 
@@ -325,9 +366,15 @@ int dk_state_read(const char *path, struct dk_state *st, struct dk_error **err)
 	}
 	if (r < 0)
 		return r;
-	r = parse_state(doc->root, st);
-	if (r < 0) {
+	r = parse_state(doc->root, st, &b);
+	if (r < 0)
 		dk_state_release(st);
+	if (r == -EBADMSG && b.key)
+		return dk_error_set(err, EBADMSG,
+				    "state file %s: %s: %s: remove it once no module it "
+				    "lists is loaded",
+				    path, b.key, b.why);
+	if (r < 0) {
 		return dk_error_set(err, -r, "state file %s: %s", path,
 				    r == -EBADMSG
 					    ? "not a drvkit state file (version 1): "

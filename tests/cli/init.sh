@@ -306,6 +306,20 @@ case_sign() {
 	is "$rc" 0 "exit 0"
 }
 
+# a missing key or certificate: the dry run says so and fails as a start would
+case_sign_missing() {
+	new_host signmiss
+	config signmiss "signing: { key: $TMP/none.key, cert: $TMP/none.crt, hash: sha256 }"
+	run dk init --config "$CFG" --dry-run
+	is "$rc" 4 "dry run with a missing signing key: exit 4 (as a start)"
+	like "$TMP/out" "sign +dktest_export +with $TMP/none.crt \(sha256\): CANNOT SIGN: .*none\.(key|crt)" \
+		"the plan says signing cannot work"
+	like "$TMP/err" "^drvkit init: sign: .*none\.(key|crt)" "the error names the missing file"
+	start_init
+	wait "$PID" 2>/dev/null && rc=0 || rc=$?
+	is "$rc" 4 "a start with a missing signing key: exit 4 too"
+}
+
 # as PID 1 of a PID namespace (a container without hostPID)
 case_pid1() {
 	local UPID orphan zombies marker
@@ -374,6 +388,7 @@ run_case case_key_rejected
 run_case case_replaces
 run_case case_check_headers
 run_case case_sign
+run_case case_sign_missing
 run_case case_pid1
 
 done_testing

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shared/macro.h"
@@ -11,6 +12,7 @@
 
 #include "base/error.h"
 #include "base/fsutil.h"
+#include "base/yaml.h"
 #include "config/config.h"
 
 #include "fixture.h"
@@ -148,6 +150,30 @@ static const struct bad bads[] = {
 	 "components[0].modules[0]: 'a b' is not a module name", "bad module name"},
 	{"components:\n  - name: x\n    source: { dir: /m }\n    modules: [ a, a ]\n",
 	 "components[0].modules[1]: module a is listed twice", "duplicate module"},
+	{"components:\n  - name: x\n    source: { dir: /m }\n    modules: [ a-b, a_b ]\n",
+	 "config.yaml:4:21: components[0].modules[1]: module a_b is listed twice (first "
+	 "on line 4)",
+	 "a-b and a_b are one module"},
+	{"components:\n  - name: x\n    source: { dir: /m }\n    modules:\n"
+	 "      - name: a\n        params: { p: \"x\\ry\" }\n",
+	 "config.yaml:6:22: components[0].modules[0].params.p: a value cannot hold "
+	 "double quotes, newlines or control characters",
+	 "config: param value with \\r"},
+	{"kernel: ..\n", "config.yaml:1:9: kernel: not a kernel release", "kernel: .."},
+	{"kernel: 6.1/../../etc\n", "config.yaml:1:9: kernel: not a kernel release",
+	 "kernel with / and .."},
+	{"kernel: \"6.1\\x1b[2J\"\n", "config.yaml:1:9: kernel: not a kernel release",
+	 "kernel with a control character"},
+	{"kernel: 6.1..2\n", "config.yaml:1:9: kernel: not a kernel release",
+	 "kernel with .. inside"},
+	{"components:\n  - name: \"x\\x1b[2Jy\"\n    source: { dir: /m }\n"
+	 "    modules: [ a ]\n",
+	 "config.yaml:2:11: components[0].name: not a component name",
+	 "component name "
+	 "with a control character"},
+	{"components:\n  - name: ../x\n    source: { dir: /m }\n    modules: [ a ]\n",
+	 "config.yaml:2:11: components[0].name: not a component name",
+	 "component name with /"},
 	{"components:\n  - name: x\n    source: { dir: /m }\n    modules: [ a ]\n"
 	 "    restore: sometimes\n",
 	 "config.yaml:5:14: components[0].restore: expected true or false",
@@ -185,13 +211,126 @@ static void test_errors(void)
 	}
 }
 
+static int params(const char *text, struct dk_config_module **mods, size_t *n,
+		  struct dk_error **err);
+
 static void test_missing_file(void)
 {
 	_cleanup_config_ struct dk_config *cfg = NULL;
 	_cleanup_error_ struct dk_error *err = NULL;
+	char path[] = "/tmp/dk-test-big-XXXXXX";
+	int fd = mkstemp(path);
 
 	is_int(dk_config_load("/nonexistent/drvkit.yaml", &cfg, &err), -ENOENT,
 	       "missing file is ENOENT");
+	dk_error_free(&err);
+	if (fd < 0 || ftruncate(fd, DK_YAML_MAX_BYTES + 1) < 0)
+		abort();
+	close(fd);
+	is_int(dk_config_load(path, &cfg, &err), -EFBIG, "config over the limit: EFBIG");
+	ok(err && strstr(err->msg, path) &&
+		   strstr(err->msg, "is larger than the limit of 1024 KiB"),
+	   "and names the file and the limit (%s)", err ? err->msg : "");
+	is_int(dk_exit_code_for(EFBIG), 3, "EFBIG exits 3 (bad input)");
+	unlink(path);
+}
+
+static void gen_modules(struct strbuf *b, size_t i)
+{
+	if (i == 0)
+		strbuf_puts(
+			b,
+			"components:\n - name: x\n   source: {dir: /x}\n   modules:\n");
+	strbuf_printf(b, "    - m%zu\n", i);
+}
+static void gen_params(struct strbuf *b, size_t i)
+{
+	if (i == 0)
+		strbuf_puts(b, "components:\n - name: x\n   source: {dir: /x}\n"
+			       "   modules:\n    - name: m\n      params:\n");
+	strbuf_printf(b, "        p%zu: 1\n", i);
+}
+static void gen_components(struct strbuf *b, size_t i)
+{
+	if (i == 0)
+		strbuf_puts(b, "components:\n");
+	strbuf_printf(b, " - {name: c%zu, source: {dir: /x}, modules: [m%zu]}\n", i, i);
+}
+static void gen_params_file(struct strbuf *b, size_t i)
+{
+	strbuf_printf(b, "m%zu: {p: 1}\n", i);
+}
+
+/* Configs up to the size limit are read in well under a second (the bound here is 2
+ * s for a loaded machine): long lists are refused by count before any check that
+ * compares items. */
+static void test_limits(void)
+{
+	static const struct {
+		const char *desc, *want;
+		void (*gen)(struct strbuf *b, size_t i);
+		size_t n;
+	} v[] = {
+		{"512 modules", "get", gen_modules, DK_CONFIG_MAX_MODULES},
+		{"513 modules",
+		 "components[0].modules: 513 modules: at most 512 are allowed",
+		 gen_modules, DK_CONFIG_MAX_MODULES + 1},
+		{"80 000 modules", "at most 512 are allowed", gen_modules, 80000},
+		{"256 params", "get", gen_params, DK_CONFIG_MAX_PARAMS},
+		{"257 params", "params: 257 parameters: at most 256 are allowed",
+		 gen_params, DK_CONFIG_MAX_PARAMS + 1},
+		{"55 000 params", "at most 256 are allowed", gen_params, 55000},
+		{"65 components", "components: 65 components: at most 64 are allowed",
+		 gen_components, 65},
+		{"19 000 components", "at most 64 are allowed", gen_components, 19000},
+	};
+
+	for (size_t k = 0; k < ARRAY_SIZE(v); k++) {
+		_cleanup_config_ struct dk_config *cfg = NULL;
+		_cleanup_error_ struct dk_error *err = NULL;
+		struct timespec t0, t1;
+		struct strbuf b;
+		double s;
+		int r;
+
+		strbuf_init(&b);
+		for (size_t i = 0; i < v[k].n; i++)
+			v[k].gen(&b, i);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r = parse(b.s, &cfg, &err);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if (streq(v[k].want, "get"))
+			is_int(r, 0, "%s (%zu bytes): accepted%s%s", v[k].desc, b.len,
+			       err ? ": " : "", err ? err->msg : "");
+		else
+			ok(r == -EBADMSG && err && strstr(err->msg, v[k].want),
+			   "%s (%zu bytes): %s (%s)", v[k].desc, b.len, v[k].want,
+			   err ? err->msg : "accepted");
+		ok(s < 2.0, "%s: %.3f s", v[k].desc, s);
+		strbuf_release(&b);
+	}
+	{
+		_cleanup_error_ struct dk_error *err = NULL;
+		struct dk_config_module *mods = NULL;
+		struct timespec t0, t1;
+		struct strbuf b;
+		size_t n = 0;
+		double s;
+
+		strbuf_init(&b);
+		for (size_t i = 0; b.len < DK_YAML_MAX_BYTES - 64; i++)
+			gen_params_file(&b, i);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		is_int(params(b.s, &mods, &n, &err), -EBADMSG,
+		       "params file of %zu bytes: refused", b.len);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		ok(err && strstr(err->msg, "modules: at most 512 are allowed"),
+		   "params file: at most 512 modules (%s)", err ? err->msg : "");
+		ok(s < 2.0, "params file of %zu bytes: %.3f s", b.len, s);
+		strbuf_release(&b);
+	}
 }
 
 /* The --params-file of `drvkit load`: written to a file, read back or refused. */
@@ -225,10 +364,20 @@ static void test_params_file(void)
 		 "params: a list"},
 		{"a: 1\n", ":1:4: a: expected a mapping of name: value, got a scalar",
 		 "params: module without a mapping"},
-		{"a: {x: 1}\nb: {y: 2}\na: {z: 3}\n", ":3:1: a: given twice",
+		{"a: {x: 1}\nb: {y: 2}\na: {z: 3}\n",
+		 ":3:1: a: module a is listed twice (first on line 1)",
 		 "params: module given twice"},
 		{"a: {x: 1, x: 2}\n", ":1:11: a.x: given twice",
 		 "params: param given twice"},
+		{"a-b: {x: 1}\nc: {}\na_b: {y: 2}\n",
+		 ":3:1: a_b: module a_b is listed twice (first on line 1)",
+		 "params: module given as a-b and a_b"},
+		{"a: {x: \"1\\r2\"}\n",
+		 ":1:8: a.x: a value cannot hold double quotes, newlines or control "
+		 "characters",
+		 "params: value with \\r"},
+		{"a: {x: \"1\\x01\"}\n", ":1:8: a.x: a value cannot hold",
+		 "params: value with a control character"},
 		{"a b: {x: 1}\n", ":1:1: 'a b' is not a module name",
 		 "params: bad module name"},
 		{"a: {x: [1]}\n", ":1:8: a.x: expected a scalar value",
@@ -728,6 +877,7 @@ int main(void)
 	test_defaults();
 	test_errors();
 	test_missing_file();
+	test_limits();
 	test_params_file();
 	test_build_full();
 	test_build_defaults();

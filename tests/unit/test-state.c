@@ -194,6 +194,47 @@ static void test_damaged(void)
 	       -EBADMSG, "replaced with a null name: EBADMSG");
 	free(msg);
 
+	{
+		static const struct {
+			const char *text, *want, *desc;
+		} v[] = {
+			{"{\"version\": 1, \"modules\": \"nvidia\"}\n",
+			 "bad.json: modules: expected a list: remove it",
+			 "modules a string"},
+			{"{\"version\": 1, \"replaced\": {\"a\": 1}}\n",
+			 "bad.json: replaced: expected a list", "replaced a mapping"},
+			{"{\"version\": 1, \"probed\": 7}\n",
+			 "bad.json: probed: expected a list", "probed a number"},
+			{"{\"version\": 1, \"modules\": [ {\"name\": \"../../x\"} ]}\n",
+			 "bad.json: modules: a name that is not a module name",
+			 "module name with ../"},
+			{"{\"version\": 1, \"modules\": [ {\"name\": \"a\\u001b\"} ]}\n",
+			 "bad.json: modules: a name that is not a module name",
+			 "module name with a control character"},
+			{"{\"version\": 1, \"modules\": [ {\"name\": "
+			 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			 "aaaaa\"} ]}\n",
+			 "bad.json: modules: a name that is not a module name",
+			 "module name too long"},
+			{"{\"version\": 1, \"replaced\": [ {\"name\": \"a b\"} ]}\n",
+			 "bad.json: replaced: a name that is not a module name",
+			 "replaced name with a space"},
+			{"{\"version\": 1, \"probed\": [ \"x/y\" ]}\n",
+			 "bad.json: probed: a name that is not a module name",
+			 "probed name with /"},
+			{"{\"version\": 1, \"kernel\": \"..\"}\n",
+			 "bad.json: kernel: not a kernel release", "kernel .."},
+		};
+
+		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+			is_int(read_text(v[i].text, &msg), -EBADMSG, "%s: EBADMSG",
+			       v[i].desc);
+			has(msg, v[i].want, "%s: names the file and the key (%s)",
+			    v[i].desc, msg);
+			free(msg);
+		}
+	}
+
 	is_int(read_text("version: 1\nmodules: []\n", &msg), -EBADMSG,
 	       "YAML instead of JSON: EBADMSG");
 	has(msg, "is not valid JSON", "YAML: not valid JSON");

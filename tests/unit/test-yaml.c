@@ -87,10 +87,9 @@ static void test_tree(void)
 	is_int(parse("# just a comment\n", 0, &doc, &err), 0, "comment only parses");
 	ok(doc->root == NULL, "comment only has no root");
 	dk_yaml_free(TAKE_PTR(doc));
-	is_int(parse("a: 1\n---\nb: [\n", 0, &doc, &err), 0,
-	       "YAML: the first document is the file");
-	ok(dk_yaml_get(doc->root, "a") && !dk_yaml_get(doc->root, "b"), "first document");
-	dk_yaml_free(TAKE_PTR(doc));
+	is_int(parse("a: 1\n---\nb: [\n", 0, &doc, &err), -EBADMSG,
+	       "YAML: a second document is refused (test_documents)");
+	ok(doc == NULL, "and nothing is loaded");
 
 	is_int(parse("a: 1\nb: 2\na: 3\n", 0, &doc, &err), 0, "repeated keys load");
 	ok(!dk_yaml_key_repeats(doc->root, 0) && !dk_yaml_key_repeats(doc->root, 1) &&
@@ -240,7 +239,8 @@ static void test_json(void)
 	       "tag");
 	is_msg("{} x", DK_YAML_JSON, "t.yaml:1:4: did not find expected <document start>",
 	       "trailing data");
-	is_msg("{}\n---\n{}\n", DK_YAML_JSON, "t.yaml:2:1: more than one document",
+	is_msg("{}\n---\n{}\n", DK_YAML_JSON,
+	       "t.yaml:2:1: a second document starts here: one document expected",
 	       "two documents");
 	is_msg("{\"a\": \"x\\u0000y\"}", DK_YAML_JSON,
 	       "t.yaml:1:7: a value cannot hold NUL characters", "NUL in a string");
@@ -529,12 +529,114 @@ static void test_writer_round_trip(void)
 	strbuf_release(&b);
 }
 
+/* A file is one document: the second is refused, not ignored. */
+static void test_documents(void)
+{
+	const char *want = "t.yaml:2:1: a second document starts here: one document "
+			   "expected";
+
+	is_msg("a: 1\n---\nb: 2\n", 0, want, "second document refused");
+	is_msg("a: 1\n---\n", 0, want, "empty second document refused");
+	is_msg("a: 1\n...\n---\nb: 2\n", 0,
+	       "t.yaml:3:1: a second document starts here: one document expected",
+	       "second document after an end marker refused");
+	is_msg("---\na: 1\n...\n", 0, "ok", "one document with both markers");
+	is_msg("a: 1\n...\n", 0, "ok", "one document with an end marker");
+	is_msg("{}\n---\n{}\n", DK_YAML_JSON, want, "JSON: second document refused");
+}
+
+typedef void (*gen_fn)(struct strbuf *b, size_t i);
+
+static void gen_deep_map(struct strbuf *b, size_t i)
+{
+	(void)i;
+	strbuf_puts(b, "{a: ");
+}
+static void gen_deep_seq(struct strbuf *b, size_t i)
+{
+	(void)i;
+	strbuf_puts(b, "[");
+}
+static void gen_deep_lines(struct strbuf *b, size_t i)
+{
+	(void)i;
+	strbuf_puts(b, "[\n");
+}
+static void gen_deep_block(struct strbuf *b, size_t i)
+{
+	(void)i;
+	strbuf_puts(b, "- ");
+}
+static void gen_deep_keys(struct strbuf *b, size_t i)
+{
+	(void)i;
+	strbuf_puts(b, "? ");
+}
+static void gen_anchors(struct strbuf *b, size_t i)
+{
+	strbuf_printf(b, "- &a%zu x\n", i);
+}
+static void gen_aliases(struct strbuf *b, size_t i)
+{
+	if (i < 40000)
+		strbuf_printf(b, "- &a%zu x\n", i);
+	else
+		strbuf_printf(b, "- *a%zu\n", i % 40000);
+}
+static void gen_keys(struct strbuf *b, size_t i)
+{
+	strbuf_printf(b, "k%zu: v\n", i);
+}
+
+/* Hostile inputs just under DK_YAML_MAX_BYTES load (or fail) in well under a second;
+ * the bound here is 2 s for a loaded machine. */
+static void test_limits(void)
+{
+	static const struct {
+		const char *desc, *want;
+		gen_fn gen;
+	} v[] = {
+		{"nested flow mappings", "nested deeper than 64 levels", gen_deep_map},
+		{"nested flow lists", "nested deeper than 64 levels", gen_deep_seq},
+		{"nested flow lists, one a line", "nested deeper than 64 levels",
+		 gen_deep_lines},
+		{"nested block lists", "nested deeper than 64 levels", gen_deep_block},
+		{"nested complex keys", "nested deeper than 64 levels", gen_deep_keys},
+		{"90 000 anchors", "ok", gen_anchors},
+		{"anchors and 70 000 aliases", "ok", gen_aliases},
+		{"a mapping of 100 000 keys", "ok", gen_keys},
+	};
+
+	for (size_t k = 0; k < ARRAY_SIZE(v); k++) {
+		struct strbuf b;
+		struct timespec t0, t1;
+		_cleanup_free_ char *m = NULL;
+		double s;
+
+		strbuf_init(&b);
+		for (size_t i = 0; b.len < DK_YAML_MAX_BYTES - 64; i++)
+			v[k].gen(&b, i);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		m = parse_msg(b.s, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		ok(m && strstr(m, v[k].want), "%s (%zu bytes): %s", v[k].desc, b.len,
+		   v[k].want);
+		if (m && !strstr(m, v[k].want))
+			printf("#   got '%s'\n", m);
+		ok(s < 2.0, "%s: %.3f s", v[k].desc, s);
+		strbuf_release(&b);
+	}
+}
+
 int main(void)
 {
 	test_writer_round_trip();
 	test_tree();
 	test_aliases();
 	test_depth();
+	test_documents();
+	test_limits();
 	test_json();
 	test_errors();
 	test_walk();

@@ -161,6 +161,10 @@ const char *dk_error_kernel_hint(int errnum)
 		return "the module is in use: stop its users (holders, open devices) "
 		       "first";
 	case ENOSYS:
+		/* from init_module/finit_module: loading itself is not available */
+		return "the kernel cannot load modules: it was built without "
+		       "CONFIG_MODULES, or a seccomp filter blocks the module syscalls "
+		       "(run the container privileged with seccomp Unconfined)";
 	case EOPNOTSUPP:
 		return "the kernel cannot unload modules (no CONFIG_MODULE_UNLOAD): "
 		       "reboot the node to change them";

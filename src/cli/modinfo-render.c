@@ -23,7 +23,15 @@ struct kv {
 struct param {
 	const char *name, *desc, *type;
 	int namelen;
+	size_t order; /* first appearance among parm/parmtype entries */
 };
+
+static int cmp_param_newest(const void *a, const void *b)
+{
+	const struct param *x = a, *y = b;
+
+	return (x->order < y->order) - (x->order > y->order);
+}
 
 /* "AA:BB:..." wrapped after every 20 bytes with "\n\t\t", as libkmod does. */
 static char *wrap_hex(const char *hex)
@@ -91,17 +99,39 @@ static int info_collect(const struct dk_modfile *mod, struct info *in,
 	return 0;
 }
 
-/* Builds the parameter list like kmod: new names are prepended. Returns the count. */
-static size_t params_collect(const struct dk_modfile *mod, const struct info *in,
-			     struct param *ps)
-{
-	size_t np = 0;
+/* One parm= or parmtype= entry, in file order. */
+struct parm_rec {
+	const char *name, *rest;
+	int namelen;
+	bool is_parm;
+	size_t order;
+};
 
+static int cmp_parm_rec(const void *a, const void *b)
+{
+	const struct parm_rec *x = a, *y = b;
+	int n = x->namelen < y->namelen ? x->namelen : y->namelen;
+	int c = memcmp(x->name, y->name, (size_t)n);
+
+	if (!c)
+		c = (x->namelen > y->namelen) - (x->namelen < y->namelen);
+	return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+/* Builds the parameter list like kmod: one per name, the last parm= and parmtype= of
+ * each, newest name first (kmod prepends). Sorted by name instead of searched, so
+ * 100 000 parameters cost n log n. Returns the count, or -ENOMEM. */
+static ssize_t params_collect(const struct dk_modfile *mod, const struct info *in,
+			      struct param *ps)
+{
+	_cleanup_free_ struct parm_rec *rec = calloc(in->n + 1, sizeof(*rec));
+	size_t nr = 0, np = 0;
+
+	if (!rec)
+		return -ENOMEM;
 	for (size_t i = 0; i < in->n; i++) {
 		bool is_parm = streq(in->kv[i].key, "parm");
 		const char *v = in->kv[i].value, *colon;
-		struct param *p = NULL;
-		int nl;
 
 		if (!is_parm && !streq(in->kv[i].key, "parmtype"))
 			continue;
@@ -111,22 +141,30 @@ static size_t params_collect(const struct dk_modfile *mod, const struct info *in
 				dk_modfile_path(mod), in->kv[i].key, v);
 			continue;
 		}
-		nl = (int)(colon - v);
-		for (size_t j = 0; j < np && !p; j++)
-			if (ps[j].namelen == nl && memcmp(ps[j].name, v, (size_t)nl) == 0)
-				p = &ps[j];
-		if (!p) {
-			memmove(ps + 1, ps, np * sizeof(*ps));
-			p = &ps[0];
-			*p = (struct param){.name = v, .namelen = nl};
-			np++;
-		}
-		if (is_parm)
-			p->desc = colon + 1;
-		else
-			p->type = colon + 1;
+		rec[nr] = (struct parm_rec){v, colon + 1, (int)(colon - v), is_parm, nr};
+		nr++;
 	}
-	return np;
+	qsort(rec, nr, sizeof(*rec), cmp_parm_rec);
+	for (size_t i = 0; i < nr; i++) {
+		struct param *p = &ps[np];
+
+		if (i == 0 || rec[i].namelen != rec[i - 1].namelen ||
+		    memcmp(rec[i].name, rec[i - 1].name, (size_t)rec[i].namelen) != 0) {
+			*p = (struct param){.name = rec[i].name,
+					    .namelen = rec[i].namelen,
+					    .order = rec[i].order};
+			np++;
+		} else {
+			p = &ps[np - 1];
+		}
+		if (rec[i].is_parm)
+			p->desc = rec[i].rest;
+		else
+			p->type = rec[i].rest;
+	}
+	/* newest first: by first appearance, descending */
+	qsort(ps, np, sizeof(*ps), cmp_param_newest);
+	return (ssize_t)np;
 }
 
 static void print_param(FILE *f, const struct param *p, bool field)
@@ -176,14 +214,52 @@ static void print_text(FILE *f, const struct info *in, const char *filename,
 		print_param(f, &ps[i], false);
 }
 
-static void print_json(struct json_writer *w, const struct dk_modfile *mod,
-		       const struct info *in, const char *filename, struct param *ps,
-		       size_t np)
+static int cmp_entry_index(const void *a, const void *b, void *entries)
+{
+	const struct dk_modinfo_entry *e = entries;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(e[x].key, e[y].key);
+
+	return c ? c : (x > y) - (x < y);
+}
+
+/* The .modinfo entry indexes grouped by key (file order within a key), and for each
+ * entry where its key's group starts: repeated keys found in n log n, not n^2. */
+static int group_entries(const struct dk_modinfo_entry *e, size_t n, size_t **groups,
+			 size_t **group_at)
+{
+	size_t *g = calloc(n + 1, sizeof(*g)), *at = calloc(n + 1, sizeof(*at));
+
+	if (!g || !at) {
+		free(g);
+		free(at);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		g[i] = i;
+	qsort_r(g, n, sizeof(*g), cmp_entry_index, (void *)e);
+	for (size_t i = 0, start = 0; i < n; i++) {
+		if (i > 0 && !streq(e[g[i]].key, e[g[i - 1]].key))
+			start = i;
+		at[g[i]] = start;
+	}
+	*groups = g;
+	*group_at = at;
+	return 0;
+}
+
+static int print_json(struct json_writer *w, const struct dk_modfile *mod,
+		      const struct info *in, const char *filename, struct param *ps,
+		      size_t np)
 {
 	const struct dk_modinfo_entry *e;
 	size_t n = dk_modfile_modinfo(mod, &e);
 	const struct dk_modversion *v;
 	size_t nv = dk_modfile_versions(mod, &v);
+	_cleanup_free_ size_t *groups = NULL, *group_at = NULL;
+
+	if (group_entries(e, n, &groups, &group_at) < 0)
+		return -ENOMEM;
 
 	json_begin_object(w);
 	json_kv_string(w, "filename", filename);
@@ -191,25 +267,18 @@ static void print_json(struct json_writer *w, const struct dk_modfile *mod,
 	json_key(w, "fields");
 	json_begin_object(w);
 	for (size_t i = 0; i < n; i++) {
-		size_t count = 0;
-		bool first = true;
+		const size_t *g = groups ? groups + group_at[i] : NULL;
 
-		for (size_t j = 0; j < n; j++)
-			if (streq(e[j].key, e[i].key)) {
-				first = first && j >= i;
-				count++;
-			}
-		if (!first)
-			continue;
+		if (!g || g[0] != i)
+			continue; /* not the first entry of its key */
 		json_key(w, e[i].key);
-		if (count == 1) {
+		if (g + 1 == groups + n || !streq(e[g[1]].key, e[i].key)) {
 			json_string(w, e[i].value);
 			continue;
 		}
 		json_begin_array(w);
-		for (size_t j = i; j < n; j++)
-			if (streq(e[j].key, e[i].key))
-				json_string(w, e[j].value);
+		for (; g < groups + n && streq(e[*g].key, e[i].key); g++)
+			json_string(w, e[*g].value);
 		json_end_array(w);
 	}
 	json_end_object(w);
@@ -254,6 +323,7 @@ static void print_json(struct json_writer *w, const struct dk_modfile *mod,
 		json_null(w);
 	}
 	json_end_object(w);
+	return 0;
 }
 
 int dk_modinfo_render(FILE *f, struct json_writer *w, const struct dk_modfile *mod,
@@ -261,20 +331,19 @@ int dk_modinfo_render(FILE *f, struct json_writer *w, const struct dk_modfile *m
 {
 	_cleanup_free_ struct param *ps = NULL;
 	struct info in;
-	size_t np;
+	ssize_t np = 0;
 	int r;
 
 	r = info_collect(mod, &in, err);
 	ps = calloc(in.n + 1, sizeof(*ps));
-	if (r >= 0 && !ps)
-		r = dk_error_set(err, ENOMEM, "out of memory");
-	if (r >= 0) {
+	if (r >= 0 && ps)
 		np = params_collect(mod, &in, ps);
-		if (w)
-			print_json(w, mod, &in, filename, ps, np);
-		else
-			print_text(f, &in, filename, field, ps, np);
-	}
+	if (r >= 0 && (!ps || np < 0))
+		r = dk_error_set(err, ENOMEM, "out of memory");
+	if (r >= 0 && w && print_json(w, mod, &in, filename, ps, (size_t)np) < 0)
+		r = dk_error_set(err, ENOMEM, "out of memory");
+	else if (r >= 0 && !w)
+		print_text(f, &in, filename, field, ps, (size_t)np);
 	info_clear(&in);
 	return r;
 }

@@ -274,19 +274,14 @@ static bool find_provider(const struct dk_kernel *k, struct dk_modfile *const *m
 
 	for (size_t i = 0; i < n; i++) {
 		const struct dk_modfile_export *ex;
-		size_t ne;
 
-		if (i == self)
+		if (i == self || !(ex = dk_modfile_export_find(mods[i], sym)))
 			continue;
-		ne = dk_modfile_exports(mods[i], &ex);
-		for (size_t j = 0; j < ne; j++)
-			if (streq(ex[j].name, sym)) {
-				p->who = dk_modfile_path(mods[i]);
-				p->crc = ex[j].crc;
-				p->has_crc = ex[j].has_crc;
-				p->gpl = ex[j].gpl;
-				return true;
-			}
+		p->who = dk_modfile_path(mods[i]);
+		p->crc = ex->crc;
+		p->has_crc = ex->has_crc;
+		p->gpl = ex->gpl;
+		return true;
 	}
 	e = dk_symvers_find(k->symvers, sym);
 	if (!e)
@@ -478,24 +473,20 @@ int dk_check_providers(const struct dk_modfile *mod, struct dk_modfile *const *p
 	strbuf_init(&s);
 	for (size_t i = 0; i < nv; i++)
 		for (size_t p = 0; p < n; p++) {
-			const struct dk_modfile_export *ex = NULL;
-			size_t ne = dk_modfile_exports(prov[p], &ex);
+			const struct dk_modfile_export *ex =
+				dk_modfile_export_find(prov[p], v[i].name);
 
-			for (size_t e = 0; e < ne; e++) {
-				if (!ex[e].has_crc || !streq(ex[e].name, v[i].name) ||
-				    (uint32_t)v[i].crc == ex[e].crc)
-					continue;
-				if (bad++ < 3)
-					strbuf_printf(
-						&s,
-						"%s%s was built against %s with CRC "
-						"0x%08x, but %s (%s) exports it with "
-						"CRC 0x%08x",
-						s.len ? "; " : "", dk_modfile_name(mod),
-						v[i].name, (uint32_t)v[i].crc,
-						dk_modfile_name(prov[p]),
-						dk_modfile_path(prov[p]), ex[e].crc);
-			}
+			if (!ex || !ex->has_crc || (uint32_t)v[i].crc == ex->crc)
+				continue;
+			if (bad++ < 3)
+				strbuf_printf(
+					&s,
+					"%s%s was built against %s with CRC 0x%08x, "
+					"but %s (%s) exports it with CRC 0x%08x",
+					s.len ? "; " : "", dk_modfile_name(mod),
+					v[i].name, (uint32_t)v[i].crc,
+					dk_modfile_name(prov[p]),
+					dk_modfile_path(prov[p]), ex->crc);
 		}
 	if (why)
 		*why = bad ? strbuf_steal(&s) : NULL;

@@ -41,6 +41,7 @@ struct dk_modfile_image {
 	size_t n_imports;
 	struct dk_modfile_export *exports;
 	size_t n_exports;
+	struct dk_modfile_export **exports_by_name; /* sorted by name, then file order */
 };
 
 DK_DEFINE_CLEANUP(Elf *, elf_end)
@@ -61,6 +62,7 @@ static void image_free(struct dk_modfile_image *m)
 	for (size_t i = 0; i < m->n_exports; i++)
 		free((char *)m->exports[i].name);
 	free(m->exports);
+	free(m->exports_by_name);
 	if (m->mapped)
 		munmap(m->data, m->len);
 	else
@@ -228,6 +230,41 @@ static int add_export(struct dk_modfile_image *m, const char *name, bool gpl)
 	return 0;
 }
 
+/* The bytes of a section with contents lie inside the ELF part of the file (no
+ * wrap-around: offset and size are each compared with the length). */
+static bool section_in_file(const struct dk_modfile_image *m, const GElf_Shdr *sh)
+{
+	return sh->sh_type == SHT_NOBITS ||
+	       (sh->sh_offset <= m->elf_len && sh->sh_size <= m->elf_len - sh->sh_offset);
+}
+
+static int check_section(const struct dk_modfile_image *m, Elf *e, Elf_Scn *scn,
+			 size_t shstrndx, struct dk_error **err)
+{
+	GElf_Shdr sh;
+	const char *name;
+
+	if (!gelf_getshdr(scn, &sh))
+		return dk_error_set(err, EBADMSG, "bad section header (%s)",
+				    elf_errmsg(-1));
+	name = elf_strptr(e, shstrndx, sh.sh_name);
+	if (!name)
+		return dk_error_set(err, EBADMSG, "section %zu has a bad name offset",
+				    elf_ndxscn(scn));
+	if (!section_in_file(m, &sh))
+		return dk_error_set(err, EBADMSG,
+				    "truncated or corrupt ELF file: section %s (offset "
+				    "%llu, size %llu) does not fit in the %zu bytes of "
+				    "the module",
+				    name, (unsigned long long)sh.sh_offset,
+				    (unsigned long long)sh.sh_size, m->elf_len);
+	if (sh.sh_type == SHT_SYMTAB && sh.sh_entsize != sizeof(Elf64_Sym))
+		return dk_error_set(
+			err, EBADMSG, "symbol table %s has entry size %llu, expected %zu",
+			name, (unsigned long long)sh.sh_entsize, sizeof(Elf64_Sym));
+	return 0;
+}
+
 static const char *section_name(Elf *e, size_t shstrndx, size_t idx)
 {
 	Elf_Scn *scn = elf_getscn(e, idx);
@@ -236,6 +273,50 @@ static const char *section_name(Elf *e, size_t shstrndx, size_t idx)
 	if (!scn || !gelf_getshdr(scn, &sh))
 		return NULL;
 	return elf_strptr(e, shstrndx, sh.sh_name);
+}
+
+static int cmp_export(const void *a, const void *b)
+{
+	const struct dk_modfile_export *x = *(const struct dk_modfile_export *const *)a;
+	const struct dk_modfile_export *y = *(const struct dk_modfile_export *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x > y) - (x < y);
+}
+
+/* exports_by_name for the exports read so far: lookups by name in O(log n), so a
+ * module with many exports (or many __crc_ symbols) costs n log n, not n^2. */
+static int index_exports(struct dk_modfile_image *m)
+{
+	struct dk_modfile_export **v = NULL;
+
+	if (m->n_exports) {
+		v = malloc(m->n_exports * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (size_t i = 0; i < m->n_exports; i++)
+			v[i] = &m->exports[i];
+		qsort(v, m->n_exports, sizeof(*v), cmp_export);
+	}
+	free(m->exports_by_name);
+	m->exports_by_name = v;
+	return 0;
+}
+
+/* The first position in exports_by_name whose name is not less than name. */
+static size_t export_lower_bound(const struct dk_modfile_image *m, const char *name)
+{
+	size_t lo = 0, hi = m->exports_by_name ? m->n_exports : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(m->exports_by_name[mid]->name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* __crc_<name>: an absolute symbol whose value is the CRC (before 5.19), or a symbol
@@ -252,15 +333,16 @@ static void set_export_crc(struct dk_modfile_image *m, Elf *e, const char *name,
 		GElf_Shdr sh;
 
 		if (!scn || !gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS ||
-		    sym->st_value > sh.sh_size || sh.sh_size - sym->st_value < 4)
+		    !section_in_file(m, &sh) || sym->st_value > sh.sh_size ||
+		    sh.sh_size - sym->st_value < 4)
 			return;
 		crc = (uint32_t)read_uint(m, m->data + sh.sh_offset + sym->st_value, 4);
 	}
-	for (size_t i = 0; i < m->n_exports; i++)
-		if (streq(m->exports[i].name, name)) {
-			m->exports[i].crc = crc;
-			m->exports[i].has_crc = true;
-		}
+	for (size_t i = export_lower_bound(m, name);
+	     i < m->n_exports && streq(m->exports_by_name[i]->name, name); i++) {
+		m->exports_by_name[i]->crc = crc;
+		m->exports_by_name[i]->has_crc = true;
+	}
 }
 
 static int parse_symtab(struct dk_modfile_image *m, Elf *e, Elf_Scn *scn,
@@ -272,11 +354,11 @@ static int parse_symtab(struct dk_modfile_image *m, Elf *e, Elf_Scn *scn,
 	if (!d)
 		return dk_error_set(err, EBADMSG, "cannot read the symbol table (%s)",
 				    elf_errmsg(-1));
-	if (sh->sh_entsize == 0)
-		return dk_error_set(err, EBADMSG, "symbol table has entry size 0");
 	n = sh->sh_size / sh->sh_entsize;
 	/* pass 1: imports and exports; pass 2: export CRCs */
 	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1 && index_exports(m) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
 		for (size_t i = 1; i < n; i++) {
 			GElf_Sym sym;
 			const char *name;
@@ -379,27 +461,21 @@ static int parse_elf(struct dk_modfile_image *m, struct dk_error **err)
 	if (elf_getshdrnum(e, &shnum) < 0 || elf_getshdrstrndx(e, &shstrndx) < 0)
 		return dk_error_set(err, EBADMSG, "bad section headers (%s)",
 				    elf_errmsg(-1));
+	/* Every section header is checked before any section is read: a symbol may
+	 * point into a later section (__crc_* into __kcrctab*). */
+	while ((scn = elf_nextscn(e, scn)) != NULL) {
+		r = check_section(m, e, scn, shstrndx, err);
+		if (r < 0)
+			return r;
+	}
 	while ((scn = elf_nextscn(e, scn)) != NULL) {
 		GElf_Shdr sh;
 		const char *name;
 
-		if (!gelf_getshdr(scn, &sh))
-			return dk_error_set(err, EBADMSG, "bad section header (%s)",
-					    elf_errmsg(-1));
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
+			continue;
 		name = elf_strptr(e, shstrndx, sh.sh_name);
 		if (!name)
-			return dk_error_set(err, EBADMSG,
-					    "section %zu has a bad name offset",
-					    elf_ndxscn(scn));
-		if (sh.sh_type != SHT_NOBITS &&
-		    (sh.sh_offset > len || len - sh.sh_offset < sh.sh_size))
-			return dk_error_set(
-				err, EBADMSG,
-				"truncated ELF file: section %s ends at %llu "
-				"but the file has %zu bytes",
-				name, (unsigned long long)(sh.sh_offset + sh.sh_size),
-				len);
-		if (sh.sh_type == SHT_NOBITS)
 			continue;
 		if (streq(name, ".modinfo")) {
 			have_modinfo = true;
@@ -777,6 +853,17 @@ size_t dk_modfile_exports(const struct dk_modfile *f,
 {
 	*exports = img_of(f)->exports;
 	return img_of(f)->n_exports;
+}
+
+const struct dk_modfile_export *dk_modfile_export_find(const struct dk_modfile *f,
+						       const char *name)
+{
+	const struct dk_modfile_image *img = img_of(f);
+	size_t i = export_lower_bound(img, name);
+
+	if (i < img->n_exports && streq(img->exports_by_name[i]->name, name))
+		return img->exports_by_name[i];
+	return NULL;
 }
 
 const struct dk_modsig *dk_modfile_signature(const struct dk_modfile *f)

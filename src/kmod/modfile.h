@@ -101,6 +101,9 @@ size_t dk_modfile_imports(const struct dk_modfile *f,
 			  const struct dk_modfile_import **imports);
 size_t dk_modfile_exports(const struct dk_modfile *f,
 			  const struct dk_modfile_export **exports);
+/* The export named name (the first in file order), or NULL; O(log n). */
+const struct dk_modfile_export *dk_modfile_export_find(const struct dk_modfile *f,
+						       const char *name);
 
 /* The appended signature, or NULL when the module is unsigned (or opened raw). */
 const struct dk_modsig *dk_modfile_signature(const struct dk_modfile *f);

@@ -62,7 +62,12 @@ int dk_modsig_locate(const void *data, size_t len, struct dk_modsig *sig,
 			err, EBADMSG,
 			"signature trailer has id type %u, expected %u (PKCS#7)", t[2],
 			DK_MODSIG_ID_PKCS7);
-	if (sig_len == 0 || sig_len > len - DK_MODSIG_TAIL_LEN)
+	if (sig_len == 0)
+		return dk_error_set(
+			err, EBADMSG,
+			"signature trailer claims an empty (0-byte) signature: "
+			"not a valid module signature");
+	if (sig_len > len - DK_MODSIG_TAIL_LEN)
 		return dk_error_set(
 			err, EBADMSG,
 			"signature trailer claims %u signature bytes but only %zu "

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Appending, removing and checking module signatures (the format of the kernel's
  * scripts/sign-file; layout in core/modsig.h). */
+#include <elf.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -111,6 +112,7 @@ int dk_unsign_buffer(const void *data, size_t len, size_t *module_len,
 		     struct dk_error **err)
 {
 	struct dk_modsig sig;
+	uint32_t last_sig_len = 0;
 	int n = 0, r;
 
 	for (;;) {
@@ -123,8 +125,17 @@ int dk_unsign_buffer(const void *data, size_t len, size_t *module_len,
 		if (r == 0)
 			break;
 		len = sig.module_len;
+		last_sig_len = sig.sig_len;
 		n++;
 	}
+	/* What is left must still be a module: a trailer claiming every byte before
+	 * it (or some non-ELF prefix) is not a signature of this file. */
+	if (n > 0 && (len < SELFMAG || memcmp(data, ELFMAG, SELFMAG) != 0))
+		return dk_error_set(err, EBADMSG,
+				    "the signature trailer claims %u signature bytes, "
+				    "which leaves %zu bytes that are not an ELF module "
+				    "(no ELF magic): not a module signature",
+				    last_sig_len, len);
 	*module_len = len;
 	return n;
 }

@@ -210,4 +210,14 @@ case_usage() {
 }
 tcase "bad input and usage" case_usage
 
+# A module whose symbol table points into a __kcrctab_gpl outside the file (was SIGSEGV).
+case_crafted_crc() {
+	python3 "$DK_SRCDIR/tests/mkmod.py" crc.ko --kcrctab-offset 4294967296
+	run "$DRVKIT" check --kernel "$KVER" crc.ko
+	is "$rc" 3 "__kcrctab outside the file: exit 3 (was SIGSEGV)"
+	like "$TMP/err" "^drvkit check: .*crc.ko: .*section __kcrctab_gpl \(offset 4294967296, size 4\) does not fit" \
+		"__kcrctab outside the file: names the file and the section"
+}
+tcase "crafted __kcrctab" case_crafted_crc
+
 done_testing

@@ -169,6 +169,32 @@ case_eperm() {
 }
 tcase "insert fails with EPERM" case_eperm
 
+# ENOSYS from init_module: no module loading in this kernel, or seccomp filters it
+case_enosys() {
+	errors_host
+	DK_SHIM_FAIL=dktest_params:ENOSYS run dk load --host-root "$HOST" --kernel "$KVER" "$MODS/dktest_params.ko"
+	is "$rc" 1 "ENOSYS: exit 1"
+	like "$TMP/err" 'insert dktest_params \(.*\): Function not implemented' "ENOSYS in words"
+	like "$TMP/err" '^hint: the kernel cannot load modules: .*CONFIG_MODULES.*seccomp' \
+		"ENOSYS hint: no module loading or seccomp"
+	unlike "$TMP/err" 'unload' "ENOSYS hint: nothing about unloading"
+	is "$(grep -c '^hint: ' "$TMP/err")" 1 "ENOSYS: one hint line"
+}
+tcase "insert fails with ENOSYS" case_enosys
+
+# The MOK advice once, whatever the log settings
+case_mok_once() {
+	local fmt
+	errors_host
+	for fmt in text json; do
+		DK_SHIM_FAIL=dktest_params:EKEYREJECTED run dk --log-level debug --log-format "$fmt" \
+			load --host-root "$HOST" --kernel "$KVER" "$MODS/dktest_params.ko"
+		is "$rc" 1 "EKEYREJECTED ($fmt log, debug): exit 1"
+		is "$(grep -c 'enrolled in MOK' "$TMP/err")" 1 "EKEYREJECTED ($fmt log, debug): the MOK advice once"
+	done
+}
+tcase "MOK advice once" case_mok_once
+
 # --- the kernel log of a refused insert (DK_SHIM_KMSG, DK_SHIM_PRINTK) ---
 # kmsg_host NAME RECORDS: $HOST with a fake /dev/kmsg ($KMSG) holding an older line of
 # the module, and RECORDS as what dktest_fail's init prints

@@ -237,6 +237,45 @@ case_siglen() {
 }
 tcase "sig_len outside the file" case_siglen
 
+case_siglen_zero() {
+	work
+	cp "$SIGNED" "$W/zero.ko"
+	set_siglen "$W/zero.ko" 0
+	cp "$W/zero.ko" "$W/zero.orig"
+	drv verify --cert "$K/rsa2048.crt" "$W/zero.ko"
+	is "$rc" 1 "verify: sig_len 0 exits 1"
+	like "$TMP/out" "zero.ko: malformed signature trailer: .*empty \\(0-byte\\) signature" \
+		"verify: sig_len 0 says the signature is empty"
+	unlike "$TMP/out" "but only" "verify: sig_len 0 does not say 'but only N precede it'"
+	drv unsign "$W/zero.ko"
+	is "$rc" 3 "unsign: sig_len 0 exits 3"
+	like "$TMP/err" "zero.ko: .*empty \\(0-byte\\) signature" "unsign: sig_len 0 says why"
+	t "unsign: sig_len 0 leaves the file untouched" cmp "$W/zero.orig" "$W/zero.ko"
+}
+tcase "sig_len 0" case_siglen_zero
+
+case_siglen_all() { # a trailer claiming every byte before it as signature
+	local size
+	work
+	cp "$SIGNED" "$W/all.ko"
+	size=$(stat -c %s "$W/all.ko")
+	set_siglen "$W/all.ko" $((size - 40))
+	cp "$W/all.ko" "$W/all.orig"
+	drv unsign "$W/all.ko"
+	is "$rc" 3 "unsign: a signature claiming the whole file exits 3"
+	like "$TMP/err" "all.ko: the signature trailer claims $((size - 40)) signature bytes, which leaves 0 bytes that are not an ELF module" \
+		"unsign: a signature claiming the whole file says so"
+	t "unsign: a signature claiming the whole file leaves it untouched" cmp "$W/all.orig" "$W/all.ko"
+	is "$(stat -c %s "$W/all.ko")" "$size" "unsign: the file keeps its $size bytes"
+	drv unsign -o "$W/all-out.ko" "$W/all.ko"
+	is "$rc" 3 "unsign -o: a signature claiming the whole file exits 3"
+	t "unsign -o: no output written" test ! -e "$W/all-out.ko"
+	drv sign --key "$K/rsa2048.key" --cert "$K/rsa2048.crt" --resign "$W/all.ko"
+	is "$rc" 3 "sign --resign: a signature claiming the whole file exits 3"
+	t "sign --resign: the file untouched" cmp "$W/all.orig" "$W/all.ko"
+}
+tcase "sig_len claiming the whole file" case_siglen_all
+
 case_verify_missing() {
 	work
 	drv verify --cert "$K/rsa2048.crt" "$W/does-not-exist.ko"

@@ -7,8 +7,8 @@
  *   DK_SHIM_SYSFS=DIR        fake sysfs root: DIR/module/<name>/{initstate,refcnt,
  *                            srcversion,version,holders/,parameters/}
  *   DK_SHIM_FAIL=name:err,...   insert of name fails with errno err (number or
- *                            EKEYREJECTED, ENOEXEC, EINVAL, ENOENT, EPERM, EEXIST)
- *   DK_SHIM_BUSY=name:count,... delete of name fails with EAGAIN count times
+ *                            EKEYREJECTED, ENOEXEC, EINVAL, ENOENT, EPERM, EEXIST,
+ * ENOSYS, ...) DK_SHIM_BUSY=name:count,... delete of name fails with EAGAIN count times
  *                            (-1: always); a module with holders or refcnt > 0 is
  *                            busy anyway, as in the kernel
  *   DK_SHIM_LOG=FILE         appends "insert <name> <params>", "delete <name>",
@@ -95,6 +95,7 @@ static int errno_from(const char *s)
 		{"EBUSY", EBUSY},
 		{"EAGAIN", EAGAIN},
 		{"ENODEV", ENODEV},
+		{"ENOSYS", ENOSYS},
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

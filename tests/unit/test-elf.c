@@ -15,6 +15,7 @@
 #include "kmod/modfile.h"
 #include "kmod/symvers.h"
 
+#include "fixture.h"
 #include "tap.h"
 
 static void test_symvers_good(void)
@@ -225,6 +226,112 @@ static void test_module_bad(void)
 	test_module_raw();
 }
 
+/* A module written from scratch, as tests/mkmod.py writes it: .symtab (index 1) before
+ * .strtab, .shstrtab, .modinfo, __ksymtab_gpl and __kcrctab_gpl (index 6), exporting
+ * f with __crc_f in __kcrctab_gpl. sec_off/sec_size override section idx's header. */
+struct gen_mod {
+	unsigned char b[1024];
+	size_t len;
+};
+
+static void gen_module(struct gen_mod *g, size_t idx, uint64_t sec_off, uint64_t sec_size)
+{
+	static const char shstr[] =
+		"\0.symtab\0.strtab\0.shstrtab\0.modinfo\0__ksymtab_gpl\0"
+		"__kcrctab_gpl";
+	static const char symstr[] = "\0__ksymtab_f\0__crc_f";
+	static const char modinfo[] = "license=GPL\0name=gen";
+	static const unsigned name_off[] = {0, 1, 9, 17, 27, 36, 50};
+	Elf64_Sym syms[3] = {
+		{0},
+		{.st_name = 1,
+		 .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_OBJECT),
+		 .st_shndx = 5},
+		{.st_name = 13,
+		 .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_NOTYPE),
+		 .st_shndx = 6},
+	};
+	const unsigned char crc[4] = {0xcd, 0xab, 0x34, 0x12}, ksym[12] = {0};
+	const void *body[] = {NULL, syms, symstr, shstr, modinfo, ksym, crc};
+	const size_t size[] = {0,
+			       sizeof(syms),
+			       sizeof(symstr),
+			       sizeof(shstr),
+			       sizeof(modinfo),
+			       sizeof(ksym),
+			       sizeof(crc)};
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)g->b;
+	Elf64_Shdr sh[7] = {{0}};
+	size_t off = sizeof(*eh);
+
+	memset(g, 0, sizeof(*g));
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_REL;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_ehsize = sizeof(*eh);
+	eh->e_shentsize = sizeof(Elf64_Shdr);
+	eh->e_shnum = 7;
+	eh->e_shstrndx = 3;
+	for (size_t i = 1; i < 7; i++) {
+		off = (off + 7) & ~(size_t)7;
+		memcpy(g->b + off, body[i], size[i]);
+		sh[i] = (Elf64_Shdr){.sh_name = name_off[i],
+				     .sh_type = i == 1	 ? SHT_SYMTAB
+						: i <= 3 ? SHT_STRTAB
+							 : SHT_PROGBITS,
+				     .sh_offset = off,
+				     .sh_size = size[i],
+				     .sh_link = i == 1 ? 2 : 0,
+				     .sh_info = 1,
+				     .sh_addralign = 1,
+				     .sh_entsize = i == 1 ? sizeof(Elf64_Sym) : 0};
+		off += size[i];
+	}
+	if (idx) {
+		sh[idx].sh_offset = sec_off;
+		sh[idx].sh_size = sec_size;
+	}
+	off = (off + 7) & ~(size_t)7;
+	eh->e_shoff = off;
+	memcpy(g->b + off, sh, sizeof(sh));
+	g->len = off + sizeof(sh);
+}
+
+/* Every section is checked before any is read: the symbol table (read first) points
+ * into __kcrctab_gpl, which lies outside the file (was SIGSEGV). */
+static void test_module_sections(void)
+{
+	_cleanup_modfile_ struct dk_modfile *m = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+	const struct dk_modfile_export *ex;
+	struct gen_mod g;
+
+	gen_module(&g, 0, 0, 0);
+	is_int(dk_modfile_open_mem("x.ko", g.b, g.len, &m, &err), 0, "generated: opens");
+	ok(m && dk_modfile_exports(m, &ex) == 1 && ex[0].has_crc &&
+		   ex[0].crc == 0x1234abcd,
+	   "generated: export f with its __kcrctab CRC");
+	ok(m && dk_modfile_export_find(m, "f") == ex && !dk_modfile_export_find(m, "g"),
+	   "generated: export found by name");
+	gen_module(&g, 6, (uint64_t)1 << 32, 4);
+	open_bad(g.b, g.len, EBADMSG,
+		 "section __kcrctab_gpl (offset 4294967296, size 4) does not fit in the",
+		 "__kcrctab outside the file, symbol table first");
+	gen_module(&g, 6, 0, UINT64_MAX - 8);
+	open_bad(g.b, g.len, EBADMSG, "section __kcrctab_gpl (offset 0, size",
+		 "huge __kcrctab");
+	gen_module(&g, 4, 300, UINT64_MAX - 15);
+	open_bad(g.b, g.len, EBADMSG,
+		 "section .modinfo (offset 300, size 18446744073709551600) does not fit",
+		 "huge .modinfo sh_size: no wrapped end");
+	gen_module(&g, 1, 64, 25);
+	open_bad(g.b, g.len, EBADMSG, "", "symbol table not a whole number of entries");
+}
+
 /* Built modules: $DK_TEST_MODULES, else what tests/cli built in the build dir. */
 static char *find_modules(void)
 {
@@ -339,6 +446,7 @@ int main(void)
 	test_symvers_bad();
 	test_vermagic();
 	test_module_bad();
+	FX_RUN(test_module_sections); /* in a child: a crash fails it, not the rest */
 	test_module_real();
 	return tap_done();
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Carrying out a plan: sign, replace, load, firmware; and stop on SIGTERM. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -18,6 +19,23 @@ struct dk_remove_opts dk_init_remove_opts(struct dk_init *in, int64_t start)
 {
 	return (struct dk_remove_opts){start + (int64_t)in->cfg->grace_period * 1000,
 				       dk_init_shutdown_wait, in};
+}
+
+/* Removes the temporary files (NAME.tmp.XXXXXX) that a predecessor killed while it
+ * wrote a signed copy left in dir: we hold the lock, so none is being written. */
+static void remove_stale_temps(const char *dir)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		if (!strstr(de->d_name, ".ko.tmp."))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			dk_info("%s: removed %s/%s, left by an instance killed while it "
+				"signed",
+				PHASE(SIGN), dir, de->d_name);
+	}
 }
 
 /* Signs what we load when a key is configured. The source directory may be
@@ -55,6 +73,7 @@ int dk_init_sign(struct dk_init *in, struct dk_error **err)
 			if (r < 0)
 				return dk_error_set(err, -r, "%s: create %s: %s",
 						    PHASE(SIGN), dir, strerror(-r));
+			remove_stale_temps(dir);
 		}
 		base = dk_strdup_printf("%s.ko", f->name);
 		out = base ? dk_path_join(dir, base) : NULL;

@@ -22,6 +22,13 @@
  *   DK_SHIM_PRINTK=DIR       what a module's init prints: an insert of <name> appends
  *                            DIR/<name>.kmsg (records, as above) to the DK_SHIM_KMSG file
  *                            before it answers (DK_SHIM_FAIL included)
+ *   DK_SHIM_PAUSE=KIND:TEXT  pause before the first matching call, so that a test can
+ *                            signal the process in a known phase: KIND is insert or
+ *                            delete (TEXT: the module name), open or rename (TEXT: a
+ *                            substring of the path; rename matches the new path). The
+ *                            shim creates DK_SHIM_PAUSE_DIR/paused (its text: the call)
+ *                            and waits until DK_SHIM_PAUSE_DIR/go exists (at most 120 s),
+ *                            then makes the call. Works without DK_SHIM_SYSFS too.
  *
  * Without DK_SHIM_SYSFS every call goes to the real one.
  */
@@ -46,6 +53,39 @@
 long syscall(long number, ...);
 int init_module(void *mem, unsigned long len, const char *args);
 int delete_module(const char *name, unsigned int flags);
+
+int rename(const char *from, const char *to);
+
+/* DK_SHIM_PAUSE: see the top of the file. Once per process. */
+static void maybe_pause(const char *kind, const char *what)
+{
+	static bool paused;
+	const char *spec = getenv("DK_SHIM_PAUSE"), *dir = getenv("DK_SHIM_PAUSE_DIR");
+	size_t kl = strlen(kind);
+	char p[MAXS], line[MAXS];
+	int fd, n;
+
+	if (paused || !spec || !dir || !*dir || !what || strncmp(spec, kind, kl) != 0 ||
+	    spec[kl] != ':')
+		return;
+	if (strcmp(kind, "insert") == 0 || strcmp(kind, "delete") == 0
+		    ? strcmp(what, spec + kl + 1) != 0
+		    : !strstr(what, spec + kl + 1))
+		return;
+	paused = true;
+	n = snprintf(line, sizeof(line), "%s %s %d\n", kind, what, (int)getpid());
+	snprintf(p, sizeof(p), "%s/paused", dir);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (n > 0 && write(fd, line, (size_t)n) < 0) {
+			/* the test times out waiting */
+		}
+		close(fd);
+	}
+	snprintf(p, sizeof(p), "%s/go", dir);
+	for (int i = 0; i < 12000 && access(p, F_OK) != 0; i++)
+		usleep(10000);
+}
 
 static const char *sysfs(void)
 {
@@ -257,6 +297,7 @@ static int fake_insert(const char *mem, size_t len, const char *args)
 
 	if (!modinfo_get(mem, len, "name", name, sizeof(name)))
 		return -ENOEXEC;
+	maybe_pause("insert", name);
 	fake_printk(name);
 	if (list_get("DK_SHIM_FAIL", name, fail, sizeof(fail))) {
 		shim_log("fail %s %s\n", name, fail);
@@ -357,6 +398,7 @@ static int fake_delete(const char *name)
 	char p[MAXS], init[MAXS];
 	struct stat st;
 
+	maybe_pause("delete", name);
 	if (getenv("DK_SHIM_NOUNLOAD"))
 		return -ENOSYS;
 	path_of(p, name, NULL);
@@ -473,6 +515,7 @@ static int open_redirected(const char *path, int flags, mode_t mode)
 	static int (*real)(const char *, int, ...);
 	const char *to = path;
 
+	maybe_pause("open", path);
 	if (sysfs() && path && strcmp(path, "/dev/kmsg") == 0) {
 		to = getenv("DK_SHIM_KMSG");
 		if (!to || !*to) {
@@ -540,4 +583,14 @@ int delete_module(const char *name, unsigned int flags)
 		return -1;
 	}
 	return 0;
+}
+
+int rename(const char *from, const char *to)
+{
+	static int (*real)(const char *, const char *);
+
+	maybe_pause("rename", to);
+	if (!real)
+		real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+	return real ? real(from, to) : (errno = ENOSYS, -1);
 }

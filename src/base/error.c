@@ -183,6 +183,7 @@ int dk_exit_code_for(int errnum)
 		return DK_EXIT_OK;
 	case EBADMSG:
 	case ENOEXEC:
+	case EFBIG:
 	case EPROTO:
 	case EOVERFLOW:
 		return DK_EXIT_BADINPUT;

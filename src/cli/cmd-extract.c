@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "get/archive.h"
 #include "get/fetch-extract.h"
+#include "get/fetch.h"
 #include "cli/cli.h"
 
 #define MAX_GLOBS 64
@@ -137,7 +138,16 @@ static int extract(const struct dk_cli *cli, const char *src, const char *sha256
 		r = dk_archive_extract_stream("stdin", read_stdin, buf, dir, o, &stats,
 					      err);
 	} else {
-		r = dk_archive_extract_file(src, dir, o, &stats, err);
+		_cleanup_free_ char *path = NULL;
+
+		/* a file:// URL without --sha256 is the local file it names */
+		r = dk_fetch_local_path(src, &path);
+		if (r < 0)
+			return dk_error_set(err, -r, "%s: %s", src,
+					    r == -ENOMEM ? "out of memory"
+							 : "not a file:// URL of an "
+							   "absolute path");
+		r = dk_archive_extract_file(path, dir, o, &stats, err);
 	}
 	if (r < 0)
 		return r;

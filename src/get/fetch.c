@@ -37,8 +37,7 @@ char *dk_fetch_redact_url(const char *url)
 	return strbuf_steal(&b);
 }
 
-/* Classifies a source: *path set for file:// and plain paths, NULL for http(s). */
-static int parse_source(const char *url, char **path)
+int dk_fetch_local_path(const char *url, char **path)
 {
 	const char *scheme_end = strstr(url, "://");
 
@@ -162,7 +161,7 @@ static int xfer_prepare(struct xfer *x)
 		return dk_error_set(&x->err, EINVAL,
 				    "%s: invalid sha256 '%s' (want 64 hex digits)",
 				    x->url_log, req->sha256);
-	r = parse_source(req->url, &x->local_path);
+	r = dk_fetch_local_path(req->url, &x->local_path);
 	if (r < 0)
 		return dk_error_set(&x->err, -r,
 				    "%s: unsupported URL (http, https, file or a path)",

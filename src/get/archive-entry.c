@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/tree.h"
 #include "get/archive-internal.h"
+#include "get/stop.h"
 
 /* ---- helpers ---- */
 
@@ -247,6 +248,9 @@ static int write_data(struct dk_extract *x, struct archive *a, int fd, const cha
 		const char *p;
 		int r;
 
+		r = dk_get_check_stop(aname, err);
+		if (r < 0)
+			return r;
 		r = dk_sym_archive_read_data_block(a, &buf, &size, &off);
 		if (r == ARCHIVE_EOF)
 			break;

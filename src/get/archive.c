@@ -41,6 +41,7 @@
 #include "base/log.h"
 #include "base/tree.h"
 #include "get/archive-internal.h"
+#include "get/stop.h"
 
 static void archive_read_freep(struct archive **a)
 {
@@ -138,6 +139,9 @@ static int process(struct dk_extract *x, struct archive *a, const char *aname,
 		const char *path;
 		int r;
 
+		r = dk_get_check_stop(aname, err);
+		if (r < 0)
+			return r;
 		r = dk_sym_archive_read_next_header(a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
@@ -208,6 +212,11 @@ static int run_reader(struct dk_extract *x, struct archive *a, const char *aname
 	x->nested_matched = false;
 	x->headers = 0;
 	r = process(x, a, aname, nested, err);
+	if (r < 0 && dk_get_stop_signal() && -r != EINTR) {
+		/* a read interrupted by the signal failed: say why */
+		dk_error_free(err);
+		return dk_get_check_stop(aname, err);
+	}
 	if (r < 0)
 		return r;
 	if (x->headers == 0)

@@ -20,6 +20,7 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "get/fetch-internal.h"
+#include "get/stop.h"
 
 static int write_all_at(int fd, const char *buf, size_t len, uint64_t off)
 {
@@ -197,8 +198,11 @@ int dk_fetch_sink_from_file(struct xfer *x, const char *path)
 	if (in < 0)
 		return in;
 	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
+		ssize_t n;
 
+		if (dk_get_check_stop(x->url_log, &x->err) < 0)
+			return -EINTR;
+		n = read(in, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "get/fetch-internal.h"
+#include "get/stop.h"
 
 char *dk_fetch_redact_url(const char *url)
 {
@@ -264,6 +265,8 @@ static int run_loop(struct fetch_run *run)
 		}
 		if (running == 0 && !pending)
 			return 0;
+		if (dk_get_stop_signal())
+			return -EINTR;
 		if (dk_sym_curl_multi_perform(run->multi, &still) != CURLM_OK)
 			return -EIO;
 		while ((msg = dk_sym_curl_multi_info_read(run->multi, &left))) {
@@ -345,8 +348,18 @@ int dk_fetch(const struct dk_fetch_opts *o, struct dk_fetch_req *reqs, size_t n,
 			r = run_loop(&run);
 	}
 	dk_log_progress(NULL);
+	if (r < 0 && dk_get_stop_signal())
+		r = -EINTR; /* curl's poll may fail on the signal */
 	for (size_t i = 0; i < n; i++) {
-		if (r < 0 && xs[i].state != X_DONE) {
+		if (r == -EINTR && xs[i].state != X_DONE) {
+			/* DEST.part goes unless --keep-partial asked to keep it */
+			(void)!dk_get_check_stop(xs[i].url_log, &xs[i].err);
+			reqs[i].result = r;
+			xs[i].state = X_DONE;
+			dk_fetch_sink_discard(&xs[i], run.cfg.keep_partial &&
+							      xs[i].part &&
+							      xs[i].done > 0);
+		} else if (r < 0 && xs[i].state != X_DONE) {
 			if (start_err)
 				dk_error_set(&xs[i].err, start_err->errnum, "%s: %s",
 					     xs[i].url_log, start_err->msg);

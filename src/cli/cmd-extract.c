@@ -69,6 +69,8 @@ static int read_stdin(void *userdata, const void **buf, size_t *len,
 	do
 		n = read(STDIN_FILENO, b, 64 * 1024);
 	while (n < 0 && errno == EINTR && !dk_get_stop_signal());
+	if (n < 0 && dk_get_stop_signal())
+		return dk_get_check_stop("stdin", err);
 	if (n < 0)
 		return dk_error_set(err, errno, "read stdin: %s", strerror(errno));
 	*buf = b;

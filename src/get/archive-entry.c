@@ -255,8 +255,10 @@ static int write_data(struct dk_extract *x, struct archive *a, int fd, const cha
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
-			return dk_error_set(err, EBADMSG, "%s: %s: %s", aname, entry,
-					    dk_sym_archive_error_string(a));
+			return dk_error_set(err, EBADMSG,
+					    "%s: %s: %s (the archive is damaged or "
+					    "truncated)",
+					    aname, entry, dk_sym_archive_error_string(a));
 		r = check_size(x, size, aname, entry, err);
 		if (r < 0)
 			return r;

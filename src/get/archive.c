@@ -146,10 +146,14 @@ static int process(struct dk_extract *x, struct archive *a, const char *aname,
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
-			return dk_error_set(err, EBADMSG, "%s: %s", aname,
+			return dk_error_set(err, EBADMSG,
+					    "%s: %s (after %llu entries: the archive is "
+					    "damaged, truncated or not an archive)",
+					    aname,
 					    dk_sym_archive_error_string(a)
 						    ? dk_sym_archive_error_string(a)
-						    : "unreadable archive");
+						    : "unreadable archive",
+					    (unsigned long long)x->headers);
 		x->headers++;
 		path = dk_sym_archive_entry_pathname(e);
 		if (first) {
@@ -212,7 +216,7 @@ static int run_reader(struct dk_extract *x, struct archive *a, const char *aname
 	x->nested_matched = false;
 	x->headers = 0;
 	r = process(x, a, aname, nested, err);
-	if (r < 0 && dk_get_stop_signal() && -r != EINTR) {
+	if (r < 0 && dk_get_stop_signal()) {
 		/* a read interrupted by the signal failed: say why */
 		dk_error_free(err);
 		return dk_get_check_stop(aname, err);

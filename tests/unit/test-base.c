@@ -106,7 +106,7 @@ static void test_atomic(void)
 		is_int(dk_open_regular(dir, 16, &st, &err), -EISDIR,
 		       "open_regular: directory");
 		ok(err && strstr(err->msg, "is a directory"), "directory: message");
-		is_int(dk_open_regular("/dev/null", 16, &st, &err), -EINVAL,
+		is_int(dk_open_regular("/dev/null", 16, &st, &err), -EBADMSG,
 		       "open_regular: device refused");
 	}
 	unlink(path);

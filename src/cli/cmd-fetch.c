@@ -45,8 +45,9 @@ static void help(void)
 	       "terminal)\n"
 	       "  -h, --help                 this help\n"
 	       "\n"
-	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 checksum mismatch or a local\n"
-	       "source that is no regular file, 4 not found (HTTP 404 or no such file),\n"
+	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 checksum mismatch, larger than\n"
+	       "--max-size, or a local source that is no regular file, 4 not found (HTTP "
+	       "404 or no such file),\n"
 	       "5 permission denied (HTTP 401/403). SIGTERM or SIGINT stops it:\n"
 	       "PATH.part is removed (kept with --keep-partial), exit 1.\n",
 	       dk_cli_fetch_help);

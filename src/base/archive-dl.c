@@ -30,9 +30,11 @@ DK_DLSYM_DEFINE(archive_format);
 DK_DLSYM_DEFINE(archive_read_data);
 DK_DLSYM_DEFINE(archive_read_data_block);
 DK_DLSYM_DEFINE(archive_read_free);
+DK_DLSYM_DEFINE(archive_read_header_position);
 DK_DLSYM_DEFINE(archive_read_new);
 DK_DLSYM_DEFINE(archive_read_next_header);
 DK_DLSYM_DEFINE(archive_read_open);
+DK_DLSYM_DEFINE(archive_read_open_fd);
 DK_DLSYM_DEFINE(archive_read_open_filename);
 DK_DLSYM_DEFINE(archive_read_support_filter_bzip2);
 DK_DLSYM_DEFINE(archive_read_support_filter_gzip);
@@ -87,9 +89,11 @@ static const struct dk_dlib_sym archive_syms[] = {
 	DK_DLSYM_ENTRY(archive_read_data),
 	DK_DLSYM_ENTRY(archive_read_data_block),
 	DK_DLSYM_ENTRY(archive_read_free),
+	DK_DLSYM_ENTRY(archive_read_header_position),
 	DK_DLSYM_ENTRY(archive_read_new),
 	DK_DLSYM_ENTRY(archive_read_next_header),
 	DK_DLSYM_ENTRY(archive_read_open),
+	DK_DLSYM_ENTRY(archive_read_open_fd),
 	DK_DLSYM_ENTRY(archive_read_open_filename),
 	DK_DLSYM_ENTRY(archive_read_support_filter_bzip2),
 	DK_DLSYM_ENTRY(archive_read_support_filter_gzip),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,54 +34,119 @@ char *dk_path_join(const char *root, const char *rel)
 	return strbuf_steal(&b);
 }
 
-int dk_read_file(const char *path, size_t max, char **out, size_t *len)
+/* What st is, for messages: "a FIFO", "a character device"... */
+const char *dk_file_type_str(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFLNK:
+		return "a symlink";
+	}
+	return "not a regular file";
+}
+
+/* Opens path for reading without blocking (a FIFO would block open() until a writer
+ * comes) and without making it our terminal; the fd is blocking again once open. */
+static int open_rd(const char *path, struct stat *st)
+{
+	_cleanup_close_ int fd = -1;
+	int fl;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, st) < 0)
+		return -errno;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return -errno;
+	return TAKE_FD(fd);
+}
+
+/* A regular file of at most max bytes (0 bytes: /proc and sysfs, read to the end). */
+static int check_regular(const char *path, const struct stat *st, size_t max,
+			 struct dk_error **err)
+{
+	if (S_ISDIR(st->st_mode))
+		return dk_error_set(err, EISDIR, "%s: is a directory, not a file", path);
+	if (!S_ISREG(st->st_mode))
+		return dk_error_set(err, EBADMSG,
+				    "%s: is %s, not a regular file: give the path of "
+				    "a file",
+				    path, dk_file_type_str(st->st_mode));
+	if ((uint64_t)st->st_size > max)
+		return dk_error_set(err, EFBIG,
+				    "%s: %lld bytes, more than the limit of %zu bytes "
+				    "for this file: is it the right file?",
+				    path, (long long)st->st_size, max);
+	return 0;
+}
+
+int dk_read_file_err(const char *path, size_t max, char **out, size_t *len,
+		     struct dk_error **err)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
 	size_t cap = 4096, n = 0;
-
 	struct stat st;
+	int r;
 
 	if (max == 0)
 		max = 64u << 20;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_rd(path, &st);
 	if (fd < 0)
-		return -errno;
-	/* A regular file's size is known: one allocation instead of doubling (a 1 GiB
-	 * module would otherwise be copied by realloc up to 18 times). /proc and sysfs
-	 * files report 0 or 4096 and take the loop below as before. */
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    (size_t)st.st_size <= max)
-		cap = MAX(cap, (size_t)st.st_size + 1);
+		return dk_error_set(err, -fd, "%s: %s", path, strerror(-fd));
+	r = check_regular(path, &st, max, err);
+	if (r < 0)
+		return r;
+	/* The size is known: one allocation (room for the NUL and for the read that
+	 * sees the end) instead of doubling. /proc and sysfs files report 0 or 4096
+	 * and take the loop below. */
+	if (st.st_size > 0)
+		cap = MAX(cap, (size_t)st.st_size + 2);
 	buf = malloc(cap);
 	if (!buf)
-		return -ENOMEM;
+		return dk_error_set(err, ENOMEM, "out of memory");
 	for (;;) {
-		ssize_t r;
+		ssize_t rd;
 
 		if (n + 1 >= cap) {
 			char *nb;
 
 			if (cap > max + 1)
-				return -EFBIG;
+				break; /* grew since fstat: caught below */
 			cap *= 2;
 			nb = realloc(buf, cap);
 			if (!nb)
-				return -ENOMEM;
+				return dk_error_set(err, ENOMEM, "out of memory");
 			buf = nb;
 		}
-		r = read(fd, buf + n, cap - n - 1);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
+		rd = read(fd, buf + n, cap - n - 1);
+		if (rd < 0 && errno == EINTR)
+			continue;
+		if (rd < 0)
+			return dk_error_set(err, errno, "read %s: %s", path,
+					    strerror(errno));
+		if (rd == 0)
 			break;
-		n += (size_t)r;
+		n += (size_t)rd;
 		if (n > max)
-			return -EFBIG;
+			break;
 	}
+	if (n > max)
+		return dk_error_set(err, EFBIG,
+				    "%s: more than the limit of %zu bytes for this file: "
+				    "is it the right file?",
+				    path, max);
 	buf[n] = '\0';
 	if (len)
 		*len = n;
@@ -88,25 +154,24 @@ int dk_read_file(const char *path, size_t max, char **out, size_t *len)
 	return 0;
 }
 
+int dk_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	_cleanup_error_ struct dk_error *err = NULL;
+
+	return dk_read_file_err(path, max, out, len, &err);
+}
+
 int dk_open_regular(const char *path, size_t max, struct stat *st, struct dk_error **err)
 {
 	_cleanup_close_ int fd = -1;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, st) < 0)
-		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
-	if (S_ISDIR(st->st_mode))
-		return dk_error_set(err, EISDIR, "%s: is a directory, not a file", path);
-	if (!S_ISREG(st->st_mode))
-		return dk_error_set(err, EINVAL,
-				    "%s: not a regular file (a device, FIFO or socket)",
-				    path);
-	if ((size_t)st->st_size > max)
-		return dk_error_set(
-			err, EFBIG,
-			"%s: %lld bytes, more than the %zu this file may have: "
-			"is it the right file?",
-			path, (long long)st->st_size, max);
+	fd = open_rd(path, st);
+	if (fd < 0)
+		return dk_error_set(err, -fd, "%s: %s", path, strerror(-fd));
+	r = check_regular(path, st, max, err);
+	if (r < 0)
+		return r;
 	return TAKE_FD(fd);
 }
 

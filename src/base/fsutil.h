@@ -16,12 +16,19 @@ char *dk_path_join(const char *root, const char *rel) _must_check_;
 /* path itself when absolute, else joined to the current directory; NULL (errno set)
  * when there is none or on OOM. */
 char *dk_path_absolute(const char *path) _must_check_;
-/* Reads a whole file (at most max bytes, 0 = 64 MiB) NUL-terminated. Returns 0 or -errno
- * (-EFBIG when larger than max). */
+/* Reads a whole regular file (at most max bytes, 0 = 64 MiB) NUL-terminated. The open
+ * never blocks (a FIFO), and the type and size are checked before anything is read:
+ * -EISDIR for a directory, -EBADMSG for a FIFO, device or socket, -EFBIG when larger
+ * than max. Returns 0 or -errno; *err names the path, what it is, the limit. */
+int dk_read_file_err(const char *path, size_t max, char **out, size_t *len,
+		     struct dk_error **err) _must_check_ _nonnull_(1, 3, 5);
+/* The same without the message. */
 int dk_read_file(const char *path, size_t max, char **out, size_t *len) _must_check_;
-/* Opens path read-only (O_CLOEXEC) and checks that it is a regular file of at most
- * max bytes; *st is its fstat. Returns the fd, or -errno with *err naming the path and
- * the reason (-EISDIR, -EINVAL for a device/FIFO/socket, -EFBIG). */
+/* "a FIFO", "a character device"... for messages. */
+const char *dk_file_type_str(mode_t mode);
+/* Opens path read-only (O_CLOEXEC, never blocking on a FIFO) and checks that it is a
+ * regular file of at most max bytes; *st is its fstat. Returns the fd, or -errno with
+ * *err naming the path and the reason (as dk_read_file_err()). */
 int dk_open_regular(const char *path, size_t max, struct stat *st,
 		    struct dk_error **err) _must_check_ _nonnull_(1, 3);
 /* Reads a regular file of at most max bytes into one exact-size allocation (no realloc

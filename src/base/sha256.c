@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/fsutil.h"
 #include "base/sha256.h"
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -87,9 +89,15 @@ int dk_sha256_file(const char *path, char hex[static DK_SHA256_HEX_LEN + 1])
 	char buf[64 * 1024];
 	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	{
+		_cleanup_error_ struct dk_error *err = NULL;
+		struct stat st;
+
+		/* never blocks on a FIFO; a device (/dev/zero) would hash for ever */
+		fd = dk_open_regular(path, SIZE_MAX, &st, &err);
+		if (fd < 0)
+			return fd;
+	}
 	r = dk_sha256_reset(&s);
 	if (r < 0)
 		return r;

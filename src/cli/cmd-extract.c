@@ -12,6 +12,8 @@
 #include "base/log.h"
 #include "get/archive.h"
 #include "get/fetch-extract.h"
+#include "get/fetch.h"
+#include "get/stop.h"
 #include "cli/cli.h"
 
 #define MAX_GLOBS 64
@@ -52,8 +54,9 @@ static void help(void)
 	       "%s"
 	       "\n"
 	       "Exit codes: 0 ok, 1 failure (e.g. no space), 2 usage, 3 archive refused\n"
-	       "(hostile entry, limit exceeded, damaged) or checksum mismatch, 4 not\n"
-	       "found (HTTP 404), 5 permission denied (HTTP 401/403).\n",
+	       "(hostile entry, limit exceeded, damaged, not an archive) or checksum\n"
+	       "mismatch, 4 not found (HTTP 404), 5 permission denied (HTTP 401/403).\n"
+	       "SIGTERM or SIGINT stops it: nothing is left in DIR, exit 1.\n",
 	       dk_cli_fetch_help);
 }
 
@@ -65,7 +68,9 @@ static int read_stdin(void *userdata, const void **buf, size_t *len,
 
 	do
 		n = read(STDIN_FILENO, b, 64 * 1024);
-	while (n < 0 && errno == EINTR);
+	while (n < 0 && errno == EINTR && !dk_get_stop_signal());
+	if (n < 0 && dk_get_stop_signal())
+		return dk_get_check_stop("stdin", err);
 	if (n < 0)
 		return dk_error_set(err, errno, "read stdin: %s", strerror(errno));
 	*buf = b;
@@ -127,6 +132,8 @@ static int extract(const struct dk_cli *cli, const char *src, const char *sha256
 	struct dk_archive_stats stats = {0};
 	int r;
 
+	/* SIGTERM/SIGINT: stop, remove the staging directory, exit 1 */
+	dk_get_stop_on_signals();
 	if (sha256) {
 		r = dk_fetch_extract(cli->fetch, src, sha256, dir, o, &stats, err);
 	} else if (streq(src, "-")) {
@@ -137,7 +144,16 @@ static int extract(const struct dk_cli *cli, const char *src, const char *sha256
 		r = dk_archive_extract_stream("stdin", read_stdin, buf, dir, o, &stats,
 					      err);
 	} else {
-		r = dk_archive_extract_file(src, dir, o, &stats, err);
+		_cleanup_free_ char *path = NULL;
+
+		/* a file:// URL without --sha256 is the local file it names */
+		r = dk_fetch_local_path(src, &path);
+		if (r < 0)
+			return dk_error_set(err, -r, "%s: %s", src,
+					    r == -ENOMEM ? "out of memory"
+							 : "not a file:// URL of an "
+							   "absolute path");
+		r = dk_archive_extract_file(path, dir, o, &stats, err);
 	}
 	if (r < 0)
 		return r;

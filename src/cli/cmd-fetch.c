@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "get/fetch.h"
+#include "get/stop.h"
 #include "cli/cli.h"
 
 #define MAX_FILES 64
@@ -44,8 +45,11 @@ static void help(void)
 	       "terminal)\n"
 	       "  -h, --help                 this help\n"
 	       "\n"
-	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 checksum mismatch, 4 not found\n"
-	       "(HTTP 404 or no such file), 5 permission denied (HTTP 401/403).\n",
+	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 checksum mismatch, larger than\n"
+	       "--max-size, or a local source that is no regular file, 4 not found (HTTP "
+	       "404 or no such file),\n"
+	       "5 permission denied (HTTP 401/403). SIGTERM or SIGINT stops it:\n"
+	       "PATH.part is removed (kept with --keep-partial), exit 1.\n",
 	       dk_cli_fetch_help);
 }
 
@@ -132,6 +136,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 					      "--sha256 '%s' is not 64 hex digits",
 					      reqs[i].sha256);
 	}
+	/* SIGTERM/SIGINT: stop, remove OUT.part (unless --keep-partial), exit 1 */
+	dk_get_stop_on_signals();
 	for (size_t i = 0; i < nurl; i++) {
 		if (!streq(reqs[i].dest, "-"))
 			continue;

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/tree.h"
 #include "get/archive-internal.h"
+#include "get/stop.h"
 
 /* ---- helpers ---- */
 
@@ -247,12 +248,17 @@ static int write_data(struct dk_extract *x, struct archive *a, int fd, const cha
 		const char *p;
 		int r;
 
+		r = dk_get_check_stop(aname, err);
+		if (r < 0)
+			return r;
 		r = dk_sym_archive_read_data_block(a, &buf, &size, &off);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
-			return dk_error_set(err, EBADMSG, "%s: %s: %s", aname, entry,
-					    dk_sym_archive_error_string(a));
+			return dk_error_set(err, EBADMSG,
+					    "%s: %s: %s (the archive is damaged or "
+					    "truncated)",
+					    aname, entry, dk_sym_archive_error_string(a));
 		r = check_size(x, size, aname, entry, err);
 		if (r < 0)
 			return r;
@@ -423,6 +429,10 @@ static int write_symlink(struct dk_extract *x, struct archive_entry *e, int pfd,
 
 	if (!target || !*target)
 		return refuse(err, aname, entry, "symlink without a target");
+	if (strlen(target) >= PATH_MAX)
+		return refuse(err, aname, entry,
+			      "symlink target of %zu bytes, longer than PATH_MAX (%d)",
+			      strlen(target), PATH_MAX);
 	if (target[0] == '/') {
 		if (!(x->opts.flags & DK_ARCHIVE_REWRITE_ABS_SYMLINKS))
 			return refuse(err, aname, entry,
@@ -530,8 +540,14 @@ int dk_extract_write_entry(struct dk_extract *x, struct archive *a,
 	int pfd, r;
 
 	why = dk_extract_normalise_path(raw, &norm);
+	if (why && (!raw || !*raw))
+		return refuse(err, aname, "entry without a name",
+			      "the archive is damaged or truncated (entry %llu, at "
+			      "byte %lld of the uncompressed stream)",
+			      (unsigned long long)x->headers,
+			      (long long)dk_sym_archive_read_header_position(a));
 	if (why)
-		return refuse(err, aname, raw ? raw : "(unnamed entry)", "%s", why);
+		return refuse(err, aname, raw, "%s", why);
 	if (!*norm)
 		return 0; /* "./", the archive's root */
 	if (dk_extract_have_globs(x->opts.members) &&

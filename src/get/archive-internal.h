@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/archive-dl.h"
 #include "base/error.h"
@@ -29,6 +30,7 @@ struct dk_extract {
 	struct dk_archive_opts opts;
 	struct dk_archive_stats stats;
 	bool member_matched, nested_matched;
+	uint64_t headers; /* entries read, in every (nested) reader */
 	struct staged_link *links;
 	size_t n_links, cap_links;
 	/* the last parent directory opened, reused by consecutive entries */

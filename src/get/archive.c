@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,11 @@
 #include "shared/strbuf.h"
 
 #include "base/archive-dl.h"
+#include "base/fsutil.h"
 #include "base/log.h"
 #include "base/tree.h"
 #include "get/archive-internal.h"
+#include "get/stop.h"
 
 static void archive_read_freep(struct archive **a)
 {
@@ -136,14 +139,22 @@ static int process(struct dk_extract *x, struct archive *a, const char *aname,
 		const char *path;
 		int r;
 
+		r = dk_get_check_stop(aname, err);
+		if (r < 0)
+			return r;
 		r = dk_sym_archive_read_next_header(a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
-			return dk_error_set(err, EBADMSG, "%s: %s", aname,
+			return dk_error_set(err, EBADMSG,
+					    "%s: %s (after %llu entries: the archive is "
+					    "damaged, truncated or not an archive)",
+					    aname,
 					    dk_sym_archive_error_string(a)
 						    ? dk_sym_archive_error_string(a)
-						    : "unreadable archive");
+						    : "unreadable archive",
+					    (unsigned long long)x->headers);
+		x->headers++;
 		path = dk_sym_archive_entry_pathname(e);
 		if (first) {
 			deb = (dk_sym_archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) ==
@@ -203,9 +214,20 @@ static int run_reader(struct dk_extract *x, struct archive *a, const char *aname
 
 	x->member_matched = false;
 	x->nested_matched = false;
+	x->headers = 0;
 	r = process(x, a, aname, nested, err);
+	if (r < 0 && dk_get_stop_signal()) {
+		/* a read interrupted by the signal failed: say why */
+		dk_error_free(err);
+		return dk_get_check_stop(aname, err);
+	}
 	if (r < 0)
 		return r;
+	if (x->headers == 0)
+		return dk_error_set(err, EBADMSG,
+				    "%s: no entries: not an archive, or an empty one "
+				    "(only zeros?)",
+				    aname);
 	if (nested && !x->nested_matched)
 		return no_match(aname, x->opts.nested_members, err);
 	if (dk_extract_have_globs(x->opts.members) && !x->member_matched)
@@ -304,10 +326,19 @@ void dk_extract_get_stats(const struct dk_extract *x, struct dk_archive_stats *s
 int dk_extract_file(struct dk_extract *x, const char *path, struct dk_error **err)
 {
 	_cleanup_archive_ struct archive *a = new_reader();
+	_cleanup_close_ int fd = -1;
+	struct stat st;
 
 	if (!a)
 		return dk_error_set(err, ENOMEM, "out of memory");
-	if (dk_sym_archive_read_open_filename(a, path, READ_BLOCK) != ARCHIVE_OK) {
+	/* a regular file only, opened without blocking: a FIFO or /dev/zero would
+	 * hang or read for ever */
+	fd = dk_open_regular(path, SIZE_MAX, &st, err);
+	if (fd < 0)
+		return fd;
+	if (st.st_size == 0)
+		return dk_error_set(err, EBADMSG, "%s: empty file, not an archive", path);
+	if (dk_sym_archive_read_open_fd(a, fd, READ_BLOCK) != ARCHIVE_OK) {
 		int e = dk_sym_archive_errno(a);
 
 		/* system errors keep their errno; format errors (EILSEQ, EINVAL...)

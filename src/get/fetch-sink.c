@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "get/fetch-internal.h"
+#include "get/stop.h"
 
 static int write_all_at(int fd, const char *buf, size_t len, uint64_t off)
 {
@@ -190,13 +192,17 @@ int dk_fetch_sink_from_file(struct xfer *x, const char *path)
 {
 	_cleanup_close_ int in = -1;
 	char buf[64 * 1024];
+	struct stat st;
 
-	in = open(path, O_RDONLY | O_CLOEXEC);
+	in = dk_open_regular(path, SIZE_MAX, &st, &x->err);
 	if (in < 0)
-		return dk_error_set(&x->err, errno, "open %s: %s", path, strerror(errno));
+		return in;
 	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
+		ssize_t n;
 
+		if (dk_get_check_stop(x->url_log, &x->err) < 0)
+			return -EINTR;
+		n = read(in, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -260,6 +266,44 @@ int dk_fetch_cache_lookup(struct xfer *x)
 	return r < 0 ? r : 1;
 }
 
+/* DEST.part sits in a directory others may be able to write: a symlink planted
+ * there is never followed, and a FIFO, device or a file with other names (a hard
+ * link) or another owner is never written into. Returns the fd or -errno (x->err). */
+static int open_part(struct xfer *x)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int e, fl;
+
+	fd = open(x->part, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+	if (fd < 0 && errno == ELOOP)
+		return dk_error_set(&x->err, ELOOP,
+				    "%s is a symlink: refusing to write the download "
+				    "through it (someone may have planted it; remove it)",
+				    x->part);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		e = errno;
+		return dk_error_set(&x->err, e, "create %s: %s", x->part, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode))
+		return dk_error_set(&x->err, EBADMSG,
+				    "%s is %s, not a regular file: refusing to write the "
+				    "download into it (remove it)",
+				    x->part, dk_file_type_str(st.st_mode));
+	if (st.st_nlink > 1 || st.st_uid != geteuid())
+		return dk_error_set(
+			&x->err, EPERM,
+			"%s has %s: refusing to write the download into it "
+			"(someone may have planted it; remove it)",
+			x->part, st.st_nlink > 1 ? "other hard links" : "another owner");
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		e = errno;
+		return dk_error_set(&x->err, e, "%s: %s", x->part, strerror(e));
+	}
+	return TAKE_FD(fd);
+}
+
 int dk_fetch_sink_open(struct xfer *x)
 {
 	struct dk_fetch_req *req = x->req;
@@ -272,14 +316,13 @@ int dk_fetch_sink_open(struct xfer *x)
 		x->part = dk_strdup_printf("%s.part", req->dest);
 		if (!x->part)
 			return dk_error_set(&x->err, ENOMEM, "out of memory");
-		x->fd = open(x->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		if (x->fd < 0) {
-			r = errno;
+		r = open_part(x);
+		if (r < 0) {
 			free(x->part);
 			x->part = NULL; /* not ours to remove */
-			return dk_error_set(&x->err, r, "create %s.part: %s", req->dest,
-					    strerror(r));
+			return r;
 		}
+		x->fd = r;
 		if (flock(x->fd, LOCK_EX | LOCK_NB) < 0) {
 			r = errno == EWOULDBLOCK ? EBUSY : errno;
 			close(x->fd);

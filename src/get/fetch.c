@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "get/fetch-internal.h"
+#include "get/stop.h"
 
 char *dk_fetch_redact_url(const char *url)
 {
@@ -37,8 +38,7 @@ char *dk_fetch_redact_url(const char *url)
 	return strbuf_steal(&b);
 }
 
-/* Classifies a source: *path set for file:// and plain paths, NULL for http(s). */
-static int parse_source(const char *url, char **path)
+int dk_fetch_local_path(const char *url, char **path)
 {
 	const char *scheme_end = strstr(url, "://");
 
@@ -162,7 +162,7 @@ static int xfer_prepare(struct xfer *x)
 		return dk_error_set(&x->err, EINVAL,
 				    "%s: invalid sha256 '%s' (want 64 hex digits)",
 				    x->url_log, req->sha256);
-	r = parse_source(req->url, &x->local_path);
+	r = dk_fetch_local_path(req->url, &x->local_path);
 	if (r < 0)
 		return dk_error_set(&x->err, -r,
 				    "%s: unsupported URL (http, https, file or a path)",
@@ -265,6 +265,8 @@ static int run_loop(struct fetch_run *run)
 		}
 		if (running == 0 && !pending)
 			return 0;
+		if (dk_get_stop_signal())
+			return -EINTR;
 		if (dk_sym_curl_multi_perform(run->multi, &still) != CURLM_OK)
 			return -EIO;
 		while ((msg = dk_sym_curl_multi_info_read(run->multi, &left))) {
@@ -346,8 +348,18 @@ int dk_fetch(const struct dk_fetch_opts *o, struct dk_fetch_req *reqs, size_t n,
 			r = run_loop(&run);
 	}
 	dk_log_progress(NULL);
+	if (r < 0 && dk_get_stop_signal())
+		r = -EINTR; /* curl's poll may fail on the signal */
 	for (size_t i = 0; i < n; i++) {
-		if (r < 0 && xs[i].state != X_DONE) {
+		if (r == -EINTR && xs[i].state != X_DONE) {
+			/* DEST.part goes unless --keep-partial asked to keep it */
+			(void)!dk_get_check_stop(xs[i].url_log, &xs[i].err);
+			reqs[i].result = r;
+			xs[i].state = X_DONE;
+			dk_fetch_sink_discard(&xs[i], run.cfg.keep_partial &&
+							      xs[i].part &&
+							      xs[i].done > 0);
+		} else if (r < 0 && xs[i].state != X_DONE) {
 			if (start_err)
 				dk_error_set(&xs[i].err, start_err->errnum, "%s: %s",
 					     xs[i].url_log, start_err->msg);

@@ -97,3 +97,8 @@ int dk_fetch_stream(const struct dk_fetch_opts *o, const char *url, const char *
 
 /* URL without "user:password@" (for messages); NULL on OOM. */
 char *dk_fetch_redact_url(const char *url) _must_check_;
+
+/* Classifies a source: *path set (malloc'ed) for file:// URLs (percent-decoded) and
+ * plain paths, NULL for http(s). -EINVAL for a file:// URL that is no absolute path,
+ * -EPROTONOSUPPORT for another scheme, -ENOMEM. */
+int dk_fetch_local_path(const char *url, char **path) _must_check_;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shared/cleanup.h"
@@ -19,6 +20,50 @@
 
 #define TERMINATION_LOG_MAX 4096
 
+/* Opens (creating) a file init keeps on the node, in a directory others may be able
+ * to write: a symlink there is never followed, the open never blocks (a FIFO), and
+ * only a regular file with no other names (hard links) is accepted. Never truncates
+ * on open: the caller does once the file is known to be ours. */
+static int open_node_file(const char *path, int flags, struct dk_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int e, fl;
+
+	fd = open(path, flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
+		  0644);
+	if (fd < 0 && errno == ELOOP)
+		return dk_error_set(err, ELOOP,
+				    "%s is a symlink: refusing to follow it (someone "
+				    "may have planted it: remove it)",
+				    path);
+	if (fd < 0 && errno == ENXIO)
+		errno = EBADMSG; /* a FIFO without a reader */
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		e = errno;
+		return dk_error_set(
+			err, e, "open %s: %s%s", path,
+			e == EBADMSG ? "a FIFO, not a regular file" : strerror(e),
+			e == EBADMSG ? ": give the path of a file"
+				     : ": its directory must be writable (a "
+				       "hostPath mount kept across restarts)");
+	}
+	if (!S_ISREG(st.st_mode))
+		return dk_error_set(err, EBADMSG,
+				    "%s is %s, not a regular file: give the path of a "
+				    "file",
+				    path, dk_file_type_str(st.st_mode));
+	if (st.st_nlink > 1)
+		return dk_error_set(err, EPERM,
+				    "%s has other hard links: refusing to write it "
+				    "(someone may have planted it: remove it)",
+				    path);
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
+	return TAKE_FD(fd);
+}
+
 int dk_init_lock(struct dk_init *in, struct dk_error **err)
 {
 	_cleanup_free_ char *pid = NULL;
@@ -29,12 +74,9 @@ int dk_init_lock(struct dk_init *in, struct dk_error **err)
 	if (r < 0)
 		return dk_error_set(err, -r, "%s: create state dir %s: %s", PHASE(LOCK),
 				    in->cfg->state_dir, strerror(-r));
-	in->lock_fd = open(in->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	in->lock_fd = open_node_file(in->lock_path, O_RDWR, err);
 	if (in->lock_fd < 0)
-		return dk_error_set(err, errno,
-				    "%s: open %s: %s: state_dir must be a writable "
-				    "directory (a hostPath mount kept across restarts)",
-				    PHASE(LOCK), in->lock_path, strerror(errno));
+		return dk_error_wrap(err, "%s", PHASE(LOCK));
 	if (flock(in->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		e = errno;
 		if (e != EWOULDBLOCK)
@@ -59,16 +101,17 @@ int dk_init_lock(struct dk_init *in, struct dk_error **err)
 void dk_init_termination_log(const struct dk_init *in, const char *msg)
 {
 	const char *path = in->cfg->termination_log;
+	_cleanup_error_ struct dk_error *e = NULL;
 	_cleanup_close_ int fd = -1;
 	size_t len = strlen(msg);
 
 	if (!path)
 		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		dk_warn("cannot write the termination log %s: %s: Kubernetes will not "
+	fd = open_node_file(path, O_WRONLY, &e);
+	if (fd < 0 || ftruncate(fd, 0) < 0) {
+		dk_warn("cannot write the termination log: %s: Kubernetes will not "
 			"show why init stopped; check termination_log in %s",
-			path, strerror(errno), in->cfg->path);
+			e ? e->msg : strerror(errno), in->cfg->path);
 		return;
 	}
 	/* Kubernetes reads at most 4096 bytes; it is a plain file (often a bind

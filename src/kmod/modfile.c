@@ -652,7 +652,8 @@ int dk_modfile_open(const char *path, struct dk_modfile **out, struct dk_error *
 	int r;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO must not block the open (refused below) */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return dk_error_set(err, errno, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0)
@@ -660,8 +661,14 @@ int dk_modfile_open(const char *path, struct dk_modfile **out, struct dk_error *
 	if (S_ISDIR(st.st_mode))
 		return dk_error_set(err, EBADMSG, "%s: is a directory, not a module file",
 				    path);
+	if (!S_ISREG(st.st_mode))
+		return dk_error_set(err, EBADMSG, "%s: is %s, not a module file", path,
+				    dk_file_type_str(st.st_mode));
 	if (st.st_size > (off_t)(1u << 30))
-		return dk_error_set(err, EFBIG, "%s: %s", path, strerror(EFBIG));
+		return dk_error_set(err, EFBIG,
+				    "%s: %lld bytes, more than the limit of 1 GiB for a "
+				    "module file",
+				    path, (long long)st.st_size);
 	if (st.st_size == 0 || !S_ISREG(st.st_mode)) {
 		/* Nothing to map (or not mappable): read what is there. */
 		char *buf = NULL;

@@ -228,11 +228,11 @@ case_16() {
 	serve
 	fresh
 	run "${F[@]}" --max-size 1M "$BASE/nolength/a.bin" --sha256 "$A" -o "$D/a.bin"
-	is "$rc" 1 "max-size without Content-Length: fails"
+	is "$rc" 3 "max-size without Content-Length: fails with 3 (too large: bad input)"
 	like "$TMP/err" "larger than the maximum size of 1048576 bytes" "max-size: message"
 	t "max-size: nothing left" empty_dir "$D"
 	run "${F[@]}" --max-size 1M "$BASE/ok/a.bin" --sha256 "$A" -o "$D/a.bin"
-	is "$rc" 1 "max-size with Content-Length: fails"
+	is "$rc" 3 "max-size with Content-Length: fails with 3"
 	t "max-size with Content-Length: nothing left" empty_dir "$D"
 }
 tcase "max-size without Content-Length" case_16

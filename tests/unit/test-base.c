@@ -106,8 +106,39 @@ static void test_atomic(void)
 		is_int(dk_open_regular(dir, 16, &st, &err), -EISDIR,
 		       "open_regular: directory");
 		ok(err && strstr(err->msg, "is a directory"), "directory: message");
-		is_int(dk_open_regular("/dev/null", 16, &st, &err), -EINVAL,
+		is_int(dk_open_regular("/dev/null", 16, &st, &err), -EBADMSG,
 		       "open_regular: device refused");
+	}
+	{
+		/* issue 12: the one file reader never blocks on a FIFO, never reads a
+		 * device, and checks the size before reading */
+		_cleanup_error_ struct dk_error *err = NULL;
+		_cleanup_free_ char *fifo = dk_path_join(dir, "fifo");
+		_cleanup_free_ char *buf = NULL;
+
+		ok(fifo && mkfifo(fifo, 0600) == 0, "mkfifo");
+		is_int(dk_read_file_err(fifo, 0, &buf, &len, &err), -EBADMSG,
+		       "read_file: FIFO refused without blocking");
+		ok(err && strstr(err->msg, fifo) && strstr(err->msg, "is a FIFO"),
+		   "read_file: FIFO: names the path and its type");
+		dk_error_free(&err);
+		is_int(dk_read_file(fifo, 0, &buf, &len), -EBADMSG,
+		       "read_file (no message): FIFO refused");
+		is_int(dk_open_regular(fifo, 16, &st, &err), -EBADMSG,
+		       "open_regular: FIFO refused without blocking");
+		dk_error_free(&err);
+		is_int(dk_read_file_err("/dev/zero", 0, &buf, &len, &err), -EBADMSG,
+		       "read_file: /dev/zero refused before reading");
+		ok(err && strstr(err->msg, "/dev/zero: is a character device"),
+		   "read_file: device: type said");
+		dk_error_free(&err);
+		is_int(dk_read_file_err(path, 4, &buf, &len, &err), -EFBIG,
+		       "read_file: over the limit");
+		ok(err && strstr(err->msg, "5 bytes, more than the limit of 4 bytes"),
+		   "read_file: the size and the limit stated");
+		is_int(dk_exit_code_for(EFBIG), DK_EXIT_BADINPUT, "EFBIG exits 3");
+		is_int(dk_exit_code_for(EBADMSG), DK_EXIT_BADINPUT, "EBADMSG exits 3");
+		unlink(fifo);
 	}
 	unlink(path);
 	rmdir(dir);

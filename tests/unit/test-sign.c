@@ -145,7 +145,8 @@ static void test_files(EVP_PKEY *key, X509 *cert)
 	for (int i = 0; i < 6; i++) {
 		snprintf(paths[i], sizeof(paths[i]), "%s/m%d.ko", dir, i);
 		pp[i] = paths[i];
-		if (dk_write_file_atomic(paths[i], "module-bytes", 12, 0604) < 0)
+		/* ELF magic first: unsign refuses what would not start like a module */
+		if (dk_write_file_atomic(paths[i], "\177ELFmodule-", 12, 0604) < 0)
 			printf("# cannot write %s\n", paths[i]);
 	}
 	failed = dk_sign_files(NULL, s, pp, 6, 0, 3, res);

@@ -136,8 +136,10 @@ const char *dk_error_hint(int errnum)
 		       "it again";
 	case EPERM:
 	case EACCES:
-		return "run as root in a privileged container; under lockdown only "
-		       "signed modules load";
+		/* A file's permissions or a read-only mount, most often: the kernel's
+		 * own refusals get dk_error_kernel_hint's. */
+		return "check the owner, mode and mount of the path named above; "
+		       "drvkit runs as root in a privileged container";
 	default:
 		return NULL;
 	}
@@ -168,6 +170,10 @@ const char *dk_error_kernel_hint(int errnum)
 	case EOPNOTSUPP:
 		return "the kernel cannot unload modules (no CONFIG_MODULE_UNLOAD): "
 		       "reboot the node to change them";
+	case EPERM:
+	case EACCES:
+		return "run as root in a privileged container (CAP_SYS_MODULE); under "
+		       "lockdown only signed modules load";
 	default:
 		return dk_error_hint(errnum);
 	}

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -313,6 +315,27 @@ static int write_atomic(const char *path, mode_t mode,
 	if (r < 0)
 		unlink(tmp);
 	return r;
+}
+
+int dk_remove_stale_temps(const char *dir, const char *base)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	size_t bl = base ? strlen(base) : 0;
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d))) {
+		const char *t = strstr(de->d_name, ".tmp.");
+
+		/* write_atomic's names: <base>.tmp. and mkostemp's six characters */
+		if (!t || strlen(t) != 5 + 6 ||
+		    (base &&
+		     (t - de->d_name != (ptrdiff_t)bl || strncmp(de->d_name, base, bl))))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	return n;
 }
 
 struct atomic_src {

@@ -46,6 +46,10 @@ int dk_write_file_atomic(const char *path, const void *data, size_t len,
  * does, then releases w. -ENOMEM when w ran out of memory, else the write's -errno. */
 struct json_writer;
 int dk_write_json_atomic(const char *path, struct json_writer *w) _must_check_;
+/* Removes the temporaries (<base>.tmp.XXXXXX in dir; base NULL: any name) that an
+ * atomic write left when its process was killed before the rename. Call it only
+ * holding the lock that serialises those writers. Returns how many were removed. */
+int dk_remove_stale_temps(const char *dir, const char *base);
 /* Atomically writes to path the first len bytes of src_fd (copied in the kernel with
  * copy_file_range where it can) followed by tail; same temp + fsync + rename as above. */
 int dk_copy_file_atomic(const char *path, int src_fd, size_t len, const void *tail,

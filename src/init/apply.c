@@ -21,23 +21,6 @@ struct dk_remove_opts dk_init_remove_opts(struct dk_init *in, int64_t start)
 				       dk_init_shutdown_wait, in};
 }
 
-/* Removes the temporary files (NAME.tmp.XXXXXX) that a predecessor killed while it
- * wrote a signed copy left in dir: we hold the lock, so none is being written. */
-static void remove_stale_temps(const char *dir)
-{
-	_cleanup_closedir_ DIR *d = opendir(dir);
-	struct dirent *de;
-
-	while (d && (de = readdir(d))) {
-		if (!strstr(de->d_name, ".ko.tmp."))
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			dk_info("%s: removed %s/%s, left by an instance killed while it "
-				"signed",
-				PHASE(SIGN), dir, de->d_name);
-	}
-}
-
 /* Signs what we load when a key is configured. The source directory may be
  * read-only (an image layer): signed copies go to <state_dir>/signed/. */
 int dk_init_sign(struct dk_init *in, struct dk_error **err)
@@ -73,7 +56,12 @@ int dk_init_sign(struct dk_init *in, struct dk_error **err)
 			if (r < 0)
 				return dk_error_set(err, -r, "%s: create %s: %s",
 						    PHASE(SIGN), dir, strerror(-r));
-			remove_stale_temps(dir);
+			/* we hold the lock: a temporary here is a killed signer's */
+			r = dk_remove_stale_temps(dir, NULL);
+			if (r > 0)
+				dk_info("%s: removed %d temporary files in %s left by an "
+					"instance killed while it signed",
+					PHASE(SIGN), r, dir);
 		}
 		base = dk_strdup_printf("%s.ko", f->name);
 		out = base ? dk_path_join(dir, base) : NULL;
@@ -180,19 +168,29 @@ int dk_init_load(struct dk_init *in, struct dk_error **err)
 			in->done[i] = true;
 			continue;
 		}
-		if (dk_plan_act_inserts(pm->act)) {
-			free(f->params);
-			f->params = TAKE_PTR(pm->params);
-			r = insert_tracked(in, f, err);
-			if (r < 0)
-				return dk_error_wrap(err, "%s: component %s", PHASE(LOAD),
-						     pm->comp->name);
-			in->inserted[i] = true;
-		}
-		in->done[i] = true;
 		if (dk_state_add_module(&in->state, f->name, pm->comp->name, f->path,
 					in->source[i], f->srcversion, f->version) < 0)
 			return dk_error_set(err, ENOMEM, "out of memory");
+		if (dk_plan_act_inserts(pm->act)) {
+			free(f->params);
+			f->params = TAKE_PTR(pm->params);
+			/* On disk before the insert: killed right after it, the next
+			 * instance must know the module is ours (see state.h). */
+			dk_state_set_loading(&in->state, f->name, true);
+			r = dk_init_save_state(in, err);
+			if (r < 0)
+				return dk_error_wrap(err, "%s", PHASE(STATE));
+			r = insert_tracked(in, f, err);
+			if (r < 0) {
+				dk_state_remove_module(&in->state, f->name);
+				in->state_saved = false;
+				return dk_error_wrap(err, "%s: component %s", PHASE(LOAD),
+						     pm->comp->name);
+			}
+			in->inserted[i] = true;
+			dk_state_set_loading(&in->state, f->name, false);
+		}
+		in->done[i] = true;
 		if (!in->inserted[i]) {
 			in->state_saved = false;
 		} else if ((r = dk_init_save_state(in, err)) < 0) {

@@ -64,6 +64,34 @@ static int open_node_file(const char *path, int flags, struct dk_error **err)
 	return TAKE_FD(fd);
 }
 
+/* What a predecessor killed between an atomic write's temporary and its rename left
+ * next to the files it writes: we hold the lock, so none is being written. */
+static void remove_stale_temps(struct dk_init *in)
+{
+	const char *const paths[] = {in->state_path, in->status_path,
+				     in->cfg->ready_file};
+
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		_cleanup_free_ char *dir = NULL;
+		const char *base;
+		int n;
+
+		if (!paths[i])
+			continue;
+		base = strrchr(paths[i], '/');
+		dir = base ? strndup(paths[i], (size_t)(base - paths[i])) : strdup(".");
+		base = base ? base + 1 : paths[i];
+		if (!dir)
+			return;
+		n = dk_remove_stale_temps(*dir ? dir : "/", base);
+		if (n > 0)
+			dk_info("%s: removed %d temporary file%s of %s left by an "
+				"instance "
+				"killed while writing it",
+				PHASE(LOCK), n, n == 1 ? "" : "s", paths[i]);
+	}
+}
+
 int dk_init_lock(struct dk_init *in, struct dk_error **err)
 {
 	_cleanup_free_ char *pid = NULL;
@@ -89,6 +117,7 @@ int dk_init_lock(struct dk_init *in, struct dk_error **err)
 				    PHASE(LOCK), pid && *pid ? pid : "unknown",
 				    in->lock_path);
 	}
+	remove_stale_temps(in);
 	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (ftruncate(in->lock_fd, 0) < 0 || pwrite(in->lock_fd, buf, strlen(buf), 0) < 0)
 		dk_warn("%s: write pid to %s: %s (the lock is held; a second instance "

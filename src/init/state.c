@@ -128,6 +128,13 @@ void dk_state_remove_replaced(struct dk_state *st, const char *name)
 	}
 }
 
+void dk_state_set_loading(struct dk_state *st, const char *name, bool loading)
+{
+	for (size_t i = 0; i < st->n_modules; i++)
+		if (streq(st->modules[i].name, name))
+			st->modules[i].loading = loading;
+}
+
 int dk_state_add_probed(struct dk_state *st, const char *name)
 {
 	char **np;
@@ -183,6 +190,8 @@ int dk_state_write(const char *path, const struct dk_state *st, struct dk_error 
 			json_kv_string(&w, "source", m->source);
 		json_kv_string(&w, "srcversion", m->srcversion);
 		json_kv_string(&w, "version", m->version);
+		if (m->loading)
+			json_kv_bool(&w, "loading", true);
 		json_end_object(&w);
 	}
 	json_end_array(&w);
@@ -273,6 +282,11 @@ static int parse_modules(const struct dk_yaml_node *root, struct dk_state *st,
 				dk_yaml_scalar(dk_yaml_get(m, "source")),
 				dk_yaml_scalar(dk_yaml_get(m, "srcversion")),
 				dk_yaml_scalar(dk_yaml_get(m, "version")));
+		if (r >= 0) {
+			const char *l = dk_yaml_scalar(dk_yaml_get(m, "loading"));
+
+			dk_state_set_loading(st, name, l && streq(l, "true"));
+		}
 	}
 	return r;
 }

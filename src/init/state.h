@@ -18,6 +18,10 @@ struct dk_state_module {
 	char *source; /* the file before signing (path is the signed copy); NULL: path */
 	char *srcversion;
 	char *version;
+	/* Listed before its insert and cleared after: a SIGKILL between the insert and
+	 * the next save leaves it "loading", and the next instance adopts it if it is in
+	 * (not taking it for someone else's) or loads it if not. */
+	bool loading;
 };
 
 struct dk_state_replaced {
@@ -51,6 +55,8 @@ int dk_state_add_module(struct dk_state *st, const char *name, const char *compo
 			const char *path, const char *source, const char *srcversion,
 			const char *version) _must_check_;
 void dk_state_remove_module(struct dk_state *st, const char *name);
+/* Marks name (added before) as being inserted, or done. */
+void dk_state_set_loading(struct dk_state *st, const char *name, bool loading);
 const struct dk_state_module *dk_state_find_module(const struct dk_state *st,
 						   const char *name);
 int dk_state_add_replaced(struct dk_state *st, const char *name, const char *component,

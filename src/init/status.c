@@ -32,7 +32,9 @@ enum dk_status_check dk_status_check_module(const struct dk_modctx *m,
 	if (dk_module_state(m, sm->name, &st) < 0 || st.state == DK_LOADED_NO ||
 	    st.state == DK_LOADED_BUILTIN) {
 		res = DK_STATUS_MISSING;
-		strbuf_puts(&b, "not loaded");
+		strbuf_puts(&b, sm->loading ? "not loaded (drvkit init stopped while "
+					      "inserting it)"
+					    : "not loaded");
 	} else if (sm->srcversion && st.srcversion &&
 		   !streq(sm->srcversion, st.srcversion)) {
 		res = DK_STATUS_DIFFERENT;

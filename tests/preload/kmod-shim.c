@@ -23,8 +23,9 @@
  *                            DIR/<name>.kmsg (records, as above) to the DK_SHIM_KMSG file
  *                            before it answers (DK_SHIM_FAIL included)
  *   DK_SHIM_PAUSE=KIND:TEXT  pause before the first matching call, so that a test can
- *                            signal the process in a known phase: KIND is insert or
- *                            delete (TEXT: the module name), open or rename (TEXT: a
+ *                            signal the process in a known phase: KIND is insert,
+ *                            inserted (after the module is in), or delete (TEXT: the
+ *                            module name), open or rename (TEXT: a
  *                            substring of the path; rename matches the new path). The
  *                            shim creates DK_SHIM_PAUSE_DIR/paused (its text: the call)
  *                            and waits until DK_SHIM_PAUSE_DIR/go exists (at most 120 s),
@@ -325,6 +326,7 @@ static int fake_insert(const char *mem, size_t len, const char *args)
 	}
 	/* initstate last: it is what says "loaded". */
 	write_attr(name, "initstate", "live");
+	maybe_pause("inserted", name);
 	return 0;
 }
 

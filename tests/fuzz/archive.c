@@ -11,7 +11,8 @@ struct feed {
 	size_t size, off;
 };
 
-static int next_chunk(void *userdata, const void **buf, size_t *len, struct dk_error **err)
+static int next_chunk(void *userdata, const void **buf, size_t *len,
+		      struct dk_error **err)
 {
 	struct feed *f = userdata;
 	size_t n = f->size - f->off;
@@ -40,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!dir[0])
 		snprintf(dir, sizeof(dir), "%s/out", fuzz_scratch_dir());
-	r = dk_archive_extract_stream("fuzz.tar", next_chunk, &f, dir, &opts, &stats, &err);
+	r = dk_archive_extract_stream("fuzz.tar", next_chunk, &f, dir, &opts, &stats,
+				      &err);
 	fuzz_check_error(r, &err);
 	fuzz_rm_rf(dir);
 	return 0;

@@ -6,9 +6,19 @@
 #include "kmod/check.h"
 
 static const char *const syms[] = {
-	"MODULES",    "MODULE_SIG", "MODULE_SIG_FORCE", "LOCALVERSION", "SMP",
-	"PREEMPT",    "MODVERSIONS", "MODULE_UNLOAD",	"CC_VERSION_TEXT",
-	"X86_64",     "ARM64",	    "RANDSTRUCT",	"",
+	"MODULES",
+	"MODULE_SIG",
+	"MODULE_SIG_FORCE",
+	"LOCALVERSION",
+	"SMP",
+	"PREEMPT",
+	"MODVERSIONS",
+	"MODULE_UNLOAD",
+	"CC_VERSION_TEXT",
+	"X86_64",
+	"ARM64",
+	"RANDSTRUCT",
+	"",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -16,7 +16,7 @@ seeds() { # seeds TARGET FILE... : copies each file as <n>-<basename>
 	find "$c/$t" -type f ! -name 'crash-*' ! -name 'hang-*' ! -name 'regress-*' -delete
 	for f in "$@"; do
 		n=$((n + 1))
-		cp "$f" "$c/$t/seed-$n-$(basename "$f")"
+		cp "$f" "$c/$t/seed-$n-$(basename "$f" .ko)" # .ko: ignored by git
 	done
 }
 

@@ -3,6 +3,8 @@
 # the test modules (tests/modules/build.sh) and small archives made here. Run from the
 # repository root after changing a fixture; regression inputs (crash-*, hang-*) that a
 # fuzzer found are kept. Keep the whole corpus under 2 MB.
+# The fixture paths hold no blanks: word-split lists of them are fine here.
+# shellcheck disable=SC2046,SC2012,SC2086
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 c=tests/fuzz/corpus
@@ -97,23 +99,18 @@ ln "$tmp/tree/usr/src/d/f.txt" "$tmp/tree/usr/src/d/hard"
 seeds archive "$tmp"/a.*
 
 # matrix: the shipped matrix in one input (files cut at NUL), and the fleet fixtures
-args=()
-for f in kernel-matrix/drivers.yaml kernel-matrix/debian-12.yaml kernel-matrix/rhel-9.yaml \
-	kernel-matrix/ubuntu.yaml; do
-	args+=("$f")
-done
-{ cat "${args[0]}"; printf '\0'; cat "${args[1]}"; printf '\0'; cat "${args[2]}"; printf '\0'; cat "${args[3]}"; } >"$tmp/shipped"
-{ cat kernel-matrix/drivers.yaml; printf '\0'; cat kernel-matrix/rhcos.yaml; } >"$tmp/rhcos"
-n=0
-for d in tests/fleet/fixtures/matrix-*; do
-	[ -d "$d" ] || continue
-	n=$((n + 1))
-	first=1
-	for f in "$d"/*.yaml; do
+join_nul() { # the files as one input, cut at NUL bytes by the matrix target
+	local first=1 f
+	for f in "$@"; do
 		[ "$first" = 1 ] || printf '\0'
 		first=0
 		cat "$f"
-	done >"$tmp/fixture-$(basename "$d")"
+	done
+}
+join_nul kernel-matrix/{drivers,debian-12,rhel-9,ubuntu}.yaml >"$tmp/shipped"
+join_nul kernel-matrix/{drivers,rhcos}.yaml >"$tmp/rhcos"
+for d in tests/fleet/fixtures/matrix-*; do
+	join_nul "$d"/*.yaml >"$tmp/fixture-$(basename "$d")"
 done
 seeds matrix "$tmp/shipped" "$tmp/rhcos" "$tmp"/fixture-*
 seeds labels tests/fleet/labels/*.yaml

@@ -474,6 +474,12 @@ static int parse_git(struct reader *r, struct dk_patch_file *f, struct dk_error 
 	ret = strip_path(r, a, &f->old_path, err);
 	if (ret >= 0)
 		ret = strip_path(r, b, &f->new_path, err);
+	/* git writes /dev/null only on ---/+++ lines, never on "diff --git" */
+	if (ret >= 0 && (!f->old_path || !f->new_path))
+		return malformed(r, err,
+				 "the diff --git line of the section at line %zu names "
+				 "/dev/null: expected a/PATH b/PATH",
+				 f->line);
 	if (ret >= 0 && !streq(f->old_path, f->new_path))
 		return malformed(r, err, "renames (%s to %s) are not supported",
 				 f->old_path, f->new_path);

@@ -142,14 +142,16 @@ static int read_labels(struct dk_yaml_walk *w, const struct dk_yaml_node *labels
 	for (size_t i = 0; i < labels->n; i++) {
 		const struct dk_yaml_pair *p = &labels->pairs[i];
 		const char *name = p->key->value;
-		_cleanup_free_ char *sub = dk_yaml_subkey(key, name);
+		_cleanup_free_ char *sub = NULL;
 
-		if (!sub)
-			return dk_error_set(w->err, ENOMEM, "out of memory");
+		/* before naming the key: a mapping or list as key has no value */
 		if (p->key->kind != DK_YAML_SCALAR)
 			return dk_yaml_fail(w, p->key, key,
 					    "expected a label name, got %s",
 					    dk_yaml_kind_name(p->key));
+		sub = dk_yaml_subkey(key, name);
+		if (!sub)
+			return dk_error_set(w->err, ENOMEM, "out of memory");
 		if (p->value->kind != DK_YAML_SCALAR)
 			return dk_yaml_fail(w, p->value, sub,
 					    "expected a label value (a string), got %s",

@@ -102,4 +102,17 @@ case_detect() {
 }
 tcase "detect" case_detect
 
+# Inputs tests/fuzz (labels) found; each was a SIGSEGV before.
+case_fuzz_labels() {
+	cd "$DK_SRCDIR"
+	printf '{a: b}: c\n' >"$TMP/mapkey.yaml"
+	run "$DRVKIT" select --matrix $MX --labels "$TMP/mapkey.yaml"
+	is "$rc" 3 "a mapping as a label name exits 3 (was SIGSEGV)"
+	like "$TMP/err" 'mapkey.yaml:1:1: expected a label name, got a mapping$' \
+		"and says where and what was expected"
+	run "$DRVKIT" select --matrix $MX --labels tests/fuzz/corpus/labels/regress-crash-mapping-as-label-name
+	is "$rc" 3 "the fuzzer's input exits 3"
+}
+tcase "fuzz findings" case_fuzz_labels
+
 done_testing

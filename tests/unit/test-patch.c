@@ -470,6 +470,13 @@ static void test_malformed(void)
 		 "fix.patch:2: 'GIT binary patch'"},
 		{"--- a/f\n+++ b/f\n@@ -1 +1 @@\n\\ No newline at end of file\n-a\n+b\n",
 		 "fix.patch:4: '\\' line before any line of hunk #1"},
+		/* found by tests/fuzz (patch): strcmp of NULL, SIGSEGV */
+		{"diff --git a/src/v++ /dev/null",
+		 "fix.patch:1: the diff --git line of the section at line 1 names "
+		 "/dev/null"},
+		{"diff --git /dev/null b/dev/nul\n",
+		 "fix.patch:1: the diff --git line of the section at line 1 names "
+		 "/dev/null"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {

@@ -1,0 +1,1 @@
+#define UTS_RELEASE "5.14.0-427.26.1.el9_4.x86_64"

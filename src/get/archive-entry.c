@@ -46,6 +46,15 @@ static int sys_error(struct dk_error **err, int errnum, const char *aname,
 			    strerror(errnum));
 }
 
+/* A write that failed (ENOSPC, EDQUOT, EIO): the directory is what the reader
+ * must fix (free space, a bigger volume), so it is named. */
+static int write_error(const struct dk_extract *x, struct dk_error **err, int errnum,
+		       const char *aname, const char *entry)
+{
+	return dk_error_set(err, errnum, "%s: %s: write into %s: %s", aname, entry,
+			    x->dir, strerror(errnum));
+}
+
 /* Normalises an entry path: drops "./", empty and "." components. Sets *out to the
  * normalised path ("" for the archive root). Returns 0, or a static reason why the
  * path is refused. */
@@ -270,7 +279,7 @@ static int write_data(struct dk_extract *x, struct archive *a, int fd, const cha
 			if (w < 0) {
 				if (errno == EINTR)
 					continue;
-				return sys_error(err, errno, aname, entry, "write");
+				return write_error(x, err, errno, aname, entry);
 			}
 			p += w;
 			off += w;
@@ -319,7 +328,7 @@ static int write_file(struct dk_extract *x, struct archive *a, struct archive_en
 		(void)futimens(fd, ts);
 	}
 	if (close(TAKE_FD(fd)) < 0)
-		return sys_error(err, errno, aname, entry, "write");
+		return write_error(x, err, errno, aname, entry);
 	return 0;
 }
 
@@ -524,7 +533,7 @@ static int write_hardlink(struct dk_extract *x, struct archive *a,
 		if (r < 0)
 			return r;
 		if (close(TAKE_FD(fd)) < 0)
-			return sys_error(err, errno, aname, entry, "write");
+			return write_error(x, err, errno, aname, entry);
 	}
 	return 0;
 }

@@ -410,7 +410,7 @@ static int parse_elf(struct dk_modfile_image *m, struct dk_error **err)
 	size_t shnum, shstrndx;
 	GElf_Ehdr eh;
 	Elf_Scn *scn = NULL;
-	bool have_modinfo = false;
+	bool have_modinfo = false, have_versions = false;
 	int r;
 
 	if (m->len == 0)
@@ -477,11 +477,18 @@ static int parse_elf(struct dk_modfile_image *m, struct dk_error **err)
 		name = elf_strptr(e, shstrndx, sh.sh_name);
 		if (!name)
 			continue;
+		/* The kernel reads one of each; which one a tool picks must not differ.
+		 */
+		if ((streq(name, ".modinfo") && have_modinfo) ||
+		    (streq(name, "__versions") && have_versions))
+			return dk_error_set(err, EBADMSG,
+					    "two %s sections: a module has one", name);
 		if (streq(name, ".modinfo")) {
 			have_modinfo = true;
 			if (parse_modinfo(m, p + sh.sh_offset, sh.sh_size) < 0)
 				return dk_error_set(err, ENOMEM, "out of memory");
 		} else if (streq(name, "__versions")) {
+			have_versions = true;
 			r = parse_versions(m, p + sh.sh_offset, sh.sh_size, err);
 			if (r < 0)
 				return r;

@@ -140,8 +140,8 @@ check_next() { # check_next WHAT
 	ok $([ ! -e "$STATE/state.json" ] && [ ! -e "$READY" ] && echo 0 || echo 1) \
 		"$1: no state file, no ready file"
 	like "$STATE/status.json" '"phase": "stopped"' "$1: status.json says stopped"
-	# KNOWN FAILING for "KILL in ready" (see /work/h12-faults.md): SIGKILL between the ready
-	# file's temporary and its rename leaves run/ready/.driver-ready.tmp.XXXXXX for ever
+	# a SIGKILL between an atomic write's temporary and its rename (KILL in ready): the
+	# next instance removes what was left once it holds the lock
 	tmps=$(find "$STATE" "$(dirname "$READY")" -name '*.tmp.*' 2>/dev/null | sed "s|$HOST/||" | tr '\n' ' ')
 	is "${tmps% }" "" "$1: no temporary file left behind"
 }

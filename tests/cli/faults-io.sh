@@ -52,9 +52,8 @@ case_extract_enospc() {
 	echo keep >"$TMP/full/tree/old"
 	run "$DRVKIT" extract "$FIX/big.tgz" -C "$TMP/full/tree"
 	is "$rc" 1 "extract, disk full: exit 1"
-	like "$TMP/err" "big.tgz: big.bin: write: No space left on device" \
+	like "$TMP/err" "big.tgz: big.bin: write into $TMP/full/tree: No space left on device" \
 		"extract, disk full: names the archive, the entry and ENOSPC"
-	# KNOWN FAILING (get/archive.c, see /work/h12-faults.md): the target is not named
 	like "$TMP/err" "$TMP/full/tree" "extract, disk full: names the directory it was writing to"
 	is "$(ls -A "$TMP/full/tree" | xargs)" "old" "extract, disk full: no staging dir left, old content kept"
 }
@@ -96,7 +95,6 @@ case_init_eacces() {
 	is "$rc" 5 "init, state dir not writable: exit 5 (permission denied)"
 	like "$TMP/err" "^drvkit init: lock: open $STATE/lock: Permission denied: state_dir must be a writable directory" \
 		"init, state dir not writable: names the lock file"
-	# KNOWN FAILING (init/nodefiles.c or the EACCES hint, see /work/h12-faults.md)
 	unlike "$TMP/err" "lockdown" "init, state dir not writable: no hint about lockdown and signed modules"
 	is "$(ls "$HOST/sys/module" | xargs)" "" "init, state dir not writable: nothing loaded"
 }

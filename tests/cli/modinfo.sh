@@ -260,6 +260,9 @@ case_crafted_sections() {
 	bad wrap.ko 3 "section \.modinfo \(offset [0-9]+, size 18446744073709551600\) does not fit in the [0-9]+ bytes" \
 		"huge .modinfo sh_size"
 	unlike "$TMP/err" "ends at" "huge .modinfo sh_size: no wrapped end offset"
+	# found by the fuzzer (tests/fuzz/corpus/modfile): a second __versions leaked the first
+	cp "$DK_SRCDIR/tests/fuzz/corpus/modfile/regress-leak-two-versions-sections" two.ko
+	bad two.ko 3 "two __versions sections: a module has one" "two __versions sections refused"
 }
 tcase "crafted section headers" case_crafted_sections
 

@@ -24,7 +24,8 @@
  * to write: a symlink there is never followed, the open never blocks (a FIFO), and
  * only a regular file with no other names (hard links) is accepted. Never truncates
  * on open: the caller does once the file is known to be ours. */
-static int open_node_file(const char *path, int flags, struct dk_error **err)
+static int open_node_file(const char *path, int flags, const char *key,
+			  struct dk_error **err)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -41,12 +42,11 @@ static int open_node_file(const char *path, int flags, struct dk_error **err)
 		errno = EBADMSG; /* a FIFO without a reader */
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		e = errno;
-		return dk_error_set(
-			err, e, "open %s: %s%s", path,
-			e == EBADMSG ? "a FIFO, not a regular file" : strerror(e),
-			e == EBADMSG ? ": give the path of a file"
-				     : ": its directory must be writable (a "
-				       "hostPath mount kept across restarts)");
+		return dk_error_set(err, e, "open %s: %s%s%s", path,
+				    e == EBADMSG ? "a FIFO, not a regular file"
+						 : strerror(e),
+				    e == EBADMSG ? ": give the path of a file" : "",
+				    e == EBADMSG ? "" : key);
 	}
 	if (!S_ISREG(st.st_mode))
 		return dk_error_set(err, EBADMSG,
@@ -102,7 +102,10 @@ int dk_init_lock(struct dk_init *in, struct dk_error **err)
 	if (r < 0)
 		return dk_error_set(err, -r, "%s: create state dir %s: %s", PHASE(LOCK),
 				    in->cfg->state_dir, strerror(-r));
-	in->lock_fd = open_node_file(in->lock_path, O_RDWR, err);
+	in->lock_fd = open_node_file(in->lock_path, O_RDWR,
+				     ": state_dir must be a writable directory (a "
+				     "hostPath mount kept across restarts)",
+				     err);
 	if (in->lock_fd < 0)
 		return dk_error_wrap(err, "%s", PHASE(LOCK));
 	if (flock(in->lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -136,7 +139,7 @@ void dk_init_termination_log(const struct dk_init *in, const char *msg)
 
 	if (!path)
 		return;
-	fd = open_node_file(path, O_WRONLY, &e);
+	fd = open_node_file(path, O_WRONLY, ": its directory must be writable", &e);
 	if (fd < 0 || ftruncate(fd, 0) < 0) {
 		dk_warn("cannot write the termination log: %s: Kubernetes will not "
 			"show why init stopped; check termination_log in %s",

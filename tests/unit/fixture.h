@@ -127,3 +127,23 @@ static inline void fx_run_case(void (*fn)(void), const char *name)
 }
 
 #define FX_RUN(fn) fx_run_case(fn, #fn)
+
+/* ---- hand-made module ELF files ---- */
+
+#include <elf.h>
+
+/* The ELF header of a relocatable x86-64 object with shnum sections. */
+static inline void fx_elf_header(Elf64_Ehdr *eh, unsigned shnum, unsigned shstrndx)
+{
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_REL;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_ehsize = sizeof(*eh);
+	eh->e_shentsize = sizeof(Elf64_Shdr);
+	eh->e_shnum = (Elf64_Half)shnum;
+	eh->e_shstrndx = (Elf64_Half)shstrndx;
+}

@@ -265,17 +265,7 @@ static void gen_module(struct gen_mod *g, size_t idx, uint64_t sec_off, uint64_t
 	size_t off = sizeof(*eh);
 
 	memset(g, 0, sizeof(*g));
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_REL;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_ehsize = sizeof(*eh);
-	eh->e_shentsize = sizeof(Elf64_Shdr);
-	eh->e_shnum = 7;
-	eh->e_shstrndx = 3;
+	fx_elf_header(eh, 7, 3);
 	for (size_t i = 1; i < 7; i++) {
 		off = (off + 7) & ~(size_t)7;
 		memcpy(g->b + off, body[i], size[i]);

@@ -52,18 +52,8 @@ static int write_module(const char *dir, const char *name, const char *srcversio
 	str_off = off + mi_len;
 	memcpy(buf + str_off, shstr, sizeof(shstr));
 	sh_off = (str_off + sizeof(shstr) + 7) & ~(size_t)7;
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_REL;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
+	fx_elf_header(eh, 3, 2);
 	eh->e_shoff = sh_off;
-	eh->e_ehsize = sizeof(*eh);
-	eh->e_shentsize = sizeof(Elf64_Shdr);
-	eh->e_shnum = 3;
-	eh->e_shstrndx = 2;
 	sh = (Elf64_Shdr *)(buf + sh_off);
 	sh[1] = (Elf64_Shdr){.sh_name = 1,
 			     .sh_type = SHT_PROGBITS,

@@ -24,6 +24,10 @@
  *                                       # svcrdma xprtrdma nvme_rdma nvmet_rdma smc
  *                                       # nvidia_peermem nv_peer_mem rds_rdma cifs ksmbd)
  *   firmware_path: /lib/firmware/nvidia # optional: firmware_class search path
+ *                                       # (default <driver_root>/lib/firmware)
+ *   driver_root: /run/nvidia/driver     # optional: the container's root bound there
+ *                                       # (rbind) for the NVIDIA container toolkit
+ *   driver_root_source: /               # what is bound there (default /)
  *   signing:                            # optional: sign before loading
  *     key: /etc/drvkit/signing.key
  *     cert: /etc/drvkit/signing.crt
@@ -157,6 +161,8 @@ struct dk_config {
 	char **protected_modules; /* added to the built-in protect list */
 	size_t n_protected;
 	char *firmware_path;
+	char *driver_root;		   /* NULL: none; never "/" */
+	char *driver_root_source;	   /* default "/" */
 	char *cache_dir;		   /* default /var/cache/drvkit */
 	struct dk_config_signing *signing; /* NULL when not configured */
 	struct dk_config_component *components;

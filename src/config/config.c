@@ -241,6 +241,9 @@ static const struct dk_yaml_field component_fields[] = {
 	{.name = "restore",
 	 .type = DK_YAML_BOOL,
 	 .offset = offsetof(struct dk_config_component, restore)},
+	{.name = "share_headers",
+	 .type = DK_YAML_PATH,
+	 .offset = offsetof(struct dk_config_component, share_headers)},
 };
 
 /* One module belongs to one component. */
@@ -298,6 +301,12 @@ static int set_components(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 					 &cfg->components[i]);
 		if (r < 0)
 			return r;
+		if (cfg->components[i].share_headers && !cfg->components[i].build &&
+		    !cfg->components[i].precompiled)
+			return dk_yaml_fail(w, cn, sub,
+					    "share_headers: needs a build: or precompiled: "
+					    "source (the headers and Module.symvers come "
+					    "from its build)");
 		for (size_t j = 0; j < i; j++)
 			if (streq(cfg->components[j].name, cfg->components[i].name))
 				return dk_yaml_fail(w, cn, sub,
@@ -536,6 +545,7 @@ void dk_config_free(struct dk_config *cfg)
 	for (size_t i = 0; i < cfg->n_components; i++) {
 		struct dk_config_component *c = &cfg->components[i];
 
+		free(c->share_headers);
 		for (size_t j = 0; j < c->n_modules; j++)
 			module_release(&c->modules[j]);
 		free(c->modules);

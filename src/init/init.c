@@ -15,6 +15,7 @@
 #include "init/driver-root.h"
 #include "init/init-run.h"
 #include "init/init.h"
+#include "init/share-headers.h"
 
 static void init_release(struct dk_init *in)
 {
@@ -369,6 +370,8 @@ static int change(struct dk_init *in, struct dk_error **err)
 	if (r < 0 || in->term)
 		return r < 0 ? r : 1;
 	r = dk_init_driver_root(in, err);
+	if (r >= 0)
+		r = dk_init_share_headers(in, err);
 	if (r < 0)
 		return r;
 	dk_init_firmware(in);

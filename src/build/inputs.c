@@ -262,13 +262,14 @@ static int uses_path_digests(struct dk_inputs *in, struct dk_error **err)
 		r = dk_sha256_file(sym, hs);
 		if (r < 0) {
 			dk_error_set(err, -r,
-				     "component %s: uses: %s: cannot read %s: %s", in->c->name,
-				     dir, sym, strerror(-r));
+				     "component %s: uses: %s: cannot read %s: %s",
+				     in->c->name, dir, sym, strerror(-r));
 			return dk_error_set_hint(
-				err, "a provider built elsewhere needs Module.symvers and "
-				     "include/ there: start the container that shares them "
-				     "(share_headers: in its drvkit config) first, or mount "
-				     "its directory into this container");
+				err,
+				"a provider built elsewhere needs Module.symvers and "
+				"include/ there: start the container that shares them "
+				"(share_headers: in its drvkit config) first, or mount "
+				"its directory into this container");
 		}
 		if (dk_is_dir(inc) && (r = dk_tree_digest(inc, hi, err)) < 0)
 			return dk_error_wrap(err, "component %s: uses: %s", in->c->name,

@@ -303,10 +303,11 @@ static int set_components(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 			return r;
 		if (cfg->components[i].share_headers && !cfg->components[i].build &&
 		    !cfg->components[i].precompiled)
-			return dk_yaml_fail(w, cn, sub,
-					    "share_headers: needs a build: or precompiled: "
-					    "source (the headers and Module.symvers come "
-					    "from its build)");
+			return dk_yaml_fail(
+				w, cn, sub,
+				"share_headers: needs a build: or precompiled: "
+				"source (the headers and Module.symvers come "
+				"from its build)");
 		for (size_t j = 0; j < i; j++)
 			if (streq(cfg->components[j].name, cfg->components[i].name))
 				return dk_yaml_fail(w, cn, sub,

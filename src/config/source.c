@@ -271,8 +271,8 @@ static const struct dk_yaml_field uses_path_fields[] = {
 	 .offset = offsetof(struct uses_path, path)},
 };
 
-static int set_uses(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
-		    const char *key, void *obj)
+static int set_uses(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
+		    void *obj)
 {
 	struct dk_config_build *b = obj;
 	_cleanup_free_ struct dk_yaml_node **names = NULL;

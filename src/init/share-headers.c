@@ -32,7 +32,8 @@ static int fill(const struct dk_got *g, const char *tmp, struct dk_error **err)
 {
 	const struct dk_config_build *b = g->c->build;
 	static const char *const dflt[] = {"include"};
-	const char *const *ex = b && b->n_exports ? (const char *const *)b->exports : dflt;
+	const char *const *ex =
+		b && b->n_exports ? (const char *const *)b->exports : dflt;
 	size_t n = b && b->n_exports ? b->n_exports : 1;
 	_cleanup_free_ char *sym = dk_path_join(g->dir, "Module.symvers");
 	_cleanup_free_ char *dsym = dk_path_join(tmp, "Module.symvers");
@@ -90,13 +91,13 @@ static int share_one(const struct dk_init *in, const struct dk_got *g,
 {
 	const char *kver = in->m->kver;
 	struct utsname u;
-	const char *arch = g->m && g->m->arch
-				   ? g->m->arch
-				   : (uname(&u) == 0 ? u.machine : "unknown");
+	const char *arch = g->m && g->m->arch ? g->m->arch
+					      : (uname(&u) == 0 ? u.machine : "unknown");
 	_cleanup_free_ char *base = dk_path_join(g->c->share_headers, "ofa_kernel");
 	_cleanup_free_ char *adir = base ? dk_path_join(base, arch) : NULL;
 	_cleanup_free_ char *final = adir ? dk_path_join(adir, kver) : NULL;
-	_cleanup_free_ char *tmp = adir ? dk_strdup_printf("%s/.%s.tmp", adir, kver) : NULL;
+	_cleanup_free_ char *tmp =
+		adir ? dk_strdup_printf("%s/.%s.tmp", adir, kver) : NULL;
 	_cleanup_free_ char *rel = dk_strdup_printf("%s/%s", arch, kver);
 	int r;
 

@@ -34,8 +34,10 @@ struct dk_inputs {
 	char *compiler;		/* "12.2.0 (/usr/bin/gcc-12)"; NULL when none */
 	struct dk_got *const *uses;
 	size_t n_uses;
-	char *key;   /* NULL when headers or compiler are unknown */
-	char *alias; /* always */
+	char **uses_path_sha256; /* per build->uses_paths: "DIR SYMVERS INCLUDE" digests
+				  */
+	char *key;		 /* NULL when headers or compiler are unknown */
+	char *alias;		 /* always */
 };
 
 /* inputs.c */

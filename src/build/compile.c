@@ -206,6 +206,47 @@ static int collect(const struct dk_inputs *in, const char *work, const char *mak
 	return r;
 }
 
+/* The Module.symvers of the providers built elsewhere (uses: { path: DIR }) added to
+ * the kernel's, so that check finds their symbols and CRCs. */
+static int add_path_symvers(const struct dk_inputs *in, struct dk_kernel *k,
+			    struct dk_error **err)
+{
+	const struct dk_config_build *b = in->c->build;
+	_cleanup_free_ char *ksym = NULL;
+	struct dk_symvers *sv = NULL;
+	struct strbuf all;
+	int r = 0;
+
+	if (!b || !b->n_uses_paths)
+		return 0;
+	strbuf_init(&all);
+	ksym = dk_path_join(k->headers, "Module.symvers");
+	for (size_t i = 0; ksym && i <= b->n_uses_paths && r >= 0; i++) {
+		_cleanup_free_ char *p =
+			i == 0 ? strdup(ksym)
+			       : dk_path_join(b->uses_paths[i - 1], "Module.symvers");
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+
+		if (!p)
+			r = dk_error_set(err, ENOMEM, "out of memory");
+		else if ((r = dk_read_file_err(p, 0, &text, &len, err)) >= 0)
+			strbuf_printf(&all, "%s%s", text,
+				      len && text[len - 1] != '\n' ? "\n" : "");
+	}
+	if (r >= 0 && (!ksym || all.oom))
+		r = dk_error_set(err, ENOMEM, "out of memory");
+	if (r >= 0)
+		r = dk_symvers_parse("Module.symvers of the kernel and uses: paths",
+				     strbuf_str(&all), all.len, &sv, err);
+	strbuf_release(&all);
+	if (r < 0)
+		return r;
+	dk_symvers_free(k->symvers);
+	k->symvers = sv;
+	return 0;
+}
+
 /* check against the target kernel, with the modules of uses: as providers. */
 static int check_entry(const struct dk_inputs *in, const char *entry,
 		       struct dk_error **err)
@@ -218,6 +259,8 @@ static int check_entry(const struct dk_inputs *in, const char *entry,
 	int r;
 
 	r = dk_kernel_open(in->build_dir, &k, err);
+	if (r >= 0)
+		r = add_path_symvers(in, k, err);
 	if (r < 0)
 		return r;
 	/* The entry's modules first (the results of interest), then the providers. */
@@ -390,6 +433,12 @@ static void uses_paths(const struct dk_inputs *in, char **symvers, char **includ
 			if (p && dk_is_dir(p))
 				strbuf_printf(&inc, " -I%s", p);
 		}
+	}
+	for (size_t i = 0; in->c->build && i < in->c->build->n_uses_paths; i++) {
+		const char *dir = in->c->build->uses_paths[i];
+
+		strbuf_printf(&s, "%s%s/Module.symvers", s.len ? " " : "", dir);
+		strbuf_printf(&inc, "%s-I%s -I%s/include", inc.len ? " " : "", dir, dir);
 	}
 	*symvers = s.len ? strbuf_steal(&s) : NULL;
 	*include = inc.len ? strbuf_steal(&inc) : NULL;

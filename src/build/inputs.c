@@ -162,6 +162,8 @@ static int spec_digest(struct dk_inputs *in, struct dk_error **err)
 		put_list(&s, "make", b->make, b->n_make);
 		put_list(&s, "env", b->env, b->n_env);
 		put_list(&s, "uses", b->uses, b->n_uses);
+		if (b->n_uses_paths) /* only when set: keys without it unchanged */
+			put_list(&s, "uses_paths", b->uses_paths, b->n_uses_paths);
 		put_list(&s, "exports", b->exports, b->n_exports);
 		strbuf_printf(&s, "allow_compiler_mismatch %d\n",
 			      b->allow_compiler_mismatch);
@@ -236,6 +238,49 @@ static int find_toolchain(struct dk_inputs *in, struct dk_error **err)
 	return 0;
 }
 
+/* A provider built elsewhere (uses: { path: DIR }) counts by content: the sha256 of
+ * DIR/Module.symvers and the digest of DIR/include ("-" when there is none). Without
+ * Module.symvers nothing can be built against it: -ENOENT saying what shares it. */
+static int uses_path_digests(struct dk_inputs *in, struct dk_error **err)
+{
+	const struct dk_config_build *b = in->c->build;
+
+	if (!b || !b->n_uses_paths)
+		return 0;
+	in->uses_path_sha256 = calloc(b->n_uses_paths + 1, sizeof(char *));
+	if (!in->uses_path_sha256)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < b->n_uses_paths; i++) {
+		const char *dir = b->uses_paths[i];
+		_cleanup_free_ char *sym = dk_path_join(dir, "Module.symvers");
+		_cleanup_free_ char *inc = dk_path_join(dir, "include");
+		char hs[DK_SHA256_HEX_LEN + 1], hi[65] = "-";
+		int r;
+
+		if (!sym || !inc)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		r = dk_sha256_file(sym, hs);
+		if (r < 0) {
+			dk_error_set(err, -r,
+				     "component %s: uses: %s: cannot read %s: %s",
+				     in->c->name, dir, sym, strerror(-r));
+			return dk_error_set_hint(
+				err,
+				"a provider built elsewhere needs Module.symvers and "
+				"include/ there: start the container that shares them "
+				"(share_headers: in its drvkit config) first, or mount "
+				"its directory into this container");
+		}
+		if (dk_is_dir(inc) && (r = dk_tree_digest(inc, hi, err)) < 0)
+			return dk_error_wrap(err, "component %s: uses: %s", in->c->name,
+					     dir);
+		in->uses_path_sha256[i] = dk_strdup_printf("%s %s %s", dir, hs, hi);
+		if (!in->uses_path_sha256[i])
+			return dk_error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 static int compute_keys(struct dk_inputs *in, struct dk_error **err)
 {
 	_cleanup_free_ char *a = NULL, *k = NULL;
@@ -252,6 +297,8 @@ static int compute_keys(struct dk_inputs *in, struct dk_error **err)
 	for (size_t i = 0; i < in->n_uses; i++)
 		strbuf_printf(&s, "uses %s %s\n", in->uses[i]->c->name,
 			      in->uses[i]->manifest_sha256);
+	for (size_t i = 0; in->uses_path_sha256 && in->uses_path_sha256[i]; i++)
+		strbuf_printf(&s, "uses-path %s\n", in->uses_path_sha256[i]);
 	a = strbuf_steal(&s);
 	in->alias = a ? sha256_text(a) : NULL;
 	if (!in->alias)
@@ -294,6 +341,8 @@ int dk_inputs_init(struct dk_inputs *in, const struct dk_build_opts *o,
 	if (r >= 0)
 		r = find_toolchain(in, err);
 	if (r >= 0)
+		r = uses_path_digests(in, err);
+	if (r >= 0)
 		r = compute_keys(in, err);
 	return r;
 }
@@ -317,4 +366,7 @@ void dk_inputs_release(struct dk_inputs *in)
 	free(in->compiler);
 	free(in->key);
 	free(in->alias);
+	for (size_t i = 0; in->uses_path_sha256 && in->uses_path_sha256[i]; i++)
+		free(in->uses_path_sha256[i]);
+	free(in->uses_path_sha256);
 }

@@ -241,6 +241,9 @@ static const struct dk_yaml_field component_fields[] = {
 	{.name = "restore",
 	 .type = DK_YAML_BOOL,
 	 .offset = offsetof(struct dk_config_component, restore)},
+	{.name = "share_headers",
+	 .type = DK_YAML_PATH,
+	 .offset = offsetof(struct dk_config_component, share_headers)},
 };
 
 /* One module belongs to one component. */
@@ -298,6 +301,13 @@ static int set_components(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 					 &cfg->components[i]);
 		if (r < 0)
 			return r;
+		if (cfg->components[i].share_headers && !cfg->components[i].build &&
+		    !cfg->components[i].precompiled)
+			return dk_yaml_fail(
+				w, cn, sub,
+				"share_headers: needs a build: or precompiled: "
+				"source (the headers and Module.symvers come "
+				"from its build)");
 		for (size_t j = 0; j < i; j++)
 			if (streq(cfg->components[j].name, cfg->components[i].name))
 				return dk_yaml_fail(w, cn, sub,
@@ -384,6 +394,39 @@ static int set_protected_modules(struct dk_yaml_walk *w, const struct dk_yaml_no
 	return get_name_list(w, n, key, &cfg->protected_modules, &cfg->n_protected);
 }
 
+/* driver_root: an absolute directory below "/", kept without "//" or a trailing '/'
+ * so that it compares with /proc/self/mountinfo; "." and ".." refused. Never "/":
+ * binding the root onto itself would hide the whole filesystem. */
+static int set_driver_root(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			   const char *key, void *obj)
+{
+	struct dk_config *cfg = obj;
+	char *s, *o;
+	int r = dk_yaml_get_path(w, n, key, &cfg->driver_root);
+
+	if (r < 0)
+		return r;
+	for (s = o = cfg->driver_root; *s; s++) {
+		if (*s == '/' && (s[1] == '/' || s[1] == '\0'))
+			continue;
+		if (*s == '/' && s[1] == '.' &&
+		    (s[2] == '/' || s[2] == '\0' ||
+		     (s[2] == '.' && (s[3] == '/' || s[3] == '\0'))))
+			return dk_yaml_fail(
+				w, n, key,
+				"'.' and '..' are not allowed here: write "
+				"the directory itself (e.g. /run/nvidia/driver)");
+		*o++ = *s;
+	}
+	*o = '\0';
+	if (o == cfg->driver_root)
+		return dk_yaml_fail(
+			w, n, key,
+			"the driver root cannot be / itself: name a directory "
+			"(e.g. /run/nvidia/driver)");
+	return 0;
+}
+
 #define TOP_PATH(field)                                     \
 	{                                                   \
 		.name = #field, .type = DK_YAML_PATH,       \
@@ -409,6 +452,8 @@ static const struct dk_yaml_field top_fields[] = {
 	 .type = DK_YAML_PATH,
 	 .null_ok = true,
 	 .offset = offsetof(struct dk_config, firmware_path)},
+	{.name = "driver_root", .set = set_driver_root},
+	TOP_PATH(driver_root_source),
 	TOP_PATH(cache_dir),
 	{.name = "signing", .set = set_signing},
 	{.name = "components", .required = true, .set = set_components},
@@ -447,8 +492,14 @@ int dk_config_parse(const char *name, const char *data, size_t len,
 	    set_default(&cfg->state_dir, "/run/drvkit") < 0 ||
 	    set_default(&cfg->termination_log, "/dev/termination-log") < 0 ||
 	    set_default(&cfg->host_root, "/") < 0 ||
+	    set_default(&cfg->driver_root_source, "/") < 0 ||
 	    set_default(&cfg->cache_dir, "/var/cache/drvkit") < 0)
 		return dk_error_set(err, ENOMEM, "out of memory");
+	if (cfg->driver_root && !cfg->firmware_path) {
+		cfg->firmware_path = dk_path_join(cfg->driver_root, "lib/firmware");
+		if (!cfg->firmware_path)
+			return dk_error_set(err, ENOMEM, "out of memory");
+	}
 	if (!cfg->ready_file) {
 		cfg->ready_file = dk_path_join(cfg->state_dir, "ready");
 		if (!cfg->ready_file)
@@ -495,6 +546,7 @@ void dk_config_free(struct dk_config *cfg)
 	for (size_t i = 0; i < cfg->n_components; i++) {
 		struct dk_config_component *c = &cfg->components[i];
 
+		free(c->share_headers);
 		for (size_t j = 0; j < c->n_modules; j++)
 			module_release(&c->modules[j]);
 		free(c->modules);
@@ -523,6 +575,8 @@ void dk_config_free(struct dk_config *cfg)
 	free(cfg->host_root);
 	free(cfg->kernel);
 	free(cfg->firmware_path);
+	free(cfg->driver_root);
+	free(cfg->driver_root_source);
 	free(cfg->cache_dir);
 	free(cfg);
 }

@@ -24,6 +24,10 @@
  *                                       # svcrdma xprtrdma nvme_rdma nvmet_rdma smc
  *                                       # nvidia_peermem nv_peer_mem rds_rdma cifs ksmbd)
  *   firmware_path: /lib/firmware/nvidia # optional: firmware_class search path
+ *                                       # (default <driver_root>/lib/firmware)
+ *   driver_root: /run/nvidia/driver     # optional: the container's root bound there
+ *                                       # (rbind) for the NVIDIA container toolkit
+ *   driver_root_source: /               # what is bound there (default /)
  *   signing:                            # optional: sign before loading
  *     key: /etc/drvkit/signing.key
  *     cert: /etc/drvkit/signing.crt
@@ -38,6 +42,9 @@
  *           params: { count: 7, label: hello }
  *       replaces: [ mlx5_ib, mlx5_core ] # in-tree modules unloaded first (users first)
  *       restore: true                   # reload replaced in-tree modules on exit
+ *       share_headers: /run/mellanox/drivers/usr/src  # optional: after the load,
+ *                                       # <dir>/ofa_kernel/<arch>/<kernel>/{include,
+ *                                       # Module.symvers} for builds in other containers
  *                                       # (a failed start always reloads them)
  *
  * Errors name file:line:column and the key path, e.g.
@@ -107,6 +114,9 @@ struct dk_config_build {
 	size_t n_env;
 	char **uses; /* components whose Module.symvers and include dirs this one uses */
 	size_t n_uses;
+	char **uses_paths; /* uses: { path: DIR }: providers built elsewhere (DIR holds
+			    * Module.symvers and include/, as share_headers: lays out) */
+	size_t n_uses_paths;
 	char **after; /* components built (and loaded) before this one */
 	size_t n_after;
 	char **patches; /* absolute paths, applied in order with -p1 */
@@ -136,6 +146,8 @@ struct dk_config_component {
 	char **replaces;
 	size_t n_replaces;
 	bool restore;
+	char *share_headers; /* NULL, or where init shares include/ and Module.symvers:
+			      * <dir>/ofa_kernel/<arch>/<kernel>/ (+ default link) */
 };
 
 struct dk_config_signing {
@@ -157,6 +169,8 @@ struct dk_config {
 	char **protected_modules; /* added to the built-in protect list */
 	size_t n_protected;
 	char *firmware_path;
+	char *driver_root;		   /* NULL: none; never "/" */
+	char *driver_root_source;	   /* default "/" */
 	char *cache_dir;		   /* default /var/cache/drvkit */
 	struct dk_config_signing *signing; /* NULL when not configured */
 	struct dk_config_component *components;

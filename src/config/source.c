@@ -257,7 +257,61 @@ static int set_env(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const c
 		struct dk_config_build *b = obj;                                     \
 		return get_list(w, n, key, what, rel, &b->field, &b->n_##field);     \
 	}
-BUILD_LIST(uses, "component names", false)
+
+/* uses: component names, or { path: DIR }: a provider built elsewhere (another
+ * container's shared headers: DIR/Module.symvers and DIR/include). */
+struct uses_path {
+	char *path;
+};
+
+static const struct dk_yaml_field uses_path_fields[] = {
+	{.name = "path",
+	 .type = DK_YAML_PATH,
+	 .required = true,
+	 .offset = offsetof(struct uses_path, path)},
+};
+
+static int set_uses(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
+		    void *obj)
+{
+	struct dk_config_build *b = obj;
+	_cleanup_free_ struct dk_yaml_node **names = NULL;
+	struct dk_yaml_node only_names;
+	size_t nn = 0;
+
+	if (n->kind != DK_YAML_SEQUENCE)
+		return get_list(w, n, key, "component names or { path: DIR }", false,
+				&b->uses, &b->n_uses);
+	names = calloc(n->n + 1, sizeof(*names));
+	b->uses_paths = calloc(n->n + 1, sizeof(char *));
+	if (!names || !b->uses_paths)
+		return dk_error_set(w->err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n->n; i++) {
+		_cleanup_free_ char *sub = NULL;
+		struct uses_path up = {0};
+		int r;
+
+		if (n->items[i]->kind != DK_YAML_MAPPING) {
+			names[nn++] = n->items[i];
+			continue;
+		}
+		sub = dk_strdup_printf("%s[%zu]", key, i);
+		if (!sub)
+			return dk_error_set(w->err, ENOMEM, "out of memory");
+		r = dk_yaml_walk_mapping(w, n->items[i], sub, uses_path_fields,
+					 ARRAY_SIZE(uses_path_fields), &up);
+		if (r < 0) {
+			free(up.path);
+			return r;
+		}
+		b->uses_paths[b->n_uses_paths++] = up.path;
+	}
+	only_names = *n;
+	only_names.items = names;
+	only_names.n = nn;
+	return get_list(w, &only_names, key, "component names or { path: DIR }", false,
+			&b->uses, &b->n_uses);
+}
 BUILD_LIST(after, "component names", false)
 BUILD_LIST(patches, "patch files", true)
 BUILD_LIST(exports, "paths in the source tree", false)
@@ -635,6 +689,7 @@ void dk_config_component_release_source(struct dk_config_component *c)
 		strv_free(b->make, b->n_make);
 		strv_free(b->env, b->n_env);
 		strv_free(b->uses, b->n_uses);
+		strv_free(b->uses_paths, b->n_uses_paths);
 		strv_free(b->after, b->n_after);
 		strv_free(b->patches, b->n_patches);
 		strv_free(b->exports, b->n_exports);

@@ -12,8 +12,10 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "kmod/sign.h"
+#include "init/driver-root.h"
 #include "init/init-run.h"
 #include "init/init.h"
+#include "init/share-headers.h"
 
 static void init_release(struct dk_init *in)
 {
@@ -70,8 +72,9 @@ static int init_setup(struct dk_init *in, const struct dk_ctx *ctx,
 
 const char *dk_plan_verb_str(enum dk_plan_verb v)
 {
-	static const char *const names[] = {"unload", "get",  "check",	  "sign",
-					    "load",   "skip", "firmware", "restore"};
+	static const char *const names[] = {"unload",	"get",	   "check",
+					    "sign",	"load",	   "skip",
+					    "firmware", "restore", "mount"};
 
 	return (size_t)v < ARRAY_SIZE(names) ? names[v] : "?";
 }
@@ -190,6 +193,14 @@ static int render(const struct dk_init *in, struct dk_plan *p, const char *sign_
 				     pm->params ? pm->params : "", pm->params ? "]" : "",
 				     pm->comp->name);
 	}
+	if (r >= 0 && cfg->driver_root)
+		r = plan_add(p, DK_PLAN_MOUNT, cfg->driver_root,
+			     "bind %s here (recursive, without the mounts below "
+			     "%s/sys) for the container toolkit; detached on stop",
+			     cfg->driver_root_source,
+			     streq(cfg->driver_root_source, "/")
+				     ? ""
+				     : cfg->driver_root_source);
 	if (r >= 0 && cfg->firmware_path)
 		r = plan_add(p, DK_PLAN_FIRMWARE, cfg->firmware_path,
 			     "firmware search path (kept if one is set already)");
@@ -309,6 +320,7 @@ static int changed_failed(struct dk_init *in, int r, struct dk_error **err)
 {
 	if (!*err)
 		dk_error_set(err, -r, "%s", strerror(-r));
+	dk_init_driver_root_detach(in);
 	dk_init_rollback(in, err);
 	return startup_failed(in, r, err);
 }
@@ -325,6 +337,7 @@ static int start(struct dk_init *in, struct dk_error **err)
 	/* A ready file left by a killed predecessor must not say ready now. */
 	if (unlink(in->cfg->ready_file) == 0)
 		dk_info("removed stale %s", in->cfg->ready_file);
+	dk_init_driver_root_clean(in);
 	dk_info("%s: %s held (%lld ms)", PHASE(LOCK), in->lock_path,
 		(long long)(dk_now_ms() - t));
 	t = dk_now_ms();
@@ -356,6 +369,11 @@ static int change(struct dk_init *in, struct dk_error **err)
 	r = dk_init_load(in, err);
 	if (r < 0 || in->term)
 		return r < 0 ? r : 1;
+	r = dk_init_driver_root(in, err);
+	if (r >= 0)
+		r = dk_init_share_headers(in, err);
+	if (r < 0)
+		return r;
 	dk_init_firmware(in);
 	dk_info("%s: %zu modules (%lld ms)", PHASE(LOAD), in->d.n_mods,
 		(long long)(dk_now_ms() - t));
@@ -371,6 +389,16 @@ static int change(struct dk_init *in, struct dk_error **err)
 		in->cfg->ready_file, (long long)(dk_now_ms() - t),
 		(long long)(dk_now_ms() - in->t0));
 	return 0;
+}
+
+/* The driver root goes first: no new GPU container gets the driver's files while the
+ * modules unload (the toolkit's hook fails instead of handing out a driver that is
+ * going away), and it goes whether or not the unload then succeeds, since a bind
+ * left on the host pins this container's root filesystem after it exits. */
+static int stop(struct dk_init *in)
+{
+	dk_init_driver_root_detach(in);
+	return dk_init_stop(in);
 }
 
 int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error **err)
@@ -389,17 +417,17 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 		dk_info("%s: stopped by a signal before anything was loaded: %s",
 			PHASE(GET), *err ? (*err)->msg : "");
 		dk_error_free(err);
-		return dk_init_stop(&in);
+		return stop(&in);
 	}
 	if (r < 0)
 		return startup_failed(&in, r, err);
 	if (dk_init_drain_signals(&in))
-		return dk_init_stop(&in);
+		return stop(&in);
 	r = change(&in, err);
 	if (r < 0)
 		return changed_failed(&in, r, err);
 	if (r > 0)
-		return dk_init_stop(&in);
+		return stop(&in);
 
 	/* wait: keep little memory while blocking. */
 	dk_modctx_drop_caches(in.m);
@@ -410,5 +438,5 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 	}
 	dk_init_trim_memory();
 	dk_init_wait(&in);
-	return dk_init_stop(&in);
+	return stop(&in);
 }

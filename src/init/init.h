@@ -23,11 +23,12 @@ enum dk_plan_verb {
 	DK_PLAN_SKIP,	  /* already loaded and identical */
 	DK_PLAN_FIRMWARE, /* set the firmware search path */
 	DK_PLAN_RESTORE,  /* on exit: reload a replaced in-tree module */
+	DK_PLAN_MOUNT,	  /* the driver root (driver_root:) */
 };
 
 struct dk_plan_step {
 	enum dk_plan_verb verb;
-	char *module; /* or the path for FIRMWARE */
+	char *module; /* or the path for FIRMWARE and MOUNT */
 	char *detail;
 };
 

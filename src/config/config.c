@@ -253,7 +253,8 @@ static const struct dk_yaml_field component_fields[] = {
 	{.name = "replaces", .set = set_replaces},
 	{.name = "restore",
 	 .type = DK_YAML_BOOL,
-	 .offset = offsetof(struct dk_config_component, restore)},	{.name = "devices", .set = set_devices},
+	 .offset = offsetof(struct dk_config_component, restore)},
+	{.name = "devices", .set = set_devices},
 };
 
 /* One module belongs to one component. */

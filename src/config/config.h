@@ -42,7 +42,8 @@
  *       devices: [ /dev/dktest* ]       # device nodes of its modules, besides those
  *                                       # the kernel maps to them: the processes that
  *                                       # keep them open are named when an unload is
- *                                       # blocked (built in: /dev/nvidia*, /dev/infiniband/ *)
+ *                                       # blocked (built in: /dev/nvidia*,
+ * /dev/infiniband/ *)
  *
  * Errors name file:line:column and the key path, e.g.
  *   config.yaml:12:5: components[0].modules[1].params: expected a mapping of name: value

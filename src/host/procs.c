@@ -29,9 +29,9 @@ const char *const *dk_proc_default_globs(const char *module)
 	static const char *const nvidia[] = {"/dev/nvidia*", "/dev/nvidia-caps/*", NULL};
 	static const char *const rdma[] = {"/dev/infiniband/*", NULL};
 	static const char *const none[] = {NULL};
-	static const char *const rdma_prefixes[] = {"mlx", "ib_", "rdma_", "iw_",
-						    "irdma", "bnxt_re", "efa",
-						    "ocrdma", "qedr", "rxe"};
+	static const char *const rdma_prefixes[] = {"mlx",   "ib_",	"rdma_", "iw_",
+						    "irdma", "bnxt_re", "efa",	 "ocrdma",
+						    "qedr",  "rxe"};
 
 	if (strncmp(module, "nvidia", 6) == 0 || strncmp(module, "nv_peer", 7) == 0)
 		return nvidia;
@@ -174,7 +174,7 @@ struct majname {
 struct devinfo {
 	bool chr;
 	dev_t rdev;
-	char *drvmod; /* <sysfs>/dev/.../device/driver/module, or NULL */
+	char *drvmod;  /* <sysfs>/dev/.../device/driver/module, or NULL */
 	char *sysname; /* the sysfs device's name, '-' as '_', or NULL */
 };
 
@@ -292,13 +292,14 @@ static bool major_is(const struct scan *sc, const struct devinfo *d, const char 
 	return false;
 }
 
-static bool fd_matches(struct scan *sc, const struct dk_proc_target *t,
-		       const char *path, const struct devinfo *d)
+static bool fd_matches(struct scan *sc, const struct dk_proc_target *t, const char *path,
+		       const struct devinfo *d)
 {
 	const char *const *defaults = dk_proc_default_globs(t->module);
 
-	if (d && ((d->drvmod && streq(d->drvmod, t->module)) ||
-		  (d->sysname && streq(d->sysname, t->module)) || major_is(sc, d, t->module)))
+	if (d &&
+	    ((d->drvmod && streq(d->drvmod, t->module)) ||
+	     (d->sysname && streq(d->sysname, t->module)) || major_is(sc, d, t->module)))
 		return true;
 	for (size_t i = 0; defaults[i]; i++)
 		if (fnmatch(defaults[i], path, FNM_PATHNAME) == 0)
@@ -412,7 +413,8 @@ static int scan_fds(struct scan *sc, int dfd, struct dk_proc_target *t, size_t n
 		    (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
 			dev = devinfo_of(sc, S_ISCHR(st.st_mode), st.st_rdev);
 		for (size_t i = 0; i < n; i++)
-			if (fd_matches(sc, &t[i], path, dev) && add_path(&acc[i], path) < 0)
+			if (fd_matches(sc, &t[i], path, dev) &&
+			    add_path(&acc[i], path) < 0)
 				return -ENOMEM;
 	}
 	return sc->oom ? -ENOMEM : 0;

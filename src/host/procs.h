@@ -24,9 +24,9 @@ struct dk_proc_user {
 };
 
 /* What to look for: the device nodes of module, and the paths matching globs (fnmatch
- * with FNM_PATHNAME: "/dev/nvidia*", or "/dev/infiniband/" and a star). A device node belongs to
- * the module when <sysfs>/dev/{char,block}/MAJ:MIN/device/driver/module names it, when
- * <procfs>/devices names its major after it ("nvidia-uvm" is nvidia_uvm's,
+ * with FNM_PATHNAME: "/dev/nvidia*", or "/dev/infiniband/" and a star). A device node
+ * belongs to the module when <sysfs>/dev/{char,block}/MAJ:MIN/device/driver/module names
+ * it, when <procfs>/devices names its major after it ("nvidia-uvm" is nvidia_uvm's,
  * "nvidia-frontend" is nvidia's: a longer name that is no module of its own), or when
  * its sysfs device is named after it (a misc device such as /dev/kvm). */
 struct dk_proc_target {

@@ -429,8 +429,9 @@ static void busy_users(const struct dk_modctx *m, const char *name,
 	int r = dk_procs_scan(m->procfs, m->sysfs, &t, 1, &unreadable);
 
 	if (r < 0) {
-		strbuf_printf(b, "%s (the processes using it could not be listed: "
-				 "%s: %s)",
+		strbuf_printf(b,
+			      "%s (the processes using it could not be listed: "
+			      "%s: %s)",
 			      holders ? "unload the holders first"
 				      : "stop the processes using it first",
 			      m->procfs, strerror(-r));
@@ -441,14 +442,16 @@ static void busy_users(const struct dk_modctx *m, const char *name,
 	} else if (holders) {
 		strbuf_puts(b, "unload the holders first");
 	} else {
-		strbuf_printf(b, "stop the processes using it first: none under %s has "
-				 "its device nodes open (look for mounts, network "
-				 "interfaces or sockets it serves)",
+		strbuf_printf(b,
+			      "stop the processes using it first: none under %s has "
+			      "its device nodes open (look for mounts, network "
+			      "interfaces or sockets it serves)",
 			      m->procfs);
 	}
 	if (r >= 0 && unreadable)
-		strbuf_printf(b, " (%zu processes could not be read: run as root with "
-				 "hostPID)",
+		strbuf_printf(b,
+			      " (%zu processes could not be read: run as root with "
+			      "hostPID)",
 			      unreadable);
 	dk_proc_target_release(&t);
 }

@@ -23,6 +23,7 @@ like "$TERMLOG" "unload dktest_hold: in use \(refcnt 1, holders: none\) after [0
 	"termination log names the pid, command and device node"
 like "$TMP/blk.out" "pid $hpid sleep \(sleep 1000\)" "init's log names it"
 check "dktest_hold still loaded (held)" loaded dktest_hold
+diag "termination log: $(cat "$TERMLOG" 2>/dev/null)"
 all_passed || diag_file "$TERMLOG" 5
 kill -9 "$hpid"
 wait "$hpid" 2>/dev/null

@@ -2,12 +2,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "shared/cleanup.h"
 #include "shared/json-writer.h"
 
 #include "base/fsutil.h"
+#include "host/hostfs.h"
+#include "host/procs.h"
 #include "init/init.h"
 
 #include "cli/cli.h"
@@ -17,14 +21,20 @@ static void help(void)
 	printf("Usage: drvkit status [--json] [--state-dir DIR]\n"
 	       "\n"
 	       "What drvkit init loaded (its state file), checked against the kernel:\n"
-	       "loaded, missing, or different srcversion. Exit 1 unless all are loaded;\n"
+	       "loaded, missing, or different srcversion, and who holds each: other\n"
+	       "modules, and processes with its device nodes open (pid, command, pod "
+	       "and\n"
+	       "container). Exit 1 unless all are loaded;\n"
 	       "exit 4 when there is no state file (init has not run with this state\n"
 	       "dir, or it stopped and unloaded everything).\n"
 	       "\n"
 	       "  --json              JSON output\n"
 	       "  --state-dir DIR     default /run/drvkit\n"
 	       "  --host-root DIR     host filesystem (default /)\n"
-	       "  --sysfs DIR         sysfs root (default HOST-ROOT/sys)\n");
+	       "  --sysfs DIR         sysfs root (default HOST-ROOT/sys)\n"
+	       "  --procfs DIR        the host's procfs (default HOST-ROOT/proc): who "
+	       "has\n"
+	       "                      our modules' device nodes open\n");
 }
 
 static void state_releasep(struct dk_state *st)
@@ -32,8 +42,32 @@ static void state_releasep(struct dk_state *st)
 	dk_state_release(st);
 }
 
+static void json_users(struct json_writer *w, const struct dk_proc_target *t)
+{
+	json_key(w, "users");
+	json_begin_array(w);
+	for (size_t i = 0; t && i < t->n_users; i++) {
+		const struct dk_proc_user *u = &t->users[i];
+
+		json_begin_object(w);
+		json_kv_int(w, "pid", u->pid);
+		json_kv_string(w, "comm", u->comm);
+		json_kv_string(w, "cmdline", u->cmdline);
+		json_kv_string(w, "pod_uid", u->pod_uid);
+		json_kv_string(w, "container_id", u->container_id);
+		json_key(w, "devices");
+		json_begin_array(w);
+		for (size_t j = 0; j < u->n_paths; j++)
+			json_string(w, u->paths[j]);
+		json_end_array(w);
+		json_end_object(w);
+	}
+	json_end_array(w);
+}
+
 static void json_module(struct json_writer *w, const struct dk_state_module *sm,
-			enum dk_status_check s, const char *detail)
+			enum dk_status_check s, const char *detail,
+			const struct dk_modstate *ms, const struct dk_proc_target *t)
 {
 	json_begin_object(w);
 	json_kv_string(w, "name", sm->name);
@@ -42,13 +76,63 @@ static void json_module(struct json_writer *w, const struct dk_state_module *sm,
 	json_kv_string(w, "version", sm->version);
 	json_kv_string(w, "status", dk_status_check_str(s));
 	json_kv_string(w, "detail", detail);
+	json_key(w, "holders");
+	json_begin_array(w);
+	for (size_t i = 0; i < ms->n_holders; i++)
+		json_string(w, ms->holders[i]);
+	json_end_array(w);
+	json_users(w, t);
 	json_end_object(w);
+}
+
+/* Who holds a module: text lines under its own. */
+static void print_holders(const struct dk_modstate *ms, const struct dk_proc_target *t)
+{
+	for (size_t i = 0; i < ms->n_holders; i++)
+		printf("  held by module %s\n", ms->holders[i]);
+	for (size_t i = 0; t && i < t->n_users; i++) {
+		struct strbuf b;
+
+		strbuf_init(&b);
+		dk_proc_users_describe(&b, &t->users[i], 1, SIZE_MAX);
+		printf("  used by %s\n", b.oom ? "?" : b.s);
+		strbuf_release(&b);
+	}
+}
+
+/* One scan of procfs for all the state's modules; NULL when it cannot be read (said
+ * on stderr). */
+static struct dk_proc_target *
+scan_users(const struct dk_ctx *ctx, const struct dk_modctx *m, const struct dk_state *st)
+{
+	_cleanup_free_ char *procfs = dk_host_procfs(ctx);
+	struct dk_proc_target *t = calloc(st->n_modules ? st->n_modules : 1, sizeof(*t));
+	int r;
+
+	if (!t || !procfs) {
+		free(t);
+		return NULL;
+	}
+	for (size_t i = 0; i < st->n_modules; i++)
+		t[i].module = st->modules[i].name;
+	r = dk_procs_scan(procfs, m->sysfs, t, st->n_modules, NULL);
+	if (r < 0) {
+		fprintf(stderr,
+			"drvkit status: cannot list the processes using the modules: "
+			"%s: %s (give the host's procfs: --procfs)\n",
+			procfs, strerror(-r));
+		for (size_t i = 0; i < st->n_modules; i++)
+			dk_proc_target_release(&t[i]);
+		free(t);
+		return NULL;
+	}
+	return t;
 }
 
 /* The state's modules checked against the kernel: text lines, or into w. Returns true
  * when all are loaded. */
 static bool render(struct json_writer *w, const char *path, const struct dk_state *st,
-		   const struct dk_modctx *m)
+		   const struct dk_modctx *m, const struct dk_proc_target *users)
 {
 	bool all = true;
 
@@ -67,13 +151,20 @@ static bool render(struct json_writer *w, const char *path, const struct dk_stat
 		const struct dk_state_module *sm = &st->modules[i];
 		_cleanup_free_ char *detail = NULL;
 		enum dk_status_check s = dk_status_check_module(m, sm, &detail);
+		const struct dk_proc_target *t = users ? &users[i] : NULL;
+		struct dk_modstate ms;
 
+		if (dk_module_state(m, sm->name, &ms) < 0)
+			dk_modstate_release(&ms);
 		all = all && s == DK_STATUS_LOADED;
-		if (w)
-			json_module(w, sm, s, detail);
-		else
+		if (w) {
+			json_module(w, sm, s, detail, &ms, t);
+		} else {
 			printf("%-20s %-10s %s\n", sm->name, dk_status_check_str(s),
 			       detail ? detail : "");
+			print_holders(&ms, t);
+		}
+		dk_modstate_release(&ms);
 	}
 	if (w) {
 		json_end_array(w);
@@ -118,9 +209,10 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		DK_CLI_OPT_STRING(0, "state-dir", &state_dir),
 		{},
 	};
-	_cleanup_cli_ struct dk_cli cli = {"status",
-					   DK_CLI_JSON | DK_CLI_HOST_ROOT | DK_CLI_SYSFS,
-					   help, ctx, .no_operands = true};
+	_cleanup_cli_ struct dk_cli cli = {
+		"status", DK_CLI_JSON | DK_CLI_HOST_ROOT | DK_CLI_SYSFS | DK_CLI_PROCFS,
+		help, ctx, .no_operands = true};
+	struct dk_proc_target *users = NULL;
 	bool all;
 	int r;
 
@@ -153,7 +245,11 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	r = dk_modctx_new(ctx, &m, err);
 	if (r < 0)
 		return r;
-	all = render(dk_output_begin(&cli.out), path, &st, m);
+	users = scan_users(ctx, m, &st);
+	all = render(dk_output_begin(&cli.out), path, &st, m, users);
+	for (size_t i = 0; users && i < st.n_modules; i++)
+		dk_proc_target_release(&users[i]);
+	free(users);
 	r = dk_output_end(&cli.out, err);
 	if (r < 0)
 		return r;

@@ -45,7 +45,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	_cleanup_modctx_ struct dk_modctx *m = NULL;
 	char **names = NULL, **order = NULL;
 	size_t n_order = 0, n = 0;
-	struct dk_remove_opts ro = {0, NULL, NULL};
+	struct dk_remove_opts ro = {.deadline_ms = 0};
 	double wait_s = 10;
 	const struct dk_cli_opt opts[] = {
 		DK_CLI_OPT_CALL(0, "wait", parse_wait, &wait_s),

@@ -213,6 +213,19 @@ static int set_replaces(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 	return get_name_list(w, n, key, &c->replaces, &c->n_replaces);
 }
 
+/* Device node globs of a component's modules (host/procs.h): absolute paths. */
+static int set_devices(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+		       const char *key, void *obj)
+{
+	struct dk_config_component *c = obj;
+
+	if (n->kind == DK_YAML_SEQUENCE &&
+	    check_count(w, n, key, DK_CONFIG_MAX_MODULES, "device globs") < 0)
+		return -EBADMSG;
+	return dk_yaml_get_list(w, n, key, "device globs", dk_yaml_get_path, &c->devices,
+				&c->n_devices);
+}
+
 /* A component name appears in messages, manifests and cache paths. */
 static int set_component_name(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 			      const char *key, void *obj)
@@ -244,6 +257,7 @@ static const struct dk_yaml_field component_fields[] = {
 	{.name = "share_headers",
 	 .type = DK_YAML_PATH,
 	 .offset = offsetof(struct dk_config_component, share_headers)},
+	{.name = "devices", .set = set_devices},
 };
 
 /* One module belongs to one component. */
@@ -553,6 +567,9 @@ void dk_config_free(struct dk_config *cfg)
 		for (size_t j = 0; j < c->n_replaces; j++)
 			free(c->replaces[j]);
 		free(c->replaces);
+		for (size_t j = 0; j < c->n_devices; j++)
+			free(c->devices[j]);
+		free(c->devices);
 		free(c->name);
 		free(c->version);
 		dk_config_component_release_source(c);

@@ -42,10 +42,15 @@
  *           params: { count: 7, label: hello }
  *       replaces: [ mlx5_ib, mlx5_core ] # in-tree modules unloaded first (users first)
  *       restore: true                   # reload replaced in-tree modules on exit
+ *                                       # (a failed start always reloads them)
  *       share_headers: /run/mellanox/drivers/usr/src  # optional: after the load,
  *                                       # <dir>/ofa_kernel/<arch>/<kernel>/{include,
  *                                       # Module.symvers} for builds in other containers
- *                                       # (a failed start always reloads them)
+ *       devices: [ /dev/dktest* ]       # device nodes of its modules, besides those
+ *                                       # the kernel maps to them: the processes that
+ *                                       # keep them open are named when an unload is
+ *                                       # blocked (built in: /dev/nvidia*,
+ *                                       # /dev/infiniband/ *)
  *
  * Errors name file:line:column and the key path, e.g.
  *   config.yaml:12:5: components[0].modules[1].params: expected a mapping of name: value
@@ -148,6 +153,8 @@ struct dk_config_component {
 	bool restore;
 	char *share_headers; /* NULL, or where init shares include/ and Module.symvers:
 			      * <dir>/ofa_kernel/<arch>/<kernel>/ (+ default link) */
+	char **devices; /* globs of device node paths (host/procs.h) */
+	size_t n_devices;
 };
 
 struct dk_config_signing {

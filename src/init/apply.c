@@ -17,8 +17,30 @@
 
 struct dk_remove_opts dk_init_remove_opts(struct dk_init *in, int64_t start)
 {
-	return (struct dk_remove_opts){start + (int64_t)in->cfg->grace_period * 1000,
-				       dk_init_shutdown_wait, in};
+	return (struct dk_remove_opts){
+		.deadline_ms = start + (int64_t)in->cfg->grace_period * 1000,
+		.wait = dk_init_shutdown_wait,
+		.userdata = in,
+	};
+}
+
+struct dk_remove_opts dk_init_remove_opts_of(const struct dk_init *in,
+					     const struct dk_remove_opts *ro,
+					     const char *name)
+{
+	struct dk_remove_opts o = *ro;
+
+	for (size_t i = 0; i < in->cfg->n_components; i++) {
+		const struct dk_config_component *c = &in->cfg->components[i];
+
+		for (size_t j = 0; j < c->n_modules; j++)
+			if (streq(c->modules[j].name, name)) {
+				o.devices = (const char *const *)c->devices;
+				o.n_devices = c->n_devices;
+				return o;
+			}
+	}
+	return o;
 }
 
 /* Signs what we load when a key is configured. The source directory may be
@@ -255,8 +277,9 @@ static int unload_ours(struct dk_init *in, const struct dk_remove_opts *ro,
 
 	while (in->state.n_modules > 0) {
 		const char *name = in->state.modules[in->state.n_modules - 1].name;
+		struct dk_remove_opts o = dk_init_remove_opts_of(in, ro, name);
 
-		r = dk_module_remove(in->m, name, ro, &err);
+		r = dk_module_remove(in->m, name, &o, &err);
 		if (r < 0) {
 			strbuf_printf(failure, "%s: %s", PHASE(STOP), err->msg);
 			if (err->errnum != EBUSY && err->hint)

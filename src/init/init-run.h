@@ -79,6 +79,10 @@ void dk_init_trim_memory(void);
 bool dk_init_is_ours(const struct dk_init *in, const char *name);
 /* Unloads end grace_period after start; waits end early on a second SIGTERM. */
 struct dk_remove_opts dk_init_remove_opts(struct dk_init *in, int64_t start);
+/* ro with the device globs of the component of module name (config devices:). */
+struct dk_remove_opts dk_init_remove_opts_of(const struct dk_init *in,
+					     const struct dk_remove_opts *ro,
+					     const char *name);
 void dk_init_wait(struct dk_init *in);
 
 /* apply.c */

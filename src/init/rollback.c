@@ -32,6 +32,7 @@ static void unload_inserted(struct dk_init *in, const struct dk_remove_opts *ro,
 	for (size_t i = in->d.n_mods; i-- > 0;) {
 		const char *name = dk_init_file(in, i)->name;
 		_cleanup_error_ struct dk_error *e = NULL;
+		struct dk_remove_opts ro_of;
 
 		if (in->d.mods[i].act == DK_PLAN_ACT_ADOPT &&
 		    dk_state_find_module(&in->state, name))
@@ -39,7 +40,8 @@ static void unload_inserted(struct dk_init *in, const struct dk_remove_opts *ro,
 		if (!in->inserted[i])
 			continue;
 		o->acted = true;
-		r = dk_module_remove(in->m, name, ro, &e);
+		ro_of = dk_init_remove_opts_of(in, ro, name);
+		r = dk_module_remove(in->m, name, &ro_of, &e);
 		if (r < 0) {
 			list_add(&o->left, name, e->msg);
 			o->ours_left = true;

@@ -19,6 +19,7 @@
 #include "host/hostfs.h"
 #include "host/kmsg.h"
 #include "host/policy.h"
+#include "host/procs.h"
 #include "kmod/loader.h"
 #include "kmod/order.h"
 
@@ -93,6 +94,7 @@ void dk_modctx_free(struct dk_modctx *m)
 	free(m->host_root);
 	free(m->moddir);
 	free(m->sysfs);
+	free(m->procfs);
 	free(m->kmsg);
 	free(m);
 }
@@ -123,8 +125,9 @@ int dk_modctx_new(const struct dk_ctx *ctx, struct dk_modctx **out, struct dk_er
 		return dk_error_set(err, ENOMEM, "out of memory");
 	m->moddir = dk_path_join(m->host_root, rel);
 	m->sysfs = dk_host_sysfs(ctx);
+	m->procfs = dk_host_procfs(ctx);
 	m->kmsg = strdup(DK_KMSG_PATH);
-	if (!m->moddir || !m->sysfs || !m->kmsg)
+	if (!m->moddir || !m->sysfs || !m->procfs || !m->kmsg)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	m->kmod = kmod_new(m->moddir, NULL);
 	if (!m->kmod)
@@ -416,37 +419,74 @@ static bool default_wait(void *userdata, int ms)
 	return true;
 }
 
-static int busy_error(const struct dk_modctx *m, const char *name, int errnum,
-		      int64_t waited, struct dk_error **err)
+/* "stop the processes using it first: pid 4242 nvidia-smi: /dev/nvidia0; ..." or why
+ * none is named. */
+static void busy_users(const struct dk_modctx *m, const char *name,
+		       const struct dk_remove_opts *opts, bool holders, struct strbuf *b)
+{
+	struct dk_proc_target t = {name, opts->devices, opts->n_devices, NULL, 0};
+	size_t unreadable = 0;
+	int r = dk_procs_scan(m->procfs, m->sysfs, &t, 1, &unreadable);
+
+	if (r < 0) {
+		strbuf_printf(b,
+			      "%s (the processes using it could not be listed: "
+			      "%s: %s)",
+			      holders ? "unload the holders first"
+				      : "stop the processes using it first",
+			      m->procfs, strerror(-r));
+	} else if (t.n_users) {
+		strbuf_printf(b, "%sstop the processes with its device nodes open: ",
+			      holders ? "unload the holders first, and " : "");
+		dk_proc_users_describe(b, t.users, t.n_users, DK_BUSY_USERS_MAX);
+	} else if (holders) {
+		strbuf_puts(b, "unload the holders first");
+	} else {
+		strbuf_printf(b,
+			      "stop the processes using it first: none under %s has "
+			      "its device nodes open (look for mounts, network "
+			      "interfaces or sockets it serves)",
+			      m->procfs);
+	}
+	if (r >= 0 && unreadable)
+		strbuf_printf(b,
+			      " (%zu processes could not be read: run as root with "
+			      "hostPID)",
+			      unreadable);
+	dk_proc_target_release(&t);
+}
+
+static int busy_error(const struct dk_modctx *m, const char *name,
+		      const struct dk_remove_opts *opts, int64_t waited,
+		      struct dk_error **err)
 {
 	struct dk_modstate st;
-	struct strbuf h;
+	struct strbuf h, u;
 	int r;
 
 	strbuf_init(&h);
+	strbuf_init(&u);
 	if (dk_module_state(m, name, &st) == 0) {
 		for (size_t i = 0; i < st.n_holders; i++)
 			strbuf_printf(&h, "%s%s", i ? ", " : "", st.holders[i]);
 	}
-	r = dk_error_set(
-		err, EBUSY,
-		"unload %s: in use (refcnt %ld, holders: %s) after %lld.%01lld s: "
-		"%s",
-		name, st.refcnt, h.len ? h.s : "none", (long long)(waited / 1000),
-		(long long)(waited % 1000 / 100),
-		st.n_holders ? "unload the holders first"
-			     : "stop the processes using it (open devices, "
-			       "mounts) first");
-	(void)errnum;
+	busy_users(m, name, opts, st.n_holders > 0, &u);
+	r = dk_error_set(err, EBUSY,
+			 "unload %s: in use (refcnt %ld, holders: %s) after %lld.%01lld "
+			 "s: %s",
+			 name, st.refcnt, h.len ? h.s : "none",
+			 (long long)(waited / 1000), (long long)(waited % 1000 / 100),
+			 u.oom ? "out of memory naming its users" : u.s);
 	dk_modstate_release(&st);
 	strbuf_release(&h);
+	strbuf_release(&u);
 	return r;
 }
 
 int dk_module_remove(struct dk_modctx *m, const char *name,
 		     const struct dk_remove_opts *opts, struct dk_error **err)
 {
-	static const struct dk_remove_opts once = {0, NULL, NULL};
+	static const struct dk_remove_opts once = {.deadline_ms = 0};
 	_cleanup_kmod_module_ struct kmod_module *mod = NULL;
 	struct dk_modstate st;
 	int64_t start = dk_now_ms();
@@ -507,7 +547,7 @@ int dk_module_remove(struct dk_modctx *m, const char *name,
 		now = dk_now_ms();
 		left = opts->deadline_ms - now;
 		if (!waiting || left <= 0)
-			return busy_error(m, name, -r, now - start, err);
+			return busy_error(m, name, opts, now - start, err);
 		if (tries == 1) {
 			struct dk_modstate s2;
 

@@ -28,6 +28,7 @@ struct dk_modctx {
 	char *host_root; /* "/" or the mounted host */
 	char *moddir;	 /* <host_root>/lib/modules/<kver> */
 	char *sysfs;	 /* ctx->sysfs or <host_root>/sys */
+	char *procfs;	 /* ctx->procfs or <host_root>/proc: who has device nodes open */
 	char *kmsg;	 /* the kernel log quoted when an insert fails (host/kmsg.h):
 			    /dev/kmsg (the container's /dev: it is not namespaced),
 			    a file in tests, NULL: none */
@@ -94,12 +95,16 @@ struct dk_remove_opts {
 	int64_t deadline_ms; /* CLOCK_MONOTONIC ms; 0: try once */
 	dk_wait_fn wait;     /* NULL: nanosleep */
 	void *userdata;
+	const char *const *devices; /* more device globs of the module (host/procs.h) */
+	size_t n_devices;
 };
 
 /* Removes a module, retrying with backoff while in use until the deadline.
  * Returns 0 when removed, 1 when it was not loaded, or -errno: EBUSY (in use:
- * message names holders and refcnt), EOPNOTSUPP (kernel cannot unload or built
- * in), others from the kernel. */
+ * message names holders, refcnt and the processes with its device nodes open,
+ * within DK_BUSY_USERS_MAX bytes), EOPNOTSUPP (kernel cannot unload or built in),
+ * others from the kernel. */
+#define DK_BUSY_USERS_MAX 2048
 int dk_module_remove(struct dk_modctx *m, const char *name,
 		     const struct dk_remove_opts *opts,
 		     struct dk_error **err) _must_check_;

@@ -278,7 +278,7 @@ static void case_busy(struct fixture *fx)
 	_cleanup_modfile_ struct dk_modfile *f = open_mod("dkt_a");
 	_cleanup_error_ struct dk_error *err = NULL;
 	struct waits w = {0};
-	struct dk_remove_opts ro = {0, count_wait, &w};
+	struct dk_remove_opts ro = {.wait = count_wait, .userdata = &w};
 	int64_t t0;
 
 	if (!f || dk_module_insert(fx->m, f, &err) < 0)
@@ -300,7 +300,7 @@ static void case_busy_then_free(struct fixture *fx)
 	_cleanup_modfile_ struct dk_modfile *f = open_mod("dkt_a");
 	_cleanup_error_ struct dk_error *err = NULL;
 	struct waits w = {0};
-	struct dk_remove_opts ro = {0, count_wait, &w};
+	struct dk_remove_opts ro = {.wait = count_wait, .userdata = &w};
 
 	if (!f || dk_module_insert(fx->m, f, &err) < 0)
 		return;

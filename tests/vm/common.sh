@@ -49,6 +49,7 @@ vm_prepare_debian() {
 		--add "$mods/dktest_export.ko:/dk/mods/dktest_export.ko" \
 		--add "$mods/dktest_user.ko:/dk/mods/dktest_user.ko" \
 		--add "$mods/dktest_fail.ko:/dk/fail/dktest_fail.ko" \
+		--add "$mods/dktest_hold.ko:/dk/hold/dktest_hold.ko" \
 		--add "$keys/signing.key:/dk/keys/signing.key" \
 		--add "$keys/signing.crt:/dk/keys/signing.crt" \
 		--add "$(vm_build_set "$VM_DEB_KVER"):/dk/build")

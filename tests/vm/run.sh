@@ -37,6 +37,7 @@ groups=(
 	"nvidia nvidia init-nvidia"
 	"image image image-run"
 	"ofed ofed ofed-replace,ofed-three,ofed-protected"
+	"blockers debian init-blockers"
 )
 want=${DK_VM_GROUPS:-}
 

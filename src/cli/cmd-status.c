@@ -3,9 +3,12 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "shared/cleanup.h"
 #include "shared/json-writer.h"
+#include "shared/strbuf.h"
 
 #include "base/fsutil.h"
 #include "init/init.h"
@@ -17,7 +20,9 @@ static void help(void)
 	printf("Usage: drvkit status [--json] [--state-dir DIR]\n"
 	       "\n"
 	       "What drvkit init loaded (its state file), checked against the kernel:\n"
-	       "loaded, missing, or different srcversion. Exit 1 unless all are loaded;\n"
+	       "loaded, missing, or different srcversion; and its daemons (status.json):\n"
+	       "state, pid, restarts, last exit, why not ready. Exit 1 unless all modules\n"
+	       "are loaded and, with daemons, init is ready;\n"
 	       "exit 4 when there is no state file (init has not run with this state\n"
 	       "dir, or it stopped and unloaded everything).\n"
 	       "\n"
@@ -30,6 +35,68 @@ static void help(void)
 static void state_releasep(struct dk_state *st)
 {
 	dk_state_release(st);
+}
+
+/* "pid 12 for 3 s, restarts 2, last exit: ..., restart in 300 ms: not ready: ..." */
+static char *daemon_detail(const struct dk_daemon_report *d)
+{
+	struct strbuf b;
+	bool starting = d->state && streq(d->state, "starting");
+
+	strbuf_init(&b);
+	strbuf_puts(&b, "");
+	if (d->pid > 0)
+		strbuf_printf(&b, "pid %ld", d->pid);
+	if (d->pid > 0 && starting && d->since > 0)
+		strbuf_printf(&b, " for %lld s", (long long)time(NULL) - d->since);
+	strbuf_printf(&b, "%srestarts %ld", b.len ? ", " : "", d->restarts);
+	if (d->last_exit)
+		strbuf_printf(&b, ", last exit: %s", d->last_exit);
+	if (d->state && streq(d->state, "backoff"))
+		strbuf_printf(&b, ", restart in %ld ms", d->restart_in_ms);
+	if (d->why)
+		strbuf_printf(&b, ": %s%s", starting ? "not ready: " : "", d->why);
+	if (!d->required)
+		strbuf_puts(&b, " (optional)");
+	return strbuf_steal(&b);
+}
+
+/* The daemons of status.json; returns true when init is ready (or has none). */
+static bool render_daemons(struct json_writer *w, const struct dk_status_daemons *sd)
+{
+	bool ready = !sd->n || (sd->phase && streq(sd->phase, "ready"));
+
+	if (w) {
+		json_kv_string(w, "phase", sd->phase);
+		json_kv_string(w, "waiting_for", sd->waiting_for);
+		json_key(w, "daemons");
+		json_begin_array(w);
+	}
+	for (size_t i = 0; i < sd->n; i++) {
+		const struct dk_daemon_report *d = &sd->d[i];
+		_cleanup_free_ char *detail = daemon_detail(d);
+
+		if (!w) {
+			printf("daemon %-20s %-9s %s\n", d->name ? d->name : "?",
+			       d->state ? d->state : "?", detail ? detail : "");
+			continue;
+		}
+		json_begin_object(w);
+		json_kv_string(w, "name", d->name);
+		json_kv_string(w, "state", d->state);
+		json_kv_bool(w, "required", d->required);
+		json_kv_int(w, "pid", d->pid);
+		json_kv_int(w, "restarts", d->restarts);
+		json_kv_string(w, "last_exit", d->last_exit);
+		json_kv_string(w, "why", d->why);
+		json_kv_string(w, "detail", detail);
+		json_end_object(w);
+	}
+	if (w)
+		json_end_array(w);
+	else if (sd->n && sd->waiting_for)
+		printf("not ready: %s\n", sd->waiting_for);
+	return ready;
 }
 
 static void json_module(struct json_writer *w, const struct dk_state_module *sm,
@@ -48,7 +115,7 @@ static void json_module(struct json_writer *w, const struct dk_state_module *sm,
 /* The state's modules checked against the kernel: text lines, or into w. Returns true
  * when all are loaded. */
 static bool render(struct json_writer *w, const char *path, const struct dk_state *st,
-		   const struct dk_modctx *m)
+		   const struct dk_modctx *m, const struct dk_status_daemons *sd)
 {
 	bool all = true;
 
@@ -100,8 +167,10 @@ static bool render(struct json_writer *w, const char *path, const struct dk_stat
 			       "unused)\n",
 			       st->probed[i]);
 	}
-	if (w) {
+	if (w)
 		json_end_array(w);
+	all = render_daemons(w, sd) && all;
+	if (w) {
 		json_kv_bool(w, "ok", all);
 		json_end_object(w);
 	}
@@ -112,7 +181,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 {
 	_cleanup_modctx_ struct dk_modctx *m = NULL;
 	_cleanup_(state_releasep) struct dk_state st = {0};
-	_cleanup_free_ char *path = NULL;
+	_cleanup_(dk_status_daemons_release) struct dk_status_daemons sd = {0};
+	_cleanup_free_ char *path = NULL, *status_path = NULL;
 	const char *state_dir = "/run/drvkit";
 	const struct dk_cli_opt opts[] = {
 		DK_CLI_OPT_STRING(0, "state-dir", &state_dir),
@@ -150,10 +220,16 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		return r;
 	if (st.kernel)
 		ctx->kernel = st.kernel;
+	status_path = dk_path_join(state_dir, "status.json");
+	if (!status_path)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = dk_status_daemons_read(status_path, &sd, err);
+	if (r < 0)
+		return r;
 	r = dk_modctx_new(ctx, &m, err);
 	if (r < 0)
 		return r;
-	all = render(dk_output_begin(&cli.out), path, &st, m);
+	all = render(dk_output_begin(&cli.out), path, &st, m, &sd);
 	r = dk_output_end(&cli.out, err);
 	if (r < 0)
 		return r;

@@ -661,13 +661,13 @@ static void stop_daemon(struct dk_init *in, struct daemon *d)
 			set_state(in, d, DK_DAEMON_STOPPED);
 		return;
 	}
-	dk_info("%s: stopping %s (pid %d) with %s, SIGKILL after %d ms", PHASE(STOP),
+	dk_info("%s: stopping %s (pid %d) with SIG%s, SIGKILL after %d ms", PHASE(STOP),
 		c->name, (int)pid, sigabbrev_np(c->stop_signal), c->stop_timeout_ms);
 	/* The whole process group: what the daemon started goes with it. */
 	if (kill(-pid, c->stop_signal) < 0)
 		(void)kill(pid, c->stop_signal);
 	if (!wait_exit(in, d, c->stop_timeout_ms)) {
-		dk_warn("%s: %s (pid %d) still runs %d ms after %s: SIGKILL", PHASE(STOP),
+		dk_warn("%s: %s (pid %d) still runs %d ms after SIG%s: SIGKILL", PHASE(STOP),
 			c->name, (int)pid, c->stop_timeout_ms,
 			sigabbrev_np(c->stop_signal));
 		if (kill(-pid, SIGKILL) < 0)

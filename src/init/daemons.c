@@ -667,8 +667,8 @@ static void stop_daemon(struct dk_init *in, struct daemon *d)
 	if (kill(-pid, c->stop_signal) < 0)
 		(void)kill(pid, c->stop_signal);
 	if (!wait_exit(in, d, c->stop_timeout_ms)) {
-		dk_warn("%s: %s (pid %d) still runs %d ms after SIG%s: SIGKILL", PHASE(STOP),
-			c->name, (int)pid, c->stop_timeout_ms,
+		dk_warn("%s: %s (pid %d) still runs %d ms after SIG%s: SIGKILL",
+			PHASE(STOP), c->name, (int)pid, c->stop_timeout_ms,
 			sigabbrev_np(c->stop_signal));
 		if (kill(-pid, SIGKILL) < 0)
 			(void)kill(pid, SIGKILL);

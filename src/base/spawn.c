@@ -7,6 +7,8 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -493,6 +495,125 @@ int dk_spawn_run(const struct dk_spawn_opts *o, struct dk_spawn_result *res,
 	stream_release(&run.s[0]);
 	stream_release(&run.s[1]);
 	return r;
+}
+
+/* ---- starting without waiting (dk_spawn_start) ----------------------------------- */
+
+/* What the child of dk_spawn_start() reports when a step before the exec fails. */
+struct start_failure {
+	int step; /* index into start_steps */
+	int errnum;
+};
+
+static const char *const start_steps[] = {
+	"reset its signals",
+	"open /dev/null",
+	"set its process group",
+	"setgroups",
+	"setgid",
+	"setuid",
+	"set its parent-death signal",
+	"exec",
+};
+
+/* In the child of fork(): only async-signal-safe calls until the exec. */
+_noreturn_ static void start_child(const struct dk_spawn_opts *o, const char *prog,
+				   pid_t parent, int report)
+{
+	static const char *const empty[] = {NULL};
+	struct start_failure f = {0, 0};
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
+	int fd;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		goto fail;
+	f.step = 1;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || dup2(fd, STDIN_FILENO) < 0 ||
+	    (o->out != DK_SPAWN_INHERIT && dup2(fd, STDOUT_FILENO) < 0) ||
+	    (o->err != DK_SPAWN_INHERIT && dup2(fd, STDERR_FILENO) < 0))
+		goto fail;
+	f.step = 2;
+	if (setpgid(0, 0) < 0)
+		goto fail;
+	if (o->set_ids) {
+		f.step = 3;
+		if (setgroups(o->n_groups, o->groups) < 0)
+			goto fail;
+		f.step = 4;
+		if (setgid(o->gid) < 0)
+			goto fail;
+		f.step = 5;
+		if (setuid(o->uid) < 0)
+			goto fail;
+	}
+	/* After the ids (changing them clears it): a daemon does not outlive a killed
+	 * init, whose successor starts its own. */
+	f.step = 6;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		goto fail;
+	if (getppid() != parent)
+		_exit(127);
+	f.step = 7;
+	execve(prog, (char *const *)o->argv, (char *const *)(o->env ? o->env : empty));
+fail:
+	f.errnum = errno;
+	(void)!write(report, &f, sizeof(f));
+	_exit(127);
+}
+
+int dk_spawn_start(const struct dk_spawn_opts *o, pid_t *pid, struct dk_error **err)
+{
+	_cleanup_free_ char *prog = NULL;
+	_cleanup_(close_pipe) int p[2] = {-1, -1};
+	struct start_failure f;
+	pid_t parent = getpid(), child;
+	ssize_t n;
+	int r;
+
+	*pid = 0;
+	if (!o->argv || !o->argv[0])
+		return dk_error_set(err, EINVAL, "run: no program given");
+	if ((o->out != DK_SPAWN_NULL && o->out != DK_SPAWN_INHERIT) ||
+	    (o->err != DK_SPAWN_NULL && o->err != DK_SPAWN_INHERIT))
+		return dk_error_set(err, EINVAL,
+				    "run %s: a started program's output goes to "
+				    "/dev/null or ours",
+				    o->argv[0]);
+	r = find_program(o->argv[0], o->env, &prog, err);
+	if (r < 0)
+		return r;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return dk_error_set(err, errno, "run %s: pipe: %s", prog,
+				    strerror(errno));
+	child = fork();
+	if (child < 0)
+		return dk_error_set(err, errno, "run %s: fork: %s", prog,
+				    strerror(errno));
+	if (child == 0)
+		start_child(o, prog, parent, p[1]);
+	dk_closep(&p[1]);
+	p[1] = -1;
+	/* EOF: the exec closed the pipe. A report: the child failed and exited. */
+	do
+		n = read(p[0], &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(f)) {
+		*pid = child;
+		return 0;
+	}
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (f.step == 7)
+		return dk_error_set(err, f.errnum, "run %s: %s", prog,
+				    strerror(f.errnum));
+	return dk_error_set(err, f.errnum, "run %s: %s: %s", prog, start_steps[f.step],
+			    strerror(f.errnum));
 }
 
 void dk_spawn_result_release(struct dk_spawn_result *res)

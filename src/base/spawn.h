@@ -50,6 +50,13 @@ struct dk_spawn_opts {
 	/* Called in the parent once the child runs (pid logging, tests). */
 	void (*on_start)(pid_t pid, void *userdata);
 	void *userdata;
+	/* dk_spawn_start() only: run as this user (setgroups, setgid, setuid before the
+	 * exec) when set_ids. */
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups; /* supplementary groups; NULL: none */
+	size_t n_groups;
 };
 
 struct dk_spawn_result {
@@ -77,6 +84,16 @@ void dk_spawn_result_release(struct dk_spawn_result *res);
  * "NAME was killed by signal S" (-ETIMEDOUT for a timeout). */
 int dk_spawn_check(const struct dk_spawn_result *res, const char *name,
 		   struct dk_error **err) _must_check_;
+
+/* Starts the program and returns at once (a supervised daemon): *pid is the child,
+ * in its own process group, with the environment, signal mask and stdin of
+ * dk_spawn_run(), and the ids of o->set_ids. out/err: NULL or INHERIT only (nothing
+ * reads a pipe). The caller reaps it (init's waitpid(-1) loop); timeouts, cancel_fd and
+ * on_line are not used. Returns 0, or -errno with *err "run PROG: reason" when the
+ * program could not be started (not found, not executable, setuid refused): that
+ * is known before it returns. */
+int dk_spawn_start(const struct dk_spawn_opts *o, pid_t *pid,
+		   struct dk_error **err) _must_check_ _nonnull_(1, 2);
 
 /* For a process-wide reaper (init's waitpid(-1) loop): call it for every pid reaped.
  * Returns 1 when pid belongs to a running dk_spawn_run(), which then takes status

@@ -5,9 +5,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "shared/cleanup.h"
 #include "shared/json-writer.h"
+#include "shared/strbuf.h"
 
 #include "base/fsutil.h"
 #include "host/hostfs.h"
@@ -24,7 +26,9 @@ static void help(void)
 	       "loaded, missing, or different srcversion, and who holds each: other\n"
 	       "modules, and processes with its device nodes open (pid, command, pod "
 	       "and\n"
-	       "container). Exit 1 unless all are loaded;\n"
+	       "container); and its daemons (status.json): state, pid, restarts, last\n"
+	       "exit, why not ready. Exit 1 unless all modules are loaded and, with\n"
+	       "daemons, init is ready;\n"
 	       "exit 4 when there is no state file (init has not run with this state\n"
 	       "dir, or it stopped and unloaded everything).\n"
 	       "\n"
@@ -63,6 +67,68 @@ static void json_users(struct json_writer *w, const struct dk_proc_target *t)
 		json_end_object(w);
 	}
 	json_end_array(w);
+}
+
+/* "pid 12 for 3 s, restarts 2, last exit: ..., restart in 300 ms: not ready: ..." */
+static char *daemon_detail(const struct dk_daemon_report *d)
+{
+	struct strbuf b;
+	bool starting = d->state && streq(d->state, "starting");
+
+	strbuf_init(&b);
+	strbuf_puts(&b, "");
+	if (d->pid > 0)
+		strbuf_printf(&b, "pid %ld", d->pid);
+	if (d->pid > 0 && starting && d->since > 0)
+		strbuf_printf(&b, " for %lld s", (long long)time(NULL) - d->since);
+	strbuf_printf(&b, "%srestarts %ld", b.len ? ", " : "", d->restarts);
+	if (d->last_exit)
+		strbuf_printf(&b, ", last exit: %s", d->last_exit);
+	if (d->state && streq(d->state, "backoff"))
+		strbuf_printf(&b, ", restart in %ld ms", d->restart_in_ms);
+	if (d->why)
+		strbuf_printf(&b, ": %s%s", starting ? "not ready: " : "", d->why);
+	if (!d->required)
+		strbuf_puts(&b, " (optional)");
+	return strbuf_steal(&b);
+}
+
+/* The daemons of status.json; returns true when init is ready (or has none). */
+static bool render_daemons(struct json_writer *w, const struct dk_status_daemons *sd)
+{
+	bool ready = !sd->n || (sd->phase && streq(sd->phase, "ready"));
+
+	if (w) {
+		json_kv_string(w, "phase", sd->phase);
+		json_kv_string(w, "waiting_for", sd->waiting_for);
+		json_key(w, "daemons");
+		json_begin_array(w);
+	}
+	for (size_t i = 0; i < sd->n; i++) {
+		const struct dk_daemon_report *d = &sd->d[i];
+		_cleanup_free_ char *detail = daemon_detail(d);
+
+		if (!w) {
+			printf("daemon %-20s %-9s %s\n", d->name ? d->name : "?",
+			       d->state ? d->state : "?", detail ? detail : "");
+			continue;
+		}
+		json_begin_object(w);
+		json_kv_string(w, "name", d->name);
+		json_kv_string(w, "state", d->state);
+		json_kv_bool(w, "required", d->required);
+		json_kv_int(w, "pid", d->pid);
+		json_kv_int(w, "restarts", d->restarts);
+		json_kv_string(w, "last_exit", d->last_exit);
+		json_kv_string(w, "why", d->why);
+		json_kv_string(w, "detail", detail);
+		json_end_object(w);
+	}
+	if (w)
+		json_end_array(w);
+	else if (sd->n && sd->waiting_for)
+		printf("not ready: %s\n", sd->waiting_for);
+	return ready;
 }
 
 static void json_module(struct json_writer *w, const struct dk_state_module *sm,
@@ -132,7 +198,8 @@ scan_users(const struct dk_ctx *ctx, const struct dk_modctx *m, const struct dk_
 /* The state's modules checked against the kernel: text lines, or into w. Returns true
  * when all are loaded. */
 static bool render(struct json_writer *w, const char *path, const struct dk_state *st,
-		   const struct dk_modctx *m, const struct dk_proc_target *users)
+		   const struct dk_modctx *m, const struct dk_proc_target *users,
+		   const struct dk_status_daemons *sd)
 {
 	bool all = true;
 
@@ -191,8 +258,10 @@ static bool render(struct json_writer *w, const char *path, const struct dk_stat
 			       "unused)\n",
 			       st->probed[i]);
 	}
-	if (w) {
+	if (w)
 		json_end_array(w);
+	all = render_daemons(w, sd) && all;
+	if (w) {
 		json_kv_bool(w, "ok", all);
 		json_end_object(w);
 	}
@@ -203,7 +272,8 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 {
 	_cleanup_modctx_ struct dk_modctx *m = NULL;
 	_cleanup_(state_releasep) struct dk_state st = {0};
-	_cleanup_free_ char *path = NULL;
+	_cleanup_(dk_status_daemons_release) struct dk_status_daemons sd = {0};
+	_cleanup_free_ char *path = NULL, *status_path = NULL;
 	const char *state_dir = "/run/drvkit";
 	const struct dk_cli_opt opts[] = {
 		DK_CLI_OPT_STRING(0, "state-dir", &state_dir),
@@ -242,11 +312,17 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 		return r;
 	if (st.kernel)
 		ctx->kernel = st.kernel;
+	status_path = dk_path_join(state_dir, "status.json");
+	if (!status_path)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = dk_status_daemons_read(status_path, &sd, err);
+	if (r < 0)
+		return r;
 	r = dk_modctx_new(ctx, &m, err);
 	if (r < 0)
 		return r;
 	users = scan_users(ctx, m, &st);
-	all = render(dk_output_begin(&cli.out), path, &st, m, users);
+	all = render(dk_output_begin(&cli.out), path, &st, m, users, &sd);
 	for (size_t i = 0; users && i < st.n_modules; i++)
 		dk_proc_target_release(&users[i]);
 	free(users);

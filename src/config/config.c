@@ -471,6 +471,12 @@ static const struct dk_yaml_field top_fields[] = {
 	TOP_PATH(cache_dir),
 	{.name = "signing", .set = set_signing},
 	{.name = "components", .required = true, .set = set_components},
+	{.name = "daemons", .set = dk_config_set_daemons},
+	{.name = "daemon_stop_order", .set = dk_config_set_daemon_stop_order},
+	{.name = "validation", .set = dk_config_set_validation},
+	{.name = "daemons_status_file",
+	 .type = DK_YAML_PATH,
+	 .offset = offsetof(struct dk_config, daemons_status_file)},
 };
 
 static int set_default(char **field, const char *value)
@@ -500,6 +506,8 @@ int dk_config_parse(const char *name, const char *data, size_t len,
 		return dk_error_set(err, EBADMSG, "%s: the file is empty", name);
 	r = dk_yaml_walk_mapping(&w, doc->root, "", top_fields, ARRAY_SIZE(top_fields),
 				 cfg);
+	if (r >= 0)
+		r = dk_config_check_daemons(&w, cfg, doc->root);
 	if (r < 0)
 		return r;
 	if (set_default(&cfg->path, name) < 0 ||
@@ -575,6 +583,7 @@ void dk_config_free(struct dk_config *cfg)
 		dk_config_component_release_source(c);
 	}
 	free(cfg->components);
+	dk_config_daemons_release(cfg);
 	for (size_t i = 0; i < cfg->n_protected; i++)
 		free(cfg->protected_modules[i]);
 	free(cfg->protected_modules);

@@ -51,6 +51,19 @@
  *                                       # keep them open are named when an unload is
  *                                       # blocked (built in: /dev/nvidia*,
  *                                       # /dev/infiniband/ *)
+ *   daemons:                            # optional: started after the modules load
+ *     - name: nvidia-persistenced       # supervised; the ready file waits for them
+ *       argv: [ nvidia-persistenced, --persistence-mode ]  # never a shell
+ *       env: [ NAME=value ]             # the whole environment (PATH added if absent)
+ *       user: nvidia-persistenced       # a name, or uid:gid (default: ours)
+ *       ready: { file: /run/x.pid }     # or command: [argv], unix: PATH, tcp: HOST:PORT
+ *       required: true                  # its readiness gates the ready file
+ *       restart: { policy: on-failure, initial: 1s, max: 1m }  # always|on-failure|never
+ *       stop: { signal: SIGTERM, timeout: 10s }
+ *       when: { path_not_empty: /proc/driver/nvidia-nvswitch/devices }  # host paths
+ *   daemon_stop_order: [ nv-fabricmanager ]  # stopped first; the rest in reverse start
+ *   validation: { command: [ nvidia-smi ], timeout: 30s, interval: 5s }
+ *   daemons_status_file: /run/nvidia/validations/.driver-daemons-status
  *
  * Errors name file:line:column and the key path, e.g.
  *   config.yaml:12:5: components[0].modules[1].params: expected a mapping of name: value
@@ -164,6 +177,66 @@ struct dk_config_signing {
 	char *passphrase_file;
 };
 
+/* How a daemon tells it is ready (config-daemons.c). */
+enum dk_ready_kind {
+	DK_READY_STARTED, /* no ready: key: ready once it runs */
+	DK_READY_COMMAND, /* argv exits 0 */
+	DK_READY_FILE,	  /* path exists (in our root) */
+	DK_READY_UNIX,	  /* a unix stream socket at path accepts */
+	DK_READY_TCP,	  /* host:port accepts */
+};
+
+enum dk_restart_policy {
+	DK_RESTART_ALWAYS,
+	DK_RESTART_ON_FAILURE, /* the default: not after exit status 0 */
+	DK_RESTART_NEVER,
+};
+
+struct dk_config_ready {
+	enum dk_ready_kind kind;
+	char **argv; /* COMMAND */
+	size_t n_argv;
+	char *path; /* FILE, UNIX */
+	char *host; /* TCP */
+	int port;
+	int interval_ms; /* between checks (default 1 s) */
+	int timeout_ms;	 /* one check (a command, a connect; default 10 s) */
+};
+
+/* A condition on the host (read under host_root): the daemon runs only when it holds. */
+struct dk_config_when {
+	char *path_exists;
+	char *path_not_empty; /* a directory with an entry, or a file with a byte */
+};
+
+struct dk_config_daemon {
+	char *name;
+	char **argv;
+	size_t n_argv;
+	char **env; /* NAME=value */
+	size_t n_env;
+	char *user; /* a user name, or NULL with uid/gid when has_ids */
+	bool has_ids;
+	unsigned uid, gid;
+	struct dk_config_ready ready;
+	bool required;
+	enum dk_restart_policy restart;
+	int backoff_initial_ms, backoff_max_ms;
+	int stop_signal;
+	int stop_timeout_ms;
+	struct dk_config_when when;
+	int line;
+};
+
+struct dk_config_validation {
+	char **argv;
+	size_t n_argv;
+	int timeout_ms;	 /* one run (default 60 s) */
+	int interval_ms; /* between failed runs (default 5 s) */
+};
+
+#define DK_CONFIG_MAX_DAEMONS 32
+
 struct dk_config {
 	char *path;
 	char *state_dir;
@@ -182,7 +255,28 @@ struct dk_config {
 	struct dk_config_signing *signing; /* NULL when not configured */
 	struct dk_config_component *components;
 	size_t n_components;
+	struct dk_config_daemon *daemons; /* in start order */
+	size_t n_daemons;
+	char **daemon_stop_order; /* names stopped first, in this order */
+	size_t n_daemon_stop_order;
+	struct dk_config_validation *validation; /* NULL: none */
+	char *daemons_status_file;		 /* NULL: none */
 };
+
+struct dk_yaml_walk;
+struct dk_yaml_node;
+/* config-daemons.c: the daemons:, daemon_stop_order: and validation: keys. */
+int dk_config_set_daemons(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			  const char *key, void *cfg);
+int dk_config_set_daemon_stop_order(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+				    const char *key, void *cfg);
+int dk_config_set_validation(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
+			     const char *key, void *cfg);
+/* The rules across keys (daemon_stop_order names daemons), once the walk is done. */
+int dk_config_check_daemons(struct dk_yaml_walk *w, const struct dk_config *cfg,
+			    const struct dk_yaml_node *root);
+void dk_config_daemons_release(struct dk_config *cfg);
+const char *dk_restart_policy_str(enum dk_restart_policy p);
 
 /* source.c: the source: mapping of a component (dir, or build/precompiled/get). */
 struct dk_yaml_walk;

@@ -14,6 +14,7 @@
 #include "kmod/loader.h"
 #include "build/build.h"
 #include "config/config.h"
+#include "init/daemons.h"
 #include "init/phase.h"
 #include "init/plan.h"
 #include "init/state.h"
@@ -50,6 +51,7 @@ struct dk_init {
 	int lock_fd, sfd;
 	bool term, skip_waits;
 	bool state_saved; /* state.json holds state (every change is saved at once) */
+	struct dk_daemons *dm; /* daemons.c; NULL until they start */
 	int64_t t0;
 };
 

@@ -38,6 +38,7 @@ static void init_release(struct dk_init *in)
 	for (size_t i = 0; in->source && i < in->d.n_mods; i++)
 		free(in->source[i]);
 	free(in->source);
+	dk_init_daemons_free(in);
 	dk_state_release(&in->state);
 	free(in->state_path);
 	free(in->status_path);
@@ -381,8 +382,15 @@ static int change(struct dk_init *in, struct dk_error **err)
 	/* replace and load saved the state after each change; write it here when
 	 * something is not on disk yet (adopted modules only). */
 	r = in->state_saved ? 0 : dk_init_save_state(in, err);
-	if (r >= 0)
-		r = dk_init_ready(in, err);
+	if (r < 0)
+		return r;
+	/* With daemons, the ready file waits for them (dk_init_supervise). */
+	if (in->cfg->n_daemons) {
+		if (dk_init_daemons_start(in) < 0)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		return 0;
+	}
+	r = dk_init_ready(in, err);
 	if (r < 0)
 		return r;
 	dk_info("%s: %s written (%lld ms); ready %lld ms after start", PHASE(READY),
@@ -437,6 +445,11 @@ int dk_init_run(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_error
 		dk_modfile_drop_image(in.files[i]);
 	}
 	dk_init_trim_memory();
-	dk_init_wait(&in);
+	if (in.dm)
+		dk_init_supervise(&in);
+	else
+		dk_init_wait(&in);
+	/* Daemons stop first: they may hold the modules. */
+	dk_init_daemons_stop(&in);
 	return stop(&in);
 }

@@ -65,3 +65,21 @@ enum dk_status_check dk_status_check_module(const struct dk_modctx *m,
 					    const struct dk_state_module *sm,
 					    char **detail);
 const char *dk_status_check_str(enum dk_status_check c);
+
+/* The daemons of status.json, for `drvkit status`. */
+struct dk_daemon_report {
+	char *name, *state, *last_exit, *why;
+	long pid, restarts, restart_in_ms;
+	long long since; /* wall clock, seconds */
+	bool required;
+};
+struct dk_status_daemons {
+	char *phase;
+	char *waiting_for; /* why there is no ready file, NULL when there is */
+	struct dk_daemon_report *d;
+	size_t n;
+};
+/* Reads the daemons of a status.json; a missing file gives none and returns 0. */
+int dk_status_daemons_read(const char *path, struct dk_status_daemons *out,
+			   struct dk_error **err) _must_check_;
+void dk_status_daemons_release(struct dk_status_daemons *s);

@@ -210,6 +210,7 @@ void dk_init_status(struct dk_init *in, const char *phase, const char *error)
 	if (error)
 		json_kv_string(&w, "error", error);
 	status_modules(in, &w);
+	dk_init_daemons_json(in, &w);
 	json_key(&w, "replaced");
 	json_begin_array(&w);
 	for (size_t i = 0; i < in->state.n_replaced; i++)

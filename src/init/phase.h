@@ -15,6 +15,7 @@ enum dk_phase {
 	DK_PHASE_LOAD,	   /* insert in dependency order */
 	DK_PHASE_FIRMWARE, /* firmware_class search path */
 	DK_PHASE_STATE,	   /* state.json after every change */
+	DK_PHASE_DAEMONS,  /* start the daemons: and wait until the required are ready */
 	DK_PHASE_READY,	   /* status.json, then the ready file */
 	DK_PHASE_WAIT,	   /* block on the signalfd, reap children */
 	DK_PHASE_STOP,	   /* on SIGTERM: unload ours, reverse load order */

@@ -45,7 +45,7 @@ int dk_init_signals(struct dk_init *in, struct dk_error **err)
 	return 0;
 }
 
-static void reap_children(void)
+static void reap_children(struct dk_init *in)
 {
 	for (;;) {
 		int status;
@@ -54,7 +54,8 @@ static void reap_children(void)
 		if (pid <= 0)
 			return;
 		/* A child of dk_spawn_run() gets its status handed over. */
-		if (dk_spawn_reaped(pid, status))
+		if (dk_spawn_reaped(pid, status) ||
+		    dk_init_daemon_reaped(in, pid, status))
 			continue;
 		dk_debug("reaped child %d (status %d)", (int)pid, status);
 	}
@@ -69,7 +70,7 @@ bool dk_init_drain_signals(struct dk_init *in)
 	while (read(in->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGCHLD:
-			reap_children();
+			reap_children(in);
 			break;
 		case SIGTERM:
 		case SIGINT:

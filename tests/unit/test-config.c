@@ -2,6 +2,7 @@
 /* YAML config v1: a full config, defaults, and each kind of error with its
  * file:line:column and key. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -195,6 +196,69 @@ static const struct bad bads[] = {
 	 "config.yaml:6:26: components[0].modules[0].params.count: expected a scalar",
 	 "param value not a scalar"},
 };
+
+/* daemons: defaults, durations, each readiness kind, user forms */
+static void test_daemons(void)
+{
+	_cleanup_config_ struct dk_config *cfg = NULL;
+	_cleanup_error_ struct dk_error *err = NULL;
+	const struct dk_config_daemon *d;
+	int r = parse(
+		"components:\n"
+		"  - name: x\n"
+		"    source: { dir: /m }\n"
+		"    modules: [ a ]\n"
+		"daemon_stop_order: [ b ]\n"
+		"validation: { command: [ nvidia-smi ] }\n"
+		"daemons:\n"
+		"  - { name: a, argv: [ pd ] }\n"
+		"  - name: b\n"
+		"    argv: [ fm, -c, /x.cfg ]\n"
+		"    env: [ A=1 ]\n"
+		"    user: '1000:2000'\n"
+		"    ready: { tcp: '[::1]:6666', interval: 250ms, timeout: 2 }\n"
+		"    required: false\n"
+		"    restart: { policy: on-failure, initial: 500ms, max: 2m }\n"
+		"    stop: { signal: SIGINT, timeout: 0 }\n"
+		"    when: { path_not_empty: /proc/driver/nvidia-nvswitch/devices }\n"
+		"  - { name: c, argv: [ c ], user: nobody, restart: never,\n"
+		"      ready: { command: [ test, -S, /s ] } }\n",
+		&cfg, &err);
+
+	is_int(r, 0, "daemons parse%s%s", err ? ": " : "", err ? err->msg : "");
+	if (r < 0)
+		return;
+	is_int(cfg->n_daemons, 3, "three daemons");
+	d = &cfg->daemons[0];
+	ok(d->required && d->restart == DK_RESTART_ALWAYS && d->stop_signal == SIGTERM &&
+		   d->stop_timeout_ms == 10000 && d->backoff_initial_ms == 1000 &&
+		   d->backoff_max_ms == 60000 && d->ready.kind == DK_READY_STARTED &&
+		   !d->user && !d->has_ids,
+	   "defaults: required, always, SIGTERM 10 s, backoff 1 s to 1 m, ready when "
+	   "run");
+	d = &cfg->daemons[1];
+	ok(d->n_argv == 3 && d->n_env == 1 && d->has_ids && d->uid == 1000 &&
+		   d->gid == 2000,
+	   "argv, env, uid:gid");
+	ok(d->ready.kind == DK_READY_TCP && streq(d->ready.host, "::1") &&
+		   d->ready.port == 6666 && d->ready.interval_ms == 250 &&
+		   d->ready.timeout_ms == 2000,
+	   "ready tcp [::1]:6666, 250ms, 2 (seconds)");
+	ok(!d->required && d->restart == DK_RESTART_ON_FAILURE &&
+		   d->backoff_initial_ms == 500 && d->backoff_max_ms == 120000 &&
+		   d->stop_signal == SIGINT && d->stop_timeout_ms == 0,
+	   "required false, on-failure 500ms..2m, SIGINT, timeout 0");
+	is_str(d->when.path_not_empty, "/proc/driver/nvidia-nvswitch/devices", "when");
+	d = &cfg->daemons[2];
+	ok(d->restart == DK_RESTART_NEVER && streq(d->user, "nobody") &&
+		   d->ready.kind == DK_READY_COMMAND && d->ready.n_argv == 3,
+	   "restart: never (scalar), user name, ready command");
+	ok(cfg->validation && cfg->validation->n_argv == 1 &&
+		   cfg->validation->timeout_ms == 60000 &&
+		   cfg->validation->interval_ms == 5000,
+	   "validation with default timeout 60 s, interval 5 s");
+	is_int(cfg->n_daemon_stop_order, 1, "daemon_stop_order");
+}
 
 static void test_errors(void)
 {
@@ -875,6 +939,7 @@ int main(void)
 {
 	test_good();
 	test_defaults();
+	test_daemons();
 	test_errors();
 	test_missing_file();
 	test_limits();

@@ -396,6 +396,70 @@ static void test_lines_cancel(void)
 	close(p[1]);
 }
 
+/* dk_spawn_start: returns at once, the child in its own process group, with the
+ * given environment and ids; a program that cannot start fails before it returns. */
+static void test_start(void)
+{
+	_cleanup_free_ char *out = dk_path_join(tmpdir, "start.out");
+	_cleanup_free_ char *script = NULL, *got = NULL;
+	const char *const env[] = {"A=1", NULL};
+	const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+	const char *const missing[] = {"/nonexistent/dk-daemon", NULL};
+	_cleanup_free_ char *plain = dk_path_join(tmpdir, "plain");
+	const char *notexec[] = {NULL, NULL};
+	struct dk_spawn_opts o = {.argv = argv, .env = env};
+	_cleanup_error_ struct dk_error *err = NULL;
+	int64_t t0 = dk_now_ms();
+	pid_t pid = 0;
+	int status = 0;
+
+	script = dk_strdup_printf(
+		"echo \"$(id -u):$(id -g) $A $(cut -d' ' -f5 /proc/$$/stat)\" > %s; "
+		"sleep 0.3",
+		out);
+	argv[2] = script;
+	o.set_ids = true;
+	o.uid = 65534;
+	o.gid = 65534;
+	/* 65534 cannot write into our 0700 tmpdir: the file is made for it first */
+	(void)!chmod(tmpdir, 0755);
+	close(open(out, O_WRONLY | O_CREAT | O_CLOEXEC, 0666));
+	(void)!chmod(out, 0666);
+	is_int(dk_spawn_start(&o, &pid, &err), 0, "start: starts");
+	ok(pid > 0 && dk_now_ms() - t0 < 250, "start: returns at once with the pid (%d)",
+	   (int)pid);
+	is_int(waitpid(pid, &status, 0), pid, "start: the caller reaps it");
+	is_int(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0, "start: it exited 0");
+	is_int(dk_read_file(out, 0, &got, NULL), 0, "start: it wrote its line");
+	if (got)
+		dk_strip(got);
+	{
+		_cleanup_free_ char *want =
+			dk_strdup_printf("65534:65534 1 %d", (int)pid);
+
+		is_str(got, want, "start: uid:gid 65534, env A=1, its own process group");
+	}
+	(void)!chmod(tmpdir, 0700);
+
+	o = (struct dk_spawn_opts){.argv = missing, .env = env};
+	is_int(dk_spawn_start(&o, &pid, &err), -ENOENT,
+	       "start: a missing program: ENOENT");
+	ok(err && strstr(err->msg, "/nonexistent/dk-daemon"), "names it: '%s'",
+	   err ? err->msg : "");
+	dk_error_free(&err);
+	close(open(plain, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	notexec[0] = plain;
+	o.argv = notexec;
+	is_int(dk_spawn_start(&o, &pid, &err), -EACCES,
+	       "start: not executable: EACCES from the exec, before it returns");
+	ok(err && strstr(err->msg, "plain: Permission denied"), "names it: '%s'",
+	   err ? err->msg : "");
+	dk_error_free(&err);
+	o.argv = argv;
+	o.out = DK_SPAWN_CAPTURE;
+	is_int(dk_spawn_start(&o, &pid, &err), -EINVAL, "start: CAPTURE refused");
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -411,6 +475,7 @@ int main(void)
 	test_missing();
 	test_log();
 	test_lines_cancel();
+	test_start();
 	fx_rm_rf(tmpdir);
 	return tap_done();
 }

@@ -80,7 +80,7 @@ int dk_problems_error(const struct dk_problems *ps, struct dk_error **err)
 {
 	const struct dk_problem *first = dk_problems_first_blocker(ps);
 	size_t n = dk_problems_blockers(ps), k = 0;
-	_cleanup_strbuf_ struct strbuf b;
+	_cleanup_strbuf_ struct strbuf b = {0};
 
 	if (ps->oom)
 		return dk_error_set(err, ENOMEM, "out of memory");

@@ -264,12 +264,14 @@ char *dk_headers_explain(const struct dk_headers_info *info)
 	if (family != DK_FAMILY_UNKNOWN) {
 		_cleanup_free_ char *pkg = dk_distro_headers_pkg(family, info->kver);
 
-		strbuf_printf(&b, "; install %s", pkg ? pkg : "the kernel headers package");
+		strbuf_printf(&b, "; install %s",
+			      pkg ? pkg : "the kernel headers package");
 	} else {
-		strbuf_printf(&b,
-			      "; install linux-headers-%s (Debian/Ubuntu), kernel-devel-%s "
-			      "(RHEL/Fedora/Rocky/Amazon Linux)",
-			      info->kver, info->kver);
+		strbuf_printf(
+			&b,
+			"; install linux-headers-%s (Debian/Ubuntu), kernel-devel-%s "
+			"(RHEL/Fedora/Rocky/Amazon Linux)",
+			info->kver, info->kver);
 		if (suse)
 			strbuf_printf(&b, " or kernel-%s-devel (SUSE)",
 				      strrchr(suse, '/') + 1);

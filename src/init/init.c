@@ -188,10 +188,11 @@ static int render(const struct dk_init *in, struct dk_plan *p, const char *sign_
 				     sign_problem ? ": CANNOT SIGN: " : "",
 				     sign_problem ? sign_problem : "");
 		if (r >= 0)
-			r = plan_add(p, DK_PLAN_LOAD, f->name, "%s%s%s%s (component %s)",
-				     f->path, pm->params ? " [" : "",
-				     pm->params ? pm->params : "", pm->params ? "]" : "",
-				     pm->comp->name);
+			r = plan_add(p, DK_PLAN_LOAD, f->name,
+				     "%s%s%s%s (component %s)%s", f->path,
+				     pm->params ? " [" : "", pm->params ? pm->params : "",
+				     pm->params ? "]" : "", pm->comp->name,
+				     pm->refused ? ": REFUSED, see the problems" : "");
 	}
 	if (r >= 0 && cfg->firmware_path)
 		r = plan_add(p, DK_PLAN_FIRMWARE, cfg->firmware_path,

@@ -460,9 +460,9 @@ static int preflight_error(const struct dk_inputs *in, struct dk_error **err)
 				 what ? what : in->c->name,
 				 in->headers_why ? in->headers_why : "none found");
 		dk_error_set_hint(err,
-				  "install the headers of this kernel (Debian: "
-				  "linux-headers-KVER; RHEL: kernel-devel-KVER), or give "
-				  "--headers DIR, or publish a precompiled package");
+				  "install the headers package named above (for exactly "
+				  "this release), or give --headers DIR, or publish a "
+				  "precompiled package");
 		return r;
 	}
 	strbuf_init(&s);

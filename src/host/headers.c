@@ -14,6 +14,7 @@
 #include "base/rootfs.h"
 #include "host/gcc.h"
 #include "host/headers.h"
+#include "host/osrelease.h"
 #include "host/kconfig.h"
 #include "host/kparse.h"
 
@@ -230,6 +231,7 @@ char *dk_headers_explain(const struct dk_headers_info *info)
 	_cleanup_strbuf_ struct strbuf b;
 	bool no_config = false, no_symvers = false, other_kernel = false;
 	const char *suse = NULL;
+	enum dk_distro_family family;
 
 	strbuf_init(&b);
 	strbuf_puts(&b, "looked in ");
@@ -257,12 +259,23 @@ char *dk_headers_explain(const struct dk_headers_info *info)
 		no_config = no_config || !c->has_config;
 		no_symvers = no_symvers || !c->has_symvers;
 	}
-	strbuf_printf(&b,
-		      "; install linux-headers-%s (Debian/Ubuntu), kernel-devel-%s "
-		      "(RHEL/Fedora/Rocky/Amazon Linux)",
-		      info->kver, info->kver);
-	if (suse)
-		strbuf_printf(&b, " or kernel-%s-devel (SUSE)", strrchr(suse, '/') + 1);
+	/* The host's distribution names its package; unknown: every family's. */
+	family = dk_distro_family_of_root(info->root);
+	if (family != DK_FAMILY_UNKNOWN) {
+		_cleanup_free_ char *pkg = dk_distro_headers_pkg(family, info->kver);
+
+		strbuf_printf(&b, "; install %s",
+			      pkg ? pkg : "the kernel headers package");
+	} else {
+		strbuf_printf(
+			&b,
+			"; install linux-headers-%s (Debian/Ubuntu), kernel-devel-%s "
+			"(RHEL/Fedora/Rocky/Amazon Linux)",
+			info->kver, info->kver);
+		if (suse)
+			strbuf_printf(&b, " or kernel-%s-devel (SUSE)",
+				      strrchr(suse, '/') + 1);
+	}
 	strbuf_puts(&b, " for exactly this release");
 	if (no_config || no_symvers)
 		strbuf_printf(

@@ -7,6 +7,7 @@
 #include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
+#include "base/fsutil.h"
 #include "host/osrelease.h"
 
 int dk_osrelease_unquote(const char *s, size_t n, char **out)
@@ -247,4 +248,63 @@ void dk_osrelease_free(struct dk_osrelease *osr)
 	free(osr->rhel_version);
 	memset(osr, 0, sizeof(*osr));
 	osr->version_major = osr->version_minor = -1;
+}
+
+int dk_osrelease_read_root(const char *root, struct dk_osrelease *out)
+{
+	static const char *const files[] = {"etc/os-release", "usr/lib/os-release"};
+
+	memset(out, 0, sizeof(*out));
+	out->version_major = out->version_minor = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *path = dk_path_join(root ? root : "/", files[i]);
+		_cleanup_free_ char *buf = NULL;
+
+		if (!path)
+			return -ENOMEM;
+		if (dk_read_file(path, 1 << 16, &buf, NULL) < 0)
+			continue;
+		return dk_osrelease_parse(buf, out);
+	}
+	return -ENOENT;
+}
+
+enum dk_distro_family dk_distro_family_of_root(const char *root)
+{
+	struct dk_osrelease osr;
+	enum dk_distro_family f = DK_FAMILY_UNKNOWN;
+
+	if (dk_osrelease_read_root(root, &osr) == 0)
+		f = osr.family;
+	dk_osrelease_free(&osr);
+	return f;
+}
+
+char *dk_distro_headers_pkg(enum dk_distro_family f, const char *kver)
+{
+	const char *flavor = strrchr(kver, '-');
+
+	switch (f) {
+	case DK_FAMILY_DEBIAN:
+		return dk_strdup_printf("linux-headers-%s", kver);
+	case DK_FAMILY_RHEL:
+	case DK_FAMILY_AMZN:
+		return dk_strdup_printf("kernel-devel-%s", kver);
+	case DK_FAMILY_SUSE:
+		if (!flavor)
+			return dk_strdup_printf("the kernel-FLAVOR-devel package of %s",
+						kver);
+		return dk_strdup_printf("kernel-%s-devel-%.*s", flavor + 1,
+					(int)(flavor - kver), kver);
+	case DK_FAMILY_FLATCAR:
+		return dk_strdup_printf("the Flatcar developer container of this release "
+					"(it holds the headers of %s)",
+					kver);
+	case DK_FAMILY_UNKNOWN:
+		break;
+	}
+	return dk_strdup_printf("linux-headers-%s (Debian/Ubuntu), kernel-devel-%s "
+				"(RHEL/Fedora/Rocky/Amazon Linux) or kernel-FLAVOR-devel "
+				"(SUSE)",
+				kver, kver);
 }

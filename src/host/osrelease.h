@@ -47,3 +47,14 @@ int dk_osrelease_unquote(const char *s, size_t n, char **out) _must_check_;
 /* Family from ID, then from the words of ID_LIKE. Either may be NULL. */
 enum dk_distro_family dk_distro_family_from(const char *id, const char *id_like);
 const char *dk_distro_family_name(enum dk_distro_family f);
+
+/* The os-release of a root (NULL: "/"): etc/os-release, else usr/lib/os-release.
+ * Returns 0, -ENOENT when neither is readable, -ENOMEM. */
+int dk_osrelease_read_root(const char *root, struct dk_osrelease *out) _must_check_;
+/* The family of a root's os-release; UNKNOWN when it has none. */
+enum dk_distro_family dk_distro_family_of_root(const char *root);
+/* What to install for the kernel headers of kver, for this family only:
+ * "linux-headers-KVER" (Debian, Ubuntu), "kernel-devel-KVER" (RHEL, Fedora, Rocky,
+ * Amazon Linux), "kernel-FLAVOR-devel-VERSION" (SUSE), the developer container
+ * (Flatcar); every family's, each named, when unknown. NULL on OOM. */
+char *dk_distro_headers_pkg(enum dk_distro_family f, const char *kver) _must_check_;

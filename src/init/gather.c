@@ -14,6 +14,7 @@
 #include "base/fsutil.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "host/osrelease.h"
 #include "host/policy.h"
 #include "kmod/check.h"
 #include "kmod/modfile.h"
@@ -331,6 +332,9 @@ static int detect(struct dk_init *in, struct dk_error **err)
 		return dk_error_wrap(err, "%s", PHASE(DETECT));
 	policy = dk_kernel_policy_enforcement(&kp);
 	enforcing = dk_kernel_policy_enforcing(&kp);
+	in->enforcing = enforcing;
+	in->enforcement = policy ? strdup(policy) : NULL;
+	in->family = (int)dk_distro_family_of_root(in->m->host_root);
 	dk_info("%s: kernel %s, host modules %s, sysfs %s, %s", PHASE(DETECT),
 		in->m->kver, in->m->moddir, in->m->sysfs, policy ? policy : "");
 	if (!dk_path_exists(in->m->moddir))
@@ -388,23 +392,47 @@ void dk_init_facts(const struct dk_init *in, struct dk_plan_facts *f)
 
 /* ---- check ---- */
 
+char *dk_init_headers_pkg(const struct dk_init *in)
+{
+	return dk_distro_headers_pkg((enum dk_distro_family)in->family, in->m->kver);
+}
+
+/* A module that does not fit the running kernel: a problem, the check goes on. */
+static void wrong_kernel(struct dk_init *in, size_t i, const char *what)
+{
+	const struct dk_modfile *f = dk_init_file(in, i);
+	const char *comp = in->d.mods[i].comp->name;
+	_cleanup_free_ char *pkg = dk_init_headers_pkg(in);
+	_cleanup_free_ char *hint = dk_strdup_printf(
+		"run the image (or precompiled package) built for kernel %s, or build "
+		"component %s from source against this kernel's headers (install %s on "
+		"the host)",
+		in->m->kver, comp, pkg ? pkg : "its headers package");
+
+	dk_problems_add(&in->problems, ENOEXEC, "wrong-kernel", comp, f->name, hint,
+			"%s: component %s: %s (%s) does not fit kernel %s: %s",
+			PHASE(CHECK), comp, f->name, f->path, in->m->kver, what);
+}
+
 /* Without headers: does the vermagic release fit the running kernel? */
 static int check_vermagic(struct dk_init *in, size_t i, struct dk_error **err)
 {
 	const struct dk_modfile *f = dk_init_file(in, i);
 	size_t kl = strlen(in->m->kver);
+	_cleanup_free_ char *what = NULL;
 
-	if (!f->vermagic)
-		return dk_error_set(err, ENOEXEC,
-				    "%s: %s (%s) has no vermagic: not built for a kernel",
-				    PHASE(CHECK), f->name, f->path);
+	if (!f->vermagic) {
+		wrong_kernel(in, i, "it has no vermagic: not built for a kernel");
+		return 0;
+	}
 	if (strncmp(f->vermagic, in->m->kver, kl) != 0 ||
-	    (f->vermagic[kl] != ' ' && f->vermagic[kl] != '\0'))
-		return dk_error_set(err, ENOEXEC,
-				    "%s: %s (%s) was built for '%s', the running kernel "
-				    "is %s",
-				    PHASE(CHECK), f->name, f->path, f->vermagic,
-				    in->m->kver);
+	    (f->vermagic[kl] != ' ' && f->vermagic[kl] != '\0')) {
+		what = dk_strdup_printf("it was built for '%s'", f->vermagic);
+		if (!what)
+			return dk_error_set(err, ENOMEM, "out of memory");
+		wrong_kernel(in, i, what);
+		return 0;
+	}
 	in->checked[i] = dk_strdup_printf("vermagic release fits (%s; no kernel headers "
 					  "on the host, CRCs not checked)",
 					  f->vermagic);
@@ -414,9 +442,7 @@ static int check_vermagic(struct dk_init *in, size_t i, struct dk_error **err)
 static int check_result(struct dk_init *in, size_t i, const struct dk_check_result *res,
 			const char *hdr, struct dk_error **err)
 {
-	const struct dk_modfile *f = dk_init_file(in, i);
 	struct strbuf b;
-	int r;
 
 	if (res->fits) {
 		in->checked[i] = dk_strdup_printf("fits %s (vermagic, symbol CRCs)", hdr);
@@ -427,12 +453,9 @@ static int check_result(struct dk_init *in, size_t i, const struct dk_check_resu
 		if (res->issues[j].fatal)
 			strbuf_printf(&b, "%s%s", b.len ? "; " : "",
 				      res->issues[j].message);
-	r = dk_error_set(err, ENOEXEC,
-			 "%s: component %s: %s (%s) does not fit kernel %s: %s",
-			 PHASE(CHECK), in->d.mods[i].comp->name, f->name, f->path,
-			 in->m->kver, b.oom || !b.len ? "see drvkit check" : b.s);
+	wrong_kernel(in, i, b.oom || !b.len ? "see drvkit check" : b.s);
 	strbuf_release(&b);
-	return r;
+	return 0;
 }
 
 /* With the kernel's headers (kmod/check.c: vermagic, every __versions CRC against
@@ -489,8 +512,7 @@ int dk_init_check(struct dk_init *in, struct dk_error **err)
 			continue;
 		r = check_vermagic(in, i, err);
 		if (r < 0)
-			return dk_error_wrap(err, "component %s",
-					     in->d.mods[i].comp->name);
+			return r;
 	}
 	return 0;
 }

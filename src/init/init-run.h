@@ -17,6 +17,7 @@
 #include "init/daemons.h"
 #include "init/phase.h"
 #include "init/plan.h"
+#include "init/problems.h"
 #include "init/state.h"
 
 #define PHASE(p) dk_phase_name(DK_PHASE_##p)
@@ -38,6 +39,11 @@ struct dk_init {
 	size_t n_available;
 	bool can_unload;
 	char *cannot_unload_why;
+	bool enforcing;	   /* the kernel refuses unsigned or untrusted modules */
+	char *enforcement; /* "sig_enforce=Y, lockdown ..." for messages */
+	int family;	   /* the host's enum dk_distro_family, for package names */
+	/* what refuses a start (or warns), every one of them (init/problems.h) */
+	struct dk_problems problems;
 	/* the plan, the check lines (per plan module, NULL when not inserted) */
 	struct dk_plan_decisions d;
 	char **checked;
@@ -64,6 +70,12 @@ static inline struct dk_modfile *dk_init_file(const struct dk_init *in, size_t i
 int dk_init_gather(struct dk_init *in, struct dk_error **err) _must_check_;
 void dk_init_facts(const struct dk_init *in, struct dk_plan_facts *f);
 int dk_init_check(struct dk_init *in, struct dk_error **err) _must_check_;
+/* The headers package of the running kernel on this host's distribution. */
+char *dk_init_headers_pkg(const struct dk_init *in);
+
+/* trust.c: with an enforcing kernel, whether it trusts the signing certificate or
+ * the modules' own signatures (/proc/keys, the MOK list); problems to in->problems. */
+int dk_init_trust(struct dk_init *in, struct dk_error **err) _must_check_;
 
 /* nodefiles.c */
 int dk_init_lock(struct dk_init *in, struct dk_error **err) _must_check_;

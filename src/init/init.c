@@ -28,6 +28,8 @@ static void init_release(struct dk_init *in)
 	free(in->loaded);
 	dk_names_free(in->available, in->n_available);
 	free(in->cannot_unload_why);
+	free(in->enforcement);
+	dk_problems_release(&in->problems);
 	for (size_t i = 0; in->checked && i < in->d.n_mods; i++)
 		free(in->checked[i]);
 	free(in->checked);
@@ -88,6 +90,7 @@ void dk_plan_release(struct dk_plan *plan)
 	}
 	free(plan->steps);
 	free(plan->kernel);
+	dk_problems_release(&plan->problems);
 	memset(plan, 0, sizeof(*plan));
 }
 
@@ -189,10 +192,11 @@ static int render(const struct dk_init *in, struct dk_plan *p, const char *sign_
 				     sign_problem ? ": CANNOT SIGN: " : "",
 				     sign_problem ? sign_problem : "");
 		if (r >= 0)
-			r = plan_add(p, DK_PLAN_LOAD, f->name, "%s%s%s%s (component %s)",
-				     f->path, pm->params ? " [" : "",
-				     pm->params ? pm->params : "", pm->params ? "]" : "",
-				     pm->comp->name);
+			r = plan_add(p, DK_PLAN_LOAD, f->name,
+				     "%s%s%s%s (component %s)%s", f->path,
+				     pm->params ? " [" : "", pm->params ? pm->params : "",
+				     pm->params ? "]" : "", pm->comp->name,
+				     pm->refused ? ": REFUSED, see the problems" : "");
 	}
 	if (r >= 0 && cfg->driver_root)
 		r = plan_add(p, DK_PLAN_MOUNT, cfg->driver_root,
@@ -239,7 +243,29 @@ static int check_signing(const struct dk_init *in, struct dk_error **err)
 	return 0;
 }
 
-/* detect, get, plan, check. */
+/* A signing key or certificate that cannot be loaded is one more problem. */
+static void signing_problem(struct dk_init *in, int r, struct dk_error **err)
+{
+	dk_problems_add(&in->problems, -r, "signing-key", NULL, NULL,
+			*err ? (*err)->hint : NULL, "%s",
+			*err ? (*err)->msg : strerror(-r));
+	dk_error_free(err);
+}
+
+/* Warnings a start goes on with: logged before anything is loaded. */
+static void log_warnings(const struct dk_init *in)
+{
+	for (size_t i = 0; i < in->problems.n; i++) {
+		const struct dk_problem *p = &in->problems.v[i];
+
+		if (!p->errnum)
+			dk_warn("%s%s%s", p->msg, p->hint ? "; " : "",
+				p->hint ? p->hint : "");
+	}
+}
+
+/* detect, get, plan, check: every problem at once (in->problems); a start is refused
+ * with all of them before anything changed. */
 static int plan(struct dk_init *in, struct dk_plan *p, struct dk_error **err)
 {
 	struct dk_plan_facts facts;
@@ -258,17 +284,24 @@ static int plan(struct dk_init *in, struct dk_plan *p, struct dk_error **err)
 		return render_get(in, p) < 0 ? dk_error_set(err, ENOMEM, "out of memory")
 					     : 0;
 	dk_init_facts(in, &facts);
-	r = dk_plan_decide(&facts, &in->d, err);
-	if (r < 0)
-		return r;
-	r = dk_init_check(in, err);
+	r = dk_plan_decide_all(&facts, &in->d, &in->problems, err);
+	if (r >= 0)
+		r = dk_init_check(in, err);
+	if (r >= 0)
+		r = dk_init_trust(in, err);
 	if (r < 0)
 		return r;
 	sr = check_signing(in, err);
 	if (render(in, p, sr < 0 && *err ? (*err)->msg : NULL) < 0)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	if (sr < 0)
-		return sr;
+		signing_problem(in, sr, err);
+	log_warnings(in);
+	if (p)
+		dk_problems_move(&p->problems, &in->problems);
+	r = dk_problems_error(p ? &p->problems : &in->problems, err);
+	if (r < 0)
+		return r;
 	n = in->d.n_mods;
 	in->done = calloc(n ? n : 1, sizeof(bool));
 	in->inserted = calloc(n ? n : 1, sizeof(bool));
@@ -292,7 +325,7 @@ int dk_init_plan(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_plan
 		r = plan(&in, p, err);
 	/* A plan that could not be made is not printed; one rendered and then failed
 	 * (signing) is. */
-	if (r < 0 && p->n_steps == 0)
+	if (r < 0 && p->n_steps == 0 && p->problems.n == 0)
 		dk_plan_release(p);
 	return r;
 }

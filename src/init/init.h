@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "kmod/loader.h"
 #include "config/config.h"
+#include "init/problems.h"
 #include "init/state.h"
 
 /* One line of the plan `drvkit init --dry-run` prints. */
@@ -36,15 +37,19 @@ struct dk_plan {
 	char *kernel;
 	struct dk_plan_step *steps;
 	size_t n_steps;
+	/* Every problem found, warnings too: dk_init_plan() fails with all that refuse
+	 * a start (dk_problems_error), the exit code a start would have. */
+	struct dk_problems problems;
 };
 
 const char *dk_plan_verb_str(enum dk_plan_verb v);
 void dk_plan_release(struct dk_plan *plan);
 
 /* The detect, get, plan and check phases without changing anything: what init
- * would do and why. It also loads the signing key and certificate, as a start would.
- * On a failure after the plan was made (signing) *plan holds it, else p->kernel is
- * NULL: the caller prints a plan with a kernel, then releases it in both cases. */
+ * would do and why, and every problem that would refuse a start (plan->problems). It also
+ * loads the signing key and certificate, as a start would. On a failure after the plan
+ * was made (signing) *plan holds it, else p->kernel is NULL: the caller prints a plan
+ * with a kernel, then releases it in both cases. */
 int dk_init_plan(struct dk_ctx *ctx, const struct dk_config *cfg, struct dk_plan *plan,
 		 struct dk_error **err) _must_check_;
 

@@ -159,15 +159,60 @@ static bool prev_loaded_this_file(const struct dk_state_module *sm,
 	       st->state != DK_LOADED_BUILTIN;
 }
 
-/* Load, skip, adopt or reload each module, or refuse. */
+/* What to do when a module must go and the kernel cannot unload any: nothing that
+ * needs an unload (no rmmod, no unload_other_versions). */
+static char *reboot_hint(const char *name)
+{
+	return dk_strdup_printf(
+		"this kernel cannot remove a loaded module, so the only way is a reboot: "
+		"preload this driver at boot instead of the host's %s (install this "
+		"build "
+		"on the host, or blacklist the host's %s in /etc/modprobe.d and let this "
+		"pod load it after the reboot), or boot a kernel built with "
+		"CONFIG_MODULE_UNLOAD",
+		name, name);
+}
+
+/* Another build of one of ours is loaded and nothing allows its unload, or the
+ * kernel cannot unload it: a refusal, planned as a load (for the check). */
+static void refuse_other_build(const struct dk_plan_facts *f, struct dk_plan_mod *pm,
+			       struct dk_problems *ps)
+{
+	const struct dk_modfile *file = f->files[pm->file];
+	_cleanup_free_ char *hint = NULL;
+
+	pm->act = DK_PLAN_ACT_LOAD;
+	pm->refused = true;
+	if (!f->can_unload) {
+		hint = reboot_hint(file->name);
+		dk_problems_add(
+			ps, EEXIST, "other-build", pm->comp->name, file->name, hint,
+			"%s: component %s: %s is already loaded and differs (%s), "
+			"and %s",
+			PLAN, pm->comp->name, file->name, pm->why ? pm->why : "",
+			f->cannot_unload_why ? f->cannot_unload_why
+					     : "the kernel cannot unload modules");
+		return;
+	}
+	hint = dk_strdup_printf("set it to true, list %s under replaces, or unload it "
+				"first",
+				file->name);
+	dk_problems_add(ps, EEXIST, "other-build", pm->comp->name, file->name, hint,
+			"%s: component %s: %s is already loaded and differs (%s); not "
+			"unloading it because unload_other_versions is false",
+			PLAN, pm->comp->name, file->name, pm->why ? pm->why : "");
+}
+
+/* Load, skip, adopt or reload each module; a refusal goes to ps. */
 static int decide_mod(const struct dk_plan_facts *f, struct dk_plan_mod *pm,
-		      struct dk_error **err)
+		      struct dk_problems *ps, struct dk_error **err)
 {
 	const struct dk_modfile *file = f->files[pm->file];
 	const struct dk_state_module *sm =
 		f->prev ? dk_state_find_module(f->prev, file->name) : NULL;
 	const struct dk_modstate *st = loaded(f, file->name);
 	bool prev = sm != NULL;
+	_cleanup_free_ char *hint = NULL;
 
 	if (st && prev_loaded_this_file(sm, st, file)) {
 		pm->act = DK_PLAN_ACT_ADOPT;
@@ -185,27 +230,26 @@ static int decide_mod(const struct dk_plan_facts *f, struct dk_plan_mod *pm,
 		pm->same = true;
 		break;
 	case DK_MATCH_BUILTIN:
-		return dk_error_set(err, EEXIST,
-				    "%s: component %s: %s is built into kernel %s and "
-				    "cannot be replaced: remove it from the component's "
-				    "modules in %s, or use a kernel that builds it as a "
-				    "module",
-				    PLAN, pm->comp->name, file->name, f->kver,
-				    f->cfg->path);
+		pm->act = DK_PLAN_ACT_LOAD;
+		pm->refused = true;
+		hint = dk_strdup_printf("remove it from the component's modules in %s, "
+					"or use a kernel that builds it as a module",
+					f->cfg->path);
+		dk_problems_add(ps, EEXIST, "builtin", pm->comp->name, file->name, hint,
+				"%s: component %s: %s is built into kernel %s and cannot "
+				"be replaced",
+				PLAN, pm->comp->name, file->name, f->kver);
+		if (!pm->why)
+			pm->why = strdup("built into the kernel");
+		break;
 	case DK_MATCH_DIFFERENT:
 		if (replaces_name(pm->comp, file->name) || prev ||
 		    f->cfg->unload_other_versions) {
 			pm->act = DK_PLAN_ACT_RELOAD;
 			break;
 		}
-		return dk_error_set(
-			err, EEXIST,
-			"%s: component %s: %s is already loaded and differs "
-			"(%s); not unloading it because unload_other_versions "
-			"is false: set it to true, list %s under replaces, or "
-			"unload it first",
-			PLAN, pm->comp->name, file->name, pm->why ? pm->why : "",
-			file->name);
+		refuse_other_build(f, pm, ps);
+		break;
 	}
 	if (!pm->why)
 		return dk_error_set(err, ENOMEM, "out of memory");
@@ -307,13 +351,13 @@ static int plan_unloads(const struct dk_plan_facts *f, struct dk_plan_decisions 
 /* Refuses, before anything is unloaded, while a protected module holds a module
  * that must go. One of ours, or one the config lists under replaces itself, does
  * not protect: the config asked for it to go. */
-static int check_protected(const struct dk_plan_facts *f, struct dk_plan_decisions *d,
-			   struct dk_error **err)
+static void check_protected(const struct dk_plan_facts *f, struct dk_plan_decisions *d,
+			    struct dk_problems *ps)
 {
 	const struct dk_config *cfg = f->cfg;
 	const struct dk_config_component *comp = NULL;
+	_cleanup_free_ char *hint = NULL;
 	struct strbuf b;
-	int r;
 
 	strbuf_init(&b);
 	for (size_t i = 0; i < d->n_unload; i++) {
@@ -333,21 +377,63 @@ static int check_protected(const struct dk_plan_facts *f, struct dk_plan_decisio
 		}
 	}
 	if (!b.len && !b.oom)
-		return 0;
+		return;
 	for (size_t c = 0; c < cfg->n_components && !comp; c++)
 		if (cfg->components[c].n_replaces)
 			comp = &cfg->components[c];
-	r = dk_error_set(
-		err, EBUSY,
-		"%s: refused before unloading anything: component %s replaces in-tree "
-		"modules, but %s; unloading them would cut storage or GPUDirect traffic "
-		"off this node: unmount the iSER/NFS-RDMA/NVMe-oF/SMB Direct users and "
-		"unload those modules (or drain the node) first, then restart this pod "
-		"(protected: a built-in list plus protected_modules in %s)",
-		dk_phase_name(DK_PHASE_REPLACE), comp ? comp->name : "?",
-		b.oom ? "a protected module holds them" : b.s, cfg->path);
+	hint = dk_strdup_printf("unmount the iSER/NFS-RDMA/NVMe-oF/SMB Direct users and "
+				"unload those modules (or drain the node) first, then "
+				"restart this pod (protected: a built-in list plus "
+				"protected_modules in %s)",
+				cfg->path);
+	dk_problems_add(ps, EBUSY, "protected", comp ? comp->name : NULL, NULL, hint,
+			"%s: refused before unloading anything: component %s replaces "
+			"in-tree modules, but %s; unloading them would cut storage or "
+			"GPUDirect traffic off this node",
+			dk_phase_name(DK_PHASE_REPLACE), comp ? comp->name : "?",
+			b.oom ? "a protected module holds them" : b.s);
 	strbuf_release(&b);
-	return r;
+}
+
+/* The kernel cannot unload: each module that must go is a refusal; and whatever is
+ * loaded now stays until a reboot (a warning, said before loading). */
+static void check_unload(const struct dk_plan_facts *f, const struct dk_plan_decisions *d,
+			 struct dk_problems *ps)
+{
+	const char *why = f->cannot_unload_why ? f->cannot_unload_why
+					       : "the kernel cannot unload modules";
+	struct strbuf names;
+
+	if (f->can_unload)
+		return;
+	for (size_t i = 0; i < d->n_unload; i++) {
+		const struct dk_plan_unload *u = &d->unload[i];
+		_cleanup_free_ char *hint = reboot_hint(u->name);
+
+		dk_problems_add(ps, EOPNOTSUPP, "cannot-unload",
+				u->comp ? u->comp->name : NULL, u->name, hint,
+				"%s: %s must be unloaded first, but %s (%s: %s)", PLAN,
+				u->name, why, u->name,
+				u->ours	  ? "another build of this module is loaded"
+				: u->comp ? "in-tree module replaced by this config"
+					  : "uses a module being replaced");
+	}
+	strbuf_init(&names);
+	for (size_t i = 0; i < d->n_mods; i++)
+		if (dk_plan_act_inserts(d->mods[i].act))
+			strbuf_printf(&names, "%s%s", names.len ? ", " : "",
+				      f->files[d->mods[i].file]->name);
+	if (names.len)
+		dk_problems_add(
+			ps, 0, "no-unload-on-stop", NULL, NULL,
+			"to change this driver later, reboot the node with the new "
+			"version preloaded",
+			"%s: %s: what a start loads (%s) stays loaded until the "
+			"node reboots; a stop (SIGTERM) cannot unload it",
+			PLAN, why, names.s);
+	if (names.oom)
+		ps->oom = true;
+	strbuf_release(&names);
 }
 
 static int plan_params(struct dk_plan_decisions *d, struct dk_error **err)
@@ -370,37 +456,47 @@ static int plan_params(struct dk_plan_decisions *d, struct dk_error **err)
 }
 
 static int decide(const struct dk_plan_facts *f, struct dk_plan_decisions *d,
-		  struct dk_error **err)
+		  struct dk_problems *ps, struct dk_error **err)
 {
 	int r = order_mods(f, d, err);
 
 	for (size_t i = 0; i < d->n_mods && r >= 0; i++)
-		r = decide_mod(f, &d->mods[i], err);
+		r = decide_mod(f, &d->mods[i], ps, err);
 	if (r >= 0)
 		r = plan_unloads(f, d, err);
-	if (r >= 0)
-		r = check_protected(f, d, err);
-	if (r >= 0 && d->n_unload && !f->can_unload)
-		r = dk_error_set(err, EOPNOTSUPP,
-				 "%s: %s must be unloaded first, but %s; reboot the node "
-				 "with this driver preloaded or use a kernel with "
-				 "CONFIG_MODULE_UNLOAD",
-				 PLAN, d->unload[0].name,
-				 f->cannot_unload_why ? f->cannot_unload_why
-						      : "it cannot");
-	if (r >= 0)
-		r = plan_params(d, err);
+	if (r < 0)
+		return r;
+	/* Nothing can be unloaded at all: what holds a module to unload matters not. */
+	if (f->can_unload)
+		check_protected(f, d, ps);
+	check_unload(f, d, ps);
+	if (ps->oom)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	return plan_params(d, err);
+}
+
+int dk_plan_decide_all(const struct dk_plan_facts *facts, struct dk_plan_decisions *out,
+		       struct dk_problems *problems, struct dk_error **err)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = decide(facts, out, problems, err);
+	if (r < 0)
+		dk_plan_decisions_release(out);
 	return r;
 }
 
 int dk_plan_decide(const struct dk_plan_facts *facts, struct dk_plan_decisions *out,
 		   struct dk_error **err)
 {
-	int r;
+	struct dk_problems ps = {0};
+	int r = dk_plan_decide_all(facts, out, &ps, err);
 
-	memset(out, 0, sizeof(*out));
-	r = decide(facts, out, err);
+	if (r >= 0)
+		r = dk_problems_error(&ps, err);
 	if (r < 0)
 		dk_plan_decisions_release(out);
+	dk_problems_release(&ps);
 	return r;
 }

@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "kmod/loader.h"
 #include "config/config.h"
+#include "init/problems.h"
 #include "init/state.h"
 
 /* What init decides for each of its modules. */
@@ -57,6 +58,8 @@ struct dk_plan_mod {
 		       * replaced module) */
 	char *why;    /* how the file compares with what is loaded */
 	char *params; /* "k=v ..." to insert with; NULL: none or not inserted */
+	bool refused; /* a problem refuses it (built in, another build that may not
+		       * or cannot go): planned as a load, for the check */
 };
 
 /* A module to unload before loading. */
@@ -76,6 +79,16 @@ struct dk_plan_decisions {
 	size_t n_unload;
 };
 
+/* The planner, every problem at once: per module load / skip / adopt / reload and
+ * what to unload first; what refuses a start goes to *problems (EEXIST: built in,
+ * or another build and nothing allows its unload or the kernel cannot unload;
+ * EBUSY: a protected module holds one to unload; EOPNOTSUPP: the kernel cannot
+ * unload one that must go), with a warning (errnum 0) when nothing could be
+ * unloaded on stop. Returns 0, or -errno with *err when no plan can be made
+ * (ELOOP/ENOENT: depends= cycle or missing dependency, ENOMEM). A pure function
+ * of facts: out and problems are filled, nothing else changes. */
+int dk_plan_decide_all(const struct dk_plan_facts *facts, struct dk_plan_decisions *out,
+		       struct dk_problems *problems, struct dk_error **err) _must_check_;
 /* The planner: per module load / skip / adopt / reload, what to unload first,
  * or a refusal (EEXIST: built in, or another build and nothing allows its
  * unload; EBUSY: a protected module holds one to unload; EOPNOTSUPP: the kernel

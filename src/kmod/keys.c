@@ -2,6 +2,8 @@
 /* Loading signing keys and certificates. Key bytes and passphrases are wiped
  * (OPENSSL_cleanse) as soon as OpenSSL has parsed them and never reach a message. */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -211,6 +213,62 @@ int dk_cert_load(const char *path, X509 **out, struct dk_error **err)
 				    path);
 	*out = x;
 	return 0;
+}
+
+static char *hex_lower(const unsigned char *p, int n)
+{
+	char *s = n >= 0 ? malloc((size_t)n * 2 + 1) : NULL;
+
+	for (int i = 0; s && i < n; i++)
+		snprintf(s + 2 * i, 3, "%02x", p[i]);
+	if (s)
+		s[2 * (n > 0 ? n : 0)] = '\0';
+	return s;
+}
+
+int dk_cert_ids_get(const X509 *cert, struct dk_cert_ids *out)
+{
+	const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id((X509 *)cert);
+	const ASN1_INTEGER *serial = X509_get0_serialNumber(cert);
+	bool oom = false;
+
+	memset(out, 0, sizeof(*out));
+	out->cn = dk_ssl_name_cn(X509_get_subject_name(cert));
+	out->issuer_cn = dk_ssl_name_cn(X509_get_issuer_name(cert));
+	if (skid) {
+		out->skid =
+			hex_lower(ASN1_STRING_get0_data(skid), ASN1_STRING_length(skid));
+		oom |= !out->skid;
+	}
+	if (serial) {
+		out->serial = hex_lower(ASN1_STRING_get0_data(serial),
+					ASN1_STRING_length(serial));
+		oom |= !out->serial;
+	}
+	return oom ? -ENOMEM : 0;
+}
+
+int dk_cert_ids_der(const void *der, size_t len, struct dk_cert_ids *out)
+{
+	const unsigned char *p = der;
+	_cleanup_(dk_X509_freep) X509 *x = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (len > LONG_MAX)
+		return -EBADMSG;
+	x = d2i_X509(NULL, &p, (long)len);
+	if (!x)
+		return -EBADMSG;
+	return dk_cert_ids_get(x, out);
+}
+
+void dk_cert_ids_release(struct dk_cert_ids *ids)
+{
+	free(ids->cn);
+	free(ids->issuer_cn);
+	free(ids->skid);
+	free(ids->serial);
+	memset(ids, 0, sizeof(*ids));
 }
 
 int dk_signer_new_from(EVP_PKEY *key, X509 *cert, const char *hash,

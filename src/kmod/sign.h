@@ -113,6 +113,17 @@ struct dk_verify_result {
 };
 
 const char *dk_verify_verdict_name(enum dk_verify_verdict v);
+/* What the kernel and a module signature know a certificate by: subject CN (as
+ * /proc/keys shows it), issuer CN (a signature's signer), subject key identifier
+ * and serial, lower-case hex without colons. NULL where the certificate has none. */
+struct dk_cert_ids {
+	char *cn, *issuer_cn, *skid, *serial;
+};
+/* 0, or -ENOMEM (release *out in both cases). */
+int dk_cert_ids_get(const X509 *cert, struct dk_cert_ids *out) _must_check_;
+/* The same from DER bytes: -EBADMSG when they are not an X.509 certificate. */
+int dk_cert_ids_der(const void *der, size_t len, struct dk_cert_ids *out) _must_check_;
+void dk_cert_ids_release(struct dk_cert_ids *ids);
 /* Loads a certificate, PEM or DER. */
 int dk_cert_load(const char *path, X509 **out, struct dk_error **err) _must_check_;
 /* Returns 0 with a verdict in *res, or -errno when verification could not run. */

@@ -743,7 +743,7 @@ static const struct bad build_bads[] = {
 	 "env entry without a name"},
 	{ONE("      build: { src: /s, uses: ofed }\n"),
 	 "config.yaml:4:31: components[0].source.build.uses: expected a list of "
-	 "component names, got a scalar",
+	 "component names or { path: DIR }, got a scalar",
 	 "uses not a list"},
 	{ONE("      build: { src: /s, colour: red }\n"),
 	 "config.yaml:4:25: components[0].source.build.colour: unknown key (known: src, "

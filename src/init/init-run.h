@@ -37,6 +37,8 @@ struct dk_init {
 	size_t n_available;
 	bool can_unload;
 	char *cannot_unload_why;
+	struct dk_storage storage; /* read when a component replaces modules */
+	bool storage_read;
 	/* the plan, the check lines (per plan module, NULL when not inserted) */
 	struct dk_plan_decisions d;
 	char **checked;

@@ -26,6 +26,7 @@ static void init_release(struct dk_init *in)
 	free(in->loaded);
 	dk_names_free(in->available, in->n_available);
 	free(in->cannot_unload_why);
+	dk_storage_release(&in->storage);
 	for (size_t i = 0; in->checked && i < in->d.n_mods; i++)
 		free(in->checked[i]);
 	free(in->checked);

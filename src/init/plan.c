@@ -8,6 +8,7 @@
 
 #include "init/phase.h"
 #include "init/plan.h"
+#include "init/storage.h"
 
 #define PLAN dk_phase_name(DK_PHASE_PLAN)
 
@@ -378,6 +379,9 @@ static int decide(const struct dk_plan_facts *f, struct dk_plan_decisions *d,
 		r = decide_mod(f, &d->mods[i], err);
 	if (r >= 0)
 		r = plan_unloads(f, d, err);
+	/* The mount that would lose its storage first, then the generic protect list. */
+	if (r >= 0)
+		r = dk_plan_check_storage(f, d, err);
 	if (r >= 0)
 		r = check_protected(f, d, err);
 	if (r >= 0 && d->n_unload && !f->can_unload)

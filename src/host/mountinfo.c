@@ -56,7 +56,8 @@ static char *unescape(const char *s)
 	while (*s) {
 		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
 		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
 			s += 4;
 		} else {
 			*o++ = *s++;
@@ -94,7 +95,8 @@ static int parse_line(char *line, struct dk_mount *m)
 	m->target = unescape(f[4]);
 	m->fstype = unescape(fstype);
 	m->source = unescape(source);
-	m->options = dk_strdup_printf("%s%s%s", f[5], super ? "," : "", super ? super : "");
+	m->options =
+		dk_strdup_printf("%s%s%s", f[5], super ? "," : "", super ? super : "");
 	return m->target && m->fstype && m->source && m->options ? 0 : -ENOMEM;
 }
 
@@ -127,11 +129,12 @@ int dk_mountinfo_parse(const char *name, const char *text, struct dk_mountinfo *
 			goto oom;
 		if (r < 0) {
 			dk_mountinfo_release(out);
-			return dk_error_set(err, EBADMSG,
-					    "%s:%zu: not a mountinfo line (expected ID PARENT "
-					    "MAJOR:MINOR ROOT MOUNTPOINT OPTIONS ... - FSTYPE "
-					    "SOURCE SUPEROPTIONS, proc(5))",
-					    name, lineno);
+			return dk_error_set(
+				err, EBADMSG,
+				"%s:%zu: not a mountinfo line (expected ID PARENT "
+				"MAJOR:MINOR ROOT MOUNTPOINT OPTIONS ... - FSTYPE "
+				"SOURCE SUPEROPTIONS, proc(5))",
+				name, lineno);
 		}
 	}
 	return 0;

@@ -11,15 +11,18 @@
 
 #include "base/error.h"
 
-/* The most mountinfo read (a Kubernetes node has thousands of mounts, ~200 bytes each). */
+/* The most mountinfo read (a Kubernetes node has thousands of mounts, ~200 bytes each).
+ */
 #define DK_MOUNTINFO_MAX (16u << 20)
 
 struct dk_mount {
 	char *source;  /* "/dev/nvme0n1", "srv:/export", "overlay"... (unescaped) */
 	char *target;  /* the mount point (unescaped) */
 	char *fstype;  /* "ext4", "nfs4", "fuse.sshfs"... */
-	char *options; /* the mount's options, then the superblock's: "rw,relatime,rw,vers=4.2" */
-	unsigned major, minor; /* st_dev of the filesystem: 0:N for those on no block device */
+	char *options; /* the mount's options, then the superblock's:
+			  "rw,relatime,rw,vers=4.2" */
+	unsigned major,
+		minor; /* st_dev of the filesystem: 0:N for those on no block device */
 };
 
 struct dk_mountinfo {

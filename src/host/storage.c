@@ -111,7 +111,8 @@ static int nvme_ctrl(struct deps *d, const char *dev, const char *name)
 	mod = dk_strdup_printf("nvme_%s", t);
 	if (!mod)
 		return -ENOMEM;
-	return add_dep(d, mod, "NVMe over Fabrics, transport %s (controller %s)", t, name);
+	return add_dep(d, mod, "NVMe over Fabrics, transport %s (controller %s)", t,
+		       name);
 }
 
 /* nvme-subsysN (native multipath): every controller of the subsystem. */
@@ -146,7 +147,8 @@ static int scsi_host(struct deps *d, const char *sysfs, const char *name)
 	if (!pn || !*pn)
 		return 0;
 	if (streq(pn, "iscsi_iser"))
-		return add_dep(d, "ib_iser", "iSCSI over RDMA (iSER), SCSI host %s", name);
+		return add_dep(d, "ib_iser", "iSCSI over RDMA (iSER), SCSI host %s",
+			       name);
 	if (streq(pn, "ib_srp"))
 		return add_dep(d, "ib_srp", "SCSI RDMA Protocol, SCSI host %s", name);
 	return add_dep(d, pn, "SCSI host %s (%s)", name, pn);
@@ -174,8 +176,8 @@ static int block_dev(struct deps *d, const char *sysfs, const char *sysreal,
 		     const char *real, int depth);
 
 /* dir/slaves/: the devices a dm or md device sits on. */
-static int slaves(struct deps *d, const char *sysfs, const char *sysreal,
-		  const char *dir, int depth)
+static int slaves(struct deps *d, const char *sysfs, const char *sysreal, const char *dir,
+		  int depth)
 {
 	_cleanup_free_ char *sd = dk_path_join(dir, "slaves");
 	_cleanup_closedir_ DIR *dh = sd ? opendir(sd) : NULL;
@@ -225,7 +227,8 @@ static int block_dev(struct deps *d, const char *sysfs, const char *sysreal,
 		else if (r >= 0 && startswith(name, "nvme") &&
 			 (tr = dk_path_join(dir, "transport")) && dk_path_exists(tr))
 			r = nvme_ctrl(d, dir, name);
-		if (r >= 0 && startswith(name, "host") && name[4] >= '0' && name[4] <= '9')
+		if (r >= 0 && startswith(name, "host") && name[4] >= '0' &&
+		    name[4] <= '9')
 			r = scsi_host(d, sysfs, name);
 		if (r >= 0)
 			r = driver_of(d, dir, name);
@@ -255,9 +258,9 @@ static int mount_deps(struct deps *d, const struct dk_mount *m, const char *sysf
 	int r = 0;
 
 	if (startswith(m->fstype, "nfs")) {
-		const char *proto = dk_mount_has_option(m, "proto", "rdma")	 ? "rdma"
+		const char *proto = dk_mount_has_option(m, "proto", "rdma")    ? "rdma"
 				    : dk_mount_has_option(m, "proto", "rdma6") ? "rdma6"
-										 : NULL;
+									       : NULL;
 
 		if (proto) {
 			r = add_dep(d, "rpcrdma", "NFS over RDMA (proto=%s)", proto);
@@ -294,8 +297,8 @@ static int keep(struct dk_storage *s, const struct dk_mount *m, struct deps *d)
 }
 
 /* pid 1 (the host's mounts with hostPID), else self. */
-static int read_mounts(const char *procfs, struct dk_storage *out, struct dk_mountinfo *mi,
-		       struct dk_error **err)
+static int read_mounts(const char *procfs, struct dk_storage *out,
+		       struct dk_mountinfo *mi, struct dk_error **err)
 {
 	_cleanup_error_ struct dk_error *e1 = NULL;
 	int r = dk_mountinfo_read(procfs, 1, mi, &e1);

@@ -5,9 +5,9 @@
  * before modules are unloaded (init/storage.c decides; this file only reads). From
  * mountinfo (host/mountinfo.h) and sysfs:
  *   - a block device (<sysfs>/dev/block/MAJ:MIN, followed through slaves/ for dm and md):
- *     NVMe over Fabrics (a controller's transport file: "rdma" -> nvme_rdma), a SCSI host's
- *     proc_name (iSER's "iscsi_iser" -> ib_iser, "ib_srp"), the driver of each device up
- *     the path (driver/module: virtio_blk, nvme, sd_mod...);
+ *     NVMe over Fabrics (a controller's transport file: "rdma" -> nvme_rdma), a SCSI
+ * host's proc_name (iSER's "iscsi_iser" -> ib_iser, "ib_srp"), the driver of each device
+ * up the path (driver/module: virtio_blk, nvme, sd_mod...);
  *   - NFS with proto=rdma / rdma6 (rpcrdma, xprtrdma on old kernels);
  *   - SMB (cifs, smb3) with the rdma option: SMB Direct in cifs. */
 
@@ -29,8 +29,8 @@ struct dk_storage_mount {
 };
 
 struct dk_storage {
-	char *mountinfo; /* the file read */
-	char *note;	 /* why not the host's (pid 1) mounts, or NULL */
+	char *mountinfo;	    /* the file read */
+	char *note;		    /* why not the host's (pid 1) mounts, or NULL */
 	struct dk_storage_mount *v; /* only mounts that need some module */
 	size_t n;
 };

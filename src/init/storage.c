@@ -65,8 +65,9 @@ int dk_plan_check_storage(const struct dk_plan_facts *f,
 
 			if (!u)
 				continue;
-			strbuf_printf(&b, "%s%s (%s on %s) needs %s [%s], which would be "
-					  "unloaded",
+			strbuf_printf(&b,
+				      "%s%s (%s on %s) needs %s [%s], which would be "
+				      "unloaded",
 				      b.len ? "; " : "", m->target, m->fstype, m->source,
 				      u->name, m->deps[j].via);
 			if (u->comp)
@@ -75,7 +76,8 @@ int dk_plan_check_storage(const struct dk_plan_facts *f,
 			else
 				holds(&b, f, d, u->name);
 			if (!strstr(mods.len ? mods.s : "", u->name))
-				strbuf_printf(&mods, "%s%s", mods.len ? " " : "", u->name);
+				strbuf_printf(&mods, "%s%s", mods.len ? " " : "",
+					      u->name);
 		}
 	}
 	if (!b.len && !b.oom) {
@@ -85,9 +87,11 @@ int dk_plan_check_storage(const struct dk_plan_facts *f,
 	r = dk_error_set(
 		err, EBUSY,
 		"%s: refused before unloading anything: component %s replaces in-tree "
-		"modules, but mounted filesystems depend on them: %s; unloading would cut "
+		"modules, but mounted filesystems depend on them: %s; unloading would "
+		"cut "
 		"this node off its storage: unmount these filesystems (or drain the node "
-		"and move them off RDMA), unload %s, then restart this pod (mounts from %s)",
+		"and move them off RDMA), unload %s, then restart this pod (mounts from "
+		"%s)",
 		dk_phase_name(DK_PHASE_REPLACE), replacer(f, d),
 		b.oom ? "(out of memory for the list)" : b.s,
 		mods.oom ? "those modules" : mods.s, f->storage->mountinfo);

@@ -58,7 +58,8 @@ nvmet_up() {
 }
 fab_up() {
 	echo "transport=rdma,traddr=10.99.0.1,trsvcid=4420,nqn=$NQN" >/dev/nvme-fabrics &&
-		wait_for 30 test -b /dev/nvme0n1 && mke2fs -q /dev/nvme0n1 >/dev/null &&
+		{ wait_for 30 test -b /dev/nvme0n1 || { echo "no /dev/nvme0n1 after 30 s"; false; }; } &&
+		mke2fs -q /dev/nvme0n1 >/dev/null &&
 		mkdir -p /mnt/fab && mount -t ext2 /dev/nvme0n1 /mnt/fab && echo dkvm >/mnt/fab/hello
 }
 if ! rxe_up >"$TMP/rxe.out" 2>&1; then
@@ -70,7 +71,10 @@ else
 	nvmet_up >"$TMP/nvmet.out" 2>&1
 	okf $? "nvmet-rdma target exports /dev/ram0 as $NQN on 10.99.0.1:4420" "$TMP/nvmet.out"
 	fab_up >"$TMP/fab.out" 2>&1
-	okf $? "nvme-rdma connects to it: /dev/nvme0n1, ext2 mounted on /mnt/fab" "$TMP/fab.out"
+	rc=$?
+	okf "$rc" "nvme-rdma connects to it: /dev/nvme0n1, ext2 mounted on /mnt/fab" "$TMP/fab.out"
+	[ "$rc" -eq 0 ] ||
+		diag "$(ls /dev | grep nvme | tr '\n' ' ') nvme0: $(cat /sys/class/nvme/nvme0/state 2>/dev/null); $(dmesg | grep -iE 'nvme|rxe|rdma' | tail -n 12 | tr '\n' '|')"
 	diag "nvme0 transport: $(cat /sys/class/nvme/nvme0/transport 2>/dev/null); $(grep /mnt/fab /proc/1/mountinfo)"
 	mods_snapshot >"$TMP/before2"
 	timeout 120 "$DRVKIT" init --config "$CFG" >"$TMP/init2.out" 2>&1

@@ -2,13 +2,14 @@
 # Debian's kernel with its in-tree RDMA stack and the storage users on top of it: rpcrdma
 # (NFS over RDMA), nvme-rdma and nvmet-rdma (NVMe over Fabrics host and target), soft-RoCE
 # (rdma_rxe, and crc32_generic: rxe allocates the "crc32" hash, ENOENT without it) on a
-# dummy netdev, brd (a RAM disk to export) and ext4 (to mount what the
+# dummy netdev, brd (a RAM disk to export) and ext4 (+ crc32c_generic: ext4 mounts fail
+# with ENOENT without a "crc32c" hash) to mount what the
 # NVMe-oF host sees), with iproute2's `rdma` (busybox has none) and its libraries to add
 # the rxe link. The test modules (dktest_export, dktest_params) stand for the replacing
 # stack, as in the replace group.
 #   vm_prepare_storage -> VM_STORAGE_INITRD
 # The guest's scenario: tests/vm/guest/scenarios/storage-rdma.sh.
-STORAGE_VM_HOSTMODS="rpcrdma nvme-rdma nvmet-rdma rdma_rxe ib_uverbs dummy brd ext4 crc32_generic"
+STORAGE_VM_HOSTMODS="rpcrdma nvme-rdma nvmet-rdma rdma_rxe ib_uverbs dummy brd ext4 crc32_generic crc32c_generic"
 
 vm_prepare_storage() {
 	local kver=$VM_DEB_KVER mods rdma lib adds=()

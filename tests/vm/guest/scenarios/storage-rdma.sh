@@ -60,7 +60,8 @@ fab_up() {
 	echo "transport=rdma,traddr=10.99.0.1,trsvcid=4420,nqn=$NQN" >/dev/nvme-fabrics &&
 		{ wait_for 30 test -b /dev/nvme0n1 || { echo "no /dev/nvme0n1 after 30 s"; false; }; } &&
 		mke2fs -q /dev/nvme0n1 >/dev/null &&
-		mkdir -p /mnt/fab && mount -t ext2 /dev/nvme0n1 /mnt/fab && echo dkvm >/mnt/fab/hello
+		modprobe crc32c_generic && modprobe ext4 && mkdir -p /mnt/fab && mount -t ext2 /dev/nvme0n1 /mnt/fab &&
+		echo dkvm >/mnt/fab/hello
 }
 if ! rxe_up >"$TMP/rxe.out" 2>&1; then
 	diag "no soft-RoCE link in this guest: $(tr '\n' ' ' <"$TMP/rxe.out") $(dmesg | tail -n 5 | tr '\n' ' ')"

@@ -1,176 +1,213 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* /proc/PID/mountinfo (proc(5)):
- *   36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
- * id, parent, major:minor, root, mount point, options, optional fields ending at "-",
- * filesystem type, source, super options. Paths escape space, tab, newline and '\' as
- * \ooo octal. */
+/* <procfs>/<pid>/mountinfo: "36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/sda1
+ * rw,errors=continue" (proc(5)); spaces, tabs, newlines and backslashes in paths come
+ * as \040 \011 \012 \134. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shared/cleanup.h"
+#include "shared/strbuf.h"
 
 #include "base/fsutil.h"
 #include "host/mountinfo.h"
 
-#define MOUNTINFO_MAX (64u << 20)
-
-/* Decodes \ooo escapes in place. */
-static void unescape(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r;) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' &&
-		    r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') << 6 | (r[2] - '0') << 3 |
-				      (r[3] - '0'));
-			r += 4;
-		} else {
-			*w++ = *r++;
-		}
-	}
-	*w = '\0';
-}
-
-static void mount_release(struct dk_mount *m)
-{
-	free(m->root);
-	free(m->mount_point);
-	free(m->options);
-	free(m->optional);
-	free(m->fstype);
-	free(m->source);
-	free(m->super_options);
-}
-
-/* The next space-separated field of *p, NUL-terminated in place; NULL at the end. */
-static char *field(char **p)
-{
-	char *s = *p, *e;
-
-	if (!s || !*s)
-		return NULL;
-	e = strchr(s, ' ');
-	if (e) {
-		*e = '\0';
-		*p = e + 1;
-	} else {
-		*p = NULL;
-	}
-	return s;
-}
-
-static int dup_field(char **dst, const char *s, bool esc)
-{
-	*dst = strdup(s ? s : "");
-	if (!*dst)
-		return -ENOMEM;
-	if (esc)
-		unescape(*dst);
-	return 0;
-}
-
-static int parse_line(char *line, struct dk_mount *m)
-{
-	char *p = line, *id = field(&p), *parent = field(&p), *dev = field(&p);
-	char *root = field(&p), *mp = field(&p), *opts = field(&p), *sep;
-	size_t opt_len;
-	char *end;
-
-	if (!id || !parent || !dev || !root || !mp || !opts || !p)
-		return -EBADMSG;
-	m->id = (int)strtol(id, &end, 10);
-	if (*end)
-		return -EBADMSG;
-	m->parent = (int)strtol(parent, &end, 10);
-	if (*end || sscanf(dev, "%u:%u", &m->major, &m->minor) != 2)
-		return -EBADMSG;
-	/* optional fields: zero or more, then "-" */
-	if (strncmp(p, "- ", 2) == 0) {
-		sep = p;
-	} else {
-		sep = strstr(p, " - ");
-		if (!sep)
-			return -EBADMSG;
-		sep++;
-	}
-	opt_len = sep > p ? (size_t)(sep - p - 1) : 0;
-	m->optional = strndup(p, opt_len);
-	if (!m->optional)
-		return -ENOMEM;
-	p = sep + 2;
-	{
-		char *fstype = field(&p), *source = field(&p), *super = field(&p);
-
-		if (!fstype || !source)
-			return -EBADMSG;
-		if (dup_field(&m->root, root, true) < 0 ||
-		    dup_field(&m->mount_point, mp, true) < 0 ||
-		    dup_field(&m->options, opts, false) < 0 ||
-		    dup_field(&m->fstype, fstype, true) < 0 ||
-		    dup_field(&m->source, source, true) < 0 ||
-		    dup_field(&m->super_options, super, false) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 void dk_mountinfo_release(struct dk_mountinfo *mi)
 {
-	for (size_t i = 0; i < mi->n; i++)
-		mount_release(&mi->mounts[i]);
-	free(mi->mounts);
-	mi->mounts = NULL;
-	mi->n = 0;
+	for (size_t i = 0; i < mi->n; i++) {
+		free(mi->v[i].source);
+		free(mi->v[i].target);
+		free(mi->v[i].fstype);
+		free(mi->v[i].options);
+		free(mi->v[i].optional);
+	}
+	free(mi->v);
+	free(mi->path);
+	memset(mi, 0, sizeof(*mi));
 }
 
-int dk_mountinfo_read(const char *root, struct dk_mountinfo *out)
+/* The next space-separated field of *s (the line is modified), NULL at the end. */
+static char *field(char **s)
 {
-	_cleanup_free_ char *path = dk_path_join(root, "mountinfo");
-	_cleanup_free_ char *data = NULL;
-	struct dk_mountinfo mi = {0};
-	size_t len = 0, cap = 0;
+	char *f = *s, *e;
+
+	while (*f == ' ')
+		f++;
+	if (!*f)
+		return NULL;
+	e = strchr(f, ' ');
+	if (e) {
+		*e = '\0';
+		*s = e + 1;
+	} else {
+		*s = f + strlen(f);
+	}
+	return f;
+}
+
+/* A copy with the kernel's octal escapes (\040) decoded. */
+static char *unescape(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 4;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* 0, -EBADMSG for a malformed line, -ENOMEM. */
+static int parse_line(char *line, struct dk_mount *m)
+{
+	char *f[6], *opt, *fstype, *source, *super, *end;
+	struct strbuf optional;
+	unsigned long ma, mi;
+
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+		if (!(f[i] = field(&line)))
+			return -EBADMSG;
+	strbuf_init(&optional);
+	/* optional fields up to the lone "-" */
+	while ((opt = field(&line)) && !streq(opt, "-"))
+		strbuf_printf(&optional, "%s%s", optional.len ? " " : "", opt);
+	m->optional = strbuf_steal(&optional);
+	if (!m->optional)
+		return -ENOMEM;
+	m->id = (int)strtol(f[0], NULL, 10);
+	m->parent = (int)strtol(f[1], NULL, 10);
+	if (!opt || !(fstype = field(&line)) || !(source = field(&line)))
+		return -EBADMSG;
+	super = field(&line);
+	errno = 0;
+	ma = strtoul(f[2], &end, 10);
+	if (errno || end == f[2] || *end != ':')
+		return -EBADMSG;
+	opt = end + 1;
+	mi = strtoul(opt, &end, 10);
+	if (errno || end == opt || *end || ma > 0xfff || mi > 0xfffff)
+		return -EBADMSG;
+	m->major = (unsigned)ma;
+	m->minor = (unsigned)mi;
+	m->target = unescape(f[4]);
+	m->fstype = unescape(fstype);
+	m->source = unescape(source);
+	m->options =
+		dk_strdup_printf("%s%s%s", f[5], super ? "," : "", super ? super : "");
+	return m->target && m->fstype && m->source && m->options ? 0 : -ENOMEM;
+}
+
+int dk_mountinfo_parse(const char *name, const char *text, struct dk_mountinfo *out,
+		       struct dk_error **err)
+{
+	_cleanup_free_ char *copy = strdup(text);
 	char *save = NULL;
+	size_t lineno = 0, cap = 0;
+	int r;
+
+	if (!copy)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		if (out->n == cap) {
+			size_t nc = cap ? cap * 2 : 32;
+			struct dk_mount *nv = reallocarray(out->v, nc, sizeof(*nv));
+
+			if (!nv)
+				goto oom;
+			out->v = nv;
+			cap = nc;
+		}
+		memset(&out->v[out->n], 0, sizeof(out->v[0]));
+		/* counted before the parse: a half-filled entry is released too */
+		out->n++;
+		r = parse_line(l, &out->v[out->n - 1]);
+		if (r == -ENOMEM)
+			goto oom;
+		if (r < 0) {
+			dk_mountinfo_release(out);
+			return dk_error_set(
+				err, EBADMSG,
+				"%s:%zu: not a mountinfo line (expected ID PARENT "
+				"MAJOR:MINOR ROOT MOUNTPOINT OPTIONS ... - FSTYPE "
+				"SOURCE SUPEROPTIONS, proc(5))",
+				name, lineno);
+		}
+	}
+	return 0;
+oom:
+	dk_mountinfo_release(out);
+	return dk_error_set(err, ENOMEM, "out of memory");
+}
+
+int dk_mountinfo_read(const char *procfs_root, int pid, struct dk_mountinfo *out,
+		      struct dk_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	char rel[32];
+	size_t len;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (!path)
-		return -ENOMEM;
-	r = dk_read_file(path, MOUNTINFO_MAX, &data, &len);
-	if (r < 0)
+	if (pid > 0)
+		snprintf(rel, sizeof(rel), "%d/mountinfo", pid);
+	else
+		snprintf(rel, sizeof(rel), "self/mountinfo");
+	out->path = dk_path_join(procfs_root, rel);
+	if (!out->path)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = dk_read_file_err(out->path, DK_MOUNTINFO_MAX, &text, &len, err);
+	if (r < 0) {
+		dk_mountinfo_release(out);
 		return r;
-	for (char *line = strtok_r(data, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (mi.n == cap) {
-			struct dk_mount *nm;
-
-			cap = cap ? cap * 2 : 64;
-			nm = realloc(mi.mounts, cap * sizeof(*nm));
-			if (!nm) {
-				dk_mountinfo_release(&mi);
-				return -ENOMEM;
-			}
-			mi.mounts = nm;
-		}
-		memset(&mi.mounts[mi.n], 0, sizeof(mi.mounts[mi.n]));
-		r = parse_line(line, &mi.mounts[mi.n]);
-		mi.n++;
-		if (r < 0) {
-			dk_mountinfo_release(&mi);
-			return r;
-		}
 	}
-	*out = mi;
-	return 0;
+	{
+		_cleanup_free_ char *path = TAKE_PTR(out->path);
+
+		r = dk_mountinfo_parse(path, text, out, err);
+		if (r >= 0)
+			out->path = TAKE_PTR(path);
+	}
+	return r;
+}
+
+bool dk_mount_has_option(const struct dk_mount *m, const char *opt, const char *value)
+{
+	size_t ol = strlen(opt);
+
+	for (const char *p = m->options; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		if (l >= ol && strncmp(p, opt, ol) == 0) {
+			if (l == ol && !value)
+				return true;
+			if (p[ol] == '=' &&
+			    (!value || (l - ol - 1 == strlen(value) &&
+					strncmp(p + ol + 1, value, l - ol - 1) == 0)))
+				return true;
+		}
+		p = e ? e + 1 : p + l;
+	}
+	return false;
 }
 
 const struct dk_mount *dk_mountinfo_at(const struct dk_mountinfo *mi, const char *path)
 {
 	for (size_t i = mi->n; i-- > 0;)
-		if (streq(mi->mounts[i].mount_point, path))
-			return &mi->mounts[i];
+		if (streq(mi->v[i].target, path))
+			return &mi->v[i];
 	return NULL;
 }
 
@@ -179,10 +216,9 @@ size_t dk_mountinfo_count_at(const struct dk_mountinfo *mi, const char *path)
 	size_t n = 0;
 
 	for (size_t i = 0; i < mi->n; i++)
-		n += streq(mi->mounts[i].mount_point, path);
+		n += streq(mi->v[i].target, path);
 	return n;
 }
-
 /* Whether mount point mp holds path: equal, or a parent directory of it. */
 static size_t holds(const char *mp, const char *path)
 {
@@ -202,10 +238,10 @@ const struct dk_mount *dk_mountinfo_holding(const struct dk_mountinfo *mi,
 	size_t best_len = 0;
 
 	for (size_t i = 0; i < mi->n; i++) {
-		size_t l = holds(mi->mounts[i].mount_point, path);
+		size_t l = holds(mi->v[i].target, path);
 
 		if (l && l >= best_len) {
-			best = &mi->mounts[i];
+			best = &mi->v[i];
 			best_len = l;
 		}
 	}

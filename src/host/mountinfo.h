@@ -1,36 +1,51 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* The mount table of a mount namespace as /proc/PID/mountinfo shows it (proc(5)):
- * one reader for every caller (init's driver root, the storage check). */
+/* Mounted filesystems as <procfs>/<pid>/mountinfo lists them (proc(5)): one reader
+ * for every caller (host/storage.c's storage check, init's driver root); what the
+ * mounts mean is for them. */
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "shared/macro.h"
 
+#include "base/error.h"
+
+/* The most mountinfo read (a Kubernetes node has thousands of mounts, ~200 bytes each).
+ */
+#define DK_MOUNTINFO_MAX (16u << 20)
+
 struct dk_mount {
 	int id, parent;
-	unsigned major, minor;
-	char *root;	   /* the path inside the filesystem that is mounted */
-	char *mount_point; /* unescaped (\040 is a space) */
-	char *options;	   /* per-mount options: rw,nosuid,... */
 	char *optional; /* optional fields, space separated: "shared:1 master:2" or "" */
-	char *fstype;
-	char *source;
-	char *super_options;
+	char *source;	/* "/dev/nvme0n1", "srv:/export", "overlay"... (unescaped) */
+	char *target;	/* the mount point (unescaped) */
+	char *fstype;	/* "ext4", "nfs4", "fuse.sshfs"... */
+	char *options;	/* the mount's options, then the superblock's:
+			   "rw,relatime,rw,vers=4.2" */
+	unsigned major,
+		minor; /* st_dev of the filesystem: 0:N for those on no block device */
 };
 
 struct dk_mountinfo {
-	struct dk_mount *mounts; /* in the file's order: a later one is mounted on top */
+	char *path;	    /* the file read */
+	struct dk_mount *v; /* in the file's order: a later one is mounted on top */
 	size_t n;
 };
 
-/* Reads root/mountinfo, where root is a /proc/PID directory ("/proc/self", or
- * "<host procfs>/1" for the host's namespace with hostPID). 0, or -errno: -EBADMSG for a
- * line that is not mountinfo, -EFBIG past 64 MiB. */
-int dk_mountinfo_read(const char *root, struct dk_mountinfo *out) _must_check_;
+/* Reads <procfs_root>/<pid>/mountinfo (pid <= 0: "self"). Errors: the errno of the read
+ * (*err names the file), EBADMSG for a line that is not mountinfo (the line number),
+ * EFBIG over DK_MOUNTINFO_MAX. out is released on error. */
+int dk_mountinfo_read(const char *procfs_root, int pid, struct dk_mountinfo *out,
+		      struct dk_error **err) _must_check_;
+/* The same from memory (name is used in messages). */
+int dk_mountinfo_parse(const char *name, const char *text, struct dk_mountinfo *out,
+		       struct dk_error **err) _must_check_;
 void dk_mountinfo_release(struct dk_mountinfo *mi);
+/* Whether the comma-separated options hold opt ("rdma") or, with a value, opt=value
+ * ("proto=rdma"); when value is NULL any "opt" or "opt=..." matches. */
+bool dk_mount_has_option(const struct dk_mount *m, const char *opt, const char *value);
 /* The topmost mount at exactly path (no trailing '/', except "/"), or NULL. */
 const struct dk_mount *dk_mountinfo_at(const struct dk_mountinfo *mi, const char *path);
 /* How many mounts sit at exactly path (stacked mounts). */

@@ -53,7 +53,7 @@ static int detach_all(const char *path)
 
 	for (int i = 0; i < MAX_DETACH; i++) {
 		_cleanup_mountinfo_ struct dk_mountinfo mi = {0};
-		int r = dk_mountinfo_read("/proc/self", &mi);
+		int r = dk_mountinfo_read("/proc", 0, &mi, NULL);
 
 		if (r < 0)
 			return r;
@@ -120,7 +120,7 @@ static void check_propagation(const char *path)
 	const struct dk_mount *m;
 	char *slash;
 
-	if (!parent || dk_mountinfo_read("/proc/self", &mi) < 0)
+	if (!parent || dk_mountinfo_read("/proc", 0, &mi, NULL) < 0)
 		return;
 	slash = strrchr(parent, '/');
 	if (slash)
@@ -132,7 +132,7 @@ static void check_propagation(const char *path)
 			"and the container toolkit do not see it: mount the host's "
 			"directory with a hostPath volume and mountPropagation: "
 			"Bidirectional",
-			path, m->mount_point);
+			path, m->target);
 }
 
 int dk_init_driver_root(struct dk_init *in, struct dk_error **err)
@@ -144,7 +144,7 @@ int dk_init_driver_root(struct dk_init *in, struct dk_error **err)
 
 	if (!root)
 		return 0;
-	r = dk_mountinfo_read("/proc/self", &mi);
+	r = dk_mountinfo_read("/proc", 0, &mi, NULL);
 	if (r < 0)
 		return dk_error_set(err, -r, "driver root: read /proc/self/mountinfo: %s",
 				    strerror(-r));

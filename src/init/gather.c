@@ -15,7 +15,9 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "host/osrelease.h"
+#include "host/hostfs.h"
 #include "host/policy.h"
+#include "host/storage.h"
 #include "kmod/check.h"
 #include "kmod/modfile.h"
 #include "init/init-run.h"
@@ -358,6 +360,40 @@ static int detect(struct dk_init *in, struct dk_error **err)
 	return 0;
 }
 
+/* The mounted filesystems and the modules under them, when a component replaces
+ * modules (init/storage.c refuses to unload one a filesystem needs). Unreadable
+ * mountinfo is a warning: the check is skipped, the plan goes on. */
+static int storage(struct dk_init *in, struct dk_error **err)
+{
+	_cleanup_error_ struct dk_error *e = NULL;
+	_cleanup_free_ char *procfs = dk_host_procfs(&in->ctx);
+	bool any = false;
+	int r;
+
+	for (size_t c = 0; c < in->cfg->n_components; c++)
+		any |= in->cfg->components[c].n_replaces > 0;
+	if (!any)
+		return 0;
+	if (!procfs)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	r = dk_storage_read(procfs, in->m->sysfs, &in->storage, &e);
+	if (r == -ENOMEM)
+		return dk_error_set(err, ENOMEM, "out of memory");
+	if (r < 0) {
+		dk_warn("%s: %s: mounted filesystems are not checked before replaced "
+			"modules are unloaded: mount the host's /proc (hostPID: true) "
+			"or drain the node's RDMA storage first",
+			PHASE(DETECT), e->msg);
+		return 0;
+	}
+	in->storage_read = true;
+	if (in->storage.note)
+		dk_warn("%s: %s", PHASE(DETECT), in->storage.note);
+	dk_info("%s: %zu mounted filesystems on kernel modules (%s)", PHASE(DETECT),
+		in->storage.n, in->storage.mountinfo);
+	return 0;
+}
+
 int dk_init_gather(struct dk_init *in, struct dk_error **err)
 {
 	int r = detect(in, err);
@@ -370,6 +406,8 @@ int dk_init_gather(struct dk_init *in, struct dk_error **err)
 		r = snapshot(in, err);
 	if (r >= 0)
 		r = externals(in, err);
+	if (r >= 0)
+		r = storage(in, err);
 	return r;
 }
 
@@ -387,6 +425,7 @@ void dk_init_facts(const struct dk_init *in, struct dk_plan_facts *f)
 		.can_unload = in->can_unload,
 		.cannot_unload_why = in->cannot_unload_why,
 		.prev = &in->state,
+		.storage = in->storage_read ? &in->storage : NULL,
 	};
 }
 

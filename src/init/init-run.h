@@ -44,6 +44,8 @@ struct dk_init {
 	int family;	   /* the host's enum dk_distro_family, for package names */
 	/* what refuses a start (or warns), every one of them (init/problems.h) */
 	struct dk_problems problems;
+	struct dk_storage storage; /* read when a component replaces modules */
+	bool storage_read;
 	/* the plan, the check lines (per plan module, NULL when not inserted) */
 	struct dk_plan_decisions d;
 	char **checked;

@@ -30,6 +30,7 @@ static void init_release(struct dk_init *in)
 	free(in->cannot_unload_why);
 	free(in->enforcement);
 	dk_problems_release(&in->problems);
+	dk_storage_release(&in->storage);
 	for (size_t i = 0; in->checked && i < in->d.n_mods; i++)
 		free(in->checked[i]);
 	free(in->checked);

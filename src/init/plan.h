@@ -10,6 +10,7 @@
 #include "kmod/loader.h"
 #include "config/config.h"
 #include "init/problems.h"
+#include "host/storage.h"
 #include "init/state.h"
 
 /* What init decides for each of its modules. */
@@ -47,6 +48,9 @@ struct dk_plan_facts {
 	const char *cannot_unload_why; /* how we know, when !can_unload */
 	/* The predecessor's state file, for this kernel; NULL: none. */
 	const struct dk_state *prev;
+	/* Mounted filesystems and the modules serving them; NULL: not read (no
+	 * replaces, or mountinfo unreadable). */
+	const struct dk_storage *storage;
 };
 
 struct dk_plan_mod {
@@ -91,7 +95,8 @@ int dk_plan_decide_all(const struct dk_plan_facts *facts, struct dk_plan_decisio
 		       struct dk_problems *problems, struct dk_error **err) _must_check_;
 /* The planner: per module load / skip / adopt / reload, what to unload first,
  * or a refusal (EEXIST: built in, or another build and nothing allows its
- * unload; EBUSY: a protected module holds one to unload; EOPNOTSUPP: the kernel
+ * unload; EBUSY: a protected module holds one to unload, or a mounted filesystem
+ * needs one (init/storage.h); EOPNOTSUPP: the kernel
  * cannot unload; ELOOP/ENOENT: depends= cycle or missing dependency). A pure
  * function of facts: out is filled, nothing else changes. */
 int dk_plan_decide(const struct dk_plan_facts *facts, struct dk_plan_decisions *out,

@@ -10,19 +10,6 @@
 . "$(dirname "$0")/kmod-lib.sh"
 . "$(dirname "$0")/init-lib.sh"
 
-both() { # both REGEX DESC: on stderr and in the termination log
-	like "$TMP/init.err" "$1" "$2 (stderr)"
-	like "$TERMLOG" "$1" "$2 (termination log)"
-}
-run_init() { # run_init: drvkit init in the foreground under the shim, $rc and $ms
-	# (a start expected to fail; should it get ready instead, it is stopped)
-	local t0
-	t0=$(date +%s%N)
-	DK_SHIM_SYSFS=$HOST/sys DK_SHIM_LOG=$SHIMLOG LD_PRELOAD=$SHIM_PRELOAD \
-		timeout -s TERM 60 "$DRVKIT" init --config "$CFG" >"$TMP/init.out" 2>"$TMP/init.err"
-	rc=$?
-	ms=$((($(date +%s%N) - t0) / 1000000))
-}
 sysfs_modules() { ls "$HOST/sys/module" | tr '\n' ' ' | sed 's/ $//'; }
 
 # the 3rd module fails to load: the first two are unloaded again
@@ -170,18 +157,6 @@ case_replace_fails() {
 }
 
 # protect list: refuse replaces before unloading anything
-protect_host() { # protect_host NAME: dktest_export "in-tree" (other srcversion), used by dktest_user
-	new_host "$1"
-	dk load --host-root "$HOST" --kernel "$KVER" "$MODS/dktest_export.ko" "$MODS/dktest_user.ko" >/dev/null 2>&1
-	echo INTREE0000000000000000 >"$HOST/sys/module/dktest_export/srcversion"
-	: >"$SHIMLOG"
-}
-fake_holder() { # fake_holder HOLDER MODULE: a loaded HOLDER that uses MODULE
-	mkdir -p "$HOST/sys/module/$1/holders" "$HOST/sys/module/$2/holders/$1"
-	echo live >"$HOST/sys/module/$1/initstate"
-	echo 1 >"$HOST/sys/module/$1/refcnt"
-}
-
 case_protect() {
 	protect_host protect
 	config protect "" "    replaces: [ dktest_export ]"

@@ -15,6 +15,7 @@ export DK_SRCDIR DK_BUILDDIR DRVKIT
 . "$DK_SRCDIR/tests/vm/common.sh"
 . "$DK_SRCDIR/tests/vm/image.sh"
 . "$DK_SRCDIR/tests/vm/ofed.sh"
+. "$DK_SRCDIR/tests/vm/storage.sh"
 
 n=0
 fails=0
@@ -38,12 +39,13 @@ groups=(
 	"image image image-run"
 	"ofed ofed ofed-replace,ofed-three,ofed-protected"
 	"blockers debian init-blockers"
+	"storage storage storage-rdma"
 )
 want=${DK_VM_GROUPS:-}
 
 t_start=$(date +%s)
 vm_need
-prep_debian=0 prep_enf=0 prep_nv=0 prep_img=0 prep_ofed=0
+prep_debian=0 prep_enf=0 prep_nv=0 prep_img=0 prep_ofed=0 prep_storage=0
 for g in "${groups[@]}"; do
 	read -r name kind _ <<<"$g"
 	[ -n "$want" ] && [[ " $want " != *" $name "* ]] && continue
@@ -52,6 +54,7 @@ for g in "${groups[@]}"; do
 	[ "$kind" = nvidia ] && prep_debian=1 prep_nv=1
 	[ "$kind" = image ] && prep_debian=1 prep_img=1
 	[ "$kind" = ofed ] && prep_debian=1 prep_ofed=1
+	[ "$kind" = storage ] && prep_debian=1 prep_storage=1
 done
 if [ "$prep_debian" -eq 1 ]; then
 	mkdir -p "$VM_DIR"
@@ -74,6 +77,11 @@ if [ "$prep_ofed" -eq 1 ] && [ -n "${VM_DEB_KVER:-}" ]; then
 	tap $? "prepare the OFED set: drvkit build of ofed, nvidia, nv_peer_mem for ${VM_DEB_KVER}, their cache entries + the in-tree RDMA stack in an initramfs"
 	echo "# vm: ofed: drvkit build took ${VM_OFED_BUILD_S:-?} s (a hit when cached), prepared in $(($(date +%s) - t0)) s"
 	sed 's/^/# /' "$VM_DIR/prepare-ofed.err"
+fi
+if [ "$prep_storage" -eq 1 ] && [ -n "${VM_DEB_KVER:-}" ]; then
+	vm_prepare_storage 2>"$VM_DIR/prepare-storage.err"
+	tap $? "prepare the storage set: the in-tree RDMA stack, rpcrdma, nvme-rdma, nvmet-rdma, rdma_rxe and rdma(8) in an initramfs"
+	sed 's/^/# /' "$VM_DIR/prepare-storage.err"
 fi
 if [ "$prep_img" -eq 1 ] && [ -n "${VM_DEB_KVER:-}" ]; then
 	echo "# vm: image: Debian 12 base (debootstrap, cached), build + precompiled images (buildah vfs; cached in its storage)"
@@ -114,6 +122,9 @@ for g in "${groups[@]}"; do
 		# modules copied in by init_module
 		kernel=${VM_DEB_KERNEL:-} initrd=${VM_OFED_INITRD:-} VM_MEM=2048
 		VM_TIMEOUT=${DK_VM_TIMEOUT:-900} # three scenarios, nvidia.ko inserted once (TCG)
+	elif [ "$kind" = storage ]; then
+		# the RDMA stack, nvme and nvmet, and an 8 MiB RAM disk exported over soft-RoCE
+		kernel=${VM_DEB_KERNEL:-} initrd=${VM_STORAGE_INITRD:-} VM_MEM=768
 	elif [ "$kind" = image ]; then
 		# the image's whole root filesystem unpacked in RAM (about 200 MB)
 		kernel=${VM_DEB_KERNEL:-} initrd=${VM_IMG_INITRD:-} VM_MEM=1024

@@ -11,6 +11,7 @@ TAP_NAME="$DK_SCENARIO: "
 loaded() { grep -q "^$1 " /proc/modules; }
 wait_for() { # wait_for SECONDS CMD...: polls every 0.1 s
 	local n=$(($1 * 10))
+	shift
 	while [ "$n" -gt 0 ]; do
 		"$@" 2>/dev/null && return 0
 		usleep 100000

@@ -46,4 +46,24 @@ case_build() {
 }
 tcase "the build: example" case_build
 
+# The operator examples: complete configs that parse. GPU: its module dir is the image's,
+# absent here, so the dry run stops at getting it (exit 4, naming the component); Network:
+# OFED is built from source (cache_dir), so the dry run plans the build (exit 0).
+operator() { # operator HEADING COMPONENT RC
+	readme_yaml "$1" >"$TMP/spec.yaml"
+	is "$?" 0 "README \"$1\": its yaml block is there"
+	run "$DRVKIT" init --config "$TMP/spec.yaml" --dry-run
+	unlike "$TMP/err" "spec\.yaml:[0-9]+:[0-9]+:" "README \"$1\": the config parses"
+	is "$rc" "$3" "README \"$1\": the dry run exits $3"
+	like "$TMP/err" "component $2" "README \"$1\": names component $2"
+}
+case_operators() {
+	operator "### GPU Operator: the driver DaemonSet" nvidia 4
+	like "$TMP/spec.yaml" "^driver_root: /run/nvidia/driver" "GPU Operator: the driver root"
+	like "$TMP/spec.yaml" "validation: \{ command: \[ nvidia-smi \]" "GPU Operator: nvidia-smi validates"
+	operator "### Network Operator: the OFED container" ofed 0
+	like "$TMP/spec.yaml" "share_headers: /run/mellanox/drivers/usr/src" "Network Operator: shares OFED's headers"
+}
+tcase "the GPU and Network Operator examples" case_operators
+
 done_testing

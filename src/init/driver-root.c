@@ -66,7 +66,9 @@ static int detach_all(const char *path)
 	return n;
 }
 
-void dk_init_driver_root_clean(struct dk_init *in)
+/* Detaches whatever is mounted at driver_root (stale: left by a killed predecessor).
+ * Only while holding the lock: a refused second instance never touches the first's. */
+static void detach(struct dk_init *in, bool stale)
 {
 	const char *root = in->cfg->driver_root;
 	_cleanup_free_ char *path = NULL;
@@ -78,14 +80,25 @@ void dk_init_driver_root_clean(struct dk_init *in)
 	if (!path)
 		return;
 	r = detach_all(path);
-	if (r > 0)
+	if (r > 0 && stale)
 		dk_info("driver root: detached a stale mount at %s (%d mount%s, left by "
 			"a drvkit init that was killed)",
 			path, r, r == 1 ? "" : "s stacked");
-	else if (r < 0)
+	else if (r > 0)
+		dk_info("driver root: %s detached", path);
+	else if (r < 0 && stale)
 		dk_warn("driver root: cannot detach the stale mount at %s: %s; the new "
 			"one is mounted on top of it",
 			path, strerror(-r));
+	else if (r < 0)
+		dk_warn("driver root: cannot detach %s: %s; detach it by hand (umount -l "
+			"%s), or the next drvkit init does",
+			path, strerror(-r), path);
+}
+
+void dk_init_driver_root_clean(struct dk_init *in)
+{
+	detach(in, true);
 }
 
 /* /sys of the source: its submounts unbindable, itself private. Skipped when it is
@@ -177,20 +190,5 @@ int dk_init_driver_root(struct dk_init *in, struct dk_error **err)
 
 void dk_init_driver_root_detach(struct dk_init *in)
 {
-	const char *root = in->cfg->driver_root;
-	_cleanup_free_ char *path = NULL;
-	int r;
-
-	if (!root || in->lock_fd < 0)
-		return;
-	path = resolved(root);
-	if (!path)
-		return;
-	r = detach_all(path);
-	if (r > 0)
-		dk_info("driver root: %s detached", path);
-	else if (r < 0)
-		dk_warn("driver root: cannot detach %s: %s; detach it by hand (umount -l "
-			"%s), or the next drvkit init does",
-			path, strerror(-r), path);
+	detach(in, false);
 }

@@ -166,7 +166,7 @@ struct dk_config_component {
 	bool restore;
 	char *share_headers; /* NULL, or where init shares include/ and Module.symvers:
 			      * <dir>/ofa_kernel/<arch>/<kernel>/ (+ default link) */
-	char **devices; /* globs of device node paths (host/procs.h) */
+	char **devices;	     /* globs of device node paths (host/procs.h) */
 	size_t n_devices;
 };
 

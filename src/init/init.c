@@ -34,13 +34,14 @@ static void init_release(struct dk_init *in)
 	for (size_t i = 0; in->checked && i < in->d.n_mods; i++)
 		free(in->checked[i]);
 	free(in->checked);
+	/* per plan module: before the plan is released (n_mods) */
+	for (size_t i = 0; in->source && i < in->d.n_mods; i++)
+		free(in->source[i]);
+	free(in->source);
 	dk_plan_decisions_release(&in->d);
 	free(in->done);
 	free(in->inserted);
 	free(in->removed);
-	for (size_t i = 0; in->source && i < in->d.n_mods; i++)
-		free(in->source[i]);
-	free(in->source);
 	dk_init_daemons_free(in);
 	dk_state_release(&in->state);
 	free(in->state_path);

@@ -338,6 +338,17 @@ int dk_remove_stale_temps(const char *dir, const char *base)
 	return n;
 }
 
+int dk_remove_stale_temps_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *dir = NULL;
+
+	if (!slash)
+		return dk_remove_stale_temps(".", path);
+	dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+	return dir ? dk_remove_stale_temps(dir, slash + 1) : -ENOMEM;
+}
+
 struct atomic_src {
 	int src_fd;
 	size_t len;

@@ -50,6 +50,8 @@ int dk_write_json_atomic(const char *path, struct json_writer *w) _must_check_;
  * atomic write left when its process was killed before the rename. Call it only
  * holding the lock that serialises those writers. Returns how many were removed. */
 int dk_remove_stale_temps(const char *dir, const char *base);
+/* The same for the temporaries of the one file path. */
+int dk_remove_stale_temps_of(const char *path);
 /* Atomically writes to path the first len bytes of src_fd (copied in the kernel with
  * copy_file_range where it can) followed by tail; same temp + fsync + rename as above. */
 int dk_copy_file_atomic(const char *path, int src_fd, size_t len, const void *tail,

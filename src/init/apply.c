@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Carrying out a plan: sign, replace, load, firmware; and stop on SIGTERM. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -43,12 +42,27 @@ struct dk_remove_opts dk_init_remove_opts_of(const struct dk_init *in,
 	return o;
 }
 
+/* The signer of the config's signing: (key, certificate, hash, passphrase): what a
+ * start signs with, and what a dry run checks it can load. */
+int dk_init_signer(const struct dk_init *in, struct dk_signer **out,
+		   struct dk_error **err)
+{
+	const struct dk_config_signing *cs = in->cfg->signing;
+	struct dk_signer_opts so = {.key_path = cs->key,
+				    .cert_path = cs->cert,
+				    .hash = cs->hash,
+				    .passphrase_file = cs->passphrase_file};
+
+	if (dk_signer_new(&so, out, err) < 0)
+		return dk_error_wrap(err, "%s", PHASE(SIGN));
+	return 0;
+}
+
 /* Signs what we load when a key is configured. The source directory may be
  * read-only (an image layer): signed copies go to <state_dir>/signed/. */
 int dk_init_sign(struct dk_init *in, struct dk_error **err)
 {
 	const struct dk_config_signing *cs = in->cfg->signing;
-	struct dk_signer_opts so = {0};
 	_cleanup_signer_ struct dk_signer *signer = NULL;
 	_cleanup_free_ char *dir = NULL;
 	int64_t t = dk_now_ms();
@@ -57,10 +71,6 @@ int dk_init_sign(struct dk_init *in, struct dk_error **err)
 
 	if (!cs)
 		return 0;
-	so.key_path = cs->key;
-	so.cert_path = cs->cert;
-	so.hash = cs->hash;
-	so.passphrase_file = cs->passphrase_file;
 	dir = dk_path_join(in->cfg->state_dir, "signed");
 	if (!dir)
 		return dk_error_set(err, ENOMEM, "out of memory");
@@ -71,9 +81,9 @@ int dk_init_sign(struct dk_init *in, struct dk_error **err)
 		if (!dk_plan_act_inserts(in->d.mods[i].act))
 			continue;
 		if (!signer) {
-			r = dk_signer_new(&so, &signer, err);
+			r = dk_init_signer(in, &signer, err);
 			if (r < 0)
-				return dk_error_wrap(err, "%s", PHASE(SIGN));
+				return r;
 			r = dk_mkdir_p(dir, 0700);
 			if (r < 0)
 				return dk_error_set(err, -r, "%s: create %s: %s",

@@ -102,6 +102,9 @@ struct dk_remove_opts dk_init_remove_opts_of(const struct dk_init *in,
 void dk_init_wait(struct dk_init *in);
 
 /* apply.c */
+struct dk_signer;
+int dk_init_signer(const struct dk_init *in, struct dk_signer **out,
+		   struct dk_error **err) _must_check_;
 int dk_init_sign(struct dk_init *in, struct dk_error **err) _must_check_;
 int dk_init_replace(struct dk_init *in, struct dk_error **err) _must_check_;
 int dk_init_load(struct dk_init *in, struct dk_error **err) _must_check_;

@@ -226,23 +226,14 @@ static int render(const struct dk_init *in, struct dk_plan *p, const char *sign_
  * start, with the same error. */
 static int check_signing(const struct dk_init *in, struct dk_error **err)
 {
-	const struct dk_config_signing *cs = in->cfg->signing;
-	struct dk_signer_opts so = {
-		.key_path = cs ? cs->key : NULL,
-		.cert_path = cs ? cs->cert : NULL,
-		.hash = cs ? cs->hash : NULL,
-		.passphrase_file = cs ? cs->passphrase_file : NULL,
-	};
 	_cleanup_signer_ struct dk_signer *signer = NULL;
 	bool inserts = false;
 
 	for (size_t i = 0; i < in->d.n_mods; i++)
 		inserts |= dk_plan_act_inserts(in->d.mods[i].act);
-	if (!cs || !in->dry_run || !inserts)
+	if (!in->cfg->signing || !in->dry_run || !inserts)
 		return 0;
-	if (dk_signer_new(&so, &signer, err) < 0)
-		return dk_error_wrap(err, "%s", PHASE(SIGN));
-	return 0;
+	return dk_init_signer(in, &signer, err);
 }
 
 /* A signing key or certificate that cannot be loaded is one more problem. */

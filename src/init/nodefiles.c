@@ -72,18 +72,8 @@ static void remove_stale_temps(struct dk_init *in)
 				     in->cfg->ready_file};
 
 	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
-		_cleanup_free_ char *dir = NULL;
-		const char *base;
-		int n;
+		int n = paths[i] ? dk_remove_stale_temps_of(paths[i]) : 0;
 
-		if (!paths[i])
-			continue;
-		base = strrchr(paths[i], '/');
-		dir = base ? strndup(paths[i], (size_t)(base - paths[i])) : strdup(".");
-		base = base ? base + 1 : paths[i];
-		if (!dir)
-			return;
-		n = dk_remove_stale_temps(*dir ? dir : "/", base);
 		if (n > 0)
 			dk_info("%s: removed %d temporary file%s of %s left by an "
 				"instance "

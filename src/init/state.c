@@ -137,20 +137,9 @@ void dk_state_set_loading(struct dk_state *st, const char *name, bool loading)
 
 int dk_state_add_probed(struct dk_state *st, const char *name)
 {
-	char **np;
-
-	for (size_t i = 0; i < st->n_probed; i++)
-		if (streq(st->probed[i], name))
-			return 0;
-	np = realloc(st->probed, (st->n_probed + 1) * sizeof(*np));
-	if (!np)
-		return -ENOMEM;
-	st->probed = np;
-	np[st->n_probed] = strdup(name);
-	if (!np[st->n_probed])
-		return -ENOMEM;
-	st->n_probed++;
-	return 0;
+	if (dk_strv_contains((const char *const *)st->probed, st->n_probed, name))
+		return 0;
+	return dk_strv_push(&st->probed, &st->n_probed, name);
 }
 
 void dk_state_remove_probed(struct dk_state *st, const char *name)

@@ -37,20 +37,6 @@ void dk_names_free(char **v, size_t n)
 	free(v);
 }
 
-static int strv_push(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 1) * sizeof(char *));
-
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	nv[*n] = strdup(s);
-	if (!nv[*n])
-		return -ENOMEM;
-	(*n)++;
-	return 0;
-}
-
 /* ---- context ---- */
 
 /* libkmod's messages go through our one sink; its errors are mostly repeated
@@ -706,7 +692,7 @@ int dk_module_removal_order(const struct dk_modctx *m, char *const *names, size_
 				    "order modules for unloading: read %s/module: %s",
 				    m->sysfs, strerror(-r));
 	for (size_t i = 0; i < n_order; i++)
-		if (strv_push(out, n_out, order[i]) < 0) {
+		if (dk_strv_push(out, n_out, order[i]) < 0) {
 			dk_names_free(*out, *n_out);
 			*out = NULL;
 			*n_out = 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "shared/cleanup.h"
+#include "shared/strbuf.h"
 
 #include "base/fsutil.h"
 #include "kmod/loader.h"
@@ -27,18 +28,11 @@ static int list_ko(const char *dir, char ***names, size_t *n, struct dk_error **
 				    strerror(errno));
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
-		char **nv;
 
 		if (l <= 3 || !streq(de->d_name + l - 3, ".ko"))
 			continue;
-		nv = realloc(*names, (*n + 1) * sizeof(*nv));
-		if (!nv)
+		if (dk_strv_push(names, n, de->d_name) < 0)
 			return dk_error_set(err, ENOMEM, "out of memory");
-		*names = nv;
-		nv[*n] = strdup(de->d_name);
-		if (!nv[*n])
-			return dk_error_set(err, ENOMEM, "out of memory");
-		(*n)++;
 	}
 	if (*n == 0)
 		return dk_error_set(err, ENOENT, "no .ko files in %s", dir);

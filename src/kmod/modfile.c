@@ -530,8 +530,6 @@ static int split_depends(struct dk_modfile *f, const char *v)
 	if (!copy)
 		return -ENOMEM;
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		char **nv;
-
 		dk_strip(t);
 		if (!*t ||
 		    dk_strv_contains((const char *const *)f->depends, f->n_depends, t))
@@ -539,14 +537,8 @@ static int split_depends(struct dk_modfile *f, const char *v)
 		for (char *p = t; *p; p++)
 			if (*p == '-')
 				*p = '_';
-		nv = realloc(f->depends, (f->n_depends + 1) * sizeof(*nv));
-		if (!nv)
+		if (dk_strv_push(&f->depends, &f->n_depends, t) < 0)
 			return -ENOMEM;
-		f->depends = nv;
-		nv[f->n_depends] = strdup(t);
-		if (!nv[f->n_depends])
-			return -ENOMEM;
-		f->n_depends++;
 	}
 	return 0;
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,22 @@ bool dk_strv_contains(const char *const *v, size_t n, const char *s)
 		if (strcmp(v[i], s) == 0)
 			return true;
 	return false;
+}
+
+int dk_strv_push(char ***v, size_t *n, const char *s)
+{
+	char *c = strdup(s), **nv;
+
+	if (!c)
+		return -ENOMEM;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv) {
+		free(c);
+		return -ENOMEM;
+	}
+	nv[(*n)++] = c;
+	*v = nv;
+	return 0;
 }
 
 char *dk_strdup_vprintf(const char *fmt, va_list ap)

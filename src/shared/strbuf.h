@@ -28,6 +28,8 @@ const char *strbuf_str(const struct strbuf *b);
 /* malloc'd formatted string, NULL on OOM (asprintf without the int dance). */
 /* Whether s is one of the n strings of v. */
 bool dk_strv_contains(const char *const *v, size_t n, const char *s);
+/* Appends a copy of s to the vector *v of *n strings: 0 or -ENOMEM (*v unchanged). */
+int dk_strv_push(char ***v, size_t *n, const char *s);
 char *dk_strdup_printf(const char *fmt, ...) _printf_format_(1, 2);
 char *dk_strdup_vprintf(const char *fmt, va_list ap) _printf_format_(1, 0);
 /* Value of a hex digit, -1 when c is not one. */

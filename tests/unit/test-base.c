@@ -78,6 +78,23 @@ static void test_strbuf_path(void)
 	is_str(p2, "/proc", "path join on /");
 }
 
+static void test_strv(void)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	ok(dk_strv_push(&v, &n, "tls") == 0 && dk_strv_push(&v, &n, "psample") == 0,
+	   "strv: two pushed");
+	ok(n == 2 && strcmp(v[0], "tls") == 0 && strcmp(v[1], "psample") == 0,
+	   "strv: copies, in order");
+	ok(dk_strv_contains((const char *const *)v, n, "psample") &&
+		   !dk_strv_contains((const char *const *)v, n, "mlxfw"),
+	   "strv: contains");
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static void test_atomic(void)
 {
 	char dir[] = "/tmp/dk-test-XXXXXX";
@@ -149,6 +166,7 @@ int main(void)
 	test_error();
 	test_json();
 	test_strbuf_path();
+	test_strv();
 	test_atomic();
 	return tap_done();
 }

@@ -28,11 +28,7 @@ void dk_manifest_json(struct json_writer *w, const struct dk_manifest *m)
 	json_kv_string(w, "alias", m->alias);
 	json_kv_string(w, "source_url", m->source_url);
 	json_kv_string(w, "source_sha256", m->source_sha256);
-	json_key(w, "patches");
-	json_begin_array(w);
-	for (size_t i = 0; i < m->n_patches; i++)
-		json_string(w, m->patches[i]);
-	json_end_array(w);
+	json_kv_strv(w, "patches", m->patches, m->n_patches);
 	json_kv_string(w, "spec_sha256", m->spec_sha256);
 	json_kv_string(w, "compiler", m->compiler);
 	json_kv_string(w, "kernel_config_sha256", m->kernel_config_sha256);

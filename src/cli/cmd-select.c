@@ -107,11 +107,7 @@ static void render_json(struct json_writer *w, const struct dk_node_facts *n,
 		json_end_object(w);
 	}
 	json_end_array(w);
-	json_key(w, "closest");
-	json_begin_array(w);
-	for (size_t i = 0; i < s->n_closest; i++)
-		json_string(w, s->closest[i]);
-	json_end_array(w);
+	json_kv_strv(w, "closest", s->closest, s->n_closest);
 	json_end_object(w);
 }
 

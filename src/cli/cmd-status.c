@@ -59,11 +59,7 @@ static void json_users(struct json_writer *w, const struct dk_proc_target *t)
 		json_kv_string(w, "cmdline", u->cmdline);
 		json_kv_string(w, "pod_uid", u->pod_uid);
 		json_kv_string(w, "container_id", u->container_id);
-		json_key(w, "devices");
-		json_begin_array(w);
-		for (size_t j = 0; j < u->n_paths; j++)
-			json_string(w, u->paths[j]);
-		json_end_array(w);
+		json_kv_strv(w, "devices", u->paths, u->n_paths);
 		json_end_object(w);
 	}
 	json_end_array(w);
@@ -142,11 +138,7 @@ static void json_module(struct json_writer *w, const struct dk_state_module *sm,
 	json_kv_string(w, "version", sm->version);
 	json_kv_string(w, "status", dk_status_check_str(s));
 	json_kv_string(w, "detail", detail);
-	json_key(w, "holders");
-	json_begin_array(w);
-	for (size_t i = 0; i < ms->n_holders; i++)
-		json_string(w, ms->holders[i]);
-	json_end_array(w);
+	json_kv_strv(w, "holders", ms->holders, ms->n_holders);
 	json_users(w, t);
 	json_end_object(w);
 }

@@ -404,11 +404,7 @@ static void json_modules(struct json_writer *w, const struct dk_detect_modules *
 		json_kv_int(w, "size", (int64_t)l->size);
 		j_int_or_null(w, "refcnt", l->refcnt >= 0, l->refcnt);
 		json_kv_string(w, "state", l->state);
-		json_key(w, "holders");
-		json_begin_array(w);
-		for (char **h = l->holders; h && *h; h++)
-			json_string(w, *h);
-		json_end_array(w);
+		json_kv_strv(w, "holders", l->holders, SIZE_MAX);
 		json_kv_string(w, "version", l->version);
 		json_kv_string(w, "srcversion", l->srcversion);
 		json_end_object(w);

@@ -194,11 +194,7 @@ int dk_state_write(const char *path, const struct dk_state *st, struct dk_error 
 		json_end_object(&w);
 	}
 	json_end_array(&w);
-	json_key(&w, "probed");
-	json_begin_array(&w);
-	for (size_t i = 0; i < st->n_probed; i++)
-		json_string(&w, st->probed[i]);
-	json_end_array(&w);
+	json_kv_strv(&w, "probed", st->probed, st->n_probed);
 	json_end_object(&w);
 	r = dk_write_json_atomic(path, &w);
 	if (r == -ENOMEM)

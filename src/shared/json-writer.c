@@ -164,6 +164,15 @@ void json_kv_bool(struct json_writer *w, const char *key, bool v)
 	json_bool(w, v);
 }
 
+void json_kv_strv(struct json_writer *w, const char *key, char *const *v, size_t n)
+{
+	json_key(w, key);
+	json_begin_array(w);
+	for (size_t i = 0; v && i < n && v[i]; i++)
+		json_string(w, v[i]);
+	json_end_array(w);
+}
+
 const char *json_str(const struct json_writer *w)
 {
 	return strbuf_str(&w->out);

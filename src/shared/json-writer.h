@@ -36,6 +36,9 @@ void json_null(struct json_writer *w);
 void json_kv_string(struct json_writer *w, const char *key, const char *s);
 void json_kv_int(struct json_writer *w, const char *key, int64_t v);
 void json_kv_bool(struct json_writer *w, const char *key, bool v);
+/* "key": [ v[0], ... ]: n strings at most, ending early at a NULL entry (SIZE_MAX for a
+ * NULL-terminated vector); v == NULL gives []. */
+void json_kv_strv(struct json_writer *w, const char *key, char *const *v, size_t n);
 
 /* Appends the JSON escaping of s (without quotes) to b. */
 void json_escape(struct strbuf *b, const char *s);

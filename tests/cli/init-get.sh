@@ -37,17 +37,11 @@ tcase "fixture: sources, make wrapper, keys" case_fixture
 # gconfig NAME SOURCE-YAML [TOP-YAML]: a config on the real host root (headers) with the
 # shim's sysfs; the make wrapper logs to $TMP/make.log.
 gconfig() {
-	CFG=$TMP/$1.yaml
-	STATE=$HOST/run/drvkit
-	READY=$HOST/run/ready/.driver-ready
-	TERMLOG=$HOST/termination-log
+	config_paths "$1"
 	CACHE=${CACHE:-$TMP/cache}
-	cat >"$CFG" <<EOC
-state_dir: $STATE
-ready_file: $READY
-termination_log: $TERMLOG
-host_root: /
-kernel: $KVER
+	{
+		config_top /
+		cat <<EOC
 cache_dir: $CACHE
 grace_period: 5
 ${3:-}
@@ -58,6 +52,7 @@ components:
 $2
     modules: [ dktest_export, dktest_user, dktest_params ]
 EOC
+	} >"$CFG"
 }
 BUILD_SRC="      build:
         src: $FIX/src

@@ -1,18 +1,30 @@
 # Helpers for the drvkit init tests: a config for $HOST, start/wait/stop.
 # Source after tests/lib.sh and tests/cli/kmod-lib.sh.
 
-# config NAME [extra top-level yaml] [extra component yaml]: writes $CFG for $HOST
-config() {
+# config_paths NAME: $CFG and the paths every init config of $HOST names
+config_paths() {
 	CFG=$TMP/$1.yaml
 	STATE=$HOST/run/drvkit
 	READY=$HOST/run/ready/.driver-ready
 	TERMLOG=$HOST/termination-log
-	cat >"$CFG" <<EOC
+}
+# config_top HOST-ROOT: the top-level lines every init config shares (after config_paths)
+config_top() {
+	cat <<EOC
 state_dir: $STATE
 ready_file: $READY
 termination_log: $TERMLOG
-host_root: $HOST
+host_root: $1
 kernel: $KVER
+EOC
+}
+
+# config NAME [extra top-level yaml] [extra component yaml]: writes $CFG for $HOST
+config() {
+	config_paths "$1"
+	{
+		config_top "$HOST"
+		cat <<EOC
 grace_period: ${GRACE:-5}
 ${2:-}
 components:
@@ -25,6 +37,7 @@ components:
         params: { count: 7, label: hello }
 ${3:-}
 EOC
+	} >"$CFG"
 }
 # the module dir with the kernel release as $KVER
 MODS_TMPL=$(dirname "$MODS")/\$KVER${MODS#"$(dirname "$MODS")/$KVER"}

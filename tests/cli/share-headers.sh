@@ -18,16 +18,10 @@ crc_symvers() { awk -v s="$2" '$2 == s { print $1 }' "$1"; }
 
 # sconfig NAME: an init config for $HOST building dkprov with share_headers: $SHARE
 sconfig() {
-	CFG=$TMP/$1.yaml
-	STATE=$HOST/run/drvkit
-	READY=$HOST/run/ready/.driver-ready
-	TERMLOG=$HOST/termination-log
-	cat >"$CFG" <<EOC
-state_dir: $STATE
-ready_file: $READY
-termination_log: $TERMLOG
-host_root: /
-kernel: $KVER
+	config_paths "$1"
+	{
+		config_top /
+		cat <<EOC
 cache_dir: $DK_TMP_ROOT/cache
 grace_period: 5
 components:
@@ -39,6 +33,7 @@ components:
     modules: [ dkprov ]
     share_headers: $SHARE
 EOC
+	} >"$CFG"
 }
 sinit() { # sinit: drvkit init under the shim, sysfs of $HOST
 	DK_SHIM_SYSFS=$HOST/sys DK_SHIM_LOG=$SHIMLOG LD_PRELOAD=$SHIM_PRELOAD \

@@ -51,6 +51,17 @@ static inline int fx_put(const char *dir, const char *rel, const char *text, mod
 	return chmod(p, mode);
 }
 
+/* dir/rel -> target, a symbolic link, with its parents; 0 or -1. */
+static inline int fx_put_link(const char *dir, const char *rel, const char *target)
+{
+	_cleanup_free_ char *p = dk_path_join(dir, rel);
+	_cleanup_free_ char *parent = p ? strdup(p) : NULL;
+
+	if (!parent || dk_mkdir_p(dirname(parent), 0755) < 0)
+		return -1;
+	return symlink(target, p);
+}
+
 /* A fake program bin/name: prints out (gcc -dumpfullversion) or prints nothing, and
  * exits 0. */
 static inline int fx_tool(const char *bin, const char *name, const char *out)

@@ -60,6 +60,22 @@ static void test_json(void)
 	       "{\"a\":\"q\\\"\\n\\u0001\",\"list\":[1,true,null,{}],\"n\":null}",
 	       "json writer escapes and separates");
 	json_release(&w);
+
+	char x[] = "x", y[] = "y", z[] = "z";
+	char *v[] = {x, y, NULL, z};
+
+	json_init(&w, false);
+	json_begin_object(&w);
+	json_kv_strv(&w, "two", v, 2);
+	json_kv_strv(&w, "upto_null", v, SIZE_MAX);
+	json_kv_strv(&w, "one", v, 1);
+	json_kv_strv(&w, "none", NULL, 3);
+	json_end_object(&w);
+	is_str(json_str(&w),
+	       "{\"two\":[\"x\",\"y\"],\"upto_null\":[\"x\",\"y\"],\"one\":[\"x\"],"
+	       "\"none\":[]}",
+	       "json_kv_strv writes n strings, stops at NULL, NULL vector is []");
+	json_release(&w);
 }
 
 static void test_strbuf_path(void)

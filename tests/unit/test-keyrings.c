@@ -18,6 +18,7 @@
 #include "kmod/sign.h"
 
 #include "tap.h"
+#include "fixture-x509.h"
 
 static const char proc_keys[] =
 	"0a5e4b6c I------     1 perm 1f0b0000     0     0 keyring   "
@@ -68,29 +69,6 @@ static void test_keyid(void)
 	is_str(a, "abcd01", "AB:cd:01 normalised");
 }
 
-static X509 *new_cert(EVP_PKEY *key, const char *cn, long serial)
-{
-	X509 *x = X509_new();
-	X509_NAME *name;
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn,
-				   -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_key_identifier, "hash");
-	X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	X509_sign(x, key, EVP_sha256());
-	return x;
-}
-
 static void put32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)v;
@@ -125,7 +103,7 @@ static void test_moklist(void)
 						      0x92, 0x40, 0xac, 0xa9, 0x41, 0xf9,
 						      0x36, 0x93, 0x43, 0x28};
 	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *c = key ? new_cert(key, "drvkit MOK test", 0x1234) : NULL;
+	X509 *c = key ? fx_self_signed(key, "drvkit MOK test", 0x1234) : NULL;
 	unsigned char *der = NULL, buf[4096], hash[32];
 	const unsigned char *one[1], *hashes[1] = {hash};
 	int dl = c ? i2d_X509(c, &der) : -1;

@@ -25,6 +25,7 @@
 
 #include "fixture.h"
 #include "tap.h"
+#include "fixture-x509.h"
 
 #define PASS "correct horse"
 
@@ -38,28 +39,6 @@ static char *path_of(const char *leaf)
 static EVP_PKEY *new_key(void)
 {
 	return EVP_EC_gen("P-256");
-}
-
-static X509 *new_cert(EVP_PKEY *key, const char *cn)
-{
-	X509 *x = X509_new();
-	X509_NAME *name;
-
-	if (!x)
-		return NULL;
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 0x1234);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn,
-				   -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	if (!X509_sign(x, key, EVP_sha256())) {
-		X509_free(x);
-		return NULL;
-	}
-	return x;
 }
 
 /* Writes leaf with mode; pass: encrypt the key with it (AES-256-CBC). */
@@ -240,8 +219,8 @@ static void test_passphrases(void)
 static int setup(void)
 {
 	EVP_PKEY *key = new_key(), *other = new_key();
-	X509 *cert = key ? new_cert(key, "drvkit test") : NULL;
-	X509 *ocert = other ? new_cert(other, "someone else") : NULL;
+	X509 *cert = key ? fx_self_signed(key, "drvkit test", 0x1234) : NULL;
+	X509 *ocert = other ? fx_self_signed(other, "someone else", 0x1234) : NULL;
 	int r = -1;
 
 	if (cert && ocert && write_key("key.pem", key, NULL, 0600) == 0 &&

@@ -80,16 +80,6 @@ static void test_defaults(void)
 	   "defaults: none for others");
 }
 
-static int put_link(const char *dir, const char *rel, const char *target)
-{
-	_cleanup_free_ char *p = dk_path_join(dir, rel);
-	_cleanup_free_ char *parent = p ? strdup(p) : NULL;
-
-	if (!parent || dk_mkdir_p(dirname(parent), 0755) < 0)
-		return -1;
-	return symlink(target, p);
-}
-
 /* A process of the fixture procfs: fds (symlink targets), comm, cmdline (NULs as
  * '|'), cgroup. */
 static int fx_proc(const char *procfs, int pid, const char *const *fds, const char *comm,
@@ -100,7 +90,7 @@ static int fx_proc(const char *procfs, int pid, const char *const *fds, const ch
 
 	for (int i = 0; fds[i]; i++) {
 		snprintf(rel, sizeof(rel), "%d/fd/%d", pid, i + 3);
-		bad |= put_link(procfs, rel, fds[i]);
+		bad |= fx_put_link(procfs, rel, fds[i]);
 	}
 	snprintf(rel, sizeof(rel), "%d/comm", pid);
 	bad |= fx_put(procfs, rel, comm, 0644);
@@ -185,10 +175,10 @@ static void test_fixture(const char *tmp)
 		      0644);
 	bad |= fx_put(tmp, "dev/dktest_hold", "", 0644);
 	bad |= fx_put(sysfs, "module/dkdrv/refcnt", "1\n", 0644);
-	bad |= put_link(sysfs, "dev/char/1:5", "../../devices/virtual/mem/zero");
-	bad |= put_link(sysfs, "devices/virtual/mem/zero/device/driver/module",
-			"../../../../../../module/dkdrv");
-	bad |= put_link(sysfs, "dev/char/1:7", "../../devices/virtual/misc/dkmisc");
+	bad |= fx_put_link(sysfs, "dev/char/1:5", "../../devices/virtual/mem/zero");
+	bad |= fx_put_link(sysfs, "devices/virtual/mem/zero/device/driver/module",
+			   "../../../../../../module/dkdrv");
+	bad |= fx_put_link(sysfs, "dev/char/1:7", "../../devices/virtual/misc/dkmisc");
 	ok(!bad, "fixture procfs and sysfs written");
 
 	is_int(dk_procs_scan(procfs, sysfs, t, ARRAY_SIZE(t), &unreadable), 0, "scan: 0");

@@ -18,25 +18,7 @@
 #include "kmod/sign.h"
 
 #include "tap.h"
-
-static X509 *make_cert(EVP_PKEY *key, const char *cn, long serial)
-{
-	X509 *x = X509_new();
-	X509_NAME *name = X509_NAME_new();
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn,
-				   -1, -1, 0);
-	X509_set_subject_name(x, name);
-	X509_set_issuer_name(x, name);
-	X509_set_pubkey(x, key);
-	X509_sign(x, key, EVP_sha256());
-	X509_NAME_free(name);
-	return x;
-}
+#include "fixture-x509.h"
 
 static void test_trailer(void)
 {
@@ -178,8 +160,8 @@ int main(void)
 		skip("RSA key generation failed");
 		return tap_done();
 	}
-	cert = make_cert(key, "unit signer", 1);
-	other = make_cert(key2, "unit other", 2);
+	cert = fx_self_signed(key, "unit signer", 1);
+	other = fx_self_signed(key2, "unit other", 2);
 	test_trailer();
 	test_buffers(key, cert, other);
 	test_mismatch(key, other);

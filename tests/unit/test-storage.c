@@ -65,16 +65,6 @@ static void case_mountinfo_parse(void)
 
 /* ---- a fixture sysfs and procfs ---- */
 
-static int put_link(const char *root, const char *rel, const char *target)
-{
-	_cleanup_free_ char *p = dk_path_join(root, rel);
-	_cleanup_free_ char *parent = p ? strdup(p) : NULL;
-
-	if (!parent || dk_mkdir_p(dirname(parent), 0755) < 0)
-		return -1;
-	return symlink(target, p);
-}
-
 static const char *mountinfo_text =
 	"22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg-root rw\n"
 	"23 22 259:1 / /data rw shared:2 - xfs /dev/nvme0n1p1 rw\n"
@@ -110,39 +100,41 @@ static int fixture(const char *root, const char *pid)
 	/* NVMe over RDMA, a partition of its namespace; a dm device on it */
 	bad |= fx_put(root, p2, "rdma\n", 0644);
 	bad |= fx_put(root, p1, "1\n", 0644);
-	bad |= put_link(root, "sys/dev/block/259:1",
-			"../../devices/virtual/nvme-fabrics/ctl/nvme0/nvme0n1/nvme0n1p1");
+	bad |= fx_put_link(
+		root, "sys/dev/block/259:1",
+		"../../devices/virtual/nvme-fabrics/ctl/nvme0/nvme0n1/nvme0n1p1");
 	bad |= fx_put(root, "sys/devices/virtual/block/dm-0/dev", "254:0\n", 0644);
-	bad |= put_link(root, "sys/devices/virtual/block/dm-0/slaves/nvme0n1",
-			"../../../nvme-fabrics/ctl/nvme0/nvme0n1");
-	bad |= put_link(root, "sys/dev/block/254:0", "../../devices/virtual/block/dm-0");
+	bad |= fx_put_link(root, "sys/devices/virtual/block/dm-0/slaves/nvme0n1",
+			   "../../../nvme-fabrics/ctl/nvme0/nvme0n1");
+	bad |= fx_put_link(root, "sys/dev/block/254:0",
+			   "../../devices/virtual/block/dm-0");
 	/* NVMe over TCP through native multipath: the head sits in the subsystem */
 	bad |= fx_put(root, p3, "tcp\n", 0644);
 	bad |= fx_put(root, "sys/devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1/dev",
 		      "259:2\n", 0644);
-	bad |= put_link(root, "sys/devices/virtual/nvme-subsystem/nvme-subsys1/nvme1",
-			"../../nvme-fabrics/ctl/nvme1");
-	bad |= put_link(root, "sys/dev/block/259:2",
-			"../../devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1");
+	bad |= fx_put_link(root, "sys/devices/virtual/nvme-subsystem/nvme-subsys1/nvme1",
+			   "../../nvme-fabrics/ctl/nvme1");
+	bad |= fx_put_link(root, "sys/dev/block/259:2",
+			   "../../devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1");
 	/* iSER: an iSCSI session under SCSI host3, whose proc_name is iscsi_iser */
 	bad |= fx_put(root, p4, "8:16\n", 0644);
 	bad |= fx_put(root, "sys/class/scsi_host/host3/proc_name", "iscsi_iser\n", 0644);
-	bad |= put_link(
+	bad |= fx_put_link(
 		root, "sys/dev/block/8:16",
 		"../../devices/platform/host3/session1/target3:0:0/3:0:0:1/block/sdb");
-	bad |= put_link(root,
-			"sys/devices/platform/host3/session1/target3:0:0/3:0:0:1/driver",
-			"../../../../../../bus/scsi/drivers/sd");
-	bad |= put_link(root, "sys/bus/scsi/drivers/sd/module",
-			"../../../../module/sd_mod");
+	bad |= fx_put_link(
+		root, "sys/devices/platform/host3/session1/target3:0:0/3:0:0:1/driver",
+		"../../../../../../bus/scsi/drivers/sd");
+	bad |= fx_put_link(root, "sys/bus/scsi/drivers/sd/module",
+			   "../../../../module/sd_mod");
 	/* a local virtio disk */
 	bad |= fx_put(root, p5, "253:0\n", 0644);
-	bad |= put_link(root, "sys/devices/pci0000:00/0000:00:04.0/virtio1/driver",
-			"../../../../bus/virtio/drivers/virtio_blk");
-	bad |= put_link(root, "sys/bus/virtio/drivers/virtio_blk/module",
-			"../../../../module/virtio_blk");
-	bad |= put_link(root, "sys/dev/block/253:0",
-			"../../devices/pci0000:00/0000:00:04.0/virtio1/block/vda");
+	bad |= fx_put_link(root, "sys/devices/pci0000:00/0000:00:04.0/virtio1/driver",
+			   "../../../../bus/virtio/drivers/virtio_blk");
+	bad |= fx_put_link(root, "sys/bus/virtio/drivers/virtio_blk/module",
+			   "../../../../module/virtio_blk");
+	bad |= fx_put_link(root, "sys/dev/block/253:0",
+			   "../../devices/pci0000:00/0000:00:04.0/virtio1/block/vda");
 	(void)virt;
 	return bad ? -1 : 0;
 }

@@ -20,14 +20,18 @@ _tap_read() { # sets _tap_n and _tap_f from $TAP_STATE
 		read -r _tap_n _tap_f <"$TAP_STATE" || true
 	fi
 }
-ok() { # ok STATUS DESC
+_tap_nl='
+'
+ok() { # ok STATUS DESC (a DESC of several lines is joined: TAP has one line per result)
 	_tap_read
 	_tap_n=$((_tap_n + 1))
+	_tap_d=$2
+	case $_tap_d in *"$_tap_nl"*) _tap_d=$(printf '%s' "$_tap_d" | tr '\n' ' ') ;; esac
 	if [ "$1" -eq 0 ] 2>/dev/null; then
-		printf '%sok %s - %s%s\n' "$TAP_PREFIX" "$_tap_n" "$TAP_NAME" "$2"
+		printf '%sok %s - %s%s\n' "$TAP_PREFIX" "$_tap_n" "$TAP_NAME" "$_tap_d"
 	else
 		_tap_f=$((_tap_f + 1))
-		printf '%snot ok %s - %s%s\n' "$TAP_PREFIX" "$_tap_n" "$TAP_NAME" "$2"
+		printf '%snot ok %s - %s%s\n' "$TAP_PREFIX" "$_tap_n" "$TAP_NAME" "$_tap_d"
 	fi
 	echo "$_tap_n $_tap_f" >"$TAP_STATE"
 	return 0
@@ -38,7 +42,12 @@ skip() { # skip WHY: one test point that did not run
 	printf '%sok %s - # SKIP %s\n' "$TAP_PREFIX" "$_tap_n" "$1"
 	echo "$_tap_n $_tap_f" >"$TAP_STATE"
 }
-diag() { printf '%s# %s\n' "$TAP_PREFIX" "$*"; }
+diag() { # diag MSG: every line of MSG as a "# " comment line
+	case $* in
+	*"$_tap_nl"*) printf '%s\n' "$*" | while IFS= read -r _tap_l; do printf '%s# %s\n' "$TAP_PREFIX" "$_tap_l"; done ;;
+	*) printf '%s# %s\n' "$TAP_PREFIX" "$*" ;;
+	esac
+}
 diag_file() { # diag_file FILE [LINES]: the last LINES (20) lines of FILE as diagnostics
 	[ -f "$1" ] || {
 		diag "($1 missing)"

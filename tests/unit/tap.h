@@ -2,11 +2,38 @@
 /* Tiny TAP producer for unit tests: ok()/is_int()/is_str(), plan printed at the end. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int tap_n, tap_failed;
+
+/* The description of a result and its newline; the lines after a first one (a message
+ * quoted in it) become "# " comment lines, as TAP has one line per result. */
+__attribute__((format(printf, 1, 2))) static inline void tap_desc(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		printf("(description: out of memory)\n");
+		return;
+	}
+	for (char *p = s, *nl;; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl) {
+			printf("%s\n", p);
+			break;
+		}
+		printf("%.*s\n# ", (int)(nl - p), p);
+	}
+	free(s);
+}
 
 #define ok(cond, ...)                                                                   \
 	do {                                                                            \
@@ -15,8 +42,7 @@ static int tap_n, tap_failed;
 		if (!_c)                                                                \
 			tap_failed++;                                                   \
 		printf("%sok %d - ", _c ? "" : "not ", tap_n);                          \
-		printf(__VA_ARGS__);                                                    \
-		printf("\n");                                                           \
+		tap_desc(__VA_ARGS__);                                                  \
 		if (!_c)                                                                \
 			printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
 	} while (0)

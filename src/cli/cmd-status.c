@@ -171,8 +171,11 @@ scan_users(const struct dk_ctx *ctx, const struct dk_modctx *m, const struct dk_
 		free(t);
 		return NULL;
 	}
-	for (size_t i = 0; i < st->n_modules; i++)
+	for (size_t i = 0; i < st->n_modules; i++) {
 		t[i].module = st->modules[i].name;
+		t[i].globs = (const char *const *)st->modules[i].devices;
+		t[i].n_globs = st->modules[i].n_devices;
+	}
 	r = dk_procs_scan(procfs, m->sysfs, t, st->n_modules, NULL);
 	if (r < 0) {
 		fprintf(stderr,

@@ -201,7 +201,10 @@ int dk_init_load(struct dk_init *in, struct dk_error **err)
 			continue;
 		}
 		if (dk_state_add_module(&in->state, f->name, pm->comp->name, f->path,
-					in->source[i], f->srcversion, f->version) < 0)
+					in->source[i], f->srcversion, f->version) < 0 ||
+		    dk_state_add_devices(&in->state, f->name,
+					 (const char *const *)pm->comp->devices,
+					 pm->comp->n_devices) < 0)
 			return dk_error_set(err, ENOMEM, "out of memory");
 		if (dk_plan_act_inserts(pm->act)) {
 			free(f->params);

@@ -25,6 +25,9 @@ static void module_release(struct dk_state_module *m)
 	free(m->source);
 	free(m->srcversion);
 	free(m->version);
+	for (size_t i = 0; i < m->n_devices; i++)
+		free(m->devices[i]);
+	free(m->devices);
 }
 
 void dk_state_release(struct dk_state *st)
@@ -128,6 +131,21 @@ void dk_state_remove_replaced(struct dk_state *st, const char *name)
 	}
 }
 
+int dk_state_add_devices(struct dk_state *st, const char *name, const char *const *globs,
+			 size_t n)
+{
+	for (size_t i = 0; i < st->n_modules; i++) {
+		struct dk_state_module *m = &st->modules[i];
+
+		if (!streq(m->name, name))
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (dk_strv_push(&m->devices, &m->n_devices, globs[j]) < 0)
+				return -ENOMEM;
+	}
+	return 0;
+}
+
 void dk_state_set_loading(struct dk_state *st, const char *name, bool loading)
 {
 	for (size_t i = 0; i < st->n_modules; i++)
@@ -181,6 +199,8 @@ int dk_state_write(const char *path, const struct dk_state *st, struct dk_error 
 		json_kv_string(&w, "version", m->version);
 		if (m->loading)
 			json_kv_bool(&w, "loading", true);
+		if (m->n_devices)
+			json_kv_strv(&w, "devices", m->devices, m->n_devices);
 		json_end_object(&w);
 	}
 	json_end_array(&w);
@@ -249,6 +269,24 @@ static int get_name(const struct dk_yaml_node *n, const char *key, const char **
 	return 0;
 }
 
+/* A module's devices: globs (absent in files of older drvkits: none). */
+static int parse_devices(const struct dk_yaml_node *m, struct dk_state *st,
+			 const char *name, struct bad_state *b)
+{
+	const struct dk_yaml_node *devs;
+	int r = get_list(m, "devices", &devs, b);
+
+	for (size_t i = 0; r >= 0 && devs && i < devs->n; i++) {
+		const char *g = dk_yaml_scalar(devs->items[i]);
+
+		if (!g || g[0] != '/')
+			return bad(b, "devices",
+				   "a device glob that is not an absolute path");
+		r = dk_state_add_devices(st, name, &g, 1);
+	}
+	return r;
+}
+
 static int parse_modules(const struct dk_yaml_node *root, struct dk_state *st,
 			 struct bad_state *b)
 {
@@ -271,6 +309,7 @@ static int parse_modules(const struct dk_yaml_node *root, struct dk_state *st,
 			const char *l = dk_yaml_scalar(dk_yaml_get(m, "loading"));
 
 			dk_state_set_loading(st, name, l && streq(l, "true"));
+			r = parse_devices(m, st, name, b);
 		}
 	}
 	return r;

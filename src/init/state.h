@@ -22,6 +22,10 @@ struct dk_state_module {
 	 * the next save leaves it "loading", and the next instance adopts it if it is in
 	 * (not taking it for someone else's) or loads it if not. */
 	bool loading;
+	/* Its component's devices: globs, so that `drvkit status` (which has no config)
+	 * finds the processes holding those nodes as the stop does. */
+	char **devices;
+	size_t n_devices;
 };
 
 struct dk_state_replaced {
@@ -55,6 +59,9 @@ int dk_state_add_module(struct dk_state *st, const char *name, const char *compo
 			const char *path, const char *source, const char *srcversion,
 			const char *version) _must_check_;
 void dk_state_remove_module(struct dk_state *st, const char *name);
+/* Appends globs to the devices: globs of name (added before); 0 or -ENOMEM. */
+int dk_state_add_devices(struct dk_state *st, const char *name, const char *const *globs,
+			 size_t n) _must_check_;
 /* Marks name (added before) as being inserted, or done. */
 void dk_state_set_loading(struct dk_state *st, const char *name, bool loading);
 const struct dk_state_module *dk_state_find_module(const struct dk_state *st,

@@ -29,6 +29,9 @@ case_real_proc() {
 	wait_ready || diag "init did not get ready"
 	holder "$HOST/dev/dkfake0"
 	echo 1 >"$HOST/sys/module/dktest_params/refcnt" # what the open does in the kernel
+	run dk status --state-dir "$STATE" --host-root "$HOST"
+	like "$TMP/out" "^  used by pid $HPID sleep \(sleep 1000\): $HOST/dev/dkfake0" \
+		"drvkit status finds it through the devices: glob init kept in its state"
 	stop_init TERM
 	is "$rc" 1 "a process holds the device past the grace period: exit 1"
 	like "$TERMLOG" "stop: unload dktest_params: in use \(refcnt 1, holders: none\) after [0-9.]+ s: stop the processes with its device nodes open: pid $HPID sleep \(sleep 1000\): $HOST/dev/dkfake0" \

@@ -37,6 +37,8 @@ static void test_round_trip(void)
 	_cleanup_free_ char *path = path_of("state.json");
 	struct dk_state st = {0}, back;
 	const struct dk_state_module *m;
+	static const char *const globs[] = {"/dev/dktest*",
+					    "/dev/infiniband/uverbs[0-9]"};
 
 	st.pid = 4242;
 	st.kernel = strdup("6.1.0-56-amd64");
@@ -49,7 +51,8 @@ static void test_round_trip(void)
 		   dk_state_add_replaced(&st, "mlx5_core", NULL, false) == 0 &&
 		   dk_state_add_probed(&st, "psample") == 0 &&
 		   dk_state_add_probed(&st, "tls") == 0 &&
-		   dk_state_add_probed(&st, "psample") == 0,
+		   dk_state_add_probed(&st, "psample") == 0 &&
+		   dk_state_add_devices(&st, "dktest_export", globs, 2) == 0,
 	   "state built");
 	is_int(st.n_probed, 2, "a probed dependency added twice is kept once");
 	is_int(dk_state_write(path, &st, &err), 0, "state written");
@@ -67,14 +70,18 @@ static void test_round_trip(void)
 		       "source (the file before signing)");
 		is_str(m->srcversion, "0123456789ABCDEF0123456", "srcversion");
 		is_str(m->version, "1.0", "version");
+		ok(m->n_devices == 2 && streq(m->devices[0], "/dev/dktest*") &&
+			   streq(m->devices[1], "/dev/infiniband/uverbs[0-9]"),
+		   "its component's devices: globs, in order");
 	}
 	m = dk_state_find_module(&back, "odd");
 	ok(m != NULL, "second module found");
 	if (m) {
 		is_str(m->path, "/opt/\"q\"/b\\s/\xc3\xa9\t.ko",
 		       "escaped path round trip");
-		ok(m->component == NULL && m->srcversion == NULL && m->version == NULL,
-		   "nulls stay null");
+		ok(m->component == NULL && m->srcversion == NULL && m->version == NULL &&
+			   m->n_devices == 0,
+		   "nulls stay null, no devices");
 	}
 	ok(back.n_modules == 2 && streq(back.modules[0].name, "dktest_export") &&
 		   streq(back.modules[1].name, "odd"),
@@ -224,6 +231,13 @@ static void test_damaged(void)
 			 "probed name with /"},
 			{"{\"version\": 1, \"kernel\": \"..\"}\n",
 			 "bad.json: kernel: not a kernel release", "kernel .."},
+			{"{\"version\": 1, \"modules\": [ {\"name\": \"a\", \"devices\": "
+			 "\"/dev/a\"} ]}\n",
+			 "bad.json: devices: expected a list", "devices a string"},
+			{"{\"version\": 1, \"modules\": [ {\"name\": \"a\", \"devices\": "
+			 "[ \"dev/a\" ]} ]}\n",
+			 "bad.json: devices: a device glob that is not an absolute path",
+			 "a relative device glob"},
 		};
 
 		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {

@@ -21,8 +21,6 @@
 #include "kmod/sign.h"
 #include "build/build-internal.h"
 
-DK_DEFINE_CLEANUP(X509 *, X509_free)
-
 static int os_facts(const struct dk_inputs *in, char **id, char **version)
 {
 	_cleanup_free_ char *path = dk_path_join(in->o->host_root, "etc/os-release");

@@ -8,8 +8,6 @@
 
 #include "cli/cli.h"
 
-DK_DEFINE_CLEANUP(X509 *, X509_free)
-
 static void help(void)
 {
 	printf("Usage: drvkit verify --cert CERT [--json] FILE.ko...\n"

@@ -18,8 +18,6 @@
 #include "kmod/sign.h"
 #include "init/init-run.h"
 
-DK_DEFINE_CLEANUP(X509 *, X509_free)
-
 /* What the host shows of the keys the kernel trusts. */
 struct trusted {
 	struct dk_proc_keys pk;

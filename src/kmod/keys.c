@@ -23,7 +23,6 @@
 #include "kmod/sslerr.h"
 
 DK_DEFINE_CLEANUP(BIO *, BIO_free)
-DK_DEFINE_CLEANUP(X509 *, X509_free)
 DK_DEFINE_CLEANUP(EVP_PKEY *, EVP_PKEY_free)
 
 /* A buffer holding secret bytes (read by dk_read_regular: one allocation, no
@@ -215,17 +214,6 @@ int dk_cert_load(const char *path, X509 **out, struct dk_error **err)
 	return 0;
 }
 
-static char *hex_lower(const unsigned char *p, int n)
-{
-	char *s = n >= 0 ? malloc((size_t)n * 2 + 1) : NULL;
-
-	for (int i = 0; s && i < n; i++)
-		snprintf(s + 2 * i, 3, "%02x", p[i]);
-	if (s)
-		s[2 * (n > 0 ? n : 0)] = '\0';
-	return s;
-}
-
 int dk_cert_ids_get(const X509 *cert, struct dk_cert_ids *out)
 {
 	const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id((X509 *)cert);
@@ -236,13 +224,13 @@ int dk_cert_ids_get(const X509 *cert, struct dk_cert_ids *out)
 	out->cn = dk_ssl_name_cn(X509_get_subject_name(cert));
 	out->issuer_cn = dk_ssl_name_cn(X509_get_issuer_name(cert));
 	if (skid) {
-		out->skid =
-			hex_lower(ASN1_STRING_get0_data(skid), ASN1_STRING_length(skid));
+		out->skid = dk_hex(ASN1_STRING_get0_data(skid),
+				   (size_t)ASN1_STRING_length(skid), false, 0);
 		oom |= !out->skid;
 	}
 	if (serial) {
-		out->serial = hex_lower(ASN1_STRING_get0_data(serial),
-					ASN1_STRING_length(serial));
+		out->serial = dk_hex(ASN1_STRING_get0_data(serial),
+				     (size_t)ASN1_STRING_length(serial), false, 0);
 		oom |= !out->serial;
 	}
 	return oom ? -ENOMEM : 0;

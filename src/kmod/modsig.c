@@ -116,20 +116,21 @@ int dk_modsig_locate_strict(const void *data, size_t len, struct dk_modsig *sig,
 	return r;
 }
 
-char *dk_hex_colon(const unsigned char *p, size_t n)
+char *dk_hex(const unsigned char *p, size_t n, bool upper, char sep)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char *s = malloc(n ? n * 3 : 1);
+	const char *hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	size_t w = sep ? 3 : 2; /* characters per byte */
+	char *s = malloc(n ? n * w + 1 : 1), *o = s;
 
 	if (!s)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		s[i * 3] = hex[p[i] >> 4];
-		s[i * 3 + 1] = hex[p[i] & 0xf];
-		s[i * 3 + 2] = i + 1 < n ? ':' : '\0';
+		if (sep && i)
+			*o++ = sep;
+		*o++ = hex[p[i] >> 4];
+		*o++ = hex[p[i] & 0xf];
 	}
-	if (n == 0)
-		s[0] = '\0';
+	*o = '\0';
 	return s;
 }
 
@@ -158,7 +159,7 @@ int dk_modsig_describe(const void *der, size_t len, struct dk_modsig_info *info,
 		const ASN1_INTEGER *serial = si->issuer_and_serial->serial;
 
 		info->signer = dk_ssl_name_cn(si->issuer_and_serial->issuer);
-		info->sig_key = dk_hex_colon(serial->data, (size_t)serial->length);
+		info->sig_key = dk_hex(serial->data, (size_t)serial->length, true, ':');
 	}
 	if (dig) {
 		X509_ALGOR_get0(&obj, NULL, NULL, dig);
@@ -168,8 +169,8 @@ int dk_modsig_describe(const void *der, size_t len, struct dk_modsig_info *info,
 		info->sig_hashalgo = algo;
 	}
 	if (si->enc_digest)
-		info->signature = dk_hex_colon(si->enc_digest->data,
-					       (size_t)si->enc_digest->length);
+		info->signature = dk_hex(si->enc_digest->data,
+					 (size_t)si->enc_digest->length, true, ':');
 	if (!info->sig_id || !info->signature) {
 		dk_modsig_info_clear(info);
 		return dk_error_set(err, ENOMEM, "out of memory");

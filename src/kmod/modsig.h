@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,5 +52,6 @@ int dk_modsig_describe(const void *der, size_t len, struct dk_modsig_info *info,
 		       struct dk_error **err) _must_check_;
 void dk_modsig_info_clear(struct dk_modsig_info *info);
 
-/* "AB:CD:EF" upper-case hex of bytes; NULL on OOM. */
-char *dk_hex_colon(const unsigned char *p, size_t n);
+/* The hex of bytes: "AB:CD:EF" (upper, ':', as modinfo shows signatures) or "abcdef"
+ * (lower, no separator, as /proc/keys shows key ids); NULL on OOM. */
+char *dk_hex(const unsigned char *p, size_t n, bool upper, char sep);

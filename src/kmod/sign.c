@@ -365,9 +365,9 @@ int dk_verify_buffer(X509 *cert, const void *data, size_t len,
 
 	memset(res, 0, sizeof(*res));
 	res->cert_name = issuer_cn(cert);
-	res->cert_serial =
-		dk_hex_colon(ASN1_STRING_get0_data(X509_get0_serialNumber(cert)),
-			     (size_t)ASN1_STRING_length(X509_get0_serialNumber(cert)));
+	res->cert_serial = dk_hex(
+		ASN1_STRING_get0_data(X509_get0_serialNumber(cert)),
+		(size_t)ASN1_STRING_length(X509_get0_serialNumber(cert)), true, ':');
 	if (!res->cert_name || !res->cert_serial)
 		return dk_error_set(err, ENOMEM, "out of memory");
 

@@ -14,6 +14,9 @@
 #include "base/error.h"
 #include "kmod/modsig.h" /* dk_modsig_trailer() */
 
+/* _cleanup_(dk_X509_freep) X509 *cert */
+DK_DEFINE_CLEANUP(X509 *, X509_free)
+
 /* Module signing as scripts/sign-file does it: a detached PKCS#7 (CMS) signature with
  * no certificates and no signed attributes, signer named by issuer + serial, appended
  * with struct module_signature and the "~Module signature appended~" marker (see

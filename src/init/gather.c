@@ -15,7 +15,6 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "host/osrelease.h"
-#include "host/hostfs.h"
 #include "host/policy.h"
 #include "host/storage.h"
 #include "kmod/check.h"
@@ -366,7 +365,6 @@ static int detect(struct dk_init *in, struct dk_error **err)
 static int storage(struct dk_init *in, struct dk_error **err)
 {
 	_cleanup_error_ struct dk_error *e = NULL;
-	_cleanup_free_ char *procfs = dk_host_procfs(&in->ctx);
 	bool any = false;
 	int r;
 
@@ -374,9 +372,7 @@ static int storage(struct dk_init *in, struct dk_error **err)
 		any |= in->cfg->components[c].n_replaces > 0;
 	if (!any)
 		return 0;
-	if (!procfs)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	r = dk_storage_read(procfs, in->m->sysfs, &in->storage, &e);
+	r = dk_storage_read(in->m->procfs, in->m->sysfs, &in->storage, &e);
 	if (r == -ENOMEM)
 		return dk_error_set(err, ENOMEM, "out of memory");
 	if (r < 0) {

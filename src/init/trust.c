@@ -44,7 +44,7 @@ static int read_proc_keys(const struct dk_init *in, struct trusted *t)
 	_cleanup_free_ char *buf = NULL;
 	int r;
 
-	t->pk_path = dk_path_join(in->ctx.procfs ? in->ctx.procfs : "/proc", "keys");
+	t->pk_path = dk_path_join(in->m->procfs, "keys");
 	if (!t->pk_path)
 		return -ENOMEM;
 	r = dk_read_file(t->pk_path, 4u << 20, &buf, NULL);
@@ -69,18 +69,19 @@ static int read_mok(const struct dk_init *in, struct trusted *t)
 	_cleanup_free_ struct dk_efi_cert *certs = NULL;
 	size_t len = 0, n_other = 0;
 	bool attrs = true;
-	int r, n;
+	int r, r2 = 0, n;
 
 	if (!efivar || !mokvar)
 		return -ENOMEM;
 	r = dk_read_file(efivar, 1u << 20, &buf, &len);
-	if (r < 0 && dk_read_file(mokvar, 1u << 20, &buf, &len) == 0)
+	if (r < 0 && (r2 = dk_read_file(mokvar, 1u << 20, &buf, &len)) == 0)
 		attrs = false, r = 0;
 	t->mok_path = strdup(attrs ? efivar : mokvar);
 	if (!t->mok_path)
 		return -ENOMEM;
 	if (r < 0) {
-		t->mok_why = dk_strdup_printf("%s: %s", efivar, strerror(-r));
+		t->mok_why = dk_strdup_printf("%s: %s; %s: %s", efivar, strerror(-r),
+					      mokvar, strerror(-r2));
 		return 0;
 	}
 	n = dk_efi_siglist_parse(buf, len, attrs, &certs, &n_other);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,6 +401,37 @@ int dk_mkdir_p(const char *path, mode_t mode)
 	if (mkdir(p, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+int dk_mkdir_parent(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+	char *slash;
+
+	if (!p)
+		return -ENOMEM;
+	slash = strrchr(p, '/');
+	if (!slash || slash == p)
+		return 0;
+	*slash = '\0';
+	return dk_mkdir_p(p, mode);
+}
+
+int dk_readlink_base(const char *path, char **out)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	const char *base;
+
+	*out = NULL;
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EINVAL;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	*out = strdup(base ? base + 1 : target);
+	return *out ? 0 : -ENOMEM;
 }
 
 bool dk_path_exists(const char *path)

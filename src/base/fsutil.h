@@ -58,6 +58,12 @@ int dk_copy_file_atomic(const char *path, int src_fd, size_t len, const void *ta
 			size_t tail_len, mode_t mode) _must_check_;
 /* mkdir -p: creates path and its missing parents with mode; existing ones are fine. */
 int dk_mkdir_p(const char *path, mode_t mode) _must_check_;
+/* dk_mkdir_p of the directory holding path (a file about to be written there);
+ * nothing for a path without one. */
+int dk_mkdir_parent(const char *path, mode_t mode) _must_check_;
+/* The last component of the target of the symbolic link path ("nvidia" for a sysfs
+ * driver/module link): 0 with *out, or -errno (EINVAL: not a link) and *out NULL. */
+int dk_readlink_base(const char *path, char **out) _must_check_;
 bool dk_path_exists(const char *path);
 bool dk_is_dir(const char *path);
 /* Removes trailing whitespace in place. */

@@ -65,9 +65,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	names = argv + optind;
 	n = (size_t)(argc - optind);
 	for (size_t i = 0; i < n; i++)
-		for (char *p = names[i]; *p; p++)
-			if (*p == '-')
-				*p = '_';
+		dk_modname_kernel(names[i]);
 	r = dk_module_removal_order(m, names, n, false, &order, &n_order, err);
 	if (r < 0)
 		return r;

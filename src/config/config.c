@@ -79,10 +79,7 @@ static int get_module_name(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 		return dk_yaml_fail(
 			w, n, key, "'%s' is not a module name (letters, digits, _ and -)",
 			*out);
-	/* The kernel knows modules by their name with - turned into _. */
-	for (char *p = *out; *p; p++)
-		if (*p == '-')
-			*p = '_';
+	dk_modname_kernel(*out);
 	return 0;
 }
 

@@ -42,6 +42,7 @@ static bool all_hex(const char *s, size_t n)
 static int parse_asymmetric(const char *desc, struct dk_proc_keys *out)
 {
 	const char *id = NULL, *id_end = NULL;
+	_cleanup_free_ char *raw = NULL;
 	struct dk_proc_key *nk;
 
 	for (const char *p = desc; (p = strstr(p, ": ")); p += 2) {
@@ -62,31 +63,23 @@ static int parse_asymmetric(const char *desc, struct dk_proc_keys *out)
 	if (!nk)
 		return -ENOMEM;
 	out->keys = nk;
+	raw = strndup(id, (size_t)(id_end - id));
 	nk[out->n].cn = strndup(desc, (size_t)(id - 2 - desc));
-	nk[out->n].keyid = strndup(id, (size_t)(id_end - id));
+	nk[out->n].keyid = raw ? dk_keyid_normalize(raw) : NULL;
 	if (!nk[out->n].cn || !nk[out->n].keyid) {
 		free(nk[out->n].cn);
 		free(nk[out->n].keyid);
 		return -ENOMEM;
 	}
-	for (char *c = nk[out->n].keyid; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
 	out->n++;
 	return 0;
 }
 
 static int add_keyring(const char *desc, struct dk_proc_keys *out)
 {
-	size_t n = strcspn(desc, ":\n");
-	char **nk = reallocarray(out->keyrings, out->n_keyrings + 1, sizeof(*nk));
+	_cleanup_free_ char *name = strndup(desc, strcspn(desc, ":\n"));
 
-	if (!nk)
-		return -ENOMEM;
-	out->keyrings = nk;
-	if (!(nk[out->n_keyrings] = strndup(desc, n)))
-		return -ENOMEM;
-	out->n_keyrings++;
-	return 0;
+	return name ? dk_strv_push(&out->keyrings, &out->n_keyrings, name) : -ENOMEM;
 }
 
 /* One line: serial flags usage expiry perm uid gid type description. */

@@ -57,22 +57,12 @@ static int read_device(const char *dev, struct dk_pci_dev *p)
 	_cleanup_free_ char *link = dk_path_join(dev, "driver");
 	_cleanup_free_ char *numa_path = dk_path_join(dev, "numa_node");
 	_cleanup_free_ char *numa = NULL;
-	char target[PATH_MAX];
-	ssize_t n;
 	int r;
 
 	if (!link || !numa_path)
 		return -ENOMEM;
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n > 0) {
-		const char *base;
-
-		target[n] = '\0';
-		base = strrchr(target, '/');
-		p->driver = strdup(base ? base + 1 : target);
-		if (!p->driver)
-			return -ENOMEM;
-	}
+	if (dk_readlink_base(link, &p->driver) == -ENOMEM)
+		return -ENOMEM;
 	r = dk_read_line(numa_path, &numa);
 	if (r == -ENOMEM)
 		return r;

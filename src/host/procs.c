@@ -187,13 +187,6 @@ struct scan {
 	bool oom;
 };
 
-static void underscores(char *s)
-{
-	for (; s && *s; s++)
-		if (*s == '-')
-			*s = '_';
-}
-
 /* <procfs>/devices: "Character devices:" then " 195 nvidia-frontend" lines. */
 static void read_majors(struct scan *sc)
 {
@@ -218,23 +211,10 @@ static void read_majors(struct scan *sc)
 			return;
 		sc->majors = nv;
 		nv[sc->n_majors] = (struct majname){chr, major, strdup(name)};
-		underscores(nv[sc->n_majors].name);
+		dk_modname_kernel(nv[sc->n_majors].name);
 		if (nv[sc->n_majors].name)
 			sc->n_majors++;
 	}
-}
-
-static char *link_base(const char *path)
-{
-	char buf[PATH_MAX];
-	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
-	const char *b;
-
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	b = strrchr(buf, '/');
-	return strdup(b ? b + 1 : buf);
 }
 
 static const struct devinfo *devinfo_of(struct scan *sc, bool chr, dev_t rdev)
@@ -258,10 +238,10 @@ static const struct devinfo *devinfo_of(struct scan *sc, bool chr, dev_t rdev)
 	dev = rel ? dk_path_join(sc->sysfs, rel) : NULL;
 	drv = dev ? dk_path_join(dev, "device/driver/module") : NULL;
 	if (drv)
-		d->drvmod = link_base(drv);
+		(void)!dk_readlink_base(drv, &d->drvmod);
 	if (dev)
-		d->sysname = link_base(dev);
-	underscores(d->sysname);
+		(void)!dk_readlink_base(dev, &d->sysname);
+	dk_modname_kernel(d->sysname);
 	return d;
 }
 
@@ -359,19 +339,10 @@ static int fill_user(const struct scan *sc, struct dk_proc_user *u, int pid)
 
 static int add_path(struct dk_proc_user *u, const char *path)
 {
-	char **nv;
-
-	for (size_t i = 0; i < u->n_paths; i++)
-		if (streq(u->paths[i], path))
-			return 0;
-	if (u->n_paths >= PATHS_MAX)
+	if (u->n_paths >= PATHS_MAX ||
+	    dk_strv_contains((const char *const *)u->paths, u->n_paths, path))
 		return 0;
-	nv = reallocarray(u->paths, u->n_paths + 1, sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	u->paths = nv;
-	u->paths[u->n_paths] = strdup(path);
-	return u->paths[u->n_paths++] ? 0 : -ENOMEM;
+	return dk_strv_push(&u->paths, &u->n_paths, path);
 }
 
 static void user_release(struct dk_proc_user *u)

@@ -78,15 +78,11 @@ _printf_format_(3, 4) static int add_dep(struct deps *d, const char *module,
 static char *link_base(const char *dir, const char *name)
 {
 	_cleanup_free_ char *p = dk_path_join(dir, name);
-	char t[PATH_MAX];
-	ssize_t l = p ? readlink(p, t, sizeof(t) - 1) : -1;
-	const char *b;
+	char *base = NULL;
 
-	if (l <= 0)
-		return NULL;
-	t[l] = '\0';
-	b = strrchr(t, '/');
-	return strdup(b ? b + 1 : t);
+	if (p)
+		(void)!dk_readlink_base(p, &base);
+	return base;
 }
 
 static char *read_attr(const char *dir, const char *name)

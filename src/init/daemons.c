@@ -97,18 +97,11 @@ static void write_status_file(struct dk_init *in, bool ready)
 {
 	const char *path = in->cfg->daemons_status_file;
 	const char *text = ready ? "Ready" : "NotReady";
-	_cleanup_free_ char *dir = NULL;
-	char *slash;
 	int r;
 
 	if (!path || in->dm->status_written == (int)ready)
 		return;
-	dir = strdup(path);
-	slash = dir ? strrchr(dir, '/') : NULL;
-	if (slash && slash != dir) {
-		*slash = '\0';
-		(void)!dk_mkdir_p(dir, 0755);
-	}
+	(void)!dk_mkdir_parent(path, 0755); /* the write below says what failed */
 	r = dk_write_file_atomic(path, text, strlen(text), 0644);
 	if (r < 0) {
 		dk_warn("%s: write %s to %s: %s: the GPU Operator's startup probe reads "
@@ -674,8 +667,7 @@ static void stop_daemon(struct dk_init *in, struct daemon *d)
 			(void)kill(pid, SIGKILL);
 		if (!wait_exit(in, d, KILL_WAIT_MS))
 			dk_warn("%s: %s (pid %d) survived SIGKILL for %d ms (stuck in "
-				"the "
-				"kernel?): the modules it holds cannot unload",
+				"the kernel?): the modules it holds cannot unload",
 				PHASE(STOP), c->name, (int)pid, KILL_WAIT_MS);
 	}
 	(void)kill(-pid, SIGKILL); /* what is left of its group */

@@ -228,20 +228,6 @@ int dk_init_save_state(struct dk_init *in, struct dk_error **err)
 	return r;
 }
 
-static int mkdir_parent(const char *path)
-{
-	_cleanup_free_ char *p = strdup(path);
-	char *slash;
-
-	if (!p)
-		return -ENOMEM;
-	slash = strrchr(p, '/');
-	if (!slash || slash == p)
-		return 0;
-	*slash = '\0';
-	return dk_mkdir_p(p, 0755);
-}
-
 /* status.json says ready, then the ready file appears (written atomically). */
 int dk_init_ready(struct dk_init *in, struct dk_error **err)
 {
@@ -249,7 +235,7 @@ int dk_init_ready(struct dk_init *in, struct dk_error **err)
 	int r;
 
 	dk_init_status(in, "ready", NULL);
-	r = mkdir_parent(ready);
+	r = dk_mkdir_parent(ready, 0755);
 	if (r >= 0)
 		r = dk_write_file_atomic(ready, "", 0, 0644);
 	if (r < 0) {

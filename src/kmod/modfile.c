@@ -516,9 +516,7 @@ static char *name_from_path(const char *path)
 	dot = strstr(s, ".ko");
 	if (dot)
 		*dot = '\0';
-	for (char *c = s; *c; c++)
-		if (*c == '-')
-			*c = '_';
+	dk_modname_kernel(s);
 	return s;
 }
 
@@ -534,9 +532,7 @@ static int split_depends(struct dk_modfile *f, const char *v)
 		if (!*t ||
 		    dk_strv_contains((const char *const *)f->depends, f->n_depends, t))
 			continue;
-		for (char *p = t; *p; p++)
-			if (*p == '-')
-				*p = '_';
+		dk_modname_kernel(t);
 		if (dk_strv_push(&f->depends, &f->n_depends, t) < 0)
 			return -ENOMEM;
 	}

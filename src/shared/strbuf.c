@@ -144,6 +144,13 @@ char *dk_strdup_printf(const char *fmt, ...)
 	return s;
 }
 
+void dk_modname_kernel(char *s)
+{
+	for (; s && *s; s++)
+		if (*s == '-')
+			*s = '_';
+}
+
 int dk_hexval(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -173,6 +173,27 @@ static void test_atomic(void)
 		is_int(dk_exit_code_for(EBADMSG), DK_EXIT_BADINPUT, "EBADMSG exits 3");
 		unlink(fifo);
 	}
+	{
+		_cleanup_free_ char *deep = dk_path_join(dir, "a/b/ready");
+		_cleanup_free_ char *ab = dk_path_join(dir, "a/b");
+		_cleanup_free_ char *link = dk_path_join(dir, "a/module");
+		_cleanup_free_ char *base = NULL;
+
+		is_int(dk_mkdir_parent(deep, 0755), 0, "mkdir_parent");
+		ok(dk_is_dir(ab) && !dk_path_exists(deep), "the parents, not the file");
+		is_int(dk_mkdir_parent("ready", 0755), 0,
+		       "mkdir_parent: no directory part");
+		ok(symlink("../../../module/nvidia", link) == 0, "symlink");
+		is_int(dk_readlink_base(link, &base), 0, "readlink_base");
+		is_str(base, "nvidia", "readlink_base: the target's last component");
+		free(base);
+		is_int(dk_readlink_base(ab, &base), -EINVAL, "readlink_base: not a link");
+		ok(base == NULL, "readlink_base: NULL on error");
+		unlink(link);
+		rmdir(ab);
+		*strrchr(ab, '/') = '\0';
+		rmdir(ab);
+	}
 	unlink(path);
 	rmdir(dir);
 }

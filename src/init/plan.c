@@ -456,21 +456,6 @@ static int plan_params(struct dk_plan_decisions *d, struct dk_error **err)
 	return 0;
 }
 
-/* A filesystem sitting on a module the plan unloads (init/storage.c) is one problem. */
-static int check_storage(const struct dk_plan_facts *f, const struct dk_plan_decisions *d,
-			 struct dk_problems *ps, struct dk_error **err)
-{
-	_cleanup_error_ struct dk_error *se = NULL;
-	int r = dk_plan_check_storage(f, d, &se);
-
-	if (r == -ENOMEM)
-		return dk_error_set(err, ENOMEM, "out of memory");
-	if (r < 0)
-		dk_problems_add(ps, -r, "storage", NULL, NULL, se ? se->hint : NULL, "%s",
-				se ? se->msg : "storage check failed");
-	return 0;
-}
-
 static int decide(const struct dk_plan_facts *f, struct dk_plan_decisions *d,
 		  struct dk_problems *ps, struct dk_error **err)
 {
@@ -483,9 +468,7 @@ static int decide(const struct dk_plan_facts *f, struct dk_plan_decisions *d,
 	if (r < 0)
 		return r;
 	/* The mount that would lose its storage first, then the generic protect list. */
-	r = check_storage(f, d, ps, err);
-	if (r < 0)
-		return r;
+	dk_plan_check_storage(f, d, ps);
 	/* Nothing can be unloaded at all: what holds a module to unload matters not. */
 	if (f->can_unload)
 		check_protected(f, d, ps);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Storage safety for replaces: no unload under a mounted filesystem (see storage.h). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "shared/cleanup.h"
 #include "shared/strbuf.h"
 
 #include "init/phase.h"
@@ -47,14 +49,14 @@ static const char *replacer(const struct dk_plan_facts *f,
 	return "?";
 }
 
-int dk_plan_check_storage(const struct dk_plan_facts *f,
-			  const struct dk_plan_decisions *d, struct dk_error **err)
+void dk_plan_check_storage(const struct dk_plan_facts *f,
+			   const struct dk_plan_decisions *d, struct dk_problems *ps)
 {
+	_cleanup_free_ char *hint = NULL;
 	struct strbuf b, mods;
-	int r;
 
 	if (!f->storage || !d->n_unload)
-		return 0;
+		return;
 	strbuf_init(&b);
 	strbuf_init(&mods);
 	for (size_t i = 0; i < f->storage->n; i++) {
@@ -82,20 +84,19 @@ int dk_plan_check_storage(const struct dk_plan_facts *f,
 	}
 	if (!b.len && !b.oom) {
 		strbuf_release(&mods);
-		return 0;
+		return;
 	}
-	r = dk_error_set(
-		err, EBUSY,
-		"%s: refused before unloading anything: component %s replaces in-tree "
-		"modules, but mounted filesystems depend on them: %s; unloading would "
-		"cut "
-		"this node off its storage: unmount these filesystems (or drain the node "
-		"and move them off RDMA), unload %s, then restart this pod (mounts from "
-		"%s)",
-		dk_phase_name(DK_PHASE_REPLACE), replacer(f, d),
-		b.oom ? "(out of memory for the list)" : b.s,
+	hint = dk_strdup_printf(
+		"unmount these filesystems (or drain the node and move "
+		"them off RDMA), unload %s, then restart this pod (mounts "
+		"from %s)",
 		mods.oom ? "those modules" : mods.s, f->storage->mountinfo);
+	dk_problems_add(ps, EBUSY, "storage", replacer(f, d), NULL, hint,
+			"%s: refused before unloading anything: component %s replaces "
+			"in-tree modules, but mounted filesystems depend on them: %s; "
+			"unloading would cut this node off its storage",
+			dk_phase_name(DK_PHASE_REPLACE), replacer(f, d),
+			b.oom ? "(out of memory for the list)" : b.s);
 	strbuf_release(&b);
 	strbuf_release(&mods);
-	return r;
 }

@@ -76,6 +76,9 @@ DURATION_FIELD(dk_config_ready, interval_ms, 10)
 DURATION_FIELD(dk_config_ready, timeout_ms, 10)
 DURATION_FIELD(dk_config_validation, interval_ms, 10)
 DURATION_FIELD(dk_config_validation, timeout_ms, 10)
+DURATION_FIELD(dk_config_daemon, backoff_initial_ms, 10)
+DURATION_FIELD(dk_config_daemon, backoff_max_ms, 10)
+DURATION_FIELD(dk_config_daemon, stop_timeout_ms, 0)
 
 /* An argv: at least one non-empty item. */
 static int get_argv(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
@@ -209,24 +212,10 @@ static int set_policy(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 			    s ? s : dk_yaml_kind_name(n));
 }
 
-static int set_initial(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
-		       const char *key, void *obj)
-{
-	return get_duration(w, n, key, 10,
-			    &((struct dk_config_daemon *)obj)->backoff_initial_ms);
-}
-
-static int set_max(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,
-		   void *obj)
-{
-	return get_duration(w, n, key, 10,
-			    &((struct dk_config_daemon *)obj)->backoff_max_ms);
-}
-
 static const struct dk_yaml_field restart_fields[] = {
 	{.name = "policy", .set = set_policy},
-	{.name = "initial", .set = set_initial},
-	{.name = "max", .set = set_max},
+	{.name = "initial", .set = set_dk_config_daemon_backoff_initial_ms},
+	{.name = "max", .set = set_dk_config_daemon_backoff_max_ms},
 };
 
 /* restart: on-failure, or restart: { policy: ..., initial: 1s, max: 1m } */
@@ -271,16 +260,9 @@ static int set_stop_signal(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
 			    s ? s : dk_yaml_kind_name(n));
 }
 
-static int set_stop_timeout(struct dk_yaml_walk *w, const struct dk_yaml_node *n,
-			    const char *key, void *obj)
-{
-	return get_duration(w, n, key, 0,
-			    &((struct dk_config_daemon *)obj)->stop_timeout_ms);
-}
-
 static const struct dk_yaml_field stop_fields[] = {
 	{.name = "signal", .set = set_stop_signal},
-	{.name = "timeout", .set = set_stop_timeout},
+	{.name = "timeout", .set = set_dk_config_daemon_stop_timeout_ms},
 };
 
 static int set_stop(struct dk_yaml_walk *w, const struct dk_yaml_node *n, const char *key,

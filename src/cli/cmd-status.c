@@ -12,7 +12,6 @@
 #include "shared/strbuf.h"
 
 #include "base/fsutil.h"
-#include "host/hostfs.h"
 #include "host/procs.h"
 #include "init/init.h"
 
@@ -160,28 +159,25 @@ static void print_holders(const struct dk_modstate *ms, const struct dk_proc_tar
 
 /* One scan of procfs for all the state's modules; NULL when it cannot be read (said
  * on stderr). */
-static struct dk_proc_target *
-scan_users(const struct dk_ctx *ctx, const struct dk_modctx *m, const struct dk_state *st)
+static struct dk_proc_target *scan_users(const struct dk_modctx *m,
+					 const struct dk_state *st)
 {
-	_cleanup_free_ char *procfs = dk_host_procfs(ctx);
 	struct dk_proc_target *t = calloc(st->n_modules ? st->n_modules : 1, sizeof(*t));
 	int r;
 
-	if (!t || !procfs) {
-		free(t);
+	if (!t)
 		return NULL;
-	}
 	for (size_t i = 0; i < st->n_modules; i++) {
 		t[i].module = st->modules[i].name;
 		t[i].globs = (const char *const *)st->modules[i].devices;
 		t[i].n_globs = st->modules[i].n_devices;
 	}
-	r = dk_procs_scan(procfs, m->sysfs, t, st->n_modules, NULL);
+	r = dk_procs_scan(m->procfs, m->sysfs, t, st->n_modules, NULL);
 	if (r < 0) {
 		fprintf(stderr,
 			"drvkit status: cannot list the processes using the modules: "
 			"%s: %s (give the host's procfs: --procfs)\n",
-			procfs, strerror(-r));
+			m->procfs, strerror(-r));
 		for (size_t i = 0; i < st->n_modules; i++)
 			dk_proc_target_release(&t[i]);
 		free(t);
@@ -316,7 +312,7 @@ static int run(struct dk_ctx *ctx, int argc, char *argv[], struct dk_error **err
 	r = dk_modctx_new(ctx, &m, err);
 	if (r < 0)
 		return r;
-	users = scan_users(ctx, m, &st);
+	users = scan_users(m, &st);
 	all = render(dk_output_begin(&cli.out), path, &st, m, users, &sd);
 	for (size_t i = 0; users && i < st.n_modules; i++)
 		dk_proc_target_release(&users[i]);

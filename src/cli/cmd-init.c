@@ -25,7 +25,8 @@ static void help(void)
 	       "                      exits with the code a start would have\n"
 	       "  --json              with --dry-run: the plan and problems as JSON\n"
 	       "  --sysfs DIR         sysfs root (default HOST_ROOT/sys)\n"
-	       "  --procfs DIR        procfs root (default /proc: /proc/keys)\n");
+	       "  --procfs DIR        the host's procfs (default HOST_ROOT/proc): keys,\n"
+	       "                      mounts, who has device nodes open\n");
 }
 
 static void render_plan(const struct dk_plan *p)

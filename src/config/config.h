@@ -187,8 +187,8 @@ enum dk_ready_kind {
 };
 
 enum dk_restart_policy {
-	DK_RESTART_ALWAYS,
-	DK_RESTART_ON_FAILURE, /* the default: not after exit status 0 */
+	DK_RESTART_ALWAYS,     /* the default */
+	DK_RESTART_ON_FAILURE, /* not after exit status 0 */
 	DK_RESTART_NEVER,
 };
 
